@@ -1,0 +1,19 @@
+using System.CommandLine;
+
+namespace TsmLab.Cli;
+
+/// <summary>The <c>tsmlab</c> command: one subcommand per file, registered here.</summary>
+public static class Program
+{
+    public static int Main(string[] args) => Run(args, Console.In, Console.Out, Console.Error);
+
+    /// <summary>Runs the command line with explicit streams, so tests drive it in process.</summary>
+    public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("TsmLab: an executable model of PCIe TDISP device assignment to confidential VMs");
+        var io = new CliIo(stdin, stdout, stderr);
+        root.Subcommands.Add(AbiCommand.Create(io));
+        var parse = root.Parse(args);
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+}
