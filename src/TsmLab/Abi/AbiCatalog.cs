@@ -1,0 +1,47 @@
+namespace TsmLab.Abi;
+
+/// <summary>
+/// Every ioctl TsmLab models, per ABI profile: the one list <c>tsmlab abi</c> prints and the
+/// iommufd dispatch table is built from (numbers, names and structs live only here).
+/// </summary>
+public static class AbiCatalog
+{
+    private const string IommufdH = "include/uapi/linux/iommufd.h";
+    private const string VfioH = "include/uapi/linux/vfio.h";
+    private const string KvmH = "include/uapi/linux/kvm.h";
+
+    /// <summary>The iommufd ioctls (on /dev/iommu) of a profile, by number.</summary>
+    public static IReadOnlyList<AbiIoctl> Iommufd(TsmAbiProfile profile) =>
+    [
+        new("IOMMU_DESTROY", IommufdIoctl.Destroy, "/dev/iommu", IommuDestroy.Layout, IommufdH),
+        new("IOMMU_IOAS_ALLOC", IommufdIoctl.IoasAlloc, "/dev/iommu", IommuIoasAlloc.Layout, IommufdH),
+        new("IOMMU_HWPT_ALLOC", IommufdIoctl.HwptAlloc, "/dev/iommu", IommuHwptAlloc.Layout, IommufdH),
+        new("IOMMU_VIOMMU_ALLOC", IommufdIoctl.ViommuAlloc, "/dev/iommu", IommuViommuAlloc.Layout, IommufdH),
+        new("IOMMU_VDEVICE_ALLOC", IommufdIoctl.VdeviceAlloc, "/dev/iommu", IommuVdeviceAlloc.Layout, IommufdH),
+        new("IOMMU_VDEVICE_TSM_OP", IommufdIoctl.VdeviceTsmOp, "/dev/iommu", IommuVdeviceTsmOp.Layout,
+            "[PATCH v5] iommufd/tsm: add vdevice TSM bind/unbind ioctl (2026-05-25)"),
+        profile == TsmAbiProfile.Scope
+            ? new("IOMMU_VDEVICE_TSM_REQ", IommufdIoctl.VdeviceTsmReq, "/dev/iommu", IommuVdeviceTsmReqScope.Layout,
+                "[PATCH v5 5/5] iommufd/vdevice: add TSM request ioctl (2026-05-25)")
+            : new("IOMMU_VDEVICE_TSM_REQ", IommufdIoctl.VdeviceTsmReq, "/dev/iommu", IommuVdeviceTsmReqOpArch.Layout,
+                "Re: [PATCH v5 5/5] op/tvm_arch proposal (2026-06-02); kamalca tree iommufd.h"),
+        new("IOMMU_VDEVICE_TSM_INFO", IommufdIoctl.VdeviceTsmInfo, "/dev/iommu", IommuVdeviceTsmInfo.Layout,
+            "TsmLab extension (docs/abi.md)"),
+    ];
+
+    /// <summary>Every modelled ioctl of a profile: iommufd, then VFIO cdev, then KVM.</summary>
+    public static IReadOnlyList<AbiIoctl> Ioctls(TsmAbiProfile profile) =>
+    [
+        .. Iommufd(profile),
+        new("VFIO_DEVICE_BIND_IOMMUFD", VfioIoctl.DeviceBindIommufd, "/dev/vfio/devices/vfioN", VfioDeviceBindIommufd.Layout, VfioH),
+        new("VFIO_DEVICE_ATTACH_IOMMUFD_PT", VfioIoctl.DeviceAttachIommufdPt, "/dev/vfio/devices/vfioN", VfioDeviceAttachIommufdPt.Layout, VfioH),
+        new("KVM_CREATE_VM", KvmIoctl.CreateVm, "/dev/kvm", AbiStruct.Define("(none: the argument is the VM type)", 0, "", []) , KvmH),
+        new("KVM_CREATE_DEVICE", KvmIoctl.CreateDevice, "kvm-vm fd", KvmCreateDevice.Layout, KvmH),
+        new("KVM_SET_DEVICE_ATTR", KvmIoctl.SetDeviceAttr, "kvm-vfio device fd", KvmDeviceAttr.Layout, KvmH),
+    ];
+
+    /// <summary>Every struct of every profile, once each.</summary>
+    public static IEnumerable<AbiStruct> AllStructs =>
+        Ioctls(TsmAbiProfile.OpArch).Concat(Ioctls(TsmAbiProfile.Scope)).Select(i => i.Struct)
+            .Where(s => s.Size > 0).DistinctBy(s => (s.Name, s.Size));
+}

@@ -1,0 +1,117 @@
+using TsmLab.Abi;
+using TsmLab.Kernel.Iommufd;
+using TsmLab.Kernel.Kvm;
+using TsmLab.Kernel.Pci;
+using TsmLab.Kernel.Tsm;
+using TsmLab.Kernel.Vfio;
+
+namespace TsmLab.Kernel;
+
+/// <summary>
+/// The host kernel of one machine: its PCI functions, the device nodes user space can open
+/// (<c>/dev/iommu</c>, <c>/dev/kvm</c>, <c>/dev/vfio/devices/vfioN</c>), the TSM core with the
+/// platform TSMs the configuration loads, and the processes running on it. A VMM reaches it
+/// only through <see cref="Process"/>: open, close, ioctl and its own memory.
+/// </summary>
+public sealed class HostKernel
+{
+    private readonly List<PciFunction> functions = new();
+    private readonly List<VfioDevice> vfioDevices = new();
+    private readonly List<IommufdContext> contexts = new();
+    private readonly List<KvmVm> vms = new();
+    private int nextPid = 1000;
+    private int nextVmId = 1;
+
+    private HostKernel(HostConfiguration configuration)
+    {
+        Configuration = configuration;
+        Tsm = new TsmCore(() => functions);
+        Sysfs = new Sysfs(this);
+    }
+
+    public HostConfiguration Configuration { get; }
+    public TsmCore Tsm { get; }
+    public Sysfs Sysfs { get; }
+    public IReadOnlyList<PciFunction> Functions => functions;
+    public IReadOnlyList<VfioDevice> VfioDevices => vfioDevices;
+    /// <summary>Open iommufd contexts.</summary>
+    public IReadOnlyList<IommufdContext> IommufdContexts => contexts;
+    /// <summary>VMs not yet destroyed.</summary>
+    public IEnumerable<KvmVm> Vms => vms.Where(v => !v.Destroyed);
+
+    /// <summary>
+    /// Boots a host: creates its PCI functions and VFIO cdevs, loads its TSM drivers and runs
+    /// the configured connects. Throws <see cref="InvalidOperationException"/> for a
+    /// configuration that cannot boot (a programming error in a host definition, not user input).
+    /// </summary>
+    public static HostKernel Boot(HostConfiguration configuration)
+    {
+        var kernel = new HostKernel(configuration);
+        var byAddress = new Dictionary<PciAddress, PciFunction>();
+        foreach (var spec in configuration.Functions.OrderBy(f => f.Dsm is null ? 0 : 1))
+        {
+            PciFunction? dsm = null;
+            if (spec.Dsm is { } d && d != spec.Address && !byAddress.TryGetValue(d, out dsm))
+                throw new InvalidOperationException($"host '{configuration.Name}': DSM {d} of {spec.Address} is not a function of the host");
+            var fn = new PciFunction(spec.Address, spec.VendorId, spec.DeviceId, spec.TeeCapable, dsm, spec.Iommu) { DeviceModel = spec.DeviceModel };
+            byAddress.Add(spec.Address, fn);
+        }
+        // Keep the configuration's order for functions and vfioN numbering.
+        foreach (var spec in configuration.Functions)
+        {
+            var fn = byAddress[spec.Address];
+            kernel.functions.Add(fn);
+            if (spec.Assignable) kernel.vfioDevices.Add(new VfioDevice(kernel.vfioDevices.Count, fn));
+        }
+        foreach (var t in configuration.Tsms) kernel.Tsm.Register(t.Parent, t.Create(kernel));
+        foreach (var (dsmAddress, tsmName) in configuration.Connects)
+        {
+            if (!byAddress.TryGetValue(dsmAddress, out var dsm))
+                throw new InvalidOperationException($"host '{configuration.Name}': connect names unknown function {dsmAddress}");
+            int rc = kernel.Tsm.Connect(dsm, tsmName);
+            if (rc < 0)
+                throw new InvalidOperationException($"host '{configuration.Name}': connect {dsmAddress} to {tsmName} failed: {ErrnoNames.NameOf(rc)}");
+        }
+        return kernel;
+    }
+
+    /// <summary>Starts a process (the VMM) on this host.</summary>
+    public Process CreateProcess() => new(this, nextPid++);
+
+    /// <summary>The function at that address, or null.</summary>
+    public PciFunction? FindFunction(PciAddress address) => functions.FirstOrDefault(f => f.Address == address);
+
+    internal int OpenNode(string path, out KernelFile? file)
+    {
+        file = null;
+        switch (path)
+        {
+            case "/dev/iommu":
+                var ctx = new IommufdContext(this);
+                contexts.Add(ctx);
+                file = ctx;
+                return 0;
+            case "/dev/kvm":
+                file = new KvmDevFile(this);
+                return 0;
+        }
+        const string vfioPrefix = "/dev/vfio/devices/vfio";
+        if (path.StartsWith(vfioPrefix, StringComparison.Ordinal) &&
+            int.TryParse(path.AsSpan(vfioPrefix.Length), System.Globalization.NumberStyles.None, null, out int n) &&
+            n < vfioDevices.Count && path == vfioDevices[n].Path)
+        {
+            file = new VfioDeviceFile(vfioDevices[n]);
+            return 0;
+        }
+        return Errno.ENOENT.Neg();
+    }
+
+    internal KvmVm CreateVm(ulong type, TvmArch arch)
+    {
+        var vm = new KvmVm(nextVmId++, type, arch);
+        vms.Add(vm);
+        return vm;
+    }
+
+    internal void ContextReleased(IommufdContext ctx) => contexts.Remove(ctx);
+}

@@ -1,0 +1,61 @@
+using TsmLab.Abi;
+
+namespace TsmLab.Kernel.Iommufd;
+
+/// <summary>One row of the iommufd ioctl table (<c>struct iommufd_ioctl_op</c>).</summary>
+internal sealed record IommufdIoctlOp(uint Number, string Name, AbiStruct Struct, IommufdHandler Handler, string Source);
+
+/// <summary>
+/// The iommufd ioctl table (drivers/iommu/iommufd/main.c <c>iommufd_ioctl_ops</c>), indexed by
+/// <c>_IOC_NR(cmd) - IOMMUFD_CMD_BASE</c>: number, struct (size and minimum size) and handler.
+/// The TSM request row depends on the host's ABI profile. Empty rows answer ENOTTY.
+/// </summary>
+internal sealed class IommufdIoctlTable
+{
+    private static readonly IommufdIoctlTable OpArch = Build(TsmAbiProfile.OpArch);
+    private static readonly IommufdIoctlTable Scope = Build(TsmAbiProfile.Scope);
+
+    private readonly IommufdIoctlOp?[] rows;
+
+    private IommufdIoctlTable(TsmAbiProfile profile, IommufdIoctlOp?[] rows)
+    {
+        Profile = profile;
+        this.rows = rows;
+    }
+
+    public TsmAbiProfile Profile { get; }
+
+    public static IommufdIoctlTable For(TsmAbiProfile profile) => profile == TsmAbiProfile.Scope ? Scope : OpArch;
+
+    /// <summary>Rows, by number.</summary>
+    public IEnumerable<IommufdIoctlOp> Rows => rows.Where(r => r is not null)!;
+
+    /// <summary>The row for nr, or null when nr is outside the table (the VFIO-compat path).</summary>
+    public bool TryGetRow(uint nr, out IommufdIoctlOp? row)
+    {
+        row = null;
+        uint index = nr - IommufdIoctl.CmdBase;
+        if (nr < IommufdIoctl.CmdBase || index >= (uint)rows.Length) return false;
+        row = rows[index];
+        return true;
+    }
+
+    private static IommufdIoctlTable Build(TsmAbiProfile profile)
+    {
+        var handlers = new Dictionary<uint, IommufdHandler>
+        {
+            [IommufdIoctl.Destroy] = ObjectIoctls.Destroy,
+            [IommufdIoctl.IoasAlloc] = ObjectIoctls.IoasAlloc,
+            [IommufdIoctl.HwptAlloc] = ObjectIoctls.HwptAlloc,
+            [IommufdIoctl.ViommuAlloc] = ObjectIoctls.ViommuAlloc,
+            [IommufdIoctl.VdeviceAlloc] = ObjectIoctls.VdeviceAlloc,
+            [IommufdIoctl.VdeviceTsmOp] = TsmIoctls.TsmOp,
+            [IommufdIoctl.VdeviceTsmReq] = profile == TsmAbiProfile.Scope ? TsmIoctls.TsmReqScope : TsmIoctls.TsmReqOpArch,
+            [IommufdIoctl.VdeviceTsmInfo] = TsmIoctls.TsmInfo,
+        };
+        var list = AbiCatalog.Iommufd(profile).Select(i => new IommufdIoctlOp(i.Number, i.Name, i.Struct, handlers[i.Number], i.Source)).ToList();
+        var rows = new IommufdIoctlOp?[list.Max(r => r.Number & 0xFF) - IommufdIoctl.CmdBase + 1];
+        foreach (var r in list) rows[(r.Number & 0xFF) - IommufdIoctl.CmdBase] = r;
+        return new IommufdIoctlTable(profile, rows);
+    }
+}

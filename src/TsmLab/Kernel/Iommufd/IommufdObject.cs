@@ -1,0 +1,141 @@
+using TsmLab.Abi;
+using TsmLab.Kernel.Kvm;
+using TsmLab.Kernel.Pci;
+using TsmLab.Kernel.Tsm;
+using TsmLab.Kernel.Vfio;
+
+namespace TsmLab.Kernel.Iommufd;
+
+/// <summary><c>enum iommufd_object_type</c>, for the kinds TsmLab models.</summary>
+public enum IommufdObjectType
+{
+    Device,
+    Ioas,
+    HwptPaging,
+    Viommu,
+    Vdevice,
+}
+
+/// <summary>
+/// An object in an iommufd context's id table (<c>struct iommufd_object</c>). <see cref="Users"/>
+/// is the <c>users</c> refcount: 1 for the table itself plus one per object or driver that
+/// depends on it; IOMMU_DESTROY succeeds only at 1 (else EBUSY), as iommufd_object_remove.
+/// </summary>
+public abstract class IommufdObject
+{
+    public uint Id { get; internal set; }
+    public abstract IommufdObjectType Type { get; }
+    public int Users { get; internal set; } = 1;
+}
+
+/// <summary>A device bound through VFIO_DEVICE_BIND_IOMMUFD (<c>struct iommufd_device</c>).</summary>
+public sealed class IommufdDevice : IommufdObject
+{
+    internal IommufdDevice(IommufdContext context, VfioDeviceFile file, KvmVm? kvm)
+    {
+        Context = context;
+        File = file;
+        Kvm = kvm;
+    }
+
+    public override IommufdObjectType Type => IommufdObjectType.Device;
+    public IommufdContext Context { get; }
+    public VfioDeviceFile File { get; }
+    public PciFunction Function => File.Device.Function;
+    /// <summary>The KVM captured at bind (vfio_device_get_kvm_safe).</summary>
+    public KvmVm? Kvm { get; }
+    public HwPagetable? Attached { get; internal set; }
+    public Vdevice? Vdevice { get; internal set; }
+}
+
+/// <summary>An I/O address space (<c>struct iommufd_ioas</c>).</summary>
+public sealed class Ioas : IommufdObject
+{
+    public override IommufdObjectType Type => IommufdObjectType.Ioas;
+}
+
+/// <summary>A paging HW page table (<c>struct iommufd_hwpt_paging</c>).</summary>
+public sealed class HwPagetable : IommufdObject
+{
+    internal HwPagetable(Ioas ioas, bool nestParent, bool autoDomain, int iommu)
+    {
+        Ioas = ioas;
+        NestParent = nestParent;
+        AutoDomain = autoDomain;
+        Iommu = iommu;
+    }
+
+    public override IommufdObjectType Type => IommufdObjectType.HwptPaging;
+    public Ioas Ioas { get; }
+    public bool NestParent { get; }
+    /// <summary>Created by attaching a device to an IOAS rather than by HWPT_ALLOC.</summary>
+    public bool AutoDomain { get; }
+    public int Iommu { get; }
+}
+
+/// <summary>A virtual IOMMU (<c>struct iommufd_viommu</c>), with the KVM it pinned at allocation (v5 kvm_file).</summary>
+public sealed class Viommu : IommufdObject
+{
+    internal Viommu(HwPagetable hwpt, uint viommuType, KvmVm kvm, int iommu)
+    {
+        Hwpt = hwpt;
+        ViommuType = viommuType;
+        Kvm = kvm;
+        Iommu = iommu;
+    }
+
+    public override IommufdObjectType Type => IommufdObjectType.Viommu;
+    public HwPagetable Hwpt { get; }
+    public uint ViommuType { get; }
+    public KvmVm Kvm { get; }
+    public int Iommu { get; }
+    internal Dictionary<ulong, Vdevice> Vdevs { get; } = new();
+}
+
+/// <summary>
+/// A virtual device (<c>struct iommufd_vdevice</c>): a device as the guest sees it behind a
+/// vIOMMU; <see cref="VirtId"/> is the guest requester id. Counts every TSM request refused
+/// for it, by reason, and every completion left uncertain by a copy-back fault.
+/// </summary>
+public sealed class Vdevice : IommufdObject
+{
+    private readonly long[] rejections = new long[Enum.GetValues<TsmRejection>().Length];
+
+    internal Vdevice(Viommu viommu, IommufdDevice idev, ulong virtId)
+    {
+        Viommu = viommu;
+        Idev = idev;
+        VirtId = virtId;
+    }
+
+    public override IommufdObjectType Type => IommufdObjectType.Vdevice;
+    public Viommu Viommu { get; }
+    public IommufdDevice Idev { get; }
+    public ulong VirtId { get; }
+    public PciFunction Function => Idev.Function;
+
+    /// <summary>True while the function is bound as a TDI to this vDevice's VM.</summary>
+    public bool TsmBound => Function.Tdi is { } tdi && ReferenceEquals(tdi.Vm, Viommu.Kvm);
+
+    /// <summary>State-changing requests whose result could not be copied back (EFAULT after the change).</summary>
+    public long UncertainCompletions { get; internal set; }
+
+    /// <summary>Requests refused for <paramref name="reason"/>.</summary>
+    public long Rejections(TsmRejection reason) => rejections[(int)reason];
+
+    /// <summary>All refused requests.</summary>
+    public long TotalRejections
+    {
+        get
+        {
+            long n = 0;
+            for (int i = 1; i < rejections.Length; i++) n += rejections[i];
+            return n;
+        }
+    }
+
+    internal void CountRejection(TsmRejection reason)
+    {
+        if (reason != TsmRejection.None) rejections[(int)reason]++;
+    }
+}

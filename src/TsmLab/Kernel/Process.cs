@@ -1,0 +1,95 @@
+using TsmLab.Abi;
+
+namespace TsmLab.Kernel;
+
+/// <summary>
+/// A user process on the host (the VMM): its address space and its file-descriptor table.
+/// Descriptors 0-2 are the standard streams; a new file gets the lowest free number from 3,
+/// as open(2) gives. Not thread-safe: one thread drives a process, as in a single-threaded VMM.
+/// </summary>
+public sealed class Process
+{
+    /// <summary>RLIMIT_NOFILE's usual soft limit.</summary>
+    public const int MaxFiles = 1024;
+    private const int FirstFreeFd = 3;
+
+    private readonly List<KernelFile?> files = new() { null, null, null };
+
+    internal Process(HostKernel kernel, int pid)
+    {
+        Kernel = kernel;
+        Pid = pid;
+    }
+
+    public HostKernel Kernel { get; }
+    public int Pid { get; }
+    public AddressSpace Memory { get; } = new();
+
+    /// <summary>open(2) of a device node: the new fd, or -ENOENT for a path the host does not have.</summary>
+    public int Open(string path)
+    {
+        int rc = Kernel.OpenNode(path, out var file);
+        if (rc < 0) return rc;
+        int fd = InstallFd(file!);
+        if (fd < 0) file!.Put();
+        return fd;
+    }
+
+    /// <summary>close(2): 0, or -EBADF.</summary>
+    public int Close(int fd)
+    {
+        var file = Lookup(fd);
+        if (file is null) return Errno.EBADF.Neg();
+        files[fd] = null;
+        file.Put();
+        return 0;
+    }
+
+    /// <summary>ioctl(2): the handler's return value, or -EBADF for a closed descriptor.</summary>
+    public long Ioctl(int fd, uint cmd, ulong arg)
+    {
+        var file = Lookup(fd);
+        if (file is null) return Errno.EBADF.Neg();
+        return file.Ioctl(this, cmd, arg);
+    }
+
+    /// <summary>Closes every descriptor, as exit(2) does.</summary>
+    public void Exit()
+    {
+        for (int fd = files.Count - 1; fd >= FirstFreeFd; fd--)
+            if (files[fd] is not null) Close(fd);
+    }
+
+    /// <summary>Installs a file that the caller holds a reference to; the reference moves to the table.</summary>
+    public int InstallFd(KernelFile file)
+    {
+        for (int fd = FirstFreeFd; fd < files.Count; fd++)
+        {
+            if (files[fd] is null)
+            {
+                files[fd] = file;
+                return fd;
+            }
+        }
+        if (files.Count >= MaxFiles) return Errno.EMFILE.Neg();
+        files.Add(file);
+        return files.Count - 1;
+    }
+
+    /// <summary>fget: the file behind <paramref name="fd"/> with a new reference, or null.</summary>
+    public KernelFile? Fget(int fd)
+    {
+        var file = Lookup(fd);
+        file?.Get();
+        return file;
+    }
+
+    /// <summary>The open descriptors and their files, lowest first.</summary>
+    public IEnumerable<(int Fd, KernelFile File)> OpenFiles()
+    {
+        for (int fd = FirstFreeFd; fd < files.Count; fd++)
+            if (files[fd] is { } f) yield return (fd, f);
+    }
+
+    private KernelFile? Lookup(int fd) => fd >= FirstFreeFd && fd < files.Count ? files[fd] : null;
+}

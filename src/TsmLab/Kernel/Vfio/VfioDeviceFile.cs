@@ -1,0 +1,97 @@
+using TsmLab.Abi;
+using TsmLab.Kernel.Iommufd;
+using TsmLab.Kernel.Kvm;
+
+namespace TsmLab.Kernel.Vfio;
+
+/// <summary>
+/// An open VFIO device cdev (drivers/vfio/device_cdev.c, vfio_main.c). Before
+/// VFIO_DEVICE_BIND_IOMMUFD every other ioctl is EINVAL. Bind: the first 16 bytes are read
+/// (EFAULT); argsz below 16 or any flag EINVAL; bound already (this file or another) EINVAL;
+/// the iommufd fd closed EBADF, not an iommufd EBADFD; the KVM the file was told about is
+/// captured with a reference; out_devid copied back (EFAULT undoes the bind). Attach: argsz
+/// below 12 or any flag EINVAL; pt_id resolved by iommufd (ENOENT, EINVAL); the resulting
+/// HWPT id copied back to pt_id (EFAULT undoes the attach). Other ioctls on a bound file: ENOTTY.
+/// </summary>
+public sealed class VfioDeviceFile : KernelFile
+{
+    internal VfioDeviceFile(VfioDevice device) => Device = device;
+
+    public VfioDevice Device { get; }
+    public override string Name => Device.Path;
+
+    /// <summary>The KVM set by KVM_DEV_VFIO_FILE_ADD (no reference, as vfio_file_set_kvm).</summary>
+    public KvmVm? Kvm { get; private set; }
+
+    /// <summary>The iommufd device object while bound.</summary>
+    public IommufdDevice? Binding { get; private set; }
+
+    internal void SetKvm(KvmVm? vm) => Kvm = vm;
+
+    public override long Ioctl(Process caller, uint cmd, ulong arg)
+    {
+        if (cmd == VfioIoctl.DeviceBindIommufd) return Bind(caller, arg);
+        if (Binding is null) return Errno.EINVAL.Neg();
+        return cmd == VfioIoctl.DeviceAttachIommufdPt ? Attach(caller, arg) : Errno.ENOTTY.Neg();
+    }
+
+    private int Bind(Process caller, ulong arg)
+    {
+        Span<byte> b = stackalloc byte[VfioDeviceBindIommufd.SizeOf];
+        if (caller.Memory.CopyFromUser(b, arg) < 0) return Errno.EFAULT.Neg();
+        if (Le.U32(b, VfioDeviceBindIommufd.Argsz) < VfioDeviceBindIommufd.SizeOf || Le.U32(b, VfioDeviceBindIommufd.Flags) != 0)
+            return Errno.EINVAL.Neg();
+        if (Binding is not null || Device.OpenCount != 0) return Errno.EINVAL.Neg();
+        var file = caller.Fget(Le.S32(b, VfioDeviceBindIommufd.Iommufd));
+        if (file is null) return Errno.EBADF.Neg();
+        if (file is not IommufdContext ictx)
+        {
+            file.Put();
+            return Errno.EBADFD.Neg();
+        }
+        // The fget reference becomes the binding's context reference (iommufd_ctx_from_fd).
+        var idev = ictx.BindDevice(this, Kvm);
+        Device.OpenCount++;
+        Binding = idev;
+        Span<byte> devid = stackalloc byte[4];
+        Le.Put32(devid, 0, idev.Id);
+        if (caller.Memory.CopyToUser(arg + VfioDeviceBindIommufd.OutDevid, devid) < 0)
+        {
+            Unbind();
+            return Errno.EFAULT.Neg();
+        }
+        return 0;
+    }
+
+    private int Attach(Process caller, ulong arg)
+    {
+        Span<byte> a = stackalloc byte[VfioDeviceAttachIommufdPt.SizeOf];
+        if (caller.Memory.CopyFromUser(a, arg) < 0) return Errno.EFAULT.Neg();
+        if (Le.U32(a, VfioDeviceAttachIommufdPt.Argsz) < VfioDeviceAttachIommufdPt.SizeOf || Le.U32(a, VfioDeviceAttachIommufdPt.Flags) != 0)
+            return Errno.EINVAL.Neg();
+        var idev = Binding!;
+        int rc = idev.Context.Attach(idev, Le.U32(a, VfioDeviceAttachIommufdPt.PtId), out uint hwptId, out bool changed);
+        if (rc < 0) return rc;
+        Span<byte> pt = stackalloc byte[4];
+        Le.Put32(pt, 0, hwptId);
+        if (caller.Memory.CopyToUser(arg + VfioDeviceAttachIommufdPt.PtId, pt) < 0)
+        {
+            if (changed) idev.Context.Detach(idev);
+            return Errno.EFAULT.Neg();
+        }
+        return 0;
+    }
+
+    private void Unbind()
+    {
+        var idev = Binding!;
+        Binding = null;
+        Device.OpenCount--;
+        idev.Context.UnbindDevice(idev);
+    }
+
+    protected override void Release()
+    {
+        if (Binding is not null) Unbind();
+    }
+}

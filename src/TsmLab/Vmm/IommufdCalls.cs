@@ -1,0 +1,168 @@
+using TsmLab.Abi;
+using TsmLab.Kernel;
+
+namespace TsmLab.Vmm;
+
+/// <summary>
+/// What a VMM's iommufd/VFIO/KVM calls look like from user space: each builds its struct in the
+/// process's own memory, issues the ioctl on an fd and reads any output back, as QEMU's
+/// backends do. Return values are the syscall's (negative errno on failure).
+/// </summary>
+public sealed class IommufdCalls(Process process, ScratchMemory scratch)
+{
+    public Process Process => process;
+    public ScratchMemory Scratch => scratch;
+
+    public long CreateVm(int kvmFd, ulong type) => process.Ioctl(kvmFd, KvmIoctl.CreateVm, type);
+
+    public long CreateVfioKvmDevice(int vmFd, out int deviceFd)
+    {
+        Span<byte> s = stackalloc byte[(int)KvmCreateDevice.SizeOf];
+        Le.Put32(s, KvmCreateDevice.Type, KvmCreateDevice.TypeVfio);
+        ulong a = scratch.Put(s);
+        long rc = process.Ioctl(vmFd, KvmIoctl.CreateDevice, a);
+        deviceFd = rc == 0 ? (int)Le.U32(scratch.Read(a, 12), KvmCreateDevice.Fd) : -1;
+        return rc;
+    }
+
+    public long AddVfioFile(int kvmDeviceFd, int vfioFd)
+    {
+        Span<byte> fd = stackalloc byte[4];
+        Le.Put32(fd, 0, (uint)vfioFd);
+        ulong fdAddr = scratch.Put(fd);
+        Span<byte> s = stackalloc byte[(int)KvmDeviceAttr.SizeOf];
+        Le.Put32(s, KvmDeviceAttr.Group, KvmDeviceAttr.GroupVfioFile);
+        Le.Put64(s, KvmDeviceAttr.Attr, KvmDeviceAttr.VfioFileAdd);
+        Le.Put64(s, KvmDeviceAttr.Addr, fdAddr);
+        return process.Ioctl(kvmDeviceFd, KvmIoctl.SetDeviceAttr, scratch.Put(s));
+    }
+
+    public long BindIommufd(int vfioFd, int iommuFd, out uint devId)
+    {
+        Span<byte> s = stackalloc byte[VfioDeviceBindIommufd.SizeOf];
+        Le.Put32(s, VfioDeviceBindIommufd.Argsz, VfioDeviceBindIommufd.SizeOf);
+        Le.Put32(s, VfioDeviceBindIommufd.Iommufd, (uint)iommuFd);
+        ulong a = scratch.Put(s);
+        long rc = process.Ioctl(vfioFd, VfioIoctl.DeviceBindIommufd, a);
+        devId = rc == 0 ? Le.U32(scratch.Read(a, VfioDeviceBindIommufd.SizeOf), VfioDeviceBindIommufd.OutDevid) : 0;
+        return rc;
+    }
+
+    public long AttachPt(int vfioFd, uint ptId, out uint hwptId)
+    {
+        Span<byte> s = stackalloc byte[VfioDeviceAttachIommufdPt.SizeOf];
+        Le.Put32(s, VfioDeviceAttachIommufdPt.Argsz, VfioDeviceAttachIommufdPt.SizeOf);
+        Le.Put32(s, VfioDeviceAttachIommufdPt.PtId, ptId);
+        ulong a = scratch.Put(s);
+        long rc = process.Ioctl(vfioFd, VfioIoctl.DeviceAttachIommufdPt, a);
+        hwptId = rc == 0 ? Le.U32(scratch.Read(a, VfioDeviceAttachIommufdPt.SizeOf), VfioDeviceAttachIommufdPt.PtId) : 0;
+        return rc;
+    }
+
+    public long IoasAlloc(int iommuFd, out uint ioasId) =>
+        Iommufd(iommuFd, IommufdIoctl.IoasAlloc, IommuIoasAlloc.SizeOf, _ => { }, IommuIoasAlloc.OutIoasId, out ioasId);
+
+    public long HwptAlloc(int iommuFd, uint devId, uint ptId, uint flags, out uint hwptId) =>
+        Iommufd(iommuFd, IommufdIoctl.HwptAlloc, IommuHwptAlloc.SizeOf, s =>
+        {
+            Le.Put32(s, IommuHwptAlloc.Flags, flags);
+            Le.Put32(s, IommuHwptAlloc.DevId, devId);
+            Le.Put32(s, IommuHwptAlloc.PtId, ptId);
+        }, IommuHwptAlloc.OutHwptId, out hwptId);
+
+    public long ViommuAlloc(int iommuFd, uint type, uint devId, uint hwptId, out uint viommuId) =>
+        Iommufd(iommuFd, IommufdIoctl.ViommuAlloc, IommuViommuAlloc.SizeOf, s =>
+        {
+            Le.Put32(s, IommuViommuAlloc.Type, type);
+            Le.Put32(s, IommuViommuAlloc.DevId, devId);
+            Le.Put32(s, IommuViommuAlloc.HwptId, hwptId);
+        }, IommuViommuAlloc.OutViommuId, out viommuId);
+
+    public long VdeviceAlloc(int iommuFd, uint viommuId, uint devId, ulong virtId, out uint vdeviceId) =>
+        Iommufd(iommuFd, IommufdIoctl.VdeviceAlloc, IommuVdeviceAlloc.SizeOf, s =>
+        {
+            Le.Put32(s, IommuVdeviceAlloc.ViommuId, viommuId);
+            Le.Put32(s, IommuVdeviceAlloc.DevId, devId);
+            Le.Put64(s, IommuVdeviceAlloc.VirtId, virtId);
+        }, IommuVdeviceAlloc.OutVdeviceId, out vdeviceId);
+
+    public long Destroy(int iommuFd, uint id) =>
+        Iommufd(iommuFd, IommufdIoctl.Destroy, IommuDestroy.SizeOf, s => Le.Put32(s, IommuDestroy.Id, id), -1, out _);
+
+    public long TsmOp(int iommuFd, uint vdeviceId, uint type) =>
+        Iommufd(iommuFd, IommufdIoctl.VdeviceTsmOp, IommuVdeviceTsmOp.SizeOf, s =>
+        {
+            Le.Put32(s, IommuVdeviceTsmOp.Type, type);
+            Le.Put32(s, IommuVdeviceTsmOp.VdeviceId, vdeviceId);
+        }, -1, out _);
+
+    /// <summary>IOMMU_VDEVICE_TSM_INFO; on success <paramref name="info"/> holds the kernel's answer.</summary>
+    public long TsmInfo(int iommuFd, uint vdeviceId, out TsmInfo info)
+    {
+        Span<byte> s = stackalloc byte[IommuVdeviceTsmInfo.SizeOf];
+        Le.Put32(s, IommuVdeviceTsmInfo.Size, IommuVdeviceTsmInfo.SizeOf);
+        Le.Put32(s, IommuVdeviceTsmInfo.VdeviceId, vdeviceId);
+        ulong a = scratch.Put(s);
+        long rc = process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmInfo, a);
+        info = rc == 0 ? Vmm.TsmInfo.Parse(scratch.Read(a, IommuVdeviceTsmInfo.SizeOf)) : default;
+        return rc;
+    }
+
+    /// <summary>
+    /// IOMMU_VDEVICE_TSM_REQ in the op-arch profile. <paramref name="response"/> receives the
+    /// bytes produced (resp_len minus a non-negative residue) and <paramref name="tsmCode"/> the
+    /// copied-back tsm_code.
+    /// </summary>
+    public long TsmRequest(int iommuFd, uint vdeviceId, TsmReqOp op, TvmArch arch, ReadOnlySpan<byte> request, int responseLength, out byte[] response, out ulong tsmCode)
+    {
+        ulong req = request.IsEmpty ? 0 : scratch.Put(request);
+        ulong resp = responseLength > 0 ? scratch.Alloc(responseLength) : 0;
+        Span<byte> s = stackalloc byte[IommuVdeviceTsmReqOpArch.SizeOf];
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.Size, IommuVdeviceTsmReqOpArch.SizeOf);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.VdeviceId, vdeviceId);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.Op, (uint)op);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.TvmArch, (uint)arch);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.ReqLen, (uint)request.Length);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.RespLen, (uint)responseLength);
+        Le.Put64(s, IommuVdeviceTsmReqOpArch.ReqUptr, req);
+        Le.Put64(s, IommuVdeviceTsmReqOpArch.RespUptr, resp);
+        ulong a = scratch.Put(s);
+        long rc = process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, a);
+        tsmCode = Le.U64(scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf), IommuVdeviceTsmReqOpArch.TsmCode);
+        int produced = rc >= 0 && rc <= responseLength ? responseLength - (int)rc : 0;
+        response = produced > 0 ? scratch.Read(resp, produced) : [];
+        return rc;
+    }
+
+    /// <summary>IOMMU_VDEVICE_TSM_REQ in the scope profile.</summary>
+    public long TsmRequestScoped(int iommuFd, uint vdeviceId, TsmReqScope scope, ReadOnlySpan<byte> request, int responseLength, out byte[] response)
+    {
+        ulong req = request.IsEmpty ? 0 : scratch.Put(request);
+        ulong resp = responseLength > 0 ? scratch.Alloc(responseLength) : 0;
+        Span<byte> s = stackalloc byte[IommuVdeviceTsmReqScope.SizeOf];
+        Le.Put32(s, IommuVdeviceTsmReqScope.Size, IommuVdeviceTsmReqScope.SizeOf);
+        Le.Put32(s, IommuVdeviceTsmReqScope.VdeviceId, vdeviceId);
+        Le.Put32(s, IommuVdeviceTsmReqScope.Scope, (uint)scope);
+        Le.Put32(s, IommuVdeviceTsmReqScope.ReqLen, (uint)request.Length);
+        Le.Put32(s, IommuVdeviceTsmReqScope.RespLen, (uint)responseLength);
+        Le.Put64(s, IommuVdeviceTsmReqScope.ReqUptr, req);
+        Le.Put64(s, IommuVdeviceTsmReqScope.RespUptr, resp);
+        long rc = process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, scratch.Put(s));
+        int produced = rc >= 0 && rc <= responseLength ? responseLength - (int)rc : 0;
+        response = produced > 0 ? scratch.Read(resp, produced) : [];
+        return rc;
+    }
+
+    private delegate void Fill(Span<byte> s);
+
+    private long Iommufd(int fd, uint cmd, int size, Fill fill, int outOffset, out uint outValue)
+    {
+        var s = new byte[size];
+        Le.Put32(s, 0, (uint)size);
+        fill(s);
+        ulong a = scratch.Put(s);
+        long rc = process.Ioctl(fd, cmd, a);
+        outValue = rc == 0 && outOffset >= 0 ? Le.U32(scratch.Read(a, size), outOffset) : 0;
+        return rc;
+    }
+}
