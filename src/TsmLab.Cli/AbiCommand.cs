@@ -1,17 +1,83 @@
 using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using TsmLab.Abi;
 
 namespace TsmLab.Cli;
 
+/// <summary><c>tsmlab abi [--profile P] [--json]</c>: every modelled ioctl, its number, struct and fields.</summary>
 internal static class AbiCommand
 {
     public static Command Create(CliIo io)
     {
-        var profile = new Option<string>("--profile") { Description = "ABI profile: scope or op-arch", DefaultValueFactory = _ => "op-arch" };
-        var json = new Option<bool>("--json") { Description = "Print JSON" };
-        var cmd = new Command("abi", "Print every ioctl of the modelled uAPI");
+        var profile = new Option<string>("--profile") { Description = "ABI profile: op-arch (default) or scope", DefaultValueFactory = _ => "op-arch" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("abi", "Print every ioctl of the modelled uAPI: number, struct, sizes, fields");
         cmd.Options.Add(profile);
         cmd.Options.Add(json);
-        cmd.SetAction(pr => { io.Out.WriteLine(pr.GetValue(profile)); return 0; });
+        cmd.SetAction(pr =>
+        {
+            string name = pr.GetValue(profile)!;
+            if (!TsmAbiProfiles.TryParse(name, out var p))
+            {
+                io.Error.WriteLine($"tsmlab abi: unknown profile '{name}'; use op-arch or scope");
+                return Program.UsageError;
+            }
+            io.Out.Write(pr.GetValue(json) ? Json(p) : Text(p));
+            return 0;
+        });
         return cmd;
+    }
+
+    internal static string Json(TsmAbiProfile profile)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("profile", profile.Name());
+            w.WriteStartArray("ioctls");
+            foreach (var i in AbiCatalog.Ioctls(profile))
+            {
+                w.WriteStartObject();
+                w.WriteString("name", i.Name);
+                w.WriteString("number", $"0x{i.Number:x4}");
+                w.WriteString("device", i.Device);
+                if (i.Struct.Size == 0) w.WriteNull("struct"); else w.WriteString("struct", i.Struct.Name);
+                w.WriteNumber("size", i.Struct.Size);
+                w.WriteNumber("min_size", i.Struct.MinSize);
+                w.WriteStartArray("fields");
+                foreach (var f in i.Struct.Fields)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", f.Name);
+                    w.WriteNumber("offset", f.Offset);
+                    w.WriteNumber("size", f.Size);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteString("source", i.Source);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray()) + "\n";
+    }
+
+    private static string Text(TsmAbiProfile profile)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"profile {profile.Name()}");
+        foreach (var i in AbiCatalog.Ioctls(profile))
+        {
+            sb.AppendLine();
+            sb.AppendLine(i.Struct.Size == 0
+                ? $"{i.Name} 0x{i.Number:x4} on {i.Device}: no struct (argument by value)"
+                : $"{i.Name} 0x{i.Number:x4} on {i.Device}: struct {i.Struct.Name}, size {i.Struct.Size}, min_size {i.Struct.MinSize}");
+            foreach (var f in i.Struct.Fields) sb.AppendLine($"  {f.Offset,3}  {f.Size}  {f.Name}");
+            sb.AppendLine($"  source: {i.Source}");
+        }
+        return sb.ToString();
     }
 }

@@ -5,6 +5,9 @@ namespace TsmLab.Cli;
 /// <summary>The <c>tsmlab</c> command: one subcommand per file, registered here.</summary>
 public static class Program
 {
+    /// <summary>Exit code for a usage error (bad option, unknown host, unreadable file).</summary>
+    public const int UsageError = 2;
+
     public static int Main(string[] args) => Run(args, Console.In, Console.Out, Console.Error);
 
     /// <summary>Runs the command line with explicit streams, so tests drive it in process.</summary>
@@ -12,8 +15,16 @@ public static class Program
     {
         var root = new RootCommand("TsmLab: an executable model of PCIe TDISP device assignment to confidential VMs");
         var io = new CliIo(stdin, stdout, stderr);
+        root.Subcommands.Add(DemoCommand.Create(io));
         root.Subcommands.Add(AbiCommand.Create(io));
+        root.Subcommands.Add(ReplayCommand.Create(io));
+        root.Subcommands.Add(InfoCommand.Create(io));
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            stderr.WriteLine($"tsmlab: {parse.Errors[0].Message} (see 'tsmlab {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(1))} --help')");
+            return UsageError;
+        }
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
 }

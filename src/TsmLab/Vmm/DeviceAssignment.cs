@@ -54,7 +54,7 @@ public sealed class DeviceAssignment
         if (!Step("open /dev/kvm", "open(\"/dev/kvm\")", p.Open("/dev/kvm"), r => KvmFd = (int)r)) return false;
         if (!Step("create VM", $"KVM_CREATE_VM(type=0x{Plan.VmType:x})", Calls.CreateVm(KvmFd, Plan.VmType), r => VmFd = (int)r)) return false;
         int devFd = -1;
-        if (!Step("create KVM VFIO device", "KVM_CREATE_DEVICE(KVM_DEV_TYPE_VFIO)", Calls.CreateVfioKvmDevice(VmFd, out devFd), _ => KvmVfioFd = devFd)) return false;
+        if (!Step("create KVM VFIO device", "KVM_CREATE_DEVICE(KVM_DEV_TYPE_VFIO)", Calls.CreateVfioKvmDevice(VmFd, out devFd), _ => KvmVfioFd = devFd, () => $"fd={devFd}")) return false;
         if (!Step("open VFIO cdev", $"open(\"{Plan.VfioPath}\")", p.Open(Plan.VfioPath), r => VfioFd = (int)r)) return false;
         if (!Step("add VFIO file to KVM", "KVM_SET_DEVICE_ATTR(KVM_DEV_VFIO_FILE_ADD)", Calls.AddVfioFile(KvmVfioFd, VfioFd))) return false;
         uint id = 0;

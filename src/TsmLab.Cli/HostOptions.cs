@@ -1,0 +1,50 @@
+using System.CommandLine;
+using TsmLab.Abi;
+using TsmLab.Hosts;
+using TsmLab.Kernel;
+
+namespace TsmLab.Cli;
+
+/// <summary>The shared --host and --profile options, and booting the host they name.</summary>
+internal sealed class HostOptions
+{
+    public Option<string> Host { get; } = new("--host")
+    {
+        Description = $"Built-in host: {string.Join(", ", BuiltInHosts.Names)}",
+        DefaultValueFactory = _ => "default",
+    };
+
+    public Option<string?> Profile { get; } = new("--profile")
+    {
+        Description = "IOMMU_VDEVICE_TSM_REQ ABI profile: op-arch (default) or scope",
+    };
+
+    public void AddTo(Command c)
+    {
+        c.Options.Add(Host);
+        c.Options.Add(Profile);
+    }
+
+    /// <summary>Boots the named host, or writes one line naming the problem and returns null.</summary>
+    public HostKernel? Boot(ParseResult pr, TextWriter error)
+    {
+        string name = pr.GetValue(Host)!;
+        var config = BuiltInHosts.Find(name);
+        if (config is null)
+        {
+            error.WriteLine($"tsmlab: unknown host '{name}'; use one of: {string.Join(", ", BuiltInHosts.Names)}");
+            return null;
+        }
+        string? profile = pr.GetValue(Profile);
+        if (profile is not null)
+        {
+            if (!TsmAbiProfiles.TryParse(profile, out var p))
+            {
+                error.WriteLine($"tsmlab: unknown profile '{profile}'; use op-arch or scope");
+                return null;
+            }
+            config = config with { Profile = p };
+        }
+        return HostKernel.Boot(config);
+    }
+}
