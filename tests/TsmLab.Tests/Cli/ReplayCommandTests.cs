@@ -169,6 +169,6 @@ public class ReplayCommandTests
         Assert.Equal(0, rc);
         Assert.Contains("vdevice virt_id 0x18", o);
         Assert.Contains("not bound", o);
-        Assert.Contains("rejections 1 (OpNotValidForArch 1)", o);
+        Assert.Contains("rejections 2 (OpNotValidForArch 1, NotConnected 1)", o);
     }
 }
