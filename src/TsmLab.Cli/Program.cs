@@ -13,6 +13,7 @@ public static class Program
         var root = new RootCommand("TsmLab: an executable model of PCIe TDISP device assignment to confidential VMs");
         var io = new CliIo(stdin, stdout, stderr);
         root.Subcommands.Add(AbiCommand.Create(io));
+        root.Subcommands.Add(TdispCommand.Create(io));
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
