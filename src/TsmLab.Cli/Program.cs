@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(AbiCommand.Create(io));
         root.Subcommands.Add(ReplayCommand.Create(io));
         root.Subcommands.Add(InfoCommand.Create(io));
+        root.Subcommands.Add(TdispCommand.Create(io));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -52,15 +52,6 @@ public enum TsmReqClass : uint
     DebugWrite = 3,
 }
 
-/// <summary>The TDISP TDI states (PCIe 6.x §11, TDISP 1.0): the numbering the TSM_INFO ioctl reports.</summary>
-public enum TdiState : uint
-{
-    ConfigUnlocked = 0,
-    ConfigLocked = 1,
-    Run = 2,
-    Error = 3,
-}
-
 /// <summary>The two ABI profiles of <c>IOMMU_VDEVICE_TSM_REQ</c>, chosen per host.</summary>
 public enum TsmAbiProfile
 {

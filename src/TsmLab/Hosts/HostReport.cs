@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using TsmLab.Abi;
+using TsmLab.Tdisp.Wire;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Iommufd;
 using TsmLab.Kernel.Tsm;

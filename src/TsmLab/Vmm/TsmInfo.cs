@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Vmm;
 

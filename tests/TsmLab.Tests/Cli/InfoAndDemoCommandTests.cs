@@ -29,7 +29,8 @@ public class InfoAndDemoCommandTests
         Assert.Equal(0, rc);
         using var doc = JsonDocument.Parse(o);
         Assert.Equal("default", doc.RootElement.GetProperty("host").GetProperty("name").GetString());
-        Assert.Equal(3, doc.RootElement.GetProperty("functions").GetArrayLength());
+        Assert.Equal(5, doc.RootElement.GetProperty("functions").GetArrayLength());
+        Assert.Equal("0xabcd", doc.RootElement.GetProperty("functions")[0].GetProperty("vendor").GetString());
         Assert.Equal("/dev/vfio/devices/vfio0", doc.RootElement.GetProperty("functions")[0].GetProperty("vfio").GetString());
         Assert.Equal(0, doc.RootElement.GetProperty("tsms").GetArrayLength());
     }

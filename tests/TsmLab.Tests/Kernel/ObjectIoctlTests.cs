@@ -175,7 +175,7 @@ public class ObjectIoctlTests
         var p = k.CreateProcess();
         var a = new DeviceAssignment(p, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.X86SnpVm, 3, TestHosts.GuestAddress));
         Assert.True(a.Prepare());
-        int other = p.Open("/dev/vfio/devices/vfio3");
+        int other = p.Open("/dev/vfio/devices/vfio5");
         Assert.Equal(0, a.Calls.BindIommufd(other, a.IommuFd, out uint dev));
         Assert.Equal(Neg(Errno.EINVAL), a.Calls.VdeviceAlloc(a.IommuFd, a.ViommuId, dev, 0x99, out _));
     }

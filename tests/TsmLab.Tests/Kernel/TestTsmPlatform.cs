@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using TsmLab.Tdisp.Wire;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
 

@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using TsmLab.Tdisp.Wire;
 using TsmLab.Kernel;
 using static TsmLab.Tests.Kernel.Raw;
 

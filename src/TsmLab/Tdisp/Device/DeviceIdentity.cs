@@ -1,0 +1,129 @@
+// The device's identity for SPDM (used by a later SPDM issue; TDISP itself does not carry it):
+// a root CA and an ECDSA P-384 leaf, both keys derived from the configured seed with HKDF-SHA-384
+// (the scalar is re-derived with a counter until 0 < d < n), fixed serials and validity, and the
+// DMTF measurement blocks (DSP0274) of the configured measurements.
+// Stability: keys, subject names, serials, validity, extensions and measurements are byte-stable
+// for a seed. .NET's ECDSA signatures are randomized (no RFC 6979 in the BCL), so the certificates
+// are signed once, lazily, per DeviceIdentity: the chain is stable for an instance, not across runs.
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+namespace TsmLab.Tdisp.Device;
+
+/// <summary>A DMTF measurement block: index, spec 0x01 (DMTF), then type/size/value [DSP0274].</summary>
+public sealed record MeasurementBlock(byte Index, byte ValueType, byte[] Value)
+{
+    /// <summary>Type bit 7: the value is a raw bit stream (else a digest).</summary>
+    public const byte RawBitStream = 0x80;
+
+    /// <summary>The block's bytes: index u8, spec u8 = 1, size u16, then type u8, value size u16, value.</summary>
+    public byte[] Encode()
+    {
+        var b = new byte[4 + 3 + Value.Length];
+        b[0] = Index;
+        b[1] = 0x01;
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), (ushort)(3 + Value.Length));
+        b[4] = ValueType;
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(5), (ushort)Value.Length);
+        Value.CopyTo(b, 7);
+        return b;
+    }
+}
+
+/// <summary>The device's keys, certificate chain (ECDSA P-384 leaf) and measurements, derived from its seed.</summary>
+public sealed class DeviceIdentity
+{
+    private static readonly DateTimeOffset NotBefore = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset NotAfter = new(2049, 12, 31, 23, 59, 59, TimeSpan.Zero);
+    // The order n of NIST P-384 (FIPS 186-4 D.1.2.4).
+    private static ReadOnlySpan<byte> P384Order => Convert.FromHexString(
+        "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
+
+    private readonly Lazy<(X509Certificate2 Root, X509Certificate2 Leaf)> _chain;
+
+    public DeviceIdentity(DeviceConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        Seed = configuration.Identity.Seed;
+        RootKey = DeriveKey(Seed, "root");
+        LeafKey = DeriveKey(Seed, "leaf");
+        RootSubject = new X500DistinguishedName("CN=TsmLab Device Root CA, O=TsmLab");
+        LeafSubject = new X500DistinguishedName($"CN=TsmLab Device {configuration.VendorId:x4}:{configuration.DeviceId:x4}, O=TsmLab");
+        var blocks = new List<MeasurementBlock>();
+        foreach (var m in configuration.Identity.Measurements)
+            blocks.Add(m.Raw ? new MeasurementBlock(m.Index, (byte)(m.Type | MeasurementBlock.RawBitStream), m.Value)
+                             : new MeasurementBlock(m.Index, m.Type, SHA384.HashData(m.Value)));
+        Measurements = blocks;
+        _chain = new(BuildChain);
+    }
+
+    public string Seed { get; }
+    /// <summary>The root CA's P-384 key (deterministic from the seed).</summary>
+    public ECDsa RootKey { get; }
+    /// <summary>The device (leaf) P-384 key, the one SPDM CHALLENGE/MEASUREMENTS would sign with.</summary>
+    public ECDsa LeafKey { get; }
+    public X500DistinguishedName RootSubject { get; }
+    public X500DistinguishedName LeafSubject { get; }
+    public IReadOnlyList<MeasurementBlock> Measurements { get; }
+    public X509Certificate2 RootCertificate => _chain.Value.Root;
+    public X509Certificate2 LeafCertificate => _chain.Value.Leaf;
+
+    /// <summary>The chain, root first, as DER.</summary>
+    public IReadOnlyList<byte[]> CertificateChainDer => [RootCertificate.RawData, LeafCertificate.RawData];
+
+    /// <summary>The SPDM certificate chain format [DSP0274]: length u16, reserved u16, SHA-384 of the root, then the DER certificates.</summary>
+    public byte[] SpdmCertificateChain()
+    {
+        byte[] root = RootCertificate.RawData, leaf = LeafCertificate.RawData;
+        var chain = new byte[4 + 48 + root.Length + leaf.Length];
+        BinaryPrimitives.WriteUInt16LittleEndian(chain, (ushort)chain.Length);
+        SHA384.HashData(root, chain.AsSpan(4));
+        root.CopyTo(chain, 52);
+        leaf.CopyTo(chain, 52 + root.Length);
+        return chain;
+    }
+
+    /// <summary>All measurement blocks concatenated, as MEASUREMENTS would carry them.</summary>
+    public byte[] MeasurementRecord()
+    {
+        using var ms = new MemoryStream();
+        foreach (var b in Measurements)
+            ms.Write(b.Encode());
+        return ms.ToArray();
+    }
+
+    /// <summary>Derives a P-384 key: d = HKDF-SHA-384(seed, salt "TsmLab device identity", info label|counter) until 0 &lt; d &lt; n.</summary>
+    internal static ECDsa DeriveKey(string seed, string label)
+    {
+        byte[] ikm = Encoding.UTF8.GetBytes(seed);
+        byte[] salt = Encoding.UTF8.GetBytes("TsmLab device identity");
+        for (int counter = 0; ; counter++)
+        {
+            byte[] d = HKDF.DeriveKey(HashAlgorithmName.SHA384, ikm, 48, salt, Encoding.UTF8.GetBytes($"{label}/{counter}"));
+            if (d.AsSpan().IndexOfAnyExcept((byte)0) < 0 || d.AsSpan().SequenceCompareTo(P384Order) >= 0)
+                continue;
+            var key = ECDsa.Create();
+            key.ImportParameters(new ECParameters { Curve = ECCurve.NamedCurves.nistP384, D = d });
+            return key;
+        }
+    }
+
+    private (X509Certificate2, X509Certificate2) BuildChain()
+    {
+        var rootReq = new CertificateRequest(RootSubject, RootKey, HashAlgorithmName.SHA384);
+        rootReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 1, true));
+        rootReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        rootReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootReq.PublicKey, false));
+        using var rootPublic = rootReq.Create(RootSubject, X509SignatureGenerator.CreateForECDsa(RootKey), NotBefore, NotAfter, [0x01]);
+        var root = rootPublic.CopyWithPrivateKey(RootKey);
+
+        var leafReq = new CertificateRequest(LeafSubject, LeafKey, HashAlgorithmName.SHA384);
+        leafReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        leafReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        leafReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(leafReq.PublicKey, false));
+        var leaf = leafReq.Create(RootSubject, X509SignatureGenerator.CreateForECDsa(RootKey), NotBefore, NotAfter, [0x02]);
+        return (root, leaf);
+    }
+}
