@@ -42,7 +42,6 @@ internal static class AbiCommand
                 w.WriteStartObject();
                 w.WriteString("name", i.Name);
                 w.WriteString("number", $"0x{i.Number:x4}");
-                w.WriteString("device", i.Device);
                 if (i.Struct.Size == 0) w.WriteNull("struct"); else w.WriteString("struct", i.Struct.Name);
                 w.WriteNumber("size", i.Struct.Size);
                 w.WriteNumber("min_size", i.Struct.MinSize);
@@ -56,7 +55,6 @@ internal static class AbiCommand
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
-                w.WriteString("source", i.Source);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -34,24 +34,32 @@ public static class HostReport
         foreach (var fn in k.Functions)
         {
             var vfio = k.VfioDevices.FirstOrDefault(v => ReferenceEquals(v.Function, fn));
-            sb.AppendLine($"│  ├─ {fn.Address} [{fn.VendorId:x4}:{fn.DeviceId:x4}]{(fn.IsDsm ? " DSM" : "")}{(fn.TeeCapable ? " TDISP" : "")}{(vfio is null ? "" : " " + vfio.Path)}");
+            sb.AppendLine($"│  {Branch(fn == k.Functions[^1])} {fn.Address} [{fn.VendorId:x4}:{fn.DeviceId:x4}]{(fn.IsDsm ? " DSM" : "")}{(fn.TeeCapable ? " TDISP" : "")}{(vfio is null ? "" : " " + vfio.Path)}");
             if (fn.Tdi is { } tdi)
-                sb.AppendLine($"│  │  └─ TDI bound by {tdi.Tsm.Name} to {tdi.Vm}, guest RID 0x{tdi.VirtId:x}, state {k.Tsm.StateOf(fn)}");
+                sb.AppendLine($"│  {(fn == k.Functions[^1] ? " " : "│")}  └─ TDI bound by {tdi.Tsm.Name} to {tdi.Vm}, guest RID 0x{tdi.VirtId:x}, state {k.Tsm.StateOf(fn)}");
         }
         sb.AppendLine("├─ sysfs");
-        foreach (var path in k.Sysfs.Paths())
+        var paths = k.Sysfs.Paths().ToList();
+        if (paths.Count == 0) sb.AppendLine("│  └─ (no TSM attributes: no TSM registered)");
+        foreach (var path in paths)
         {
-            bool readable = k.Sysfs.Read(path, out var v) == 0 || path.StartsWith("/sys/class/", StringComparison.Ordinal);
-            sb.AppendLine(readable ? $"│  ├─ {path} = {Shown(v)}" : $"│  ├─ {path} (write-only)");
+            string line = path.StartsWith("/sys/class/", StringComparison.Ordinal) ? path
+                : k.Sysfs.Read(path, out var v) == 0 ? $"{path} = {Shown(v)}" : $"{path} (write-only)";
+            sb.AppendLine($"│  {Branch(path == paths[^1])} {line}");
         }
         sb.AppendLine("├─ KVM VMs");
-        foreach (var vm in k.Vms) sb.AppendLine($"│  ├─ {vm}: type 0x{vm.Type:x}, arch {vm.Arch}");
+        var vms = k.Vms.ToList();
+        if (vms.Count == 0) sb.AppendLine("│  └─ (none)");
+        foreach (var vm in vms) sb.AppendLine($"│  {Branch(vm == vms[^1])} {vm}: type 0x{vm.Type:x}, arch {vm.Arch}");
         sb.AppendLine("└─ iommufd contexts");
-        int n = 0;
-        foreach (var ctx in k.IommufdContexts)
+        var contexts = k.IommufdContexts;
+        if (contexts.Count == 0) sb.AppendLine("   └─ (none open)");
+        for (int n = 0; n < contexts.Count; n++)
         {
-            sb.AppendLine($"   ├─ context {n++}");
-            foreach (var o in ctx.Objects) sb.AppendLine($"   │  ├─ {Describe(k, o)}");
+            bool lastCtx = n == contexts.Count - 1;
+            sb.AppendLine($"   {Branch(lastCtx)} context {n}");
+            var objects = contexts[n].Objects.ToList();
+            foreach (var o in objects) sb.AppendLine($"   {(lastCtx ? " " : "│")}  {Branch(o == objects[^1])} {Describe(k, o)}");
         }
         return sb.ToString();
     }
@@ -135,6 +143,8 @@ public static class HostReport
         }
         return Encoding.UTF8.GetString(ms.ToArray());
     }
+
+    private static string Branch(bool last) => last ? "└─" : "├─";
 
     private static string Shown(string v) => v == "\n" ? "(empty)" : v.TrimEnd('\n');
 

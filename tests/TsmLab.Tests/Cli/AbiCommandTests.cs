@@ -16,6 +16,7 @@ public class AbiCommandTests
         Assert.Equal("iommu_vdevice_tsm_req", req.GetProperty("struct").GetString());
         Assert.Equal(48, req.GetProperty("size").GetInt32());
         Assert.Equal(48, req.GetProperty("min_size").GetInt32());
+        Assert.Equal(["name", "number", "struct", "size", "min_size", "fields"], req.EnumerateObject().Select(p => p.Name));
         var f0 = req.GetProperty("fields")[0];
         Assert.Equal(("size", 0, 4), (f0.GetProperty("name").GetString(), f0.GetProperty("offset").GetInt32(), f0.GetProperty("size").GetInt32()));
         var code = req.GetProperty("fields").EnumerateArray().Single(f => f.GetProperty("name").GetString() == "tsm_code");
