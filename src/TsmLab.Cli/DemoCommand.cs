@@ -17,13 +17,17 @@ internal static class DemoCommand
     public static Command Create(CliIo io)
     {
         var host = new HostOptions();
+        var trace = new TraceOption();
         var cmd = new Command("demo", "Run the device assignment on a built-in host and show what the kernel answered");
         host.AddTo(cmd);
+        cmd.Options.Add(trace.Option);
         cmd.SetAction(pr =>
         {
             var kernel = host.Boot(pr, io.Error);
             if (kernel is null) return Program.UsageError;
-            return Run(kernel, io.Out);
+            var log = trace.Attach(pr, kernel);
+            int rc = Run(kernel, io.Out);
+            return trace.Write(pr, log, io.Error) ? rc : Program.UsageError;
         });
         return cmd;
     }

@@ -11,10 +11,12 @@ internal static class ReplayCommand
         var file = new Argument<string>("file") { Description = "JSON Lines script, or - for standard input", DefaultValueFactory = _ => "-" };
         var info = new Option<bool>("--info") { Description = "After the script, print the host as 'tsmlab info' does" };
         var host = new HostOptions();
+        var trace = new TraceOption();
         var cmd = new Command("replay", "Replay a VMM's open/mmap/ioctl sequence against a host model");
         cmd.Arguments.Add(file);
         host.AddTo(cmd);
         cmd.Options.Add(info);
+        cmd.Options.Add(trace.Option);
         cmd.SetAction(pr =>
         {
             string path = pr.GetValue(file)!;
@@ -31,13 +33,14 @@ internal static class ReplayCommand
             }
             var kernel = host.Boot(pr, io.Error);
             if (kernel is null) return Program.UsageError;
+            var log = trace.Attach(pr, kernel);
             using (input == io.In ? null : input)
             {
                 var session = new ReplaySession(kernel);
                 session.Run(input, io.Out);
             }
             if (pr.GetValue(info)) io.Out.Write(HostReport.Tree(kernel));
-            return 0;
+            return trace.Write(pr, log, io.Error) ? 0 : Program.UsageError;
         });
         return cmd;
     }

@@ -30,6 +30,13 @@ public sealed class HostKernel
     }
 
     public HostConfiguration Configuration { get; }
+
+    /// <summary>Where boundary crossings are recorded; null (the default) records nothing.</summary>
+    public Tracing.TraceLog? Trace
+    {
+        get => Tsm.Trace;
+        set => Tsm.Trace = value;
+    }
     public TsmCore Tsm { get; }
     public Sysfs Sysfs { get; }
     public IReadOnlyList<PciFunction> Functions => functions;

@@ -50,7 +50,9 @@ public sealed class Process
     {
         var file = Lookup(fd);
         if (file is null) return Errno.EBADF.Neg();
-        return file.Ioctl(this, cmd, arg);
+        long rc = file.Ioctl(this, cmd, arg);
+        if (Kernel.Trace is { } log) Tracing.IoctlTrace.Record(log, this, fd, cmd, arg, rc);
+        return rc;
     }
 
     /// <summary>Closes every descriptor, as exit(2) does.</summary>

@@ -52,3 +52,46 @@ public class InfoAndDemoCommandTests
         Assert.Contains("unknown host 'nope'", e);
     }
 }
+
+public class TraceTests
+{
+    [Fact]
+    public void Demo_Trace_WritesMonotonicJsonLinesWithLayersAndDecodedStructs()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"tsmlab-trace-{Guid.NewGuid():N}.jsonl");
+        try
+        {
+            var (rc, _, e) = CliRunner.Run("", "demo", "--trace", path);
+            Assert.True(rc == 0, e);
+            var events = File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+            Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(x => x.GetProperty("seq").GetInt64()));
+            var req = events.Single(x => x.GetProperty("name").GetString() == "IOMMU_VDEVICE_TSM_REQ");
+            Assert.Equal("vmm", req.GetProperty("layer").GetString());
+            Assert.Equal("ioctl", req.GetProperty("kind").GetString());
+            Assert.Equal("-6 ENXIO", req.GetProperty("result").GetString());
+            Assert.Equal("2", req.GetProperty("fields").GetProperty("op").GetString());
+            Assert.Contains(events, x => x.GetProperty("kind").GetString() == "rejection" && x.GetProperty("name").GetString() == "NotConnected");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void Trace_UnwritablePath_Exits2()
+    {
+        var (rc, _, e) = CliRunner.Run("", "demo", "--trace", "/nonexistent-dir/t.jsonl");
+        Assert.Equal(2, rc);
+        Assert.Contains("cannot write trace file", e);
+    }
+
+    [Fact]
+    public void NoTraceAttached_RecordsNothingAndChangesNoResult()
+    {
+        var rig = TsmLab.Tests.Kernel.TestHosts.Assigned(TsmLab.Abi.TvmArch.Cca);
+        Assert.Null(rig.Kernel.Trace);
+        var log = new TsmLab.Tracing.TraceLog();
+        rig.Kernel.Trace = log;
+        Assert.Equal(0, rig.Calls.TsmRequest(rig.IommuFd, rig.Vdev, TsmLab.Abi.TsmReqOp.SetTdiState, TsmLab.Abi.TvmArch.Cca, BitConverter.GetBytes(1u), 0, out _, out _));
+        Assert.Contains(log.Events, x => x.Name == "guest_req" && x.Result == "0");
+        Assert.Contains(log.Events, x => x.Name == "IOMMU_VDEVICE_TSM_REQ" && x.Fields.Any(f => f.Name == "tsm_code" && f.Value == "1511"));
+    }
+}

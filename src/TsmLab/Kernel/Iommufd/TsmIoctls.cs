@@ -54,11 +54,7 @@ internal static class TsmIoctls
         if (!TsmOpNamespace.IsValidFor(op, (TvmArch)arch)) return Reject(ref u, vdevId, TsmRejection.OpNotValidForArch);
         var vdev = u.Context.Get<Vdevice>(vdevId);
         if (vdev is null) return Errno.ENOENT.Neg();
-        if (vdev.Viommu.Kvm.Arch != (TvmArch)arch)
-        {
-            vdev.CountRejection(TsmRejection.ArchNotVm);
-            return Errno.EINVAL.Neg();
-        }
+        if (vdev.Viommu.Kvm.Arch != (TvmArch)arch) return Count(ref u, vdev, TsmRejection.ArchNotVm, Errno.EINVAL.Neg());
 
         var request = new TsmGuestRequest
         {
@@ -72,7 +68,7 @@ internal static class TsmIoctls
         };
         int rc = u.Context.Kernel.Tsm.GuestRequest(vdev.Function, ref request,
             Le.U64(u.Cmd, IommuVdeviceTsmReqOpArch.ReqUptr), Le.U32(u.Cmd, IommuVdeviceTsmReqOpArch.ReqLen), out var why);
-        vdev.CountRejection(why);
+        Count(ref u, vdev, why, rc);
 
         Le.Put64(u.Cmd, IommuVdeviceTsmReqOpArch.TsmCode, request.TsmCode);
         if (u.Respond(IommuVdeviceTsmReqOpArch.SizeOf) < 0)
@@ -97,11 +93,7 @@ internal static class TsmIoctls
         var vdev = u.Context.Get<Vdevice>(vdevId);
         if (vdev is null) return Errno.ENOENT.Neg();
         var arch = vdev.Viommu.Kvm.Arch;
-        if (arch == TvmArch.None)
-        {
-            vdev.CountRejection(TsmRejection.ArchNotVm);
-            return Errno.EINVAL.Neg();
-        }
+        if (arch == TvmArch.None) return Count(ref u, vdev, TsmRejection.ArchNotVm, Errno.EINVAL.Neg());
         var request = new TsmGuestRequest
         {
             Profile = TsmAbiProfile.Scope,
@@ -113,7 +105,7 @@ internal static class TsmIoctls
         };
         int rc = u.Context.Kernel.Tsm.GuestRequest(vdev.Function, ref request,
             Le.U64(u.Cmd, IommuVdeviceTsmReqScope.ReqUptr), Le.U32(u.Cmd, IommuVdeviceTsmReqScope.ReqLen), out var why);
-        vdev.CountRejection(why);
+        Count(ref u, vdev, why, rc);
         return rc;
     }
 
@@ -166,9 +158,16 @@ internal static class TsmIoctls
     }
 
     /// <summary>A refusal decided before the vDevice lookup: counted on the vDevice if the id names one.</summary>
-    private static int Reject(ref IommufdUcmd u, uint vdevId, TsmRejection why, Errno errno = Errno.EINVAL)
+    private static int Reject(ref IommufdUcmd u, uint vdevId, TsmRejection why, Errno errno = Errno.EINVAL) =>
+        Count(ref u, u.Context.Get<Vdevice>(vdevId), why, errno.Neg());
+
+    /// <summary>Counts a refusal on the vDevice (when there is one) and traces it; returns <paramref name="rc"/>.</summary>
+    private static int Count(ref IommufdUcmd u, Vdevice? vdev, TsmRejection why, int rc)
     {
-        u.Context.Get<Vdevice>(vdevId)?.CountRejection(why);
-        return errno.Neg();
+        if (why == TsmRejection.None) return rc;
+        vdev?.CountRejection(why);
+        u.Context.Kernel.Trace?.Record(Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Kernel, Tracing.TraceKind.Rejection, why.ToString(),
+            $"{rc} {ErrnoNames.NameOf(rc)}", new Tracing.TraceField("vdevice_id", vdev is null ? "none" : vdev.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return rc;
     }
 }

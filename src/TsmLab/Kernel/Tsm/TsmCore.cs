@@ -20,6 +20,9 @@ public sealed class TsmCore
 
     internal TsmCore(Func<IEnumerable<PciFunction>> functions) => this.functions = functions;
 
+    /// <summary>Where decisions are recorded (set through <see cref="HostKernel.Trace"/>).</summary>
+    internal Tracing.TraceLog? Trace { get; set; }
+
     /// <summary>The registered TSMs.</summary>
     public IEnumerable<TsmDev> Devices => devs.Where(d => d is not null)!;
 
@@ -117,6 +120,8 @@ public sealed class TsmCore
                     return ReferenceEquals(bound.Vm, vm) ? 0 : Errno.EBUSY.Neg();
                 var tdi = new TsmTdi(fn, vm, virtId, tsm);
                 int rc = tsm.Platform.Bind(tdi);
+                Trace?.Record(Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "pci_tsm_bind",
+                    rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : "0", new("function", fn.Address.ToString()), new("tsm", tsm.Name), new("vm", vm.ToString()), new("virt_id", $"0x{virtId:x}"));
                 if (rc < 0) return rc;
                 fn.Tdi = tdi;
                 return 0;
@@ -203,6 +208,10 @@ public sealed class TsmCore
                 }
                 int rc = platform.GuestRequest(tdi, ref request);
                 if (rc == Errno.EINVAL.Neg()) rejection = TsmRejection.PlatformRejected;
+                Trace?.Record(Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "guest_req", rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : rc.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    new("function", fn.Address.ToString()), new("tsm", tsm.Name),
+                    new(request.Profile == TsmAbiProfile.Scope ? "scope" : "op", request.Profile == TsmAbiProfile.Scope ? request.Scope.ToString() : request.Op.ToString()),
+                    new("req_len", reqLen.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("tsm_code", $"0x{request.TsmCode:x}"));
                 return rc;
             }
         }
@@ -236,11 +245,13 @@ public sealed class TsmCore
         state.ConnectedTsm = null;
     }
 
-    private static void UnbindLocked(PciFunction fn)
+    private void UnbindLocked(PciFunction fn)
     {
         if (fn.Tdi is not { } tdi) return;
         tdi.Tsm.Platform.Unbind(tdi);
         fn.Tdi = null;
+        Trace?.Record(Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "pci_tsm_unbind", "0",
+            new("function", fn.Address.ToString()), new("tsm", tdi.Tsm.Name));
     }
 
     internal static bool TryParseTsmName(string name, out int id)

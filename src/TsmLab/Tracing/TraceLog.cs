@@ -1,0 +1,75 @@
+using System.Text.Json;
+
+namespace TsmLab.Tracing;
+
+/// <summary>
+/// The events of one run, in order. Layers record into it only when one is attached (a null
+/// check on the hot path otherwise); it writes JSON Lines for <c>--trace</c>.
+/// </summary>
+public sealed class TraceLog
+{
+    private readonly List<TraceEvent> events = new();
+    private readonly Lock gate = new();
+    private long seq;
+
+    public IReadOnlyList<TraceEvent> Events
+    {
+        get { lock (gate) return events.ToArray(); }
+    }
+
+    /// <summary>Records one event and returns it.</summary>
+    public TraceEvent Record(TraceLayer from, TraceLayer to, TraceKind kind, string name, string result, params TraceField[] fields)
+    {
+        lock (gate)
+        {
+            var e = new TraceEvent(++seq, from, to, kind, name, result, fields);
+            events.Add(e);
+            return e;
+        }
+    }
+
+    /// <summary>One JSON object per line: seq, from, to, kind, name, result, fields.</summary>
+    public void WriteJsonLines(TextWriter output)
+    {
+        foreach (var e in Events)
+        {
+            using var ms = new MemoryStream();
+            using (var w = new Utf8JsonWriter(ms))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("seq", e.Seq);
+                w.WriteString("layer", Name(e.From));
+                w.WriteString("to", Name(e.To));
+                w.WriteString("kind", KindName(e.Kind));
+                w.WriteString("name", e.Name);
+                w.WriteString("result", e.Result);
+                w.WriteStartObject("fields");
+                foreach (var f in e.Fields) w.WriteString(f.Name, f.Value);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            output.WriteLine(System.Text.Encoding.UTF8.GetString(ms.ToArray()));
+        }
+    }
+
+    public static string Name(TraceLayer layer) => layer switch
+    {
+        TraceLayer.Guest => "guest",
+        TraceLayer.Vmm => "vmm",
+        TraceLayer.Kernel => "kernel",
+        TraceLayer.TsmCore => "tsm-core",
+        TraceLayer.Firmware => "firmware",
+        _ => "device",
+    };
+
+    public static string KindName(TraceKind kind) => kind switch
+    {
+        TraceKind.GuestExit => "guest-exit",
+        TraceKind.Ioctl => "ioctl",
+        TraceKind.Decision => "decision",
+        TraceKind.Rejection => "rejection",
+        TraceKind.FirmwareCall => "firmware-call",
+        TraceKind.DeviceMessage => "device-message",
+        _ => "state-change",
+    };
+}
