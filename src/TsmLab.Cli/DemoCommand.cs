@@ -20,20 +20,22 @@ internal static class DemoCommand
         var trace = new TraceOption();
         var cmd = new Command("demo", "Run the device assignment on a built-in host and show what the kernel answered");
         host.AddTo(cmd);
-        cmd.Options.Add(trace.Option);
+        trace.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             var kernel = host.Boot(pr, io.Error);
             if (kernel is null) return Program.UsageError;
             var log = trace.Attach(pr, kernel);
-            int rc = Run(kernel, io.Out);
-            return trace.Write(pr, log, io.Error) ? rc : Program.UsageError;
+            int rc = Run(kernel, io.Out, out var steps);
+            var rows = steps.Select(s => (IReadOnlyList<string>)[s.Name, s.Call, s.ResultText, s.Detail]).ToList();
+            return trace.Write(pr, log, io.Error, $"tsmlab demo on host {kernel.Configuration.Name}", ["step", "call", "result", "detail"], rows) ? rc : Program.UsageError;
         });
         return cmd;
     }
 
-    internal static int Run(HostKernel kernel, TextWriter o)
+    internal static int Run(HostKernel kernel, TextWriter o, out IReadOnlyList<AssignmentStep> steps)
     {
+        steps = [];
         var c = kernel.Configuration;
         ulong vmType = c.Rmm ? KvmVmType.ArmRealm : c.SevSnp ? KvmVmType.X86SnpVm : c.Tdx ? KvmVmType.X86TdxVm : KvmVmType.X86Default;
         var vfio = kernel.VfioDevices.FirstOrDefault(v => v.Function.TeeCapable);
@@ -48,6 +50,7 @@ internal static class DemoCommand
         o.WriteLine($"host {c.Name}: {c.Description}");
         o.WriteLine($"assigning {vfio.Function.Address} ({vfio.Path}) to a VM of type 0x{vmType:x} as guest {plan.GuestAddress} (virt_id 0x{plan.VirtId:x}), TSM_REQ profile {c.Profile.Name()}");
         bool prepared = a.Prepare();
+        steps = a.Steps;
         bool expected = prepared;
         if (prepared)
         {

@@ -16,7 +16,7 @@ internal static class ReplayCommand
         cmd.Arguments.Add(file);
         host.AddTo(cmd);
         cmd.Options.Add(info);
-        cmd.Options.Add(trace.Option);
+        trace.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             string path = pr.GetValue(file)!;
@@ -40,7 +40,7 @@ internal static class ReplayCommand
                 session.Run(input, io.Out);
             }
             if (pr.GetValue(info)) io.Out.Write(HostReport.Tree(kernel));
-            return trace.Write(pr, log, io.Error) ? 0 : Program.UsageError;
+            return trace.Write(pr, log, io.Error, $"tsmlab replay {path} on host {kernel.Configuration.Name}") ? 0 : Program.UsageError;
         });
         return cmd;
     }

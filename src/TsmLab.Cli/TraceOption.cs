@@ -4,34 +4,47 @@ using TsmLab.Tracing;
 
 namespace TsmLab.Cli;
 
-/// <summary>The --trace FILE option: every boundary crossing as JSON Lines.</summary>
+/// <summary>The --trace FILE and --report FILE.html options: what a run records and where it goes.</summary>
 internal sealed class TraceOption
 {
     public Option<string?> Option { get; } = new("--trace") { Description = "Write every boundary crossing to FILE as JSON Lines" };
+    public Option<string?> Report { get; } = new("--report") { Description = "Write a self-contained HTML report (sequence diagram, TDI state timeline) to FILE.html" };
 
-    /// <summary>Attaches a log to the kernel when the option is given.</summary>
+    public void AddTo(Command c)
+    {
+        c.Options.Add(Option);
+        c.Options.Add(Report);
+    }
+
+    /// <summary>Attaches a log to the kernel when either output is asked for.</summary>
     public TraceLog? Attach(ParseResult pr, HostKernel kernel)
     {
-        if (pr.GetValue(Option) is null) return null;
+        if (pr.GetValue(Option) is null && pr.GetValue(Report) is null) return null;
         var log = new TraceLog();
         kernel.Trace = log;
         return log;
     }
 
-    /// <summary>Writes the log; false (after one line on <paramref name="error"/>) when the file cannot be written.</summary>
-    public bool Write(ParseResult pr, TraceLog? log, TextWriter error)
+    /// <summary>Writes the outputs asked for; false (after one line on <paramref name="error"/>) when a file cannot be written.</summary>
+    public bool Write(ParseResult pr, TraceLog? log, TextWriter error, string title, IReadOnlyList<string>? header = null, IReadOnlyList<IReadOnlyList<string>>? rows = null)
     {
-        string? path = pr.GetValue(Option);
-        if (path is null || log is null) return true;
+        if (log is null) return true;
+        return WriteFile(pr.GetValue(Option), "trace", error, w => log.WriteJsonLines(w))
+            && WriteFile(pr.GetValue(Report), "report", error, w => w.Write(HtmlReport.Render(title, log, header, rows)));
+    }
+
+    private static bool WriteFile(string? path, string what, TextWriter error, Action<TextWriter> write)
+    {
+        if (path is null) return true;
         try
         {
             using var w = new StreamWriter(path);
-            log.WriteJsonLines(w);
+            write(w);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error.WriteLine($"tsmlab: cannot write trace file '{path}': {e.Message}");
+            error.WriteLine($"tsmlab: cannot write {what} file '{path}': {e.Message}");
             return false;
         }
     }

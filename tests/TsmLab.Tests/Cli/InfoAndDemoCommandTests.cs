@@ -95,3 +95,62 @@ public class TraceTests
         Assert.Contains(log.Events, x => x.Name == "IOMMU_VDEVICE_TSM_REQ" && x.Fields.Any(f => f.Name == "tsm_code" && f.Value == "1511"));
     }
 }
+
+public class ReportTests
+{
+    private static readonly System.Xml.Linq.XNamespace Svg = "http://www.w3.org/2000/svg";
+    private static readonly System.Xml.Linq.XNamespace Xhtml = "http://www.w3.org/1999/xhtml";
+
+    private static System.Xml.Linq.XDocument Parse(string path)
+    {
+        var settings = new System.Xml.XmlReaderSettings { DtdProcessing = System.Xml.DtdProcessing.Ignore };
+        using var r = System.Xml.XmlReader.Create(path, settings);
+        return System.Xml.Linq.XDocument.Load(r);
+    }
+
+    [Fact]
+    public void Demo_Report_IsSelfContainedWithDiagramTimelineAndSummary()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"tsmlab-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string html = Path.Combine(dir, "r.html"), trace = Path.Combine(dir, "t.jsonl");
+            var (rc, _, e) = CliRunner.Run("", "demo", "--report", html, "--trace", trace);
+            Assert.True(rc == 0, e);
+            var doc = Parse(html);
+            int events = File.ReadAllLines(trace).Length;
+            var seq = doc.Descendants(Svg + "svg").Single(s => (string?)s.Attribute("id") == "sequence");
+            var arrows = seq.Elements(Svg + "g").Where(g => ((string?)g.Attribute("class"))?.Contains("ev") == true).ToList();
+            Assert.Equal(events, arrows.Count);
+            Assert.All(arrows, g => Assert.False(string.IsNullOrEmpty((string?)g.Element(Svg + "title"))));
+            Assert.Contains(arrows, g => ((string?)g.Attribute("data-detail"))!.Contains("IOMMU_VDEVICE_TSM_REQ") && ((string?)g.Attribute("class"))!.Contains("bad"));
+            Assert.Equal(6, seq.Elements(Svg + "text").Count(t => (string?)t.Attribute("class") == "lane"));
+            Assert.Single(doc.Descendants(Svg + "svg"), s => (string?)s.Attribute("id") == "timeline");
+            Assert.Equal(15, doc.Descendants(Xhtml + "table").Single().Descendants(Xhtml + "tr").Count() - 1);
+            string text = File.ReadAllText(html);
+            Assert.DoesNotContain("src=", text);
+            Assert.DoesNotContain("<link", text);
+            Assert.DoesNotContain("https://", text);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Report_TimelineShowsEveryTdiStateInOrder()
+    {
+        var dsm = TsmLab.Tdisp.Device.DeviceSecurityManager.CreateDefault();
+        var log = new TsmLab.Tracing.TraceLog();
+        TsmLab.Tracing.DeviceTrace.Attach(dsm, log);
+        TsmLab.Tests.Tdisp.TdispTestKit.DriveTo(dsm, TsmLab.Tdisp.Wire.TdiState.Run);
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, TsmLab.Tracing.HtmlReport.Render("t", log));
+            var timeline = Parse(path).Descendants(Svg + "svg").Single(s => (string?)s.Attribute("id") == "timeline");
+            var states = timeline.Elements(Svg + "rect").Select(r => ((string)r.Attribute("class")!).Split(' ')[1]).ToList();
+            Assert.Equal(["ConfigUnlocked", "ConfigLocked", "Run"], states);
+        }
+        finally { File.Delete(path); }
+    }
+}
