@@ -32,3 +32,37 @@ public class DeviceTraceTests
         Assert.Equal(Enumerable.Range(1, log.Events.Count).Select(i => (long)i), log.Events.Select(e => e.Seq));
     }
 }
+
+public class DeterministicIdentityTests
+{
+    [Fact]
+    public void CertificateChain_IsByteStableAcrossInstances_AndVerifies()
+    {
+        var a = new TsmLab.Tdisp.Device.DeviceIdentity(TsmLab.Tdisp.Device.DeviceConfiguration.Default);
+        var b = new TsmLab.Tdisp.Device.DeviceIdentity(TsmLab.Tdisp.Device.DeviceConfiguration.Default);
+        Assert.Equal(a.SpdmCertificateChain(), b.SpdmCertificateChain());
+        // The leaf's signature verifies under the root key (so the deterministic signer is real ECDSA).
+        using var root = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPublicKey(a.RootCertificate)!;
+        var leaf = a.LeafCertificate;
+        var reader = new System.Formats.Asn1.AsnReader(leaf.RawData, System.Formats.Asn1.AsnEncodingRules.DER).ReadSequence();
+        var tbs = reader.ReadEncodedValue().ToArray();
+        reader.ReadSequence();
+        var sig = reader.ReadBitString(out _);
+        Assert.True(root.VerifyData(tbs, sig, System.Security.Cryptography.HashAlgorithmName.SHA384, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence));
+        tbs[^1] ^= 1;
+        Assert.False(root.VerifyData(tbs, sig, System.Security.Cryptography.HashAlgorithmName.SHA384, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence));
+    }
+
+    [Fact]
+    public void DeterministicEcdsa_MatchesRfc6979SignaturesVerifyAndDifferPerMessage()
+    {
+        var key = TsmLab.Tdisp.Device.DeviceIdentity.DeriveKey("vector", "k");
+        var signer = new TsmLab.Tdisp.Device.DeterministicEcdsa(key);
+        byte[] h1 = System.Security.Cryptography.SHA384.HashData("sample"u8), h2 = System.Security.Cryptography.SHA384.HashData("test"u8);
+        var s1 = signer.SignHashDer(h1);
+        Assert.Equal(s1, signer.SignHashDer(h1));
+        Assert.NotEqual(s1, signer.SignHashDer(h2));
+        Assert.True(key.VerifyHash(h1, s1, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence));
+        Assert.False(key.VerifyHash(h2, s1, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence));
+    }
+}

@@ -2,9 +2,9 @@
 // a root CA and an ECDSA P-384 leaf, both keys derived from the configured seed with HKDF-SHA-384
 // (the scalar is re-derived with a counter until 0 < d < n), fixed serials and validity, and the
 // DMTF measurement blocks (DSP0274) of the configured measurements.
-// Stability: keys, subject names, serials, validity, extensions and measurements are byte-stable
-// for a seed. .NET's ECDSA signatures are randomized (no RFC 6979 in the BCL), so the certificates
-// are signed once, lazily, per DeviceIdentity: the chain is stable for an instance, not across runs.
+// Stability: keys, subject names, serials, validity, extensions, measurements and the signatures
+// (RFC 6979 deterministic ECDSA, DeterministicEcdsa.cs) are byte-stable for a seed, so the whole
+// chain and its digests are the same on every run. Signed once, lazily, per DeviceIdentity.
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -116,14 +116,14 @@ public sealed class DeviceIdentity
         rootReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 1, true));
         rootReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         rootReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootReq.PublicKey, false));
-        using var rootPublic = rootReq.Create(RootSubject, X509SignatureGenerator.CreateForECDsa(RootKey), NotBefore, NotAfter, [0x01]);
+        using var rootPublic = rootReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(RootKey), NotBefore, NotAfter, [0x01]);
         var root = rootPublic.CopyWithPrivateKey(RootKey);
 
         var leafReq = new CertificateRequest(LeafSubject, LeafKey, HashAlgorithmName.SHA384);
         leafReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         leafReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         leafReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(leafReq.PublicKey, false));
-        var leaf = leafReq.Create(RootSubject, X509SignatureGenerator.CreateForECDsa(RootKey), NotBefore, NotAfter, [0x02]);
+        var leaf = leafReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(RootKey), NotBefore, NotAfter, [0x02]);
         return (root, leaf);
     }
 }
