@@ -50,8 +50,10 @@ public sealed class Process
     {
         var file = Lookup(fd);
         if (file is null) return Errno.EBADF.Neg();
+        if (Kernel.Trace is not { } log) return file.Ioctl(this, cmd, arg);
+        long seq = log.Reserve();
         long rc = file.Ioctl(this, cmd, arg);
-        if (Kernel.Trace is { } log) Tracing.IoctlTrace.Record(log, this, fd, cmd, arg, rc);
+        Tracing.IoctlTrace.Record(log, seq, this, fd, cmd, arg, rc);
         return rc;
     }
 

@@ -10,7 +10,7 @@ namespace TsmLab.Tracing;
 /// </summary>
 public static class IoctlTrace
 {
-    public static void Record(TraceLog log, Process caller, int fd, uint cmd, ulong arg, long rc)
+    public static void Record(TraceLog log, long seq, Process caller, int fd, uint cmd, ulong arg, long rc)
     {
         var abi = AbiCatalog.Ioctls(caller.Kernel.Configuration.Profile).FirstOrDefault(i => i.Number == cmd);
         var fields = new List<TraceField> { new("fd", fd.ToString(CultureInfo.InvariantCulture)) };
@@ -33,6 +33,6 @@ public static class IoctlTrace
             else fields.Add(new("arg", $"0x{arg:x} (unreadable)"));
         }
         string result = rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : rc.ToString(CultureInfo.InvariantCulture);
-        log.Record(TraceLayer.Vmm, TraceLayer.Kernel, TraceKind.Ioctl, name, result, [.. fields]);
+        log.Record(seq, TraceLayer.Vmm, TraceLayer.Kernel, TraceKind.Ioctl, name, result, [.. fields]);
     }
 }

@@ -18,14 +18,26 @@ public sealed class TraceLog
     }
 
     /// <summary>Records one event and returns it.</summary>
-    public TraceEvent Record(TraceLayer from, TraceLayer to, TraceKind kind, string name, string result, params TraceField[] fields)
+    public TraceEvent Record(TraceLayer from, TraceLayer to, TraceKind kind, string name, string result, params TraceField[] fields) =>
+        Record(Reserve(), from, to, kind, name, result, fields);
+
+    /// <summary>
+    /// Takes the next sequence number now for an event recorded later: a call is numbered when it
+    /// starts, so what happens inside it (decisions, firmware calls) follows it in the trace.
+    /// </summary>
+    public long Reserve() => Interlocked.Increment(ref seq);
+
+    /// <summary>Records an event under a number from <see cref="Reserve"/>; events stay ordered by number.</summary>
+    public TraceEvent Record(long reserved, TraceLayer from, TraceLayer to, TraceKind kind, string name, string result, params TraceField[] fields)
     {
+        var e = new TraceEvent(reserved, from, to, kind, name, result, fields);
         lock (gate)
         {
-            var e = new TraceEvent(++seq, from, to, kind, name, result, fields);
-            events.Add(e);
-            return e;
+            int i = events.Count;
+            while (i > 0 && events[i - 1].Seq > reserved) i--;
+            events.Insert(i, e);
         }
+        return e;
     }
 
     /// <summary>One JSON object per line: seq, from, to, kind, name, result, fields.</summary>

@@ -154,3 +154,17 @@ public class ReportTests
         finally { File.Delete(path); }
     }
 }
+
+public class TraceOrderTests
+{
+    [Fact]
+    public void AnIoctl_IsNumberedBeforeWhatHappensInsideIt()
+    {
+        var rig = TsmLab.Tests.Kernel.TestHosts.Assigned(TsmLab.Abi.TvmArch.Cca);
+        var log = new TsmLab.Tracing.TraceLog();
+        rig.Kernel.Trace = log;
+        rig.Calls.TsmRequest(rig.IommuFd, rig.Vdev, TsmLab.Abi.TsmReqOp.SetTdiState, TsmLab.Abi.TvmArch.Cca, BitConverter.GetBytes(1u), 0, out _, out _);
+        Assert.Equal(["IOMMU_VDEVICE_TSM_REQ", "guest_req"], log.Events.Select(e => e.Name));
+        Assert.Equal([1L, 2L], log.Events.Select(e => e.Seq));
+    }
+}
