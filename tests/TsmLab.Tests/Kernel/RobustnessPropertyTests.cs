@@ -1,0 +1,60 @@
+using CsCheck;
+using TsmLab.Abi;
+using TsmLab.Hosts;
+using TsmLab.Kernel;
+
+namespace TsmLab.Tests.Kernel;
+
+/// <summary>Bad input never throws out of the model: random ioctls on every kind of fd, and random replay lines.</summary>
+public class RobustnessPropertyTests
+{
+    private static readonly uint[] Commands =
+    [
+        IommufdIoctl.Destroy, IommufdIoctl.IoasAlloc, IommufdIoctl.HwptAlloc, IommufdIoctl.ViommuAlloc, IommufdIoctl.VdeviceAlloc,
+        IommufdIoctl.VdeviceTsmOp, IommufdIoctl.VdeviceTsmReq, IommufdIoctl.VdeviceTsmInfo, VfioIoctl.DeviceBindIommufd,
+        VfioIoctl.DeviceAttachIommufdPt, KvmIoctl.CreateVm, KvmIoctl.CreateDevice, KvmIoctl.SetDeviceAttr, KvmIoctl.GetApiVersion,
+    ];
+
+    [Fact]
+    public void RandomIoctlsWithRandomStructs_NeverThrow()
+    {
+        var gen = Gen.Select(Gen.Int[3, 12], Gen.OneOf(Gen.Int[0, Commands.Length - 1].Select(i => Commands[i]), Gen.UInt), Gen.Byte.Array[0, 80], Gen.Bool)
+            .Array[1, 40];
+        gen.Sample(calls =>
+        {
+            var r = TestHosts.Assigned(TvmArch.Cca);
+            var p = r.Vmm;
+            p.Open("/dev/kvm");
+            p.Open("/dev/vfio/devices/vfio1");
+            const ulong buf = 0x20_0000;
+            p.Memory.Map(buf, 4096, Prot.ReadWrite);
+            foreach (var (fd, cmd, bytes, small) in calls)
+            {
+                p.Memory.CopyToUser(buf + 4096 - (ulong)bytes.Length, bytes);
+                ulong arg = small ? (ulong)bytes.Length : buf + 4096 - (ulong)bytes.Length;
+                long rc = p.Ioctl(fd, cmd, arg);
+                Assert.True(rc >= -133, $"ioctl 0x{cmd:x} on fd {fd} returned {rc}");
+            }
+            p.Exit();
+            Assert.Empty(r.Kernel.IommufdContexts);
+            Assert.Null(r.Function.Tdi);
+        }, iter: 200, threads: 1);
+    }
+
+    [Fact]
+    public void RandomReplayLines_AlwaysAnswerOneJsonLine()
+    {
+        var field = Gen.OneOf(Gen.Const("\"op\":\"ioctl\""), Gen.Const("\"op\":\"mmap\""), Gen.Const("\"op\":\"read\""), Gen.Const("\"op\":\"write\""),
+            Gen.Const("\"fd\":3"), Gen.Const("\"fd\":-1"), Gen.Const("\"cmd\":\"0x3b96\""), Gen.Const("\"arg\":\"0x\""), Gen.Const("\"addr\":1e400"),
+            Gen.Const("\"len\":99999999999"), Gen.Const("\"hex\":\"0\""), Gen.Const("\"prot\":7"), Gen.String.Select(s => $"\"{s.Replace("\"", "", StringComparison.Ordinal).Replace("\\", "", StringComparison.Ordinal)}\":1"));
+        var line = Gen.OneOf(field.Array[0, 5].Select(fs => "{" + string.Join(",", fs) + "}"), Gen.String);
+        line.Sample(l =>
+        {
+            var session = new ReplaySession(HostKernel.Boot(BuiltInHosts.Find("default")!));
+            string? answer = session.Execute(l.Replace("\n", " ", StringComparison.Ordinal).Replace("\r", " ", StringComparison.Ordinal));
+            if (answer is null) return;
+            using var doc = System.Text.Json.JsonDocument.Parse(answer);
+            Assert.Equal(1, doc.RootElement.GetProperty("line").GetInt32());
+        }, iter: 500, threads: 1);
+    }
+}
