@@ -48,8 +48,6 @@ public enum PspStatus : uint
     InvalidCommand = 0x11,
     /// <summary>A field value the firmware rejects; for GUEST_REQUEST, a message that fails its header, sequence or authentication checks.</summary>
     InvalidParam = 0x16,
-    /// <summary>No free device or TDI context.</summary>
-    ResourceLimit = 0x17,
     /// <summary>TsmLab definition: the device answered TDISP_ERROR, a failed IDE_KM ack or nothing.</summary>
     DeviceError = 0x1000,
 }
