@@ -96,6 +96,8 @@ public sealed class PspCommandTests
         Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiCreate, tdi));
         ulong ctx = Le.U64(tdi, PspCommandBuffer.TdiCreate.OutTdiCtx);
         Assert.Equal(Tdi0, ctx);
+        Le.Put32(tdi, PspCommandBuffer.TdiCreate.FunctionId, 0x0102);                            // same guest RID (0) for ASID 9
+        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiCreate, tdi));
 
         var one = Buf(PspCommandBuffer.TdiCtxOnly.Size);
         Le.Put64(one, PspCommandBuffer.TdiCtxOnly.TdiCtx, ctx);

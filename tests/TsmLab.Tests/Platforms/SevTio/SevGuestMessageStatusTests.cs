@@ -157,6 +157,16 @@ public sealed class SevGuestMessageStatusTests
     }
 
     [Fact]
+    public void PayloadLengthNotTheTypes_IsRefused_WithoutConsumingTheSequenceNumber()
+    {
+        var rig = Running();
+        var r = rig.Guest.Exchange(SnpMsgType.TdiInfoRequest, new byte[15], 0, 0, out _, out _);
+        Assert.Equal((ulong)PspStatus.InvalidParam, r.ExitInfo2);
+        Assert.Equal(GuestMessageRefusal.BadLength, rig.Tsm.Psp.LastRefusal);
+        Assert.True(rig.Guest.Info(TdiInfoParam.None).IsOk);
+    }
+
+    [Fact]
     public void WrongMessageVersionOrVmpck_IsRefused_WithoutConsumingTheSequenceNumber()
     {
         var rig = Running();

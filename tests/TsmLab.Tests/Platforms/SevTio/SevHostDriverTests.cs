@@ -121,6 +121,38 @@ public sealed class SevHostDriverTests
     }
 
     [Fact]
+    public void DataPagesUnwritable_IsEfault_AndTheMessageIsNotForwarded()
+    {
+        var (rig, req, resp) = Sealed(SnpMsgType.TdiInfoRequest, TdiInfoMessage.RequestSize);
+        Assert.Equal(0, rig.Process.Memory.Map(0x5000_0000_0000, 4096, Prot.Read));
+        int before = rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest);
+        var p = Envelope(req, resp, (ulong)TdiInfoParam.Certs, e => { Le.Put64(e, SevGuestRequestPayload.DataUptr, 0x5000_0000_0000); Le.Put32(e, SevGuestRequestPayload.DataNpages, 1); });
+        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SetTdiState, p, 16, out _));
+        p = Envelope(req, resp, (ulong)TdiInfoParam.Meas, e => { Le.Put64(e, SevGuestRequestPayload.DataUptr, 0x5100_0000_0000); Le.Put32(e, SevGuestRequestPayload.DataNpages, 1); });
+        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SetTdiState, p, 16, out _));
+        Assert.Equal(before, rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest));
+    }
+
+    [Fact]
+    public void Bind_PspRefusal_IsEio_AndBindsNothing_ConnectWithoutDevice_IsEnodev()
+    {
+        var rig = new SevRig();
+        var c = new byte[PspCommandBuffer.TdiCreate.Size];
+        Le.Put32(c, 0, (uint)c.Length);
+        Le.Put64(c, PspCommandBuffer.TdiCreate.DevCtx, 0x5EC0_0000_0000);
+        Le.Put32(c, PspCommandBuffer.TdiCreate.FunctionId, 0x0100);
+        Le.Put32(c, PspCommandBuffer.TdiCreate.Asid, 77);
+        Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.TdiCreate, c));     // another guest holds the function
+        Assert.Equal(Errno.EIO.Neg(), rig.Assignment.Calls.TsmOp(rig.Assignment.IommuFd, rig.Assignment.VdeviceId, IommuVdeviceTsmOp.TypeBind));
+        Assert.Null(rig.Function.Tdi);
+
+        var config = TsmLab.Platforms.SevTio.SevTioHost.Configuration() with { Connects = [] };
+        config = config with { Functions = [.. config.Functions.Select(f => f with { DeviceModel = null })] };
+        var kernel = HostKernel.Boot(config);
+        Assert.Equal(Errno.ENODEV.Neg(), kernel.Tsm.Connect(kernel.Functions[0], "tsm0"));
+    }
+
+    [Fact]
     public void Vmm_UnknownRidOrExit_OrGpaOutsideRam_IsAGenericError()
     {
         var rig = new SevRig();
@@ -128,6 +160,9 @@ public sealed class SevHostDriverTests
         rig.Vmm.Vmgexit(g);
         Assert.Equal(SevTsmCode.Generic, g.ExitInfo2);
         g = new Ghcb { ExitCode = SevTioExit.GuestRequest, ExitInfo1 = 1ul << 40, ExitInfo2 = SnpTioGuest.ResponseGpa, Rcx = SevRig.GuestAddress.GuestRid };
+        rig.Vmm.Vmgexit(g);
+        Assert.Equal(SevTsmCode.Generic, g.ExitInfo2);
+        g = new Ghcb { ExitCode = SevTioExit.GuestRequest, ExitInfo1 = SnpTioGuest.RequestGpa, ExitInfo2 = SnpTioGuest.ResponseGpa, Rax = SnpTioGuest.DataGpa, Rbx = 65, Rcx = SevRig.GuestAddress.GuestRid };
         rig.Vmm.Vmgexit(g);
         Assert.Equal(SevTsmCode.Generic, g.ExitInfo2);
         g = new Ghcb { ExitCode = 0x8000_0099 };
