@@ -1,7 +1,7 @@
 // The SNP guest's TIO driver (drivers/virt/coco/sev-guest/tio.c [S1,S2]): it holds VMPCK0 (from
 // its secrets page) and its message sequence number, talks to the hypervisor only with VMGEXIT
 // through the GHCB, and runs the guest sequence: lock = OP_BIND + TDI_INFO(CERTS|MEAS|REPORT) with
-// the evidence digests verified; accept = OP_RUN + MMIO_VALIDATE per reported range; enable_dma =
+// the evidence digests verified; accept = MMIO_VALIDATE per reported range + OP_RUN; enable_dma =
 // SDTE_WRITE; unlock = MMIO invalidate, SDTE clear, OP_STOP, OP_UNBIND; refresh_evidence =
 // TDI_INFO(MEAS) with a fresh nonce. Every step returns a GuestResult, never throws for a refusal.
 using System.Security.Cryptography;
@@ -146,13 +146,15 @@ public sealed class SnpTioGuest : IDisposable
         return new(GuestOutcome.Ok);
     }
 
-    /// <summary>accept: OP_RUN, then MMIO_VALIDATE of every TEE range of the verified report.</summary>
+    /// <summary>
+    /// accept: MMIO_VALIDATE of every TEE range of the verified report, then OP_RUN (the issue's
+    /// order; [S2] writes "OP_RUN + MMIO_VALIDATE" and the PSP accepts validation in either state).
+    /// </summary>
     public GuestResult Accept()
     {
         if (Evidence is null) return new(GuestOutcome.EvidenceMismatch);
-        var r = Op(SevTioAction.Run);
-        if (!r.IsOk) return r;
-        return ValidateAll(true);
+        var r = ValidateAll(true);
+        return r.IsOk ? Op(SevTioAction.Run) : r;
     }
 
     /// <summary>MMIO_VALIDATE (or invalidate) of every reported range not marked IS_NON_TEE_MEM.</summary>
