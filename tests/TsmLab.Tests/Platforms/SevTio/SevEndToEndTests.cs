@@ -40,4 +40,20 @@ public sealed class SevEndToEndTests
         var dsm = (TsmLab.Tdisp.Device.DeviceSecurityManager)rig.Function.DeviceModel!;
         Assert.Equal(TdiState.ConfigUnlocked, dsm.Interfaces[0].State);
     }
+
+    [Fact]
+    public void VirtualFunction_IsAssigned_Accepted_AndReleased_LeavingThePfAlone()
+    {
+        var rig = new SevRig(vfio: 1);
+        rig.Accepted();
+        Assert.True(rig.Tsm.Iommu.SecureDmaEnabled(0x0101));
+        Assert.False(rig.Tsm.Iommu.SecureDmaEnabled(SevRig.FunctionId));
+        var dsm = (TsmLab.Tdisp.Device.DeviceSecurityManager)rig.Function.DeviceModel!;
+        Assert.Equal(TdiState.Run, dsm.Interfaces[1].State);
+        Assert.Equal(TdiState.ConfigUnlocked, dsm.Interfaces[0].State);
+        Assert.All(rig.Guest.Evidence!.Ranges, r => Assert.True(r.FirstPage >= 0xF100_0000));
+        Assert.Equal(GuestOutcome.Ok, rig.Guest.Unlock().Outcome);
+        Assert.Equal(TdiState.ConfigUnlocked, dsm.Interfaces[1].State);
+        Assert.Equal(0, rig.Tsm.Rmp.CountValidated(rig.Asid));
+    }
 }
