@@ -9,6 +9,7 @@ public enum Errno
     EPERM = 1,
     ENOENT = 2,
     EINTR = 4,
+    EIO = 5,
     ENXIO = 6,
     E2BIG = 7,
     EBADF = 9,

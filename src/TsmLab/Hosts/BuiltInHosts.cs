@@ -16,6 +16,7 @@ public static class BuiltInHosts
     private static readonly Dictionary<string, Func<HostConfiguration>> Hosts = new(StringComparer.Ordinal)
     {
         ["default"] = Default,
+        ["sev"] = TsmLab.Platforms.SevTio.SevTioHost.Configuration,
     };
 
     /// <summary>The names of the built-in hosts, default first.</summary>

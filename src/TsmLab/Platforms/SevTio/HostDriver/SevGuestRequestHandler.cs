@@ -1,0 +1,151 @@
+// guest_req for the SEV envelope (SevGuestRequestPayload, TsmLab definition). Order of checks:
+// payload reserved word (EINVAL); response buffer < 16 (EINVAL); request page copy-in (EFAULT);
+// header's msg_type not one the op carries (EINVAL, firmware not called); VALIDATE_MMIO with the
+// validate bit: page count 0 or above the bound (EINVAL), then RMPUPDATE of the pages to the
+// guest; TDI_INFO with CERTS/MEAS/REPORT: evidence fetched with DEV_MEASUREMENTS (the guest's
+// nonce from its data pages), DEV_CERTIFICATES, TDI_REPORT, and when the data pages are too small
+// ENOSPC with needed_npages and tsm_code = INVALID_LEN << 32 (the message is not forwarded, so the
+// guest may resend it); SEV_CMD_TIO_GUEST_REQUEST (a PSP failure: EIO, tsm_code = status); the
+// sealed response page copied out (EFAULT); DMA ops notify the IOMMU; the 16-byte answer.
+using TsmLab.Abi;
+using TsmLab.Kernel.Tsm;
+using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Vmm;
+
+namespace TsmLab.Platforms.SevTio.HostDriver;
+
+/// <summary>Forwards one encrypted SEV-TIO guest request to the PSP.</summary>
+internal static class SevGuestRequestHandler
+{
+    private const int PageSize = SnpGuestMessage.PageSize;
+
+    public static int Forward(SevTioLinkTsm drv, TsmTdi tdi, SevTdiState s, ref TsmGuestRequest request)
+    {
+        var p = request.Request;
+        if (Le.U32(p, SevGuestRequestPayload.Reserved) != 0) return Errno.EINVAL.Neg();
+        if (request.ResponseLength < SevGuestResponsePayload.Size || request.ResponseUptr == 0) return Errno.EINVAL.Neg();
+        ulong param = Le.U64(p, SevGuestRequestPayload.Param);
+        uint asid = (uint)tdi.Vm.Id;
+
+        var reqPage = drv.Memory.At(drv.RequestPage, PageSize);
+        int rc = request.Memory.CopyFromUser(reqPage, Le.U64(p, SevGuestRequestPayload.ReqUptr));
+        if (rc < 0) return rc;
+        drv.Observe("request page", reqPage);
+        var type = (SnpMsgType)reqPage[SnpGuestMessage.TypeOffset];
+        bool fits = request.Op switch
+        {
+            TsmReqOp.SetTdiState => type == SnpMsgType.TdiInfoRequest,
+            TsmReqOp.ValidateMmio => type is SnpMsgType.MmioValidateRequest or SnpMsgType.MmioConfigRequest,
+            TsmReqOp.SevEnableDma or TsmReqOp.SevDisableDma => type == SnpMsgType.SdteWriteRequest,
+            _ => false,
+        };
+        if (!fits) return Errno.EINVAL.Neg();
+
+        if (type == SnpMsgType.MmioValidateRequest && (param & 1) != 0)
+        {
+            uint pages = Le.U32(p, SevGuestRequestPayload.MmioNpages);
+            if (pages == 0 || pages > SevGuestRequestPayload.MaxMmioPages) return Errno.EINVAL.Neg();
+            ulong pa = Le.U64(p, SevGuestRequestPayload.MmioPa), gpa = Le.U64(p, SevGuestRequestPayload.MmioGpa);
+            if (((pa | gpa) & 0xFFF) != 0) return Errno.EINVAL.Neg();
+            bool mmio = SevTioLinkTsm.IsDeviceMmio(tdi.Function, pa, pages);
+            for (uint i = 0; i < pages; i++)
+                drv.Rmp.Update(pa + (ulong)i * 4096, asid, (gpa >> 12) + i, mmio);
+        }
+
+        if (type == SnpMsgType.TdiInfoRequest && (param & (ulong)(TdiInfoParam.Certs | TdiInfoParam.Meas | TdiInfoParam.Report)) != 0)
+        {
+            int erc = WriteEvidence(drv, s, ref request, p, (TdiInfoParam)param);
+            if (erc != 0) return erc;
+        }
+
+        var c = drv.Cmd(PspCommandBuffer.GuestRequest.Size);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtx, s.DevCtx);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.TdiCtx, s.TdiCtx);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, asid);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.ReqPaddr, drv.RequestPage);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.ResPaddr, drv.ResponsePage);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.ParamIn, param);
+        var st = drv.Psp.Command(PspCommandId.GuestRequest, c);
+        request.TsmCode = (ulong)st;
+        if (st != PspStatus.Success) return Errno.EIO.Neg();
+        ulong paramOut = Le.U64(c, PspCommandBuffer.GuestRequest.ParamOut);
+        request.StateChanged = type != SnpMsgType.TdiInfoRequest;
+
+        var resPage = drv.Memory.At(drv.ResponsePage, PageSize);
+        drv.Observe("response page", resPage);
+        rc = request.Memory.CopyToUser(Le.U64(p, SevGuestRequestPayload.RespUptr), resPage);
+        if (rc < 0) return rc;
+        if (request.Op is TsmReqOp.SevEnableDma or TsmReqOp.SevDisableDma)
+            drv.Iommu.SecureDteChanged(tdi.Function.Address.RequesterId);
+        return Answer(ref request, paramOut, 0, st);
+    }
+
+    private static int Answer(ref TsmGuestRequest request, ulong paramOut, uint needed, PspStatus st)
+    {
+        Span<byte> a = stackalloc byte[SevGuestResponsePayload.Size];
+        Le.Put64(a, SevGuestResponsePayload.ParamOut, paramOut);
+        Le.Put32(a, SevGuestResponsePayload.NeededNpages, needed);
+        Le.Put32(a, SevGuestResponsePayload.FwError, (uint)st);
+        return request.Respond(a);
+    }
+
+    /// <summary>Fetches the asked-for evidence from the PSP and lays the blob table into the guest's data pages.</summary>
+    private static int WriteEvidence(SevTioLinkTsm drv, SevTdiState s, ref TsmGuestRequest request, ReadOnlySpan<byte> p, TdiInfoParam want)
+    {
+        ulong data = Le.U64(p, SevGuestRequestPayload.DataUptr);
+        uint npages = Le.U32(p, SevGuestRequestPayload.DataNpages);
+        if (npages > SevGuestRequestPayload.MaxDataPages) return Errno.EINVAL.Neg();
+        var blobs = new List<(Guid Guid, byte[] Bytes)>(3);
+        if ((want & TdiInfoParam.Meas) != 0)
+        {
+            Span<byte> nonce = stackalloc byte[32];
+            if (data != 0 && request.Memory.CopyFromUser(nonce, data) < 0) return Errno.EFAULT.Neg();
+            var c = drv.Cmd(PspCommandBuffer.DevMeasurements.Size);
+            Le.Put64(c, PspCommandBuffer.DevMeasurements.DevCtx, s.DevCtx);
+            Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, data != 0 ? PspCommandBuffer.DevMeasurements.FlagNonce : 0);
+            nonce.CopyTo(c[PspCommandBuffer.DevMeasurements.Nonce..]);
+            if (Out(drv, c, PspCommandId.DevMeasurements, PspCommandBuffer.DevMeasurements.OutPaddr, PspCommandBuffer.DevMeasurements.OutLen, ref request, out var m) is var e1 && e1 != 0) return e1;
+            blobs.Add((EvidenceBlobTable.Measurements, m));
+        }
+        if ((want & TdiInfoParam.Certs) != 0)
+        {
+            var c = drv.Cmd(PspCommandBuffer.DevCertificates.Size);
+            Le.Put64(c, PspCommandBuffer.DevCertificates.DevCtx, s.DevCtx);
+            if (Out(drv, c, PspCommandId.DevCertificates, PspCommandBuffer.DevCertificates.OutPaddr, PspCommandBuffer.DevCertificates.OutLen, ref request, out var m) is var e2 && e2 != 0) return e2;
+            blobs.Add((EvidenceBlobTable.Certificates, m));
+        }
+        if ((want & TdiInfoParam.Report) != 0)
+        {
+            var c = drv.Cmd(PspCommandBuffer.TdiReport.Size);
+            Le.Put64(c, PspCommandBuffer.TdiReport.TdiCtx, s.TdiCtx);
+            if (Out(drv, c, PspCommandId.TdiReport, PspCommandBuffer.TdiReport.OutPaddr, PspCommandBuffer.TdiReport.OutLen, ref request, out var m) is var e3 && e3 != 0) return e3;
+            blobs.Add((EvidenceBlobTable.Report, m));
+        }
+        var table = EvidenceBlobTable.Build(blobs);
+        uint needed = (uint)((table.Length + PageSize - 1) / PageSize);
+        if (needed > npages || data == 0)
+        {
+            request.TsmCode = SevTsmCode.InvalidLength;
+            int arc = Answer(ref request, 0, needed, PspStatus.Success);
+            return arc < 0 ? arc : Errno.ENOSPC.Neg();
+        }
+        drv.Observe("evidence blobs", table);
+        int rc = request.Memory.CopyToUser(data, table);
+        return rc < 0 ? rc : 0;
+    }
+
+    private static int Out(SevTioLinkTsm drv, Span<byte> c, PspCommandId id, int paddr, int len, ref TsmGuestRequest request, out byte[] bytes)
+    {
+        bytes = [];
+        Le.Put64(c, paddr, drv.OutPages);
+        Le.Put32(c, len, SevTioLinkTsm.OutCapacity);
+        var st = drv.Psp.Command(id, c);
+        if (st != PspStatus.Success)
+        {
+            request.TsmCode = (ulong)st;
+            return Errno.EIO.Neg();
+        }
+        bytes = drv.Memory.At(drv.OutPages, (int)Le.U32(c, len)).ToArray();
+        return 0;
+    }
+}

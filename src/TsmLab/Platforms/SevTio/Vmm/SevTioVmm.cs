@@ -1,0 +1,151 @@
+// The VMM's SEV-TIO exit handling (QEMU/OpenVMM side of [S1,S2]): it maps guest RIDs to the
+// vDevices it allocated, turns SEV_TIO_OP into IOMMU_VDEVICE_TSM_OP (BIND/UNBIND) or TSM_REQ
+// SET_TDI_STATE (RUN/STOP), and SEV_TIO_GUEST_REQUEST into TSM_REQ with the SEV envelope
+// (TsmLab definition), passing the guest's shared pages by their address in its own process. It
+// reads only the message header's msg_type (authenticated plaintext) to pick the op; the payload
+// is ciphertext it cannot read.
+using TsmLab.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Vmm;
+
+namespace TsmLab.Platforms.SevTio.Vmm;
+
+/// <summary>One guest BAR as the VMM maps it: guest physical address, host physical address, size.</summary>
+public readonly record struct GuestBar(int Index, ulong Gpa, ulong Hpa, ulong Size);
+
+/// <summary>The SEV-TIO exit handler of a VMM process.</summary>
+public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : IGhcbExitHandler
+{
+    private readonly Dictionary<uint, (uint Vdevice, GuestBar[] Bars)> _devices = [];
+
+    /// <summary>The last TSM ioctl's result (for traces and tests).</summary>
+    public long LastIoctl { get; private set; }
+
+    /// <summary>Makes a vDevice visible to the guest at <paramref name="guestRid"/> with its BAR mapping.</summary>
+    public void Attach(uint guestRid, uint vdeviceId, params GuestBar[] bars) => _devices[guestRid] = (vdeviceId, bars);
+
+    public void Vmgexit(Ghcb g)
+    {
+        calls.Scratch.Reset();
+        switch (g.ExitCode)
+        {
+            case SevTioExit.TioOp: TioOp(g); break;
+            case SevTioExit.GuestRequest: GuestRequest(g); break;
+            default: g.ExitInfo2 = SevTsmCode.Generic; break;
+        }
+    }
+
+    private void TioOp(Ghcb g)
+    {
+        uint rid = (uint)g.ExitInfo1;
+        var action = (SevTioAction)(g.ExitInfo1 >> 32);
+        if (!_devices.TryGetValue(rid, out var d)) { g.ExitInfo2 = SevTsmCode.Generic; return; }
+        ulong code = 0;
+        switch (action)
+        {
+            case SevTioAction.Bind:
+            case SevTioAction.Unbind:
+                LastIoctl = calls.TsmOp(iommuFd, d.Vdevice, action == SevTioAction.Bind ? IommuVdeviceTsmOp.TypeBind : IommuVdeviceTsmOp.TypeUnbind);
+                break;
+            case SevTioAction.Run:
+            case SevTioAction.Stop:
+                Span<byte> p = stackalloc byte[SevSetTdiStatePayload.Size];
+                Le.Put32(p, 0, action == SevTioAction.Run ? (uint)Tdisp.Wire.TdiState.Run : (uint)Tdisp.Wire.TdiState.ConfigUnlocked);
+                LastIoctl = calls.TsmRequest(iommuFd, d.Vdevice, TsmReqOp.SetTdiState, TvmArch.Sev, p, 0, out _, out code);
+                break;
+            default:
+                g.ExitInfo2 = SevTsmCode.Generic;
+                return;
+        }
+        g.ExitInfo2 = LastIoctl >= 0 ? 0 : code != 0 ? code : SevTsmCode.Generic;
+        if (action == SevTioAction.Bind && LastIoctl >= 0) g.Rcx = rid;
+    }
+
+    private void GuestRequest(Ghcb g)
+    {
+        uint rid = (uint)g.Rcx;
+        if (!_devices.TryGetValue(rid, out var d) ||
+            !ram.TryHva(g.ExitInfo1, SnpGuestMessage.PageSize, out ulong req) ||
+            !ram.TryHva(g.ExitInfo2, SnpGuestMessage.PageSize, out ulong resp))
+        {
+            g.ExitInfo2 = SevTsmCode.Generic;
+            return;
+        }
+        ulong data = 0;
+        if (g.Rbx != 0 && (g.Rbx > SevGuestRequestPayload.MaxDataPages || !ram.TryHva(g.Rax, g.Rbx * 4096, out data)))
+        {
+            g.ExitInfo2 = SevTsmCode.Generic;
+            return;
+        }
+        Span<byte> type = stackalloc byte[1];
+        ram.Read(g.ExitInfo1 + SnpGuestMessage.TypeOffset, type);
+        var msg = (SnpMsgType)type[0];
+        var op = msg switch
+        {
+            SnpMsgType.TdiInfoRequest => TsmReqOp.SetTdiState,
+            SnpMsgType.MmioValidateRequest or SnpMsgType.MmioConfigRequest => TsmReqOp.ValidateMmio,
+            SnpMsgType.SdteWriteRequest => (g.Rdx & 1) != 0 ? TsmReqOp.SevEnableDma : TsmReqOp.SevDisableDma,
+            _ => (TsmReqOp)0,
+        };
+        Span<byte> p = stackalloc byte[SevGuestRequestPayload.Size];
+        p.Clear();
+        Le.Put64(p, SevGuestRequestPayload.ReqUptr, req);
+        Le.Put64(p, SevGuestRequestPayload.RespUptr, resp);
+        Le.Put64(p, SevGuestRequestPayload.DataUptr, data);
+        Le.Put32(p, SevGuestRequestPayload.DataNpages, (uint)g.Rbx);
+        Le.Put32(p, SevGuestRequestPayload.GuestRid, rid);
+        Le.Put64(p, SevGuestRequestPayload.Param, g.Rdx);
+        if (msg == SnpMsgType.MmioValidateRequest)
+        {
+            ulong gpa = g.Rdx & ~0xFFFul;
+            uint pages = (uint)(g.Rcx >> 32);
+            Le.Put64(p, SevGuestRequestPayload.MmioGpa, gpa);
+            Le.Put32(p, SevGuestRequestPayload.MmioNpages, pages);
+            foreach (var bar in d.Bars)
+                if (gpa >= bar.Gpa && gpa - bar.Gpa < bar.Size)
+                    Le.Put64(p, SevGuestRequestPayload.MmioPa, bar.Hpa + (gpa - bar.Gpa));
+        }
+        LastIoctl = Request(d.Vdevice, op, p, out var answer, out ulong code);
+        if (LastIoctl == Errno.ENOSPC.Neg() && code == SevTsmCode.InvalidLength)
+        {
+            g.Rbx = Le.U32(answer, SevGuestResponsePayload.NeededNpages);
+            g.ExitInfo2 = SevTsmCode.InvalidLength;
+            return;
+        }
+        if (LastIoctl < 0)
+        {
+            g.ExitInfo2 = code != 0 ? code : SevTsmCode.Generic;
+            return;
+        }
+        g.Rdx = Le.U64(answer, SevGuestResponsePayload.ParamOut);
+        g.ExitInfo2 = 0;
+    }
+
+    /// <summary>
+    /// IOMMU_VDEVICE_TSM_REQ (op-arch) with a 16-byte response buffer, read back whatever the
+    /// result: on ENOSPC the kernel has written needed_npages there (IommufdCalls drops it).
+    /// </summary>
+    private long Request(uint vdevice, TsmReqOp op, ReadOnlySpan<byte> payload, out byte[] answer, out ulong tsmCode)
+    {
+        var scratch = calls.Scratch;
+        scratch.Reset();
+        ulong req = scratch.Put(payload);
+        ulong resp = scratch.Alloc(SevGuestResponsePayload.Size);
+        Span<byte> s = stackalloc byte[IommuVdeviceTsmReqOpArch.SizeOf];
+        s.Clear();
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.Size, IommuVdeviceTsmReqOpArch.SizeOf);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.VdeviceId, vdevice);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.Op, (uint)op);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.TvmArch, (uint)TvmArch.Sev);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.ReqLen, (uint)payload.Length);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.RespLen, SevGuestResponsePayload.Size);
+        Le.Put64(s, IommuVdeviceTsmReqOpArch.ReqUptr, req);
+        Le.Put64(s, IommuVdeviceTsmReqOpArch.RespUptr, resp);
+        ulong a = scratch.Put(s);
+        long rc = calls.Process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, a);
+        tsmCode = Le.U64(scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf), IommuVdeviceTsmReqOpArch.TsmCode);
+        answer = scratch.Read(resp, SevGuestResponsePayload.Size);
+        return rc;
+    }
+}
