@@ -9,6 +9,7 @@ public enum Errno
     EPERM = 1,
     ENOENT = 2,
     EINTR = 4,
+    EIO = 5,
     ENXIO = 6,
     E2BIG = 7,
     EBADF = 9,
@@ -23,6 +24,7 @@ public enum Errno
     EMFILE = 24,
     ENOSPC = 28,
     ERANGE = 34,
+    ENODATA = 61,
     EBADFD = 77,
     EOPNOTSUPP = 95,
 }
