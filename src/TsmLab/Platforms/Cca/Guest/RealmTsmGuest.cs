@@ -184,7 +184,8 @@ public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, Rea
         }
     }
 
-    private (ulong X0, ulong X1) HostCall(ulong fid, ulong x1 = 0, ulong x2 = 0, ulong x3 = 0, ulong x4 = 0, ulong x5 = 0)
+    /// <summary>One RSI_HOST_CALL carrying an RHI call (x0..x5); returns the answered x0 and x1.</summary>
+    internal (ulong X0, ulong X1) HostCall(ulong fid, ulong x1 = 0, ulong x2 = 0, ulong x3 = 0, ulong x4 = 0, ulong x5 = 0)
     {
         Span<byte> s = stackalloc byte[Abi.Rsi.HostCallSize];
         s.Clear();
@@ -197,7 +198,8 @@ public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, Rea
         return (BinaryPrimitives.ReadUInt64LittleEndian(s[Abi.Rsi.HostCallGprs..]), BinaryPrimitives.ReadUInt64LittleEndian(s[(Abi.Rsi.HostCallGprs + 8)..]));
     }
 
-    private ulong[] Rsi(ulong fid, params ulong[] args)
+    /// <summary>One RSI call; returns x0..x8 after it.</summary>
+    internal ulong[] Rsi(ulong fid, params ulong[] args)
     {
         var regs = new ulong[9];
         regs[0] = fid;
