@@ -49,10 +49,11 @@ public sealed class CcaVmm : IRealmExitHandler
         uint reason = Le.U32(run, KvmRunArm.ExitReason);
         if (reason == KvmRunArm.ExitHypercall)
         {
-            Worker.Tick();
             Span<ulong> x = stackalloc ulong[6];
             for (int i = 0; i < 6; i++) x[i] = Le.U64(run, KvmRunArm.HypercallArgs + 8 * i);
             ulong fid = Le.U64(run, KvmRunArm.HypercallNr);
+            // Every exit gives the worker a turn, except ABORT, which the VMM serves before the worker moves on.
+            if (fid != Rhi.DaVdevAbort) Worker.Tick();
             Span<ulong> o = stackalloc ulong[4];
             HostCall(fid, x, o);
             for (int i = 0; i < 4; i++) Le.Put64(run, KvmRunArm.HypercallArgs + 8 * i, o[i]);
