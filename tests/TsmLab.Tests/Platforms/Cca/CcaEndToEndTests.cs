@@ -173,6 +173,32 @@ public sealed class CcaEndToEndTests
         Assert.Contains("RHI 0xc5000051 -> Incomplete", s.Vmm.Log);
     }
 
+    [Fact]
+    public void HostWithoutTheBaseFeatures_GuestRegistersNoTsm_AndNeverLocks()
+    {
+        var s = CcaRealmSession.Start();
+        s.Vcpu.Exits = new FeaturelessVmm(s);
+        Assert.False(s.Guest.Probe());
+        Assert.False(s.Guest.Lock());
+        Assert.Equal("host lacks the base DA features", s.Guest.Failure);
+        Assert.Equal(TdiState.ConfigUnlocked, s.Device.Interfaces[0].State);
+    }
+
+    /// <summary>A host whose DA_FEATURES lacks GET_MEASUREMENT (b3).</summary>
+    private sealed class FeaturelessVmm(CcaRealmSession s) : IRealmExitHandler
+    {
+        public void HandleExit(ulong kvmRunHva)
+        {
+            s.Vmm.HandleExit(kvmRunHva);
+            var mem = s.Assignment.Calls.Process.Memory;
+            Span<byte> run = stackalloc byte[KvmRunArm.Size];
+            mem.CopyFromUser(run, kvmRunHva);
+            if (Le.U64(run, KvmRunArm.HypercallNr) != Rhi.DaFeatures) return;
+            Le.Put64(run, KvmRunArm.HypercallArgs, Le.U64(run, KvmRunArm.HypercallArgs) & ~Rhi.FeatGetMeasurement);
+            mem.CopyToUser(kvmRunHva, run);
+        }
+    }
+
     /// <summary>A host that rewrites one byte of an object in the guest's shared buffer after reading it.</summary>
     private sealed class TamperingVmm(CcaRealmSession s, ulong objectType) : IRealmExitHandler
     {

@@ -5,8 +5,9 @@ namespace TsmLab.Platforms.Cca.Vmm;
 /// <summary>
 /// The VMM's worker for RHI calls that take long (SET_TDI_STATE, GET_MEASUREMENTS,
 /// GET_INTERFACE_REPORT): the call is queued and answered INCOMPLETE with a cookie; the worker
-/// runs it after <see cref="Ticks"/> exits of the VMM (each handled exit is a tick, CONTINUE
-/// included); CONTINUE collects the result. One call per vDevice runs at a time: another long
+/// runs it after <see cref="Ticks"/> exits of the VMM (each handled hypercall exit is a tick,
+/// CONTINUE included, ABORT excepted: the VMM serves an abort before its worker moves on);
+/// CONTINUE collects the result. One call per vDevice runs at a time: another long
 /// call meanwhile is BUSY, and the guest retries it. ABORT drops a call that has not run
 /// (SUCCESS) or reports one that already completed (ABORTED_OPERATION_HAD_COMPLETED).
 /// TsmLab definition of the VMM side of [A3]'s INCOMPLETE/CONTINUE/BUSY/ABORT.
