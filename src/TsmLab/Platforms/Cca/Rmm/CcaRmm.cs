@@ -42,6 +42,7 @@ public sealed partial class CcaRmm
     /// </summary>
     public void Rmi(Span<ulong> x)
     {
+        if (x.Length < 8) throw new ArgumentException("an SMC carries x0..x7", nameof(x));
         ulong fid = x[0];
         RmiLog.Add(fid);
         x.Slice(1, args.Length).CopyTo(args);
