@@ -24,6 +24,7 @@ public enum Errno
     EMFILE = 24,
     ENOSPC = 28,
     ERANGE = 34,
+    ENODATA = 61,
     EBADFD = 77,
     EOPNOTSUPP = 95,
 }

@@ -16,6 +16,7 @@ public static class BuiltInHosts
     private static readonly Dictionary<string, Func<HostConfiguration>> Hosts = new(StringComparer.Ordinal)
     {
         ["default"] = Default,
+        ["cca"] = TsmLab.Platforms.Cca.CcaHost.Configuration,
         ["sev"] = TsmLab.Platforms.SevTio.SevTioHost.Configuration,
     };
 

@@ -1,0 +1,128 @@
+namespace TsmLab.Platforms.Cca.Abi;
+
+/// <summary>
+/// Realm Management Interface calls the host uses (platforms-and-tdisp.md §2.4; FID =
+/// 0xC4000000 | n) [A7,A11,R1], with the realm/REC calls the model needs from RMM 1.0
+/// (REALM_CREATE 0x158, REC_CREATE 0x15A, REC_ENTER 0x15C) and the PDEV calls of the
+/// arm-cca-host tree (0x174-0x178, 0x17C).
+/// </summary>
+public static class Rmi
+{
+    public const ulong RealmCreate = 0xC4000158;
+    public const ulong RecCreate = 0xC400015A;
+    public const ulong RecEnter = 0xC400015C;
+    public const ulong RttDevValidate = 0xC4000163;
+    public const ulong PdevAbort = 0xC4000174;
+    public const ulong PdevCommunicate = 0xC4000175;
+    public const ulong PdevCreate = 0xC4000176;
+    public const ulong PdevDestroy = 0xC4000177;
+    public const ulong PdevGetState = 0xC4000178;
+    public const ulong PdevStop = 0xC400017C;
+    public const ulong VdevAbort = 0xC4000185;
+    public const ulong VdevCommunicate = 0xC4000186;
+    public const ulong VdevCreate = 0xC4000187;
+    public const ulong VdevDestroy = 0xC4000188;
+    public const ulong VdevGetState = 0xC4000189;
+    public const ulong VdevUnlock = 0xC400018A;
+    public const ulong VdevGetInterfaceReport = 0xC40001D0;
+    public const ulong VdevGetMeasurements = 0xC40001D1;
+    public const ulong VdevLock = 0xC40001D2;
+    public const ulong VdevStart = 0xC40001D3;
+    public const ulong RttDevMap = 0xC40001F7;
+    public const ulong RttDevUnmap = 0xC40001F8;
+
+    /// <summary>rmi_vdev_params (4 KiB) [A7]: flags @0, vdev_id @8 (guest RID), tdi_id @0x10 (host pci_dev_id), vsmmu_addr @0x20, vsid @0x28, num_addr_range @0x30, addr_range[8] @0x200 (base u64, top u64).</summary>
+    public const int VdevParamsFlags = 0, VdevParamsVdevId = 8, VdevParamsTdiId = 0x10, VdevParamsVsmmuAddr = 0x20,
+        VdevParamsVsid = 0x28, VdevParamsNumAddrRange = 0x30, VdevParamsAddrRange = 0x200, VdevParamsMaxRanges = 8;
+
+    /// <summary>rmi_vdev_measurement_params [A7]: flags u64 @0 (0 HASH, 1 RAW), nonce[32] @0x100.</summary>
+    public const int MeasParamsFlags = 0, MeasParamsNonce = 0x100;
+
+    /// <summary>
+    /// rmi_pdev_params, TsmLab subset (the field names are the arm-cca-host tree's; the offsets are
+    /// TsmLab's): flags @0, pdev_id @8 (segment &lt;&lt; 16 | RID of the DSM), hash_algo @0x10
+    /// (0 SHA-256, 1 SHA-512), rid_base @0x18, rid_top @0x20 (exclusive).
+    /// </summary>
+    public const int PdevParamsFlags = 0, PdevParamsPdevId = 8, PdevParamsHashAlgo = 0x10, PdevParamsRidBase = 0x18, PdevParamsRidTop = 0x20;
+
+    /// <summary>
+    /// Device communication data granule, TsmLab layout after RmiDevCommData's enter/exit split:
+    /// enter.buffer_pa @0, enter.buffer_len @8 (where the RMM may write one cache object);
+    /// exit.flags @0x800 (b0 OBJECT: one object was written), exit.cache_obj_id @0x808,
+    /// exit.cache_len @0x810.
+    /// </summary>
+    public const int CommBufferPa = 0, CommBufferLen = 8, CommExitFlags = 0x800, CommExitObjId = 0x808, CommExitLen = 0x810;
+    public const ulong CommExitFlagObject = 1;
+
+    /// <summary>
+    /// REC run page (RmiRecRun): entry.flags @0, entry.gprs[31] @0x200; exit at 0x800:
+    /// exit_reason @+0, gprs[31] @+0x200, vdev_id_1 @+0x530, dev_mem_base @+0x540,
+    /// dev_mem_top @+0x548, dev_mem_pa @+0x550 [A11]; imm @+0x600 (host call immediate).
+    /// </summary>
+    public const int RunEntryFlags = 0, RunEntryGprs = 0x200, RunExit = 0x800, RunExitReason = RunExit, RunExitGprs = RunExit + 0x200,
+        RunExitVdevId = RunExit + 0x530, RunExitDevMemBase = RunExit + 0x540, RunExitDevMemTop = RunExit + 0x548,
+        RunExitDevMemPa = RunExit + 0x550, RunExitImm = RunExit + 0x600, RunGprCount = 31;
+
+    /// <summary>REC_ENTER_FLAG_DEV_MEM_RESPONSE (bit 6): the host refused the validate-mapping request [A7].</summary>
+    public const ulong RecEnterFlagDevMemResponse = 1 << 6;
+
+    /// <summary>RMI_EXIT_HOST_CALL.</summary>
+    public const ulong ExitHostCall = 5;
+
+    /// <summary>Granule size.</summary>
+    public const int Granule = 4096;
+}
+
+/// <summary>RMI return codes (x0) [A11].</summary>
+public enum RmiStatus : ulong
+{
+    Success = 0,
+    ErrorInput = 1,
+    ErrorRealm = 2,
+    ErrorRec = 3,
+    ErrorRtt = 4,
+    ErrorNotSupported = 5,
+    ErrorDevice = 6,
+    Busy = 10,
+    Incomplete = 13,
+}
+
+/// <summary>VDEV states [A7,R1] (the v4 host's KEY_REFRESH/KEY_PURGE are not modelled).</summary>
+public enum VdevState : ulong
+{
+    New = 0,
+    Unlocked = 1,
+    Locked = 2,
+    Started = 3,
+    Error = 4,
+}
+
+/// <summary>PDEV states, the subset of TF-RMM's RmiPdevState the model passes through (values as TF-RMM; not in the corpus).</summary>
+public enum PdevState : ulong
+{
+    New = 0,
+    Ready = 3,
+    Stopped = 7,
+    Error = 8,
+}
+
+/// <summary>RmiDevCommObject (cache_obj_id) [R1,A11]; not the RHI numbering.</summary>
+public enum CacheObject : uint
+{
+    Vca = 0,
+    Certificate = 1,
+    Measurements = 2,
+    InterfaceReport = 3,
+}
+
+/// <summary>
+/// RMI_EXIT_VDEV_VALIDATE_MAPPING's number: the sources disagree (§2.3), so it is an option of
+/// the RMM model.
+/// </summary>
+public enum ValidateMappingExitNumbering
+{
+    /// <summary>0x09, the v4 host patch (RMM 2.0bet1) [A7]. Default.</summary>
+    V4Patch,
+    /// <summary>0x08, the RMM 2.0-bet3 header [A11].</summary>
+    Rmm20Bet3,
+}

@@ -1,0 +1,97 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using TsmLab.Platforms.Cca.Abi;
+using TsmLab.Tdisp.Requester;
+
+namespace TsmLab.Platforms.Cca.Guest;
+
+/// <summary>
+/// The evidence a realm guest fetched from the (untrusted) host and the RMM's
+/// <c>rsi_vdevice_info</c> it checks it against: every object's digest, the leaf key's digest,
+/// the measurement transcript's nonce and signature, and a report that parses.
+/// </summary>
+public sealed class DeviceEvidence
+{
+    public required byte[] Certificate { get; init; }
+    public required byte[] Vca { get; init; }
+    public required byte[] Report { get; init; }
+    public required byte[] Measurements { get; init; }
+    /// <summary>The 0x200-byte rsi_vdevice_info.</summary>
+    public required byte[] Info { get; init; }
+
+    public ulong LockNonce => BinaryPrimitives.ReadUInt64LittleEndian(Info.AsSpan(Rsi.InfoLockNonce));
+    public ulong MeasNonce => BinaryPrimitives.ReadUInt64LittleEndian(Info.AsSpan(Rsi.InfoMeasNonce));
+    public ulong ReportNonce => BinaryPrimitives.ReadUInt64LittleEndian(Info.AsSpan(Rsi.InfoReportNonce));
+
+    /// <summary>The decoded report, once <see cref="Check"/> succeeded.</summary>
+    public DeviceInterfaceReport? ParsedReport { get; private set; }
+
+    /// <summary>Null when everything matches, else what did not.</summary>
+    public string? Check(ReadOnlySpan<byte> measurementNonce)
+    {
+        byte algo = Info[Rsi.InfoHashAlgo];
+        if (algo > Rsi.HashSha512) return "unknown hash algorithm";
+        if (!DigestMatches(algo, Vca, Rsi.InfoVcaDigest)) return "VCA digest mismatch";
+        if (!DigestMatches(algo, Certificate, Rsi.InfoCertDigest)) return "certificate digest mismatch";
+        if (!DigestMatches(algo, Report, Rsi.InfoReportDigest)) return "interface report digest mismatch";
+        if (!DigestMatches(algo, Measurements, Rsi.InfoMeasDigest)) return "measurement digest mismatch";
+        using var leaf = LeafOf(Certificate);
+        if (leaf is null) return "certificate chain does not parse";
+        if (!DigestMatches(algo, leaf.PublicKey.ExportSubjectPublicKeyInfo(), Rsi.InfoPubkeyDigest)) return "public key digest mismatch";
+        if (!MeasurementsSigned(leaf, measurementNonce)) return "measurements not fresh or not signed by the device";
+        ParsedReport = DeviceInterfaceReport.Parse(Report);
+        return ParsedReport is null ? "interface report does not parse" : null;
+    }
+
+    private bool DigestMatches(byte algo, ReadOnlySpan<byte> data, int offset)
+    {
+        Span<byte> d = stackalloc byte[Rsi.DigestSize];
+        d.Clear();
+        if (algo == Rsi.HashSha512) SHA512.HashData(data, d); else SHA256.HashData(data, d);
+        return CryptographicOperations.FixedTimeEquals(d, Info.AsSpan(offset, Rsi.DigestSize));
+    }
+
+    /// <summary>Transcript: nonce[32], record_length u32, record, signature_length u16, signature (ECDSA P-384, P1363).</summary>
+    private bool MeasurementsSigned(X509Certificate2 leaf, ReadOnlySpan<byte> nonce)
+    {
+        var m = Measurements.AsSpan();
+        if (m.Length < 38 || !m[..32].SequenceEqual(nonce)) return false;
+        long signed = 36L + BinaryPrimitives.ReadUInt32LittleEndian(m[32..]);
+        if (signed + 2 > m.Length) return false;
+        int sigLen = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)signed..]);
+        if (signed + 2 + sigLen != m.Length) return false;
+        using var key = leaf.GetECDsaPublicKey();
+        return key is not null && key.VerifyData(m[..(int)signed], m[((int)signed + 2)..], HashAlgorithmName.SHA384, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+    }
+
+    /// <summary>The last certificate of an SPDM chain (length u16, reserved u16, root hash[48], DER certificates).</summary>
+    private static X509Certificate2? LeafOf(byte[] chain)
+    {
+        if (chain.Length < 52 || BinaryPrimitives.ReadUInt16LittleEndian(chain) != chain.Length) return null;
+        int at = 52, last = -1, lastLen = 0;
+        while (at < chain.Length)
+        {
+            int len = DerLength(chain.AsSpan(at));
+            if (len <= 0 || at + len > chain.Length) return null;
+            last = at;
+            lastLen = len;
+            at += len;
+        }
+        if (last < 0) return null;
+        try { return X509CertificateLoader.LoadCertificate(chain.AsSpan(last, lastLen)); }
+        catch (CryptographicException) { return null; }
+    }
+
+    /// <summary>Total length of the DER SEQUENCE at the start of <paramref name="der"/>, or -1.</summary>
+    private static int DerLength(ReadOnlySpan<byte> der)
+    {
+        if (der.Length < 2 || der[0] != 0x30) return -1;
+        if (der[1] < 0x80) return 2 + der[1];
+        int n = der[1] & 0x7F;
+        if (n is 0 or > 3 || der.Length < 2 + n) return -1;
+        int len = 0;
+        for (int i = 0; i < n; i++) len = (len << 8) | der[2 + i];
+        return 2 + n + len;
+    }
+}

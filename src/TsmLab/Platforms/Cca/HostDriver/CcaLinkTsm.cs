@@ -1,0 +1,355 @@
+using System.Buffers.Binary;
+using TsmLab.Abi;
+using TsmLab.Kernel;
+using TsmLab.Kernel.Pci;
+using TsmLab.Kernel.Tsm;
+using TsmLab.Platforms.Cca.Abi;
+using TsmLab.Platforms.Cca.Kvm;
+using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Tdisp.Device;
+using TsmLab.Tdisp.Requester;
+using TsmLab.Tdisp.Wire;
+
+namespace TsmLab.Platforms.Cca.HostDriver;
+
+/// <summary>
+/// The Arm CCA host TSM driver (drivers/virt/coco/arm-cca-host, RFC v4 [A7] and the op-based
+/// revision [A9]): a link TSM that reaches the RMM only by RMI SMCs. Connect creates the PDEV
+/// (the RMM negotiates TDISP and programs IDE keys over DOE); bind runs v4's lock sequence
+/// (VDEV_CREATE, wait UNLOCKED, VDEV_LOCK, wait LOCKED); unbind unlocks and destroys; guest
+/// requests are served in both ABI profiles with exact length checks. It also relays DOE for
+/// the RMM (<see cref="IRmmDeviceLink"/>).
+/// </summary>
+public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
+{
+    /// <summary>Granules of the buffer the RMM writes cache objects into (64 KiB).</summary>
+    private const int CommBufferGranules = 16;
+    /// <summary>COMMUNICATE calls before the driver gives up on an operation (TsmLab bound).</summary>
+    private const int MaxCommunicate = 64;
+
+    private static readonly TsmOpDescriptor[] OpTable =
+    [
+        new(TsmReqOp.ValidateMmio, TsmReqClass.StateChange, 24, 0),
+        new(TsmReqOp.SetTdiState, TsmReqClass.StateChange, 4, 0),
+        new(TsmReqOp.ReadObject, TsmReqClass.Info, 16, -1),
+        new(TsmReqOp.RegenObject, TsmReqClass.Info, 24, 0),
+        new(TsmReqOp.ObjectInfo, TsmReqClass.Info, 4, 4),
+    ];
+
+    private readonly HostKernel kernel;
+    private readonly Dictionary<PciFunction, HostPdev> pdevs = new();
+    private readonly ulong comm, buffer, measParams, vdevParams;
+
+    public CcaLinkTsm(HostKernel kernel, RmmOptions? rmmOptions = null)
+    {
+        this.kernel = kernel;
+        Memory = new PhysicalMemory();
+        Rmm = new CcaRmm(Memory, this, rmmOptions);
+        Realms = new RealmRegistry(Rmm, Memory);
+        comm = Memory.Allocate();
+        buffer = Memory.Allocate(CommBufferGranules);
+        measParams = Memory.Allocate();
+        vdevParams = Memory.Allocate();
+        Span<byte> c = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt64LittleEndian(c, buffer);
+        BinaryPrimitives.WriteUInt64LittleEndian(c[8..], (ulong)(CommBufferGranules * Rmi.Granule));
+        Memory.Write(comm, c);
+    }
+
+    /// <summary>The platform's firmware, reached only by RMI SMCs.</summary>
+    public CcaRmm Rmm { get; }
+    public PhysicalMemory Memory { get; }
+    /// <summary>KVM's realm descriptors (shared with the realm vCPUs).</summary>
+    public RealmRegistry Realms { get; }
+
+    public string Name => "cca";
+    public TvmArch Arch => TvmArch.Cca;
+    public IReadOnlyList<TsmOpDescriptor> Ops => OpTable;
+    /// <summary>The longest payload: the v4 VDEV_MAP request (32 bytes).</summary>
+    public int MaxRequestLength => 32;
+    public int MaxResponseLength => Rhi.MaxObjectSize;
+
+    // ---- link ops ----
+
+    /// <summary>
+    /// <c>cca_tsm_connect</c>: PDEV_CREATE for the DSM, then PDEV_COMMUNICATE until the RMM has
+    /// negotiated TDISP, programmed the IDE keys and handed over VCA and certificate. ENODEV
+    /// without a TDISP device behind the function, EIO when the RMM or the device refuses.
+    /// </summary>
+    public int Connect(PciFunction dsm)
+    {
+        if (dsm.DeviceModel is not DeviceSecurityManager device) return Errno.ENODEV.Neg();
+        ulong pdevId = dsm.Address.GuestRid;
+        var transport = new DoeTransport(DoeMailbox.For(device));
+        var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(device.Identity));
+        pdevs[dsm] = host;
+        ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
+        ulong pdev = Memory.Allocate(), prm = Memory.Allocate();
+        Span<byte> p = stackalloc byte[0x28];
+        p.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsPdevId..], pdevId);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsHashAlgo..], Rsi.HashSha256);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsRidBase..], dsm.Address.RequesterId);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsRidTop..], ridTop);
+        Memory.Write(prm, p);
+        var rc = Call(Rmi.PdevCreate, pdev, prm);
+        Memory.Free(prm);
+        if (rc != RmiStatus.Success) { pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
+        host.Pdev = pdev;
+        rc = Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm);
+        if (rc != RmiStatus.Success || Call(Rmi.PdevGetState, out ulong state, pdev) != RmiStatus.Success || state != (ulong)PdevState.Ready)
+        {
+            Call(Rmi.PdevStop, pdev);
+            Call(Rmi.PdevDestroy, pdev);
+            pdevs.Remove(dsm);
+            Memory.Free(pdev);
+            return Errno.EIO.Neg();
+        }
+        return 0;
+    }
+
+    /// <summary><c>cca_tsm_disconnect</c>: PDEV_STOP and PDEV_DESTROY (the TSM core unbound every TDI first).</summary>
+    public void Disconnect(PciFunction dsm)
+    {
+        if (!pdevs.Remove(dsm, out var host)) return;
+        Call(Rmi.PdevStop, host.Pdev);
+        Call(Rmi.PdevDestroy, host.Pdev);
+        Memory.Free(host.Pdev);
+    }
+
+    /// <summary>
+    /// <c>cca_tsm_bind</c> (v4 [A7]): VDEV_CREATE with the guest RID and host RID, COMMUNICATE until
+    /// UNLOCKED, VDEV_LOCK, COMMUNICATE until LOCKED (the RMM sends TDISP LOCK with the IDE stream
+    /// programmed at connect, and fetches the report). ENXIO when the DSM is not connected here,
+    /// EINVAL when the VM is not a realm, EIO when the RMM or device refuses; nothing stays behind.
+    /// </summary>
+    public int Bind(TsmTdi tdi)
+    {
+        if (!pdevs.TryGetValue(tdi.Function.Dsm, out var host)) return Errno.ENXIO.Neg();
+        ulong rd = Realms.RdFor(tdi.Vm);
+        if (rd == 0) return Errno.EINVAL.Neg();
+        ulong vdev = Memory.Allocate();
+        Span<byte> p = stackalloc byte[Rmi.Granule];
+        p.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.VdevParamsVdevId..], tdi.VirtId);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.VdevParamsTdiId..], tdi.Function.Address.RequesterId);
+        Memory.Write(vdevParams, p);
+        if (Call(Rmi.VdevCreate, rd, host.Pdev, vdev, vdevParams) != RmiStatus.Success) { Memory.Free(vdev); return Errno.EIO.Neg(); }
+        var state = new HostVdev(host, rd, vdev);
+        bool ok = Communicate(Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, comm) == RmiStatus.Success && StateOf(state) == VdevState.Unlocked
+            && Call(Rmi.VdevLock, rd, host.Pdev, vdev) == RmiStatus.Success
+            && Communicate(Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, comm) == RmiStatus.Success && StateOf(state) == VdevState.Locked;
+        if (!ok)
+        {
+            Teardown(state);
+            return Errno.EIO.Neg();
+        }
+        tdi.PlatformState = state;
+        return 0;
+    }
+
+    /// <summary><c>cca_tsm_unbind</c>: RTT_DEV_UNMAP of every mapping, VDEV_UNLOCK (TDISP STOP), VDEV_DESTROY.</summary>
+    public void Unbind(TsmTdi tdi)
+    {
+        if (tdi.PlatformState is not HostVdev v) return;
+        Teardown(v);
+        tdi.PlatformState = null;
+    }
+
+    /// <summary>The TDI state as the RMM reports it (VDEV_GET_STATE).</summary>
+    public TdiState QueryTdiState(TsmTdi tdi) => tdi.PlatformState is HostVdev v
+        ? StateOf(v) switch
+        {
+            VdevState.Locked => TdiState.ConfigLocked,
+            VdevState.Started => TdiState.Run,
+            VdevState.Error => TdiState.Error,
+            _ => TdiState.ConfigUnlocked,
+        }
+        : TdiState.ConfigUnlocked;
+
+    /// <summary>Scope profile: a v4 payload (req_type first, exact size) says what it does; anything else is not understood.</summary>
+    public bool TryClassify(ReadOnlySpan<byte> request, out TsmReqClass requestClass) =>
+        CcaRequest.TryDecodeScope(request, out _, out requestClass);
+
+    /// <summary>
+    /// <c>cca_tsm_guest_req</c>: the arch is re-checked (A9), the payload decoded with exact
+    /// lengths (EINVAL), then served. tsm_code carries the last RMI status.
+    /// </summary>
+    public int GuestRequest(TsmTdi tdi, ref TsmGuestRequest request)
+    {
+        if (request.Arch != TvmArch.Cca) return Errno.EINVAL.Neg();
+        if (tdi.PlatformState is not HostVdev v) return Errno.ENXIO.Neg();
+        CcaRequest r;
+        bool decoded = request.Profile == TsmAbiProfile.OpArch
+            ? CcaRequest.TryDecodeOpArch(request.Op, request.Request, out r)
+            : CcaRequest.TryDecodeScope(request.Request, out r, out _);
+        if (!decoded) return Errno.EINVAL.Neg();
+        return r.Kind switch
+        {
+            CcaRequestKind.ObjectInfo => ObjectInfo(v, r, ref request),
+            CcaRequestKind.ReadObject => ReadObject(v, r, ref request),
+            CcaRequestKind.RegenObject => Regenerate(v, r, ref request),
+            CcaRequestKind.ValidateMmio => ValidateMmio(v, r, ref request),
+            _ => SetTdiState(v, r, ref request),
+        };
+    }
+
+    // ---- requests ----
+
+    private static bool TryObject(HostVdev v, CacheObject id, out byte[] bytes) =>
+        id is CacheObject.Vca or CacheObject.Certificate ? v.Pdev.Objects.TryGetValue(id, out bytes!) : v.Objects.TryGetValue(id, out bytes!);
+
+    /// <summary>Object size: 4 bytes (u32); ENODATA when the object has not been fetched (measurements before GET_MEASUREMENTS).</summary>
+    private static int ObjectInfo(HostVdev v, in CcaRequest r, ref TsmGuestRequest request)
+    {
+        if (!TryObject(v, r.Object, out var bytes)) return Errno.ENODATA.Neg();
+        Span<byte> size = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(size, bytes.Length);
+        return request.Respond(size);
+    }
+
+    /// <summary>
+    /// Bounded, offset-honouring read: copies min(resp_len, size − offset) bytes starting at
+    /// offset; ERANGE when offset is beyond the object. (The Linux v4 backend instead requires
+    /// resp_len ≥ size and copies size bytes from buf + offset, E2BIG otherwise — see docs/cca.md.)
+    /// </summary>
+    private static int ReadObject(HostVdev v, in CcaRequest r, ref TsmGuestRequest request)
+    {
+        if (!TryObject(v, r.Object, out var bytes)) return Errno.ENODATA.Neg();
+        if (r.Offset > (ulong)bytes.Length) return Errno.ERANGE.Neg();
+        int n = (int)Math.Min(request.ResponseLength, (ulong)bytes.Length - r.Offset);
+        return request.Respond(bytes.AsSpan((int)r.Offset, n));
+    }
+
+    /// <summary>VDEV_GET_INTERFACE_REPORT, or VDEV_GET_MEASUREMENTS with the caller's 32-byte nonce (read from its memory; EFAULT).</summary>
+    private int Regenerate(HostVdev v, in CcaRequest r, ref TsmGuestRequest request)
+    {
+        RmiStatus rc;
+        if (r.Object == CacheObject.InterfaceReport)
+            rc = Call(Rmi.VdevGetInterfaceReport, v.Rd, v.Pdev.Pdev, v.Vdev);
+        else if (r.Object == CacheObject.Measurements)
+        {
+            if (r.Flags > 1) return Errno.EINVAL.Neg();
+            Span<byte> prm = stackalloc byte[Rmi.MeasParamsNonce + 32];
+            prm.Clear();
+            BinaryPrimitives.WriteUInt64LittleEndian(prm, r.Flags);
+            int crc = request.Memory.CopyFromUser(prm[Rmi.MeasParamsNonce..], r.NoncePtr);
+            if (crc < 0) return crc;
+            Memory.Write(measParams, prm);
+            rc = Call(Rmi.VdevGetMeasurements, v.Rd, v.Pdev.Pdev, v.Vdev, measParams);
+        }
+        else return Errno.EINVAL.Neg();
+        if (rc == RmiStatus.Success) rc = Communicate(Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, comm);
+        request.TsmCode = (ulong)rc;
+        if (rc != RmiStatus.Success) return ToErrno(rc);
+        request.StateChanged = true;
+        return request.NoResponse();
+    }
+
+    /// <summary>
+    /// <c>realm_dev_mem_map</c>: RMI_RTT_DEV_MAP of each 4 KiB page of [gpa_base, gpa_top) to
+    /// pa_base + offset. EINVAL for an empty or unaligned range, or when the RMM refuses a page
+    /// (the pages this call mapped are unmapped again). A page already mapped to the same PA by
+    /// this TDI is kept (a retried validation).
+    /// </summary>
+    private int ValidateMmio(HostVdev v, in CcaRequest r, ref TsmGuestRequest request)
+    {
+        const ulong mask = Rmi.Granule - 1;
+        if (r.GpaTop <= r.GpaBase || ((r.GpaBase | r.GpaTop | r.PaBase) & mask) != 0 || r.PaBase + (r.GpaTop - r.GpaBase) < r.PaBase)
+            return Errno.EINVAL.Neg();
+        var mapped = new List<ulong>();
+        for (ulong ipa = r.GpaBase; ipa < r.GpaTop; ipa += Rmi.Granule)
+        {
+            ulong pa = r.PaBase + (ipa - r.GpaBase);
+            if (v.Mappings.TryGetValue(ipa, out ulong have))
+            {
+                if (have == pa) continue;
+                return Undo(v, mapped, RmiStatus.ErrorRtt, ref request);
+            }
+            var rc = Call(Rmi.RttDevMap, v.Rd, ipa, 3, pa);
+            if (rc != RmiStatus.Success) return Undo(v, mapped, rc, ref request);
+            v.Mappings[ipa] = pa;
+            mapped.Add(ipa);
+        }
+        request.StateChanged = mapped.Count > 0;
+        return request.NoResponse();
+    }
+
+    private int Undo(HostVdev v, List<ulong> mapped, RmiStatus rc, ref TsmGuestRequest request)
+    {
+        foreach (ulong ipa in mapped)
+        {
+            Call(Rmi.RttDevUnmap, v.Rd, ipa, 3);
+            v.Mappings.Remove(ipa);
+        }
+        request.TsmCode = (ulong)rc;
+        return Errno.EINVAL.Neg();
+    }
+
+    /// <summary>v4: only RUN (2) is accepted → VDEV_START, the RMM sends START_INTERFACE with the LOCK nonce. EIO when the device refuses (the TDI stays LOCKED).</summary>
+    private int SetTdiState(HostVdev v, in CcaRequest r, ref TsmGuestRequest request)
+    {
+        if (r.TdiState != (uint)Rhi.TdiRun) return Errno.EINVAL.Neg();
+        var rc = Call(Rmi.VdevStart, v.Rd, v.Pdev.Pdev, v.Vdev);
+        if (rc == RmiStatus.Success) rc = Communicate(Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, comm);
+        request.TsmCode = (ulong)rc;
+        if (rc != RmiStatus.Success) return ToErrno(rc);
+        request.StateChanged = true;
+        return request.NoResponse();
+    }
+
+    /// <summary>RMI status to errno (TsmLab): INPUT/RTT/REALM EINVAL, BUSY EBUSY, anything else EIO.</summary>
+    private static int ToErrno(RmiStatus rc) => rc switch
+    {
+        RmiStatus.ErrorInput or RmiStatus.ErrorRtt or RmiStatus.ErrorRealm => Errno.EINVAL.Neg(),
+        RmiStatus.Busy => Errno.EBUSY.Neg(),
+        _ => Errno.EIO.Neg(),
+    };
+
+    // ---- plumbing ----
+
+    private VdevState StateOf(HostVdev v) =>
+        Call(Rmi.VdevGetState, out ulong s, v.Vdev) == RmiStatus.Success ? (VdevState)s : VdevState.Error;
+
+    private void Teardown(HostVdev v)
+    {
+        foreach (ulong ipa in v.Mappings.Keys) Call(Rmi.RttDevUnmap, v.Rd, ipa, 3);
+        v.Mappings.Clear();
+        if (StateOf(v) is VdevState.Locked or VdevState.Started or VdevState.Error
+            && (Call(Rmi.VdevUnlock, v.Rd, v.Pdev.Pdev, v.Vdev) != RmiStatus.Success
+                || Communicate(Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, comm) != RmiStatus.Success))
+            Call(Rmi.VdevAbort, v.Rd, v.Pdev.Pdev, v.Vdev);
+        Call(Rmi.VdevDestroy, v.Rd, v.Pdev.Pdev, v.Vdev);
+        Memory.Free(v.Vdev);
+        v.Objects.Clear();
+    }
+
+    /// <summary>COMMUNICATE until the RMM answers other than INCOMPLETE, caching every object it hands over.</summary>
+    private RmiStatus Communicate(ulong fid, Dictionary<CacheObject, byte[]> cache, ulong a1, ulong a2, ulong a3 = 0, ulong a4 = 0)
+    {
+        Span<byte> exit = stackalloc byte[24];
+        for (int i = 0; i < MaxCommunicate; i++)
+        {
+            var rc = Call(fid, a1, a2, a3, a4);
+            Memory.Read(comm + Rmi.CommExitFlags, exit);
+            if ((BinaryPrimitives.ReadUInt64LittleEndian(exit) & Rmi.CommExitFlagObject) != 0 && rc is RmiStatus.Success or RmiStatus.Incomplete)
+            {
+                var id = (CacheObject)BinaryPrimitives.ReadUInt64LittleEndian(exit[8..]);
+                var bytes = new byte[BinaryPrimitives.ReadUInt64LittleEndian(exit[16..])];
+                Memory.Read(buffer, bytes);
+                cache[id] = bytes;
+            }
+            if (rc != RmiStatus.Incomplete) return rc;
+        }
+        return RmiStatus.ErrorDevice;
+    }
+
+    private RmiStatus Call(ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) => RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
+    private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0) => RealmRegistry.Call(Rmm, fid, out x1, a1);
+
+    // ---- DOE relay for the RMM ----
+
+    ITdispTransport? IRmmDeviceLink.TransportFor(ulong pdevId) => pdevs.Values.FirstOrDefault(p => p.PdevId == pdevId)?.Transport;
+
+    ISpdmEvidence? IRmmDeviceLink.EvidenceFor(ulong pdevId) => pdevs.Values.FirstOrDefault(p => p.PdevId == pdevId)?.Evidence;
+}

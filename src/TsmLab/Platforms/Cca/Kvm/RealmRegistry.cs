@@ -1,0 +1,47 @@
+using TsmLab.Kernel.Kvm;
+using TsmLab.Platforms.Cca.Abi;
+using TsmLab.Platforms.Cca.Rmm;
+
+namespace TsmLab.Platforms.Cca.Kvm;
+
+/// <summary>
+/// KVM's realm side (arch/arm64/kvm/rme.c), as far as the model needs it: the RD of each realm
+/// VM, created with RMI_REALM_CREATE the first time the VM needs one (the kernel model's
+/// KVM_CREATE_VM does not call the RMM), and its RECs (RMI_REC_CREATE) with their run pages.
+/// </summary>
+public sealed class RealmRegistry(CcaRmm rmm, PhysicalMemory memory)
+{
+    private readonly Dictionary<KvmVm, ulong> rds = new();
+
+    /// <summary>The VM's RD, creating the realm on first use; 0 when the VM is not a realm or the RMM refuses.</summary>
+    public ulong RdFor(KvmVm vm)
+    {
+        if (rds.TryGetValue(vm, out ulong rd)) return rd;
+        if (vm.Arch != TsmLab.Abi.TvmArch.Cca) return 0;
+        rd = memory.Allocate();
+        if (Call(rmm, Rmi.RealmCreate, rd) != RmiStatus.Success) { memory.Free(rd); return 0; }
+        rds[vm] = rd;
+        return rd;
+    }
+
+    /// <summary>RMI_REC_CREATE for a vCPU of the VM; returns (rec, run page) or (0, 0).</summary>
+    public (ulong Rec, ulong Run) CreateRec(KvmVm vm)
+    {
+        ulong rd = RdFor(vm);
+        if (rd == 0) return (0, 0);
+        ulong rec = memory.Allocate(), run = memory.Allocate();
+        if (Call(rmm, Rmi.RecCreate, rec, rd) != RmiStatus.Success) return (0, 0);
+        return (rec, run);
+    }
+
+    /// <summary>One SMC to the RMM: x0 = FID, x1.. = arguments; returns the status.</summary>
+    internal static RmiStatus Call(CcaRmm rmm, ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) => Call(rmm, fid, out _, a1, a2, a3, a4);
+
+    internal static RmiStatus Call(CcaRmm rmm, ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0)
+    {
+        Span<ulong> x = [fid, a1, a2, a3, a4, 0, 0, 0];
+        rmm.Rmi(x);
+        x1 = x[1];
+        return (RmiStatus)x[0];
+    }
+}

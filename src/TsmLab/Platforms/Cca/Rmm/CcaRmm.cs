@@ -1,0 +1,343 @@
+using System.Buffers.Binary;
+using TsmLab.Platforms.Cca.Abi;
+
+namespace TsmLab.Platforms.Cca.Rmm;
+
+/// <summary>
+/// The Realm Management Monitor, as far as device assignment needs it (platforms-and-tdisp.md
+/// §2.3-2.5): the RMI calls the host makes by SMC (FID in x0, arguments in x1..x6, status back in
+/// x0 and a value in x1) and the RSI calls a realm makes (<c>Rsi</c>).
+/// It owns PDEVs, VDEVs, realms and RECs, talks to devices only in TDISP/IDE_KM bytes through a
+/// <see cref="Tdisp.Requester.TdispRequester"/> over the host-relayed DOE transport, and keeps
+/// the evidence objects and their digests a realm checks. Every call answers a status; bad
+/// input changes nothing.
+/// </summary>
+public sealed partial class CcaRmm
+{
+    private readonly PhysicalMemory memory;
+    private readonly IRmmDeviceLink link;
+    private readonly Dictionary<ulong, RmmPdev> pdevs = new();
+    private readonly Dictionary<ulong, RmmVdev> vdevs = new();
+    private readonly Dictionary<ulong, RmmRealm> realms = new();
+    private readonly Dictionary<ulong, RmmRec> recs = new();
+
+    public CcaRmm(PhysicalMemory memory, IRmmDeviceLink link, RmmOptions? options = null)
+    {
+        this.memory = memory;
+        this.link = link;
+        Options = options ?? new RmmOptions();
+    }
+
+    public RmmOptions Options { get; }
+
+    /// <summary>RMI calls served, for tracing and tests.</summary>
+    public List<ulong> RmiLog { get; } = new();
+
+    /// <summary>Test hook: XORs the next START_INTERFACE nonce the RMM sends (a corrupted or stale nonce).</summary>
+    internal byte CorruptNextStartNonce { get; set; }
+
+    /// <summary>
+    /// One RMI call: <paramref name="x"/>[0] is the FID, [1..] the arguments; on return [0] holds
+    /// the <see cref="RmiStatus"/> and [1] the output value where the call has one.
+    /// </summary>
+    public void Rmi(Span<ulong> x)
+    {
+        if (x.Length < 8) throw new ArgumentException("an SMC carries x0..x7", nameof(x));
+        ulong fid = x[0];
+        RmiLog.Add(fid);
+        x.Slice(1, args.Length).CopyTo(args);
+        x[1] = 0;
+        x[0] = (ulong)(fid switch
+        {
+            Abi.Rmi.RealmCreate => RealmCreate(args[0]),
+            Abi.Rmi.RecCreate => RecCreate(args[0], args[1]),
+            Abi.Rmi.RecEnter => RecEnter(args[0], args[1], out x[1]),
+            Abi.Rmi.PdevCreate => PdevCreate(args[0], args[1]),
+            Abi.Rmi.PdevCommunicate => PdevCommunicate(args[0], args[1]),
+            Abi.Rmi.PdevGetState => PdevGetState(args[0], out x[1]),
+            Abi.Rmi.PdevStop => PdevStop(args[0]),
+            Abi.Rmi.PdevAbort => PdevAbort(args[0]),
+            Abi.Rmi.PdevDestroy => PdevDestroy(args[0]),
+            Abi.Rmi.VdevCreate => VdevCreate(args[0], args[1], args[2], args[3]),
+            Abi.Rmi.VdevCommunicate => VdevCommunicate(args[0], args[1], args[2], args[3]),
+            Abi.Rmi.VdevGetState => VdevGetState(args[0], out x[1]),
+            Abi.Rmi.VdevLock => VdevRequest(args[0], args[1], args[2], DeviceOp.Lock),
+            Abi.Rmi.VdevStart => VdevRequest(args[0], args[1], args[2], DeviceOp.Start),
+            Abi.Rmi.VdevUnlock => VdevRequest(args[0], args[1], args[2], DeviceOp.Unlock),
+            Abi.Rmi.VdevGetInterfaceReport => VdevRequest(args[0], args[1], args[2], DeviceOp.GetReport),
+            Abi.Rmi.VdevGetMeasurements => VdevGetMeasurements(args[0], args[1], args[2], args[3]),
+            Abi.Rmi.VdevAbort => VdevAbort(args[0], args[1], args[2]),
+            Abi.Rmi.VdevDestroy => VdevDestroy(args[0], args[1], args[2]),
+            Abi.Rmi.RttDevMap => RttDevMap(args[0], args[1], args[2], args[3]),
+            Abi.Rmi.RttDevUnmap => RttDevUnmap(args[0], args[1], args[2], out x[1]),
+            Abi.Rmi.RttDevValidate => RttDevValidate(args[0], args[1], args[2], args[3], out x[1]),
+            _ => RmiStatus.ErrorNotSupported,
+        });
+    }
+
+    private readonly ulong[] args = new ulong[7];
+
+    /// <summary>TsmLab: attaches the realm's memory (the RSI calls read and write it by IPA).</summary>
+    public bool AttachRealmMemory(ulong rd, IRealmMemory realmMemory)
+    {
+        if (!realms.TryGetValue(rd, out var r)) return false;
+        r.Memory = realmMemory;
+        return true;
+    }
+
+    // ---- realms and RECs (RMM 1.0; params are not modelled) ----
+
+    private RmiStatus RealmCreate(ulong rd)
+    {
+        if (!IsFreeGranule(rd)) return RmiStatus.ErrorInput;
+        realms[rd] = new RmmRealm(rd);
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus RecCreate(ulong rec, ulong rd)
+    {
+        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
+        if (!IsFreeGranule(rec)) return RmiStatus.ErrorInput;
+        recs[rec] = new RmmRec(rec, realm);
+        return RmiStatus.Success;
+    }
+
+    private bool IsFreeGranule(ulong pa) =>
+        memory.TryGranule(pa, out _) && !pdevs.ContainsKey(pa) && !vdevs.ContainsKey(pa) && !realms.ContainsKey(pa) && !recs.ContainsKey(pa);
+
+    // ---- PDEV ----
+
+    private RmiStatus PdevCreate(ulong pa, ulong paramsPa)
+    {
+        if (!IsFreeGranule(pa) || !memory.TryGranule(paramsPa, out var p)) return RmiStatus.ErrorInput;
+        ulong pdevId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsPdevId..]);
+        ulong hash = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsHashAlgo..]);
+        ulong ridBase = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsRidBase..]);
+        ulong ridTop = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsRidTop..]);
+        if (hash > Abi.Rsi.HashSha512 || ridBase > (pdevId & 0xFFFF) || ridTop <= ridBase || ridTop > 0x10000) return RmiStatus.ErrorInput;
+        if (pdevs.Values.Any(d => d.PdevId == pdevId)) return RmiStatus.ErrorInput;
+        var transport = link.TransportFor(pdevId);
+        if (transport is null) return RmiStatus.ErrorInput;
+        pdevs[pa] = new RmmPdev(pa, pdevId, (byte)hash, (ushort)ridBase, (ushort)ridTop, transport, link.EvidenceFor(pdevId));
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus PdevCommunicate(ulong pa, ulong commPa)
+    {
+        if (!pdevs.TryGetValue(pa, out var d) || !memory.TryGranule(commPa, out _)) return RmiStatus.ErrorInput;
+        if (d.Pending == DeviceOp.Connect)
+        {
+            d.Pending = DeviceOp.None;
+            if (!Connect(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
+            d.State = PdevState.Ready;
+        }
+        return Deliver(d.Outbox, commPa);
+    }
+
+    private RmiStatus PdevGetState(ulong pa, out ulong state)
+    {
+        state = 0;
+        if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
+        state = (ulong)d.State;
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus PdevStop(ulong pa)
+    {
+        if (!pdevs.TryGetValue(pa, out var d) || d.VdevCount > 0) return RmiStatus.ErrorInput;
+        d.State = PdevState.Stopped;
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus PdevAbort(ulong pa)
+    {
+        if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
+        d.Pending = DeviceOp.None;
+        d.Outbox.Clear();
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus PdevDestroy(ulong pa)
+    {
+        if (!pdevs.TryGetValue(pa, out var d) || d.VdevCount > 0 || d.State is PdevState.Ready) return RmiStatus.ErrorInput;
+        pdevs.Remove(pa);
+        return RmiStatus.Success;
+    }
+
+    // ---- VDEV ----
+
+    private RmiStatus VdevCreate(ulong rd, ulong pdevPa, ulong pa, ulong paramsPa)
+    {
+        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
+        if (!pdevs.TryGetValue(pdevPa, out var pdev) || pdev.State != PdevState.Ready) return RmiStatus.ErrorInput;
+        if (!IsFreeGranule(pa) || !memory.TryGranule(paramsPa, out var p)) return RmiStatus.ErrorInput;
+        ulong vdevId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.VdevParamsVdevId..]);
+        ulong tdiId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.VdevParamsTdiId..]);
+        ulong ranges = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.VdevParamsNumAddrRange..]);
+        if (tdiId < pdev.RidBase || tdiId >= pdev.RidTop || ranges > Abi.Rmi.VdevParamsMaxRanges) return RmiStatus.ErrorInput;
+        if (realm.Vdevs.ContainsKey(vdevId) || vdevs.Values.Any(v => v.Pdev == pdev && v.FunctionId.Rid == tdiId)) return RmiStatus.ErrorInput;
+        var vdev = new RmmVdev(pa, realm, pdev, vdevId, (ushort)tdiId);
+        vdevs[pa] = vdev;
+        realm.Vdevs[vdevId] = vdev;
+        pdev.VdevCount++;
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus FindVdev(ulong rd, ulong pdevPa, ulong pa, out RmmVdev vdev)
+    {
+        vdev = null!;
+        if (!realms.ContainsKey(rd)) return RmiStatus.ErrorRealm;
+        if (!vdevs.TryGetValue(pa, out var v) || v.Realm.Rd != rd || v.Pdev.Pa != pdevPa) return RmiStatus.ErrorInput;
+        vdev = v;
+        return RmiStatus.Success;
+    }
+
+    /// <summary>VDEV_LOCK / START / UNLOCK / GET_INTERFACE_REPORT: checks the state, then queues the op for COMMUNICATE.</summary>
+    private RmiStatus VdevRequest(ulong rd, ulong pdevPa, ulong pa, DeviceOp op)
+    {
+        var rc = FindVdev(rd, pdevPa, pa, out var v);
+        if (rc != RmiStatus.Success) return rc;
+        if (v.Pending != DeviceOp.None) return RmiStatus.Busy;
+        bool allowed = op switch
+        {
+            DeviceOp.Lock => v.State == VdevState.Unlocked,
+            DeviceOp.Start => v.State == VdevState.Locked,
+            DeviceOp.Unlock => v.State is VdevState.Locked or VdevState.Started or VdevState.Error,
+            DeviceOp.GetReport => v.State is VdevState.Locked or VdevState.Started,
+            _ => false,
+        };
+        if (!allowed) return RmiStatus.ErrorInput;
+        v.Pending = op;
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus VdevGetMeasurements(ulong rd, ulong pdevPa, ulong pa, ulong paramsPa)
+    {
+        var rc = FindVdev(rd, pdevPa, pa, out var v);
+        if (rc != RmiStatus.Success) return rc;
+        if (v.Pending != DeviceOp.None) return RmiStatus.Busy;
+        if (v.State is VdevState.New or VdevState.Error || !memory.TryGranule(paramsPa, out var p)) return RmiStatus.ErrorInput;
+        ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.MeasParamsFlags..]);
+        if (flags > 1) return RmiStatus.ErrorInput;
+        v.MeasFlags = flags;
+        p.Slice(Abi.Rmi.MeasParamsNonce, 32).CopyTo(v.MeasNonce);
+        v.Pending = DeviceOp.GetMeasurements;
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus VdevCommunicate(ulong rd, ulong pdevPa, ulong pa, ulong commPa)
+    {
+        var rc = FindVdev(rd, pdevPa, pa, out var v);
+        if (rc != RmiStatus.Success) return rc;
+        if (!memory.TryGranule(commPa, out _)) return RmiStatus.ErrorInput;
+        if (v.Pending != DeviceOp.None)
+        {
+            var op = v.Pending;
+            v.Pending = DeviceOp.None;
+            if (!RunDeviceOp(v, op)) return RmiStatus.ErrorDevice;
+        }
+        return Deliver(v.Outbox, commPa);
+    }
+
+    private RmiStatus VdevGetState(ulong pa, out ulong state)
+    {
+        state = 0;
+        if (!vdevs.TryGetValue(pa, out var v)) return RmiStatus.ErrorInput;
+        state = (ulong)v.State;
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus VdevAbort(ulong rd, ulong pdevPa, ulong pa)
+    {
+        var rc = FindVdev(rd, pdevPa, pa, out var v);
+        if (rc != RmiStatus.Success) return rc;
+        if (v.Pending == DeviceOp.None && v.Outbox.Count == 0) return RmiStatus.ErrorInput;
+        v.Pending = DeviceOp.None;
+        v.Outbox.Clear();
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus VdevDestroy(ulong rd, ulong pdevPa, ulong pa)
+    {
+        var rc = FindVdev(rd, pdevPa, pa, out var v);
+        if (rc != RmiStatus.Success) return rc;
+        if (v.State is VdevState.Locked or VdevState.Started) return RmiStatus.ErrorInput;
+        DropMappings(v);
+        vdevs.Remove(pa);
+        v.Realm.Vdevs.Remove(v.VdevId);
+        v.Pdev.VdevCount--;
+        return RmiStatus.Success;
+    }
+
+    /// <summary>Hands the next cached object to the host: SUCCESS when none remain after it, INCOMPLETE when more follow.</summary>
+    private RmiStatus Deliver(Queue<OutgoingObject> outbox, ulong commPa)
+    {
+        memory.TryGranule(commPa, out var comm);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], 0);
+        if (outbox.Count == 0) return RmiStatus.Success;
+        var o = outbox.Peek();
+        ulong buf = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommBufferPa..]);
+        ulong len = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommBufferLen..]);
+        if ((ulong)o.Bytes.Length > len || !memory.Write(buf, o.Bytes)) return RmiStatus.ErrorInput;
+        outbox.Dequeue();
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], Abi.Rmi.CommExitFlagObject);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitObjId..], (ulong)o.Id);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitLen..], (ulong)o.Bytes.Length);
+        return outbox.Count == 0 ? RmiStatus.Success : RmiStatus.Incomplete;
+    }
+
+    // ---- device RTT ----
+
+    private RmiStatus RttDevMap(ulong rd, ulong ipa, ulong level, ulong pa)
+    {
+        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
+        if (level != 3 || (ipa & (Abi.Rmi.Granule - 1)) != 0 || (pa & (Abi.Rmi.Granule - 1)) != 0) return RmiStatus.ErrorInput;
+        var vdev = realm.Vdevs.Values.FirstOrDefault(v => v.State is VdevState.Locked or VdevState.Started && InTeeRange(v, pa, Abi.Rmi.Granule));
+        if (vdev is null) return RmiStatus.ErrorInput;
+        if (realm.DevRtt.ContainsKey(ipa)) return RmiStatus.ErrorRtt;
+        realm.DevRtt[ipa] = new DevMapping(pa, vdev);
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus RttDevUnmap(ulong rd, ulong ipa, ulong level, out ulong pa)
+    {
+        pa = 0;
+        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
+        if (level != 3 || !realm.DevRtt.Remove(ipa, out var m)) return RmiStatus.ErrorRtt;
+        pa = m.Pa;
+        return RmiStatus.Success;
+    }
+
+    private RmiStatus RttDevValidate(ulong rd, ulong recPa, ulong baseIpa, ulong top, out ulong progress)
+    {
+        progress = baseIpa;
+        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
+        if (!recs.TryGetValue(recPa, out var rec) || rec.Realm != realm || rec.Pending is not PendingValidateMapping req) return RmiStatus.ErrorRec;
+        if (baseIpa != req.Progress || top > req.Top || top <= baseIpa) return RmiStatus.ErrorInput;
+        for (int n = 0; n < Options.ValidatePagesPerCall && progress < top; n++, progress += Abi.Rmi.Granule)
+        {
+            if (!realm.DevRtt.TryGetValue(progress, out var m) || m.Vdev != req.Vdev || m.Pa != req.Pa + (progress - req.Base))
+                return RmiStatus.ErrorRtt;
+            m.Validated = true;
+            req.Progress = progress + Abi.Rmi.Granule;
+        }
+        return RmiStatus.Success;
+    }
+
+    private static bool InTeeRange(RmmVdev v, ulong pa, ulong length)
+    {
+        foreach (var r in v.Ranges)
+        {
+            ulong end = r.FirstPage + (ulong)r.NumberOfPages * Abi.Rmi.Granule;
+            if ((r.Attributes & Tdisp.Wire.MmioRangeAttributes.IsNonTeeMem) == 0 && pa >= r.FirstPage && length <= end - pa && pa < end)
+                return true;
+        }
+        return false;
+    }
+
+    private static void DropMappings(RmmVdev v)
+    {
+        foreach (var ipa in v.Realm.DevRtt.Where(e => e.Value.Vdev == v).Select(e => e.Key).ToList())
+            v.Realm.DevRtt.Remove(ipa);
+    }
+}

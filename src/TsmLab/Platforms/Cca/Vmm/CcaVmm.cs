@@ -1,0 +1,173 @@
+using TsmLab.Abi;
+using TsmLab.Kernel;
+using TsmLab.Platforms.Cca.Abi;
+using TsmLab.Platforms.Cca.HostDriver;
+using TsmLab.Vmm;
+
+namespace TsmLab.Platforms.Cca.Vmm;
+
+/// <summary>
+/// A realm VMM's device-assignment exit handling: RHI host calls forwarded as
+/// KVM_EXIT_HYPERCALL (x0-x5 in <c>args</c>) are decoded, turned into TSM requests or TSM_OP
+/// bind/unbind on its iommufd fd, and answered in x0/x1 with RHI status codes; KVM_EXIT_ARM64_TIO
+/// is answered through VALIDATE_MMIO (op-arch) or REC_DA_VDEV_MAP (scope). The VMM keeps its own
+/// map from the guest's vdev_id (guest RID) to its vDevice id, and holds only fds, ids and
+/// addresses in its own memory.
+/// </summary>
+public sealed class CcaVmm : IRealmExitHandler
+{
+    private readonly Process process;
+    private readonly IommufdCalls calls;
+    private readonly int iommuFd;
+    private readonly GuestRam ram;
+    private readonly Dictionary<ulong, uint> vdevices = new();
+
+    public CcaVmm(IommufdCalls calls, int iommuFd, GuestRam ram, TsmAbiProfile profile, int longCallTicks = 1)
+    {
+        process = calls.Process;
+        this.calls = calls;
+        this.iommuFd = iommuFd;
+        this.ram = ram;
+        Requests = new CcaTsmRequests(calls, iommuFd, profile);
+        Worker = new LongCallWorker(longCallTicks);
+    }
+
+    public CcaTsmRequests Requests { get; }
+    public LongCallWorker Worker { get; }
+
+    /// <summary>One line per handled exit: the call and the status answered.</summary>
+    public List<string> Log { get; } = new();
+
+    /// <summary>Tells the VMM which vDevice backs the guest's device <paramref name="vdevId"/> (its guest RID).</summary>
+    public void AddDevice(ulong vdevId, uint vdeviceId) => vdevices[vdevId] = vdeviceId;
+
+    public void HandleExit(ulong kvmRunHva)
+    {
+        calls.Scratch.Reset();
+        Span<byte> run = stackalloc byte[KvmRunArm.Size];
+        if (process.Memory.CopyFromUser(run, kvmRunHva) < 0) return;
+        uint reason = Le.U32(run, KvmRunArm.ExitReason);
+        if (reason == KvmRunArm.ExitHypercall)
+        {
+            Span<ulong> x = stackalloc ulong[6];
+            for (int i = 0; i < 6; i++) x[i] = Le.U64(run, KvmRunArm.HypercallArgs + 8 * i);
+            ulong fid = Le.U64(run, KvmRunArm.HypercallNr);
+            // Every exit gives the worker a turn, except ABORT, which the VMM serves before the worker moves on.
+            if (fid != Rhi.DaVdevAbort) Worker.Tick();
+            Span<ulong> o = stackalloc ulong[4];
+            HostCall(fid, x, o);
+            for (int i = 0; i < 4; i++) Le.Put64(run, KvmRunArm.HypercallArgs + 8 * i, o[i]);
+            Log.Add($"RHI 0x{fid:x} -> {(fid == Rhi.DaFeatures ? $"0x{o[0]:x}" : ((RhiStatus)o[0]).ToString())}");
+        }
+        else if (reason == KvmRunArm.ExitArm64Tio)
+        {
+            ulong response = ValidateMapping(Le.U64(run, KvmRunArm.CcaVdevId), Le.U64(run, KvmRunArm.CcaGpaBase),
+                Le.U64(run, KvmRunArm.CcaGpaTop), Le.U64(run, KvmRunArm.CcaPaBase));
+            Le.Put64(run, KvmRunArm.CcaResponse, response);
+            Log.Add($"TIO validate -> {response}");
+        }
+        process.Memory.CopyToUser(kvmRunHva, run);
+    }
+
+    /// <summary>KVM_EXIT_ARM64_TIO: 0 when the mapping was made, else the positive errno (KVM then rejects).</summary>
+    private ulong ValidateMapping(ulong vdevId, ulong gpaBase, ulong gpaTop, ulong paBase)
+    {
+        if (!vdevices.TryGetValue(vdevId, out uint vdev)) return (ulong)Errno.ENOENT;
+        long rc = Requests.ValidateMmio(vdev, gpaBase, gpaTop, paBase);
+        return rc < 0 ? (ulong)(-rc) : 0;
+    }
+
+    private void HostCall(ulong fid, ReadOnlySpan<ulong> x, Span<ulong> o)
+    {
+        o.Clear();
+        if (fid == Rhi.DaFeatures)
+        {
+            o[0] = Rhi.BaseFeatures | Rhi.FeatVdevContinue | Rhi.FeatAbort;
+            return;
+        }
+        if (fid is not (Rhi.DaObjectSize or Rhi.DaObjectRead or Rhi.DaVdevContinue or Rhi.DaVdevGetMeasurements
+            or Rhi.DaVdevGetInterfaceReport or Rhi.DaVdevSetTdiState or Rhi.DaVdevAbort))
+        {
+            o[0] = Rhi.NotSupported;
+            return;
+        }
+        ulong vdevId = x[1];
+        if (!vdevices.TryGetValue(vdevId, out uint vdev))
+        {
+            o[0] = (ulong)RhiStatus.InvalidVdevId;
+            return;
+        }
+        RhiStatus status;
+        switch (fid)
+        {
+            case Rhi.DaObjectSize:
+            {
+                if (!CcaRequest.RhiObject(x[2], out var obj)) { status = RhiStatus.InvalidObject; break; }
+                long rc = Requests.ObjectSize(vdev, obj, x[2], out uint size);
+                status = rc < 0 ? ObjectStatus(rc) : RhiStatus.Success;
+                o[1] = rc < 0 ? 0 : size;
+                break;
+            }
+            case Rhi.DaObjectRead:
+            {
+                if (!CcaRequest.RhiObject(x[2], out var obj)) { status = RhiStatus.InvalidObject; break; }
+                if (x[4] > uint.MaxValue || !ram.TryHva(x[3], Math.Max(x[4], 1), out ulong hva)) { status = RhiStatus.AccessFailed; break; }
+                long rc = Requests.ReadObject(vdev, obj, x[2], x[5], hva, (uint)x[4]);
+                status = rc < 0 ? ObjectStatus(rc) : RhiStatus.Success;
+                o[1] = rc < 0 ? 0 : x[4] - (ulong)rc;
+                break;
+            }
+            case Rhi.DaVdevGetInterfaceReport:
+                status = Worker.Submit(vdevId, () => FromErrno(Requests.Regenerate(vdev, CacheObject.InterfaceReport, 0, 0)), out o[1]);
+                break;
+            case Rhi.DaVdevGetMeasurements:
+            {
+                Span<byte> flags = stackalloc byte[8];
+                if (!ram.Read(x[2], flags) || !ram.TryHva(x[2] + Rhi.MeasParamsNonce, Rhi.NonceSize, out ulong nonceHva)) { status = RhiStatus.AccessFailed; break; }
+                ulong f = Le.U64(flags, 0);
+                status = Worker.Submit(vdevId, () => FromErrno(Requests.Regenerate(vdev, CacheObject.Measurements, f, nonceHva)), out o[1]);
+                break;
+            }
+            case Rhi.DaVdevSetTdiState:
+            {
+                ulong target = x[2];
+                Func<RhiStatus>? op = target switch
+                {
+                    Rhi.TdiConfigLocked => () => FromErrno(calls.TsmOp(iommuFd, vdev, IommuVdeviceTsmOp.TypeBind)),
+                    Rhi.TdiRun => () => FromErrno(Requests.SetTdiState(vdev, (uint)Rhi.TdiRun)),
+                    Rhi.TdiConfigUnlocked => () => FromErrno(calls.TsmOp(iommuFd, vdev, IommuVdeviceTsmOp.TypeUnbind)),
+                    _ => null,
+                };
+                status = op is null ? RhiStatus.Input : Worker.Submit(vdevId, op, out o[1]);
+                break;
+            }
+            case Rhi.DaVdevContinue:
+                status = Worker.Continue(vdevId, x[2]);
+                if (status == RhiStatus.Incomplete) o[1] = x[2];
+                break;
+            default:
+                status = Worker.Abort(vdevId);
+                break;
+        }
+        o[0] = (ulong)status;
+    }
+
+    /// <summary>Errno to RHI status for an object read: a TDI not bound or an object not fetched is DATA_NOT_AVAILABLE.</summary>
+    private static RhiStatus ObjectStatus(long rc) => rc == Errno.ENXIO.Neg() ? RhiStatus.DataNotAvailable : FromErrno(rc);
+
+    /// <summary>
+    /// Errno to RHI status (TsmLab definition): 0 or residue SUCCESS; ENOENT INVALID_VDEV_ID;
+    /// ENODATA DATA_NOT_AVAILABLE; ERANGE INVALID_OFFSET; EFAULT ACCESS_FAILED; EBUSY BUSY;
+    /// EINVAL and ENXIO INPUT; anything else (EIO) DEVICE.
+    /// </summary>
+    public static RhiStatus FromErrno(long rc) => rc >= 0 ? RhiStatus.Success : (Errno)(int)-rc switch
+    {
+        Errno.ENOENT => RhiStatus.InvalidVdevId,
+        Errno.ENODATA => RhiStatus.DataNotAvailable,
+        Errno.ERANGE => RhiStatus.InvalidOffset,
+        Errno.EFAULT => RhiStatus.AccessFailed,
+        Errno.EBUSY => RhiStatus.Busy,
+        Errno.EINVAL or Errno.ENXIO => RhiStatus.Input,
+        _ => RhiStatus.Device,
+    };
+}

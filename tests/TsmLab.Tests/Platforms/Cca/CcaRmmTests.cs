@@ -1,0 +1,284 @@
+using System.Buffers.Binary;
+using TsmLab.Platforms.Cca.Abi;
+using TsmLab.Platforms.Cca.HostDriver;
+using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Tdisp.Device;
+using TsmLab.Tdisp.Requester;
+using TsmLab.Tdisp.Wire;
+
+namespace TsmLab.Tests.Platforms.Cca;
+
+/// <summary>The RMM model through its SMC interface alone: RMI return codes, PDEV/VDEV states, device RTT.</summary>
+public sealed class CcaRmmTests
+{
+    private const ulong PdevId = 0x0100;
+
+    private sealed class Link(DeviceSecurityManager dsm) : IRmmDeviceLink
+    {
+        public int Exchanges;
+        public ITdispTransport? TransportFor(ulong pdevId) => pdevId == PdevId ? new CountingTransport(new DoeTransport(DoeMailbox.For(dsm)), this) : null;
+        public ISpdmEvidence? EvidenceFor(ulong pdevId) => pdevId == PdevId ? new SpdmEvidenceStandIn(dsm.Identity) : null;
+    }
+
+    private sealed class CountingTransport(ITdispTransport inner, Link link) : ITdispTransport
+    {
+        public int Exchange(ReadOnlySpan<byte> request, Span<byte> response)
+        {
+            link.Exchanges++;
+            return inner.Exchange(request, response);
+        }
+    }
+
+    private sealed class Fw
+    {
+        public readonly PhysicalMemory Mem = new();
+        public readonly DeviceSecurityManager Dsm = DeviceSecurityManager.CreateDefault();
+        public readonly Link Link;
+        public readonly CcaRmm Rmm;
+        public readonly ulong Comm, Buffer, Params;
+
+        public Fw(RmmOptions? options = null)
+        {
+            Link = new Link(Dsm);
+            Rmm = new CcaRmm(Mem, Link, options);
+            Comm = Mem.Allocate();
+            Buffer = Mem.Allocate(16);
+            Params = Mem.Allocate();
+            Span<byte> c = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt64LittleEndian(c, Buffer);
+            BinaryPrimitives.WriteUInt64LittleEndian(c[8..], 16 * 4096);
+            Mem.Write(Comm, c);
+        }
+
+        public RmiStatus Call(ulong fid, out ulong x1, params ulong[] a)
+        {
+            Span<ulong> x = stackalloc ulong[8];
+            x[0] = fid;
+            a.CopyTo(x[1..]);
+            Rmm.Rmi(x);
+            x1 = x[1];
+            return (RmiStatus)x[0];
+        }
+
+        public RmiStatus Call(ulong fid, params ulong[] a) => Call(fid, out _, a);
+
+        public ulong CommObject => Read(Comm + Rmi.CommExitObjId);
+        public ulong CommFlags => Read(Comm + Rmi.CommExitFlags);
+
+        public ulong Read(ulong pa)
+        {
+            Span<byte> b = stackalloc byte[8];
+            Mem.Read(pa, b);
+            return BinaryPrimitives.ReadUInt64LittleEndian(b);
+        }
+
+        public void Write(ulong pa, ulong v)
+        {
+            Span<byte> b = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(b, v);
+            Mem.Write(pa, b);
+        }
+
+        public ulong PdevParams(ulong pdevId = PdevId, ulong hash = 0, ulong ridBase = 0x100, ulong ridTop = 0x105)
+        {
+            Mem.Write(Params, new byte[4096]);
+            Write(Params + Rmi.PdevParamsPdevId, pdevId);
+            Write(Params + Rmi.PdevParamsHashAlgo, hash);
+            Write(Params + Rmi.PdevParamsRidBase, ridBase);
+            Write(Params + Rmi.PdevParamsRidTop, ridTop);
+            return Params;
+        }
+
+        public ulong VdevParams(ulong vdevId, ulong tdiId)
+        {
+            Mem.Write(Params, new byte[4096]);
+            Write(Params + Rmi.VdevParamsVdevId, vdevId);
+            Write(Params + Rmi.VdevParamsTdiId, tdiId);
+            return Params;
+        }
+
+        /// <summary>A READY PDEV, a realm and an UNLOCKED VDEV of function 0x0100.</summary>
+        public (ulong Pdev, ulong Rd, ulong Vdev) Ready()
+        {
+            ulong pdev = Mem.Allocate(), rd = Mem.Allocate(), vdev = Mem.Allocate();
+            Assert.Equal(RmiStatus.Success, Call(Rmi.PdevCreate, pdev, PdevParams()));
+            while (Call(Rmi.PdevCommunicate, pdev, Comm) == RmiStatus.Incomplete) { }
+            Assert.Equal(RmiStatus.Success, Call(Rmi.RealmCreate, rd));
+            Assert.Equal(RmiStatus.Success, Call(Rmi.VdevCreate, rd, pdev, vdev, VdevParams(0x18, 0x100)));
+            Assert.Equal(RmiStatus.Success, Call(Rmi.VdevCommunicate, rd, pdev, vdev, Comm));
+            return (pdev, rd, vdev);
+        }
+    }
+
+    [Fact]
+    public void PdevConnect_OverDoe_ProgramsIdeKeys_AndHandsOverVcaThenCertificate()
+    {
+        var f = new Fw();
+        ulong pdev = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevGetState, out ulong state, pdev));
+        Assert.Equal((ulong)PdevState.New, state);
+        Assert.Equal(RmiStatus.Incomplete, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        Assert.Equal((ulong)CacheObject.Vca, f.CommObject);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        Assert.Equal((ulong)CacheObject.Certificate, f.CommObject);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        Assert.Equal(0ul, f.CommFlags);
+        f.Call(Rmi.PdevGetState, out state, pdev);
+        Assert.Equal((ulong)PdevState.Ready, state);
+        Assert.True(f.Dsm.IdeKeys.IsStreamReady(0));
+        Assert.True(f.Link.Exchanges >= 2 + 12); // version, capabilities, 6 x (KEY_PROG + K_SET_GO)
+    }
+
+    [Fact]
+    public void PdevCreate_RefusesBadInput_WithErrorInput()
+    {
+        var f = new Fw();
+        ulong pdev = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(pdevId: 0x200)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(hash: 2)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(ridBase: 0x101)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, 0x1234_5000));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, 0x1234_5000, f.PdevParams()));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
+    }
+
+    [Fact]
+    public void PdevConnect_WhenIdeKeyProgrammingFails_IsErrorDevice_AndThePdevIsInError()
+    {
+        var f = new Fw(new RmmOptions { IdeStreamId = 9 });
+        ulong pdev = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
+        Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        f.Call(Rmi.PdevGetState, out ulong state, pdev);
+        Assert.Equal((ulong)PdevState.Error, state);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevDestroy, pdev));
+    }
+
+    [Fact]
+    public void VdevCreate_RefusesUnknownRealmPdevNotReadyForeignFunctionAndDuplicates()
+    {
+        var f = new Fw();
+        var (pdev, rd, _) = f.Ready();
+        ulong v2 = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.ErrorRealm, f.Call(Rmi.VdevCreate, f.Mem.Allocate(), pdev, v2, f.VdevParams(0x20, 0x101)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevCreate, rd, f.Mem.Allocate(), v2, f.VdevParams(0x20, 0x101)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevCreate, rd, pdev, v2, f.VdevParams(0x20, 0x105)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevCreate, rd, pdev, v2, f.VdevParams(0x18, 0x101)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevCreate, rd, pdev, v2, f.VdevParams(0x20, 0x100)));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCreate, rd, pdev, v2, f.VdevParams(0x20, 0x101)));
+    }
+
+    [Fact]
+    public void VdevLifecycle_StatesOnlyMoveThroughCommunicate_AndEveryWrongStateIsErrorInput()
+    {
+        var f = new Fw();
+        var (pdev, rd, vdev) = f.Ready();
+        var tdi = f.Dsm.Interfaces[0];
+        f.Call(Rmi.VdevGetState, out ulong s, vdev);
+        Assert.Equal((ulong)VdevState.Unlocked, s);
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevStart, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevGetInterfaceReport, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevLock, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.Busy, f.Call(Rmi.VdevLock, rd, pdev, vdev));
+        Assert.Equal(TdiState.ConfigUnlocked, tdi.State);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal((ulong)CacheObject.InterfaceReport, f.CommObject);
+        Assert.Equal(TdiState.ConfigLocked, tdi.State);
+        f.Call(Rmi.VdevGetState, out s, vdev);
+        Assert.Equal((ulong)VdevState.Locked, s);
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevLock, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevDestroy, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevStop, pdev));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevStart, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(TdiState.Run, tdi.State);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevUnlock, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(TdiState.ConfigUnlocked, tdi.State);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevDestroy, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevGetState, vdev));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevDestroy, pdev));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevStop, pdev));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevDestroy, pdev));
+    }
+
+    [Fact]
+    public void VdevStart_WithAWrongNonce_IsErrorDevice_AndTheVdevStaysLocked()
+    {
+        var f = new Fw();
+        var (pdev, rd, vdev) = f.Ready();
+        f.Call(Rmi.VdevLock, rd, pdev, vdev);
+        f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm);
+        f.Rmm.CorruptNextStartNonce = 0xFF;
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevStart, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        f.Call(Rmi.VdevGetState, out ulong s, vdev);
+        Assert.Equal((ulong)VdevState.Locked, s);
+        Assert.Equal(TdiState.ConfigLocked, f.Dsm.Interfaces[0].State);
+    }
+
+    [Fact]
+    public void VdevAbort_DropsAPendingOperation_ElseErrorInput()
+    {
+        var f = new Fw();
+        var (pdev, rd, vdev) = f.Ready();
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevAbort, rd, pdev, vdev));
+        f.Call(Rmi.VdevLock, rd, pdev, vdev);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevAbort, rd, pdev, vdev));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(TdiState.ConfigUnlocked, f.Dsm.Interfaces[0].State);
+    }
+
+    [Fact]
+    public void VdevGetMeasurements_FlagsAboveRaw_IsErrorInput_ElseTheTranscriptCarriesTheNonce()
+    {
+        var f = new Fw();
+        var (pdev, rd, vdev) = f.Ready();
+        ulong prm = f.Mem.Allocate();
+        f.Write(prm, 2);
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevGetMeasurements, rd, pdev, vdev, prm));
+        f.Write(prm, 1);
+        f.Write(prm + Rmi.MeasParamsNonce, 0x1122334455667788);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevGetMeasurements, rd, pdev, vdev, prm));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal((ulong)CacheObject.Measurements, f.CommObject);
+        Assert.Equal(0x1122334455667788ul, f.Read(f.Buffer));
+    }
+
+    [Fact]
+    public void DeviceRtt_MapNeedsALockedVdevsTeePage_UnmapAndValidateCheckTheirEntries()
+    {
+        var f = new Fw();
+        var (pdev, rd, vdev) = f.Ready();
+        const ulong ipa = 0x1_0000_0000;
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_0000)); // not locked yet
+        f.Call(Rmi.VdevLock, rd, pdev, vdev);
+        f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm);
+        Assert.Equal(RmiStatus.ErrorRealm, f.Call(Rmi.RttDevMap, f.Mem.Allocate(), ipa, 3, 0xf000_0000));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 2, 0xf000_0000));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa + 8, 3, 0xf000_0000));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_2000)); // MSI-X table: not TEE memory
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_0000));
+        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_1000));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RttDevUnmap, out ulong pa, rd, ipa, 3));
+        Assert.Equal(0xf000_0000ul, pa);
+        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevUnmap, rd, ipa, 3));
+        Assert.Equal(RmiStatus.ErrorRec, f.Call(Rmi.RttDevValidate, rd, f.Mem.Allocate(), ipa, ipa + 0x1000));
+    }
+
+    [Fact]
+    public void RealmAndRecCalls_AndUnknownFids()
+    {
+        var f = new Fw();
+        ulong rd = f.Mem.Allocate(), rec = f.Mem.Allocate(), run = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.ErrorRealm, f.Call(Rmi.RecCreate, rec, rd));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RealmCreate, rd));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RealmCreate, rd));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RecCreate, rec, rd));
+        Assert.Equal(RmiStatus.ErrorRec, f.Call(Rmi.RecEnter, rec, run));
+        Assert.Equal(RmiStatus.ErrorNotSupported, f.Call(0xC40001FF));
+        Assert.False(f.Rmm.AttachRealmMemory(f.Mem.Allocate(), null!));
+    }
+}
