@@ -4,7 +4,8 @@
 // DMTF measurement blocks (DSP0274) of the configured measurements.
 // Stability: keys, subject names, serials, validity, extensions, measurements and the signatures
 // (RFC 6979 deterministic ECDSA, DeterministicEcdsa.cs) are byte-stable for a seed, so the whole
-// chain and its digests are the same on every run. Signed once, lazily, per DeviceIdentity.
+// chain and its digests are the same on every run. Signed once per seed and subject in a process
+// (the signing is deterministic, so the cached DER is what signing again would give).
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -40,6 +41,12 @@ public sealed class DeviceIdentity
     // The order n of NIST P-384 (FIPS 186-4 D.1.2.4).
     private static ReadOnlySpan<byte> P384Order => Convert.FromHexString(
         "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
+
+    /// <summary>
+    /// Signed chains (root DER, leaf DER) by what determines them. Signing is deterministic, so a
+    /// chain computed once serves every identity with the same seed and subject in the process.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Seed, string Leaf), Lazy<(byte[] Root, byte[] Leaf)>> SignedChains = new();
 
     private readonly Lazy<(X509Certificate2 Root, X509Certificate2 Leaf)> _chain;
 
@@ -112,18 +119,24 @@ public sealed class DeviceIdentity
 
     private (X509Certificate2, X509Certificate2) BuildChain()
     {
+        var (rootDer, leafDer) = SignedChains.GetOrAdd((Seed, LeafSubject.Name), _ => new Lazy<(byte[], byte[])>(SignChain)).Value;
+        using var rootPublic = X509CertificateLoader.LoadCertificate(rootDer);
+        return (rootPublic.CopyWithPrivateKey(RootKey), X509CertificateLoader.LoadCertificate(leafDer));
+    }
+
+    private (byte[] Root, byte[] Leaf) SignChain()
+    {
         var rootReq = new CertificateRequest(RootSubject, RootKey, HashAlgorithmName.SHA384);
         rootReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 1, true));
         rootReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         rootReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootReq.PublicKey, false));
-        using var rootPublic = rootReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(RootKey), NotBefore, NotAfter, [0x01]);
-        var root = rootPublic.CopyWithPrivateKey(RootKey);
+        using var root = rootReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(RootKey), NotBefore, NotAfter, [0x01]);
 
         var leafReq = new CertificateRequest(LeafSubject, LeafKey, HashAlgorithmName.SHA384);
         leafReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         leafReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         leafReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(leafReq.PublicKey, false));
-        var leaf = leafReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(RootKey), NotBefore, NotAfter, [0x02]);
-        return (root, leaf);
+        using var leaf = leafReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(RootKey), NotBefore, NotAfter, [0x02]);
+        return (root.RawData, leaf.RawData);
     }
 }
