@@ -10,24 +10,8 @@ public class ReplayCommandTests
     [Fact]
     public void ExampleAssign_EveryLineGivesTheResultItsCommentStates()
     {
-        string path = Path.Combine(CliRunner.RepoRoot(), "examples", "assign.jsonl");
-        var input = File.ReadAllLines(path);
-        var (rc, o, e) = CliRunner.Run("", "replay", path);
-        Assert.True(rc == 0, e);
-        var answers = Lines(o).ToDictionary(a => a.GetProperty("line").GetInt32());
-        int checkedLines = 0;
-        for (int i = 0; i < input.Length; i++)
-        {
-            if (!input[i].StartsWith("# expect ", StringComparison.Ordinal)) continue;
-            using var expected = JsonDocument.Parse(input[i]["# expect ".Length..]);
-            var actual = answers[i + 2];
-            foreach (var p in expected.RootElement.EnumerateObject())
-                Assert.True(actual.TryGetProperty(p.Name, out var v) && v.GetRawText() == p.Value.GetRawText(),
-                    $"line {i + 2}: expected {p.Name}={p.Value.GetRawText()}, got {actual.GetRawText()}");
-            checkedLines++;
-        }
-        Assert.Equal(answers.Count, checkedLines);
-        Assert.True(checkedLines > 30);
+        var (_, answers) = ExampleScript.Check("assign.jsonl");
+        Assert.True(answers.Count > 30);
     }
 
     [Fact]
