@@ -12,39 +12,25 @@ namespace TsmLab.Tests.Platforms.SevTio;
 /// <summary>The `sev` host booted, a VMM that assigned vfio0 (PF0) to an SNP VM, its GHCB handler, and the SNP guest.</summary>
 internal sealed class SevRig : IGhcbExitHandler
 {
-    public static readonly PciAddress GuestAddress = new(0, 0, 3, 0);
-    public const ulong GuestBar0 = 0xE000_0000, GuestBar2 = 0x80_0000_0000;
-
     /// <param name="vfio">Which cdev to assign; vfio1 is VF0 (RID 0x0101, BAR0 16 KiB at 0xf1000000, BAR2 1 MiB at 0x4100000000).</param>
     public SevRig(int vfio = 0)
     {
-        _vfio = vfio;
-        Kernel = HostKernel.Boot(SevTioHost.Configuration());
-        Tsm = (SevTioLinkTsm)Kernel.Tsm.Find(0)!.Platform;
-        Process = Kernel.CreateProcess();
-        Assignment = new DeviceAssignment(Process, new AssignmentPlan($"/dev/vfio/devices/vfio{vfio}", KvmVmType.X86SnpVm, IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, GuestAddress));
-        Assert.True(Assignment.Prepare(), string.Join("\n", Assignment.Steps));
-        Ram = new GuestRam(Process, 0x6000_0000_0000, 1 << 20);
-        Vmm = new SevTioVmm(Assignment.Calls, Assignment.IommuFd, Ram);
-        Vmm.Attach(GuestAddress.GuestRid, Assignment.VdeviceId,
-            vfio == 0
-                ? [new GuestBar(0, GuestBar0, 0xF000_0000, 0x10_0000), new GuestBar(2, GuestBar2, 0x40_0000_0000, 0x100_0000)]
-                : [new GuestBar(0, GuestBar0, 0xF100_0000 + (ulong)(vfio - 1) * 0x4000, 0x4000), new GuestBar(2, GuestBar2, 0x41_0000_0000 + (ulong)(vfio - 1) * 0x10_0000, 0x10_0000)]);
-        Asid = (uint)Kernel.Vms.Single().Id;
-        Guest = new SnpTioGuest(Ram, this, Tsm.Psp.LaunchGuest(Asid)!, GuestAddress.GuestRid,
-            new Dictionary<int, ulong> { [0] = GuestBar0, [2] = GuestBar2 });
+        Session = SevTioSession.Start(vfio, this);
+        Assert.True(Session.Prepared, string.Join("\n", Session.Assignment.Steps));
     }
 
-    public HostKernel Kernel { get; }
-    public SevTioLinkTsm Tsm { get; }
-    public Process Process { get; }
-    public DeviceAssignment Assignment { get; }
-    public GuestRam Ram { get; }
-    public SevTioVmm Vmm { get; }
-    public SnpTioGuest Guest { get; }
-    public uint Asid { get; }
-    public PciFunction Function => Kernel.VfioDevices[_vfio].Function;
-    private readonly int _vfio;
+    public const ulong GuestBar0 = SevTioSession.GuestBar0, GuestBar2 = SevTioSession.GuestBar2;
+    public static readonly PciAddress GuestAddress = SevTioSession.GuestAddress;
+    public SevTioSession Session { get; }
+    public HostKernel Kernel => Session.Kernel;
+    public SevTioLinkTsm Tsm => Session.Tsm;
+    public Process Process => Session.Process;
+    public DeviceAssignment Assignment => Session.Assignment;
+    public GuestRam Ram => Session.Ram;
+    public SevTioVmm Vmm => Session.Vmm;
+    public SnpTioGuest Guest => Session.Guest;
+    public uint Asid => Session.Asid;
+    public PciFunction Function => Session.Function;
     public const uint FunctionId = 0x0100;
 
     /// <summary>A hostile hypervisor's hook: runs before the VMM sees an exit (may rewrite guest pages or the GHCB).</summary>
