@@ -21,7 +21,7 @@ internal sealed class TraceOption
     {
         if (pr.GetValue(Option) is null && pr.GetValue(Report) is null) return null;
         var log = new TraceLog();
-        kernel.Trace = log;
+        Hosts.HostTracing.Attach(kernel, log);
         return log;
     }
 

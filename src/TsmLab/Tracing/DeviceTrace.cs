@@ -15,20 +15,29 @@ public static class DeviceTrace
     /// <summary>Chains onto the device's hooks; existing listeners keep running first.</summary>
     public static void Attach(DeviceSecurityManager dsm, TraceLog log)
     {
+        // A change a TDISP request causes is reported by the device before the exchange ends; it is
+        // held until the message is recorded, so the trace reads request, then change.
+        var pending = new List<TdiStateChange>();
         var exchanged = dsm.Exchanged;
         dsm.Exchanged = e =>
         {
             exchanged?.Invoke(e);
             Record(log, e);
+            foreach (var c in pending) RecordChange(log, c);
+            pending.Clear();
         };
         var changed = dsm.StateChanged;
         dsm.StateChanged = c =>
         {
             changed?.Invoke(c);
-            log.Record(TraceLayer.Device, TraceLayer.Device, TraceKind.StateChange, $"TDI {c.FunctionId}", $"{c.From} -> {c.To}",
-                new("function_id", $"0x{c.FunctionId.Value:x}"), new("from", c.From.ToString()), new("to", c.To.ToString()), new("cause", c.Cause.ToString()));
+            if (c.Cause is TdiStateChangeCause.LockInterface or TdiStateChangeCause.StartInterface or TdiStateChangeCause.StopInterface) pending.Add(c);
+            else RecordChange(log, c);
         };
     }
+
+    private static void RecordChange(TraceLog log, TdiStateChange c) =>
+        log.Record(TraceLayer.Device, TraceLayer.Device, TraceKind.StateChange, $"TDI {c.FunctionId}", $"{c.From} -> {c.To}",
+            new("function_id", $"0x{c.FunctionId.Value:x}"), new("from", c.From.ToString()), new("to", c.To.ToString()), new("cause", c.Cause.ToString()));
 
     private static void Record(TraceLog log, TdispExchangeEvent e)
     {

@@ -119,8 +119,9 @@ public sealed class TsmCore
                 if (fn.Tdi is { } bound)
                     return ReferenceEquals(bound.Vm, vm) ? 0 : Errno.EBUSY.Neg();
                 var tdi = new TsmTdi(fn, vm, virtId, tsm);
+                long seq = Trace?.Reserve() ?? 0;
                 int rc = tsm.Platform.Bind(tdi);
-                Trace?.Record(Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "pci_tsm_bind",
+                Trace?.Record(seq, Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "pci_tsm_bind",
                     rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : "0", new("function", fn.Address.ToString()), new("tsm", tsm.Name), new("vm", vm.ToString()), new("virt_id", $"0x{virtId:x}"));
                 if (rc < 0) return rc;
                 fn.Tdi = tdi;
@@ -206,9 +207,10 @@ public sealed class TsmCore
                         return Errno.EINVAL.Neg();
                     }
                 }
+                long seq = Trace?.Reserve() ?? 0;
                 int rc = platform.GuestRequest(tdi, ref request);
                 if (rc == Errno.EINVAL.Neg()) rejection = TsmRejection.PlatformRejected;
-                Trace?.Record(Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "guest_req", rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : rc.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                Trace?.Record(seq, Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "guest_req", rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : rc.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     new("function", fn.Address.ToString()), new("tsm", tsm.Name),
                     new(request.Profile == TsmAbiProfile.Scope ? "scope" : "op", request.Profile == TsmAbiProfile.Scope ? request.Scope.ToString() : request.Op.ToString()),
                     new("req_len", reqLen.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("tsm_code", $"0x{request.TsmCode:x}"));
@@ -248,9 +250,10 @@ public sealed class TsmCore
     private void UnbindLocked(PciFunction fn)
     {
         if (fn.Tdi is not { } tdi) return;
+        long seq = Trace?.Reserve() ?? 0;
         tdi.Tsm.Platform.Unbind(tdi);
         fn.Tdi = null;
-        Trace?.Record(Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "pci_tsm_unbind", "0",
+        Trace?.Record(seq, Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "pci_tsm_unbind", "0",
             new("function", fn.Address.ToString()), new("tsm", tdi.Tsm.Name));
     }
 

@@ -44,7 +44,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     {
         this.kernel = kernel;
         Memory = new PhysicalMemory();
-        Rmm = new CcaRmm(Memory, this, rmmOptions);
+        Rmm = new CcaRmm(Memory, this, rmmOptions) { TraceSource = () => kernel.Trace };
         Realms = new RealmRegistry(Rmm, Memory);
         comm = Memory.Allocate();
         buffer = Memory.Allocate(CommBufferGranules);

@@ -114,8 +114,26 @@ public sealed class RealmVcpu
     {
         vmm.Memory.CopyToUser(kvmRunHva, kvmRun);
         ExitCount++;
+        var log = vmm.Kernel.Trace;
+        long seq = log?.Reserve() ?? 0;
         Exits.HandleExit(kvmRunHva);
         vmm.Memory.CopyFromUser(kvmRun, kvmRunHva);
+        if (log is null) return;
+        uint reason = BinaryPrimitives.ReadUInt32LittleEndian(kvmRun[KvmRunArm.ExitReason..]);
+        if (reason == KvmRunArm.ExitHypercall)
+        {
+            ulong fid = U64(kvmRun, KvmRunArm.HypercallNr);
+            ulong x0 = U64(kvmRun, KvmRunArm.HypercallArgs);
+            log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Vmm, Tracing.TraceKind.GuestExit, Abi.CcaCallNames.Of(fid),
+                fid == Rhi.DaFeatures ? $"x0=0x{x0:x}" : ((RhiStatus)x0).ToString(),
+                new("exit", "KVM_EXIT_HYPERCALL"), new("fid", $"0x{fid:x}"), new("x1", $"0x{U64(kvmRun, KvmRunArm.HypercallArgs + 8):x}"));
+        }
+        else
+        {
+            log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Vmm, Tracing.TraceKind.GuestExit, "KVM_EXIT_ARM64_TIO",
+                $"response={U64(kvmRun, KvmRunArm.CcaResponse)}", new("vdev_id", $"0x{U64(kvmRun, KvmRunArm.CcaVdevId):x}"),
+                new("gpa_base", $"0x{U64(kvmRun, KvmRunArm.CcaGpaBase):x}"), new("gpa_top", $"0x{U64(kvmRun, KvmRunArm.CcaGpaTop):x}"));
+        }
     }
 
     private static ulong U64(ReadOnlySpan<byte> s, int o) => BinaryPrimitives.ReadUInt64LittleEndian(s[o..]);

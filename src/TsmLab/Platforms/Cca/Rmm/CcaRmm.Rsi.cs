@@ -29,6 +29,18 @@ public sealed partial class CcaRmm
     /// </summary>
     public RsiOutcome Rsi(ulong recPa, ulong runPa, Span<ulong> regs)
     {
+        var log = TraceSource?.Invoke();
+        if (log is null) return RsiCall(recPa, runPa, regs);
+        long seq = log.Reserve();
+        ulong fid = regs[0], x1 = regs.Length > 1 ? regs[1] : 0;
+        var outcome = RsiCall(recPa, runPa, regs);
+        log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, Abi.CcaCallNames.Of(fid),
+            outcome == RsiOutcome.ExitedToHost ? "exit to host" : $"x0=0x{regs[0]:x}", new("fid", $"0x{fid:x}"), new("x1", $"0x{x1:x}"));
+        return outcome;
+    }
+
+    private RsiOutcome RsiCall(ulong recPa, ulong runPa, Span<ulong> regs)
+    {
         if (!recs.TryGetValue(recPa, out var rec) || rec.Pending is not null || !memory.TryGranule(runPa, out var run))
             throw new InvalidOperationException("RSI call outside a running REC (a model wiring error)");
         var realm = rec.Realm;

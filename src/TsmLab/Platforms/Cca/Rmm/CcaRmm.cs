@@ -30,6 +30,9 @@ public sealed partial class CcaRmm
 
     public RmmOptions Options { get; }
 
+    /// <summary>Where RMI and RSI calls are traced (the host kernel's log, read at each call); null traces nothing.</summary>
+    public Func<Tracing.TraceLog?>? TraceSource { get; set; }
+
     /// <summary>RMI calls served, for tracing and tests.</summary>
     public List<ulong> RmiLog { get; } = new();
 
@@ -45,6 +48,8 @@ public sealed partial class CcaRmm
         if (x.Length < 8) throw new ArgumentException("an SMC carries x0..x7", nameof(x));
         ulong fid = x[0];
         RmiLog.Add(fid);
+        var log = TraceSource?.Invoke();
+        long seq = log?.Reserve() ?? 0;
         x.Slice(1, args.Length).CopyTo(args);
         x[1] = 0;
         x[0] = (ulong)(fid switch
@@ -73,6 +78,8 @@ public sealed partial class CcaRmm
             Abi.Rmi.RttDevValidate => RttDevValidate(args[0], args[1], args[2], args[3], out x[1]),
             _ => RmiStatus.ErrorNotSupported,
         });
+        log?.Record(seq, Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, Abi.CcaCallNames.Of(fid),
+            ((RmiStatus)x[0]).ToString(), new("fid", $"0x{fid:x}"), new("x1", $"0x{args[0]:x}"), new("x2", $"0x{args[1]:x}"), new("out_x1", $"0x{x[1]:x}"));
     }
 
     private readonly ulong[] args = new ulong[7];

@@ -32,7 +32,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
         _kernel = kernel;
         Memory = new SystemMemory();
         Rmp = new Rmp();
-        Psp = new PspFirmware(this, Memory, Rmp, pspSeed);
+        Psp = new PspFirmware(this, Memory, Rmp, pspSeed) { TraceSource = () => kernel.Trace };
         Iommu = new AmdIommuModel(Psp);
         _reqPage = Memory.Alloc(1);
         _resPage = Memory.Alloc(1);

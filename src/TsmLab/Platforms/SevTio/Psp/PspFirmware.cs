@@ -50,6 +50,20 @@ public sealed partial class PspFirmware
     /// </summary>
     public PspStatus Command(PspCommandId id, Span<byte> buffer)
     {
+        var log = TraceSource?.Invoke();
+        if (log is null) return Run(id, buffer);
+        long seq = log.Reserve();
+        var status = Run(id, buffer);
+        log.Record(seq, Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, $"SEV_CMD_{id}",
+            status.ToString(), new("command", $"0x{(uint)id:x}"), new("length", buffer.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return status;
+    }
+
+    /// <summary>Where commands are traced (the host kernel's log, read at each call); null traces nothing.</summary>
+    public Func<Tracing.TraceLog?>? TraceSource { get; set; }
+
+    private PspStatus Run(PspCommandId id, Span<byte> buffer)
+    {
         Log.Add(id);
         if (buffer.Length < 8 || Le.U32(buffer, PspCommandBuffer.Length) != (uint)buffer.Length) return PspStatus.InvalidLength;
         if (id != PspCommandId.TioInit && id != PspCommandId.TioStatus && !_initialised) return PspStatus.InvalidPlatformState;

@@ -28,12 +28,19 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
     public void Vmgexit(Ghcb g)
     {
         calls.Scratch.Reset();
+        var log = calls.Process.Kernel.Trace;
+        long seq = log?.Reserve() ?? 0;
+        ulong exitCode = g.ExitCode, info1 = g.ExitInfo1;
         switch (g.ExitCode)
         {
             case SevTioExit.TioOp: TioOp(g); break;
             case SevTioExit.GuestRequest: GuestRequest(g); break;
             default: g.ExitInfo2 = SevTsmCode.Generic; break;
         }
+        log?.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Vmm, Tracing.TraceKind.GuestExit,
+            exitCode == SevTioExit.TioOp ? "VMGEXIT SEV_TIO_OP" : exitCode == SevTioExit.GuestRequest ? "VMGEXIT SEV_TIO_GUEST_REQUEST" : $"VMGEXIT 0x{exitCode:x}",
+            $"exit_info_2=0x{g.ExitInfo2:x}", new("exit_code", $"0x{exitCode:x}"), new("exit_info_1", $"0x{info1:x}"),
+            new("rcx", $"0x{g.Rcx:x}"), new("rdx", $"0x{g.Rdx:x}"));
     }
 
     private void TioOp(Ghcb g)
