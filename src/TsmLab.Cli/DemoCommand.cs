@@ -1,78 +1,142 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
 using TsmLab.Abi;
-using TsmLab.Kernel;
-using TsmLab.Kernel.Pci;
-using TsmLab.Vmm;
+using TsmLab.Hosts.Demo;
+using TsmLab.Tracing;
 
 namespace TsmLab.Cli;
 
 /// <summary>
-/// <c>tsmlab demo [--host NAME] [--profile P]</c>: runs the VMM's assignment sequence on a
-/// built-in host and shows every call, what TSM_INFO discovered, and where the TSM path ends.
-/// Exits 0 when every call answered as that host must (on a host without a platform TSM,
-/// bind is EINVAL and a request ENXIO, as Linux answers), 1 otherwise.
+/// <c>tsmlab demo [--platform cca|sev|all] [--profile op-arch|scope] [--json] [--trace FILE] [--report FILE.html]</c>:
+/// the full device assignment of every platform on its built-in host, with progress per step and
+/// a closing table. Exits 0 only when every platform run reached RUN with DMA enabled and its
+/// evidence verified (and unlocked again); 1 otherwise; 2 for a usage error.
 /// </summary>
 internal static class DemoCommand
 {
     public static Command Create(CliIo io)
     {
-        var host = new HostOptions();
+        var platform = new Option<string>("--platform") { Description = "cca, sev or all", DefaultValueFactory = _ => "all" };
+        var profile = new Option<string>("--profile") { Description = "IOMMU_VDEVICE_TSM_REQ ABI profile: op-arch (default) or scope", DefaultValueFactory = _ => "op-arch" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object with every step's result (no progress text)" };
         var trace = new TraceOption();
-        var cmd = new Command("demo", "Run the device assignment on a built-in host and show what the kernel answered");
-        host.AddTo(cmd);
+        var cmd = new Command("demo", "Run the full device assignment of every platform on its built-in host");
+        cmd.Options.Add(platform);
+        cmd.Options.Add(profile);
+        cmd.Options.Add(json);
         trace.AddTo(cmd);
         cmd.SetAction(pr =>
         {
-            var kernel = host.Boot(pr, io.Error);
-            if (kernel is null) return Program.UsageError;
-            var log = trace.Attach(pr, kernel);
-            int rc = Run(kernel, io.Out, out var steps);
-            var rows = steps.Select(s => (IReadOnlyList<string>)[s.Name, s.Call, s.ResultText, s.Detail]).ToList();
-            return trace.Write(pr, log, io.Error, $"tsmlab demo on host {kernel.Configuration.Name}", ["step", "call", "result", "detail"], rows) ? rc : Program.UsageError;
+            string pname = pr.GetValue(platform)!, prof = pr.GetValue(profile)!;
+            DemoPlatform[] platforms = pname switch
+            {
+                "all" => [DemoPlatform.Cca, DemoPlatform.Sev],
+                "cca" => [DemoPlatform.Cca],
+                "sev" => [DemoPlatform.Sev],
+                _ => [],
+            };
+            if (platforms.Length == 0)
+            {
+                io.Error.WriteLine($"tsmlab demo: unknown platform '{pname}'; use cca, sev or all");
+                return Program.UsageError;
+            }
+            if (!TsmAbiProfiles.TryParse(prof, out var p))
+            {
+                io.Error.WriteLine($"tsmlab demo: unknown profile '{prof}'; use op-arch or scope");
+                return Program.UsageError;
+            }
+            var skipped = platforms.Where(x => !x.Supports(p)).ToList();
+            if (skipped.Count == platforms.Length)
+            {
+                io.Error.WriteLine($"tsmlab demo: {string.Join(", ", skipped.Select(x => x.Name()))} has no {p.Name()}-profile guest requests (docs/sev-tio.md); use --profile op-arch");
+                return Program.UsageError;
+            }
+            bool asJson = pr.GetValue(json);
+            var log = new TraceLog();
+            var results = new List<DemoResult>();
+            foreach (var x in platforms.Where(x => x.Supports(p)))
+            {
+                if (!asJson) io.Out.WriteLine($"== {x.Name()}: host {x.Name()}, profile {p.Name()}");
+                results.Add(PlatformDemo.Run(x, p, log, asJson ? null : s => Progress(io.Out, s)));
+            }
+            bool passed = results.All(r => r.Passed);
+            if (asJson) io.Out.WriteLine(Json(p, results, skipped, passed));
+            else Summary(io.Out, results, skipped, passed);
+            var header = new[] { "platform", "steps", "TDI state reached", "evidence verified", "DMA enabled", "requests", "time (ms)", "result" };
+            var rows = results.Select(r => (IReadOnlyList<string>)[r.Platform, r.Steps.Count.ToString(CultureInfo.InvariantCulture), r.Reached.ToString(),
+                r.EvidenceVerified ? "yes" : "no", r.DmaEnabled ? "yes" : "no", r.Requests.ToString(CultureInfo.InvariantCulture),
+                r.ElapsedMs.ToString("0.0", CultureInfo.InvariantCulture), r.Passed ? "passed" : "FAILED"]).ToList();
+            if (!trace.Write(pr, pr.GetValue(trace.Option) is null && pr.GetValue(trace.Report) is null ? null : log, io.Error,
+                    $"tsmlab demo ({string.Join(", ", results.Select(r => r.Platform))}, profile {p.Name()})", header, rows))
+                return Program.UsageError;
+            return passed ? 0 : 1;
         });
         return cmd;
     }
 
-    internal static int Run(HostKernel kernel, TextWriter o, out IReadOnlyList<AssignmentStep> steps)
+    private static void Progress(TextWriter o, DemoStep s)
     {
-        steps = [];
-        var c = kernel.Configuration;
-        ulong vmType = c.Rmm ? KvmVmType.ArmRealm : c.SevSnp ? KvmVmType.X86SnpVm : c.Tdx ? KvmVmType.X86TdxVm : KvmVmType.X86Default;
-        var vfio = kernel.VfioDevices.FirstOrDefault(v => v.Function.TeeCapable);
-        if (vfio is null)
+        string time = s.ElapsedMs > 0 ? $" ({s.ElapsedMs.ToString("0.0", CultureInfo.InvariantCulture)} ms)" : "";
+        o.WriteLine($"  [{s.Platform}] {(s.Ok ? "ok  " : "FAIL")} {s.Layer,-5} {s.Name}{(s.Detail.Length > 0 ? " -> " + s.Detail : "")}  [TDI {s.TdiState}]{time}");
+        o.Flush();
+    }
+
+    private static void Summary(TextWriter o, List<DemoResult> results, List<DemoPlatform> skipped, bool passed)
+    {
+        o.WriteLine();
+        o.WriteLine($"{"platform",-9} {"steps",5}  {"TDI state reached",-17}  {"evidence",-8}  {"DMA",-3}  {"requests",8}  {"time",9}  result");
+        foreach (var r in results)
+            o.WriteLine($"{r.Platform,-9} {r.Steps.Count,5}  {r.Reached,-17}  {(r.EvidenceVerified ? "verified" : "no"),-8}  {(r.DmaEnabled ? "on" : "off"),-3}  {r.Requests,8}  {r.ElapsedMs.ToString("0.0", CultureInfo.InvariantCulture),6} ms  {(r.Passed ? "passed" : "FAILED")}");
+        foreach (var s in skipped) o.WriteLine($"{s.Name(),-9} skipped: no guest requests in this profile");
+        o.WriteLine(passed
+            ? "result: every platform reached RUN with DMA enabled and verified evidence, and unlocked again"
+            : "result: FAILED (see the steps above)");
+    }
+
+    private static string Json(TsmAbiProfile profile, List<DemoResult> results, List<DemoPlatform> skipped, bool passed)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
         {
-            o.WriteLine($"host {c.Name} has no assignable TDISP function");
-            return 1;
+            w.WriteStartObject();
+            w.WriteString("profile", profile.Name());
+            w.WriteBoolean("passed", passed);
+            w.WriteStartArray("platforms");
+            foreach (var r in results)
+            {
+                w.WriteStartObject();
+                w.WriteString("platform", r.Platform);
+                w.WriteString("host", r.Host);
+                w.WriteBoolean("passed", r.Passed);
+                w.WriteString("tdi_state_reached", r.Reached.ToString());
+                w.WriteString("tdi_state_final", r.Final.ToString());
+                w.WriteBoolean("evidence_verified", r.EvidenceVerified);
+                w.WriteBoolean("dma_enabled", r.DmaEnabled);
+                w.WriteNumber("requests", r.Requests);
+                w.WriteNumber("elapsed_ms", Math.Round(r.ElapsedMs, 3));
+                w.WriteStartArray("steps");
+                foreach (var s in r.Steps)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("layer", s.Layer);
+                    w.WriteString("name", s.Name);
+                    w.WriteBoolean("ok", s.Ok);
+                    w.WriteString("detail", s.Detail);
+                    w.WriteString("tdi_state", s.TdiState.ToString());
+                    w.WriteNumber("elapsed_ms", Math.Round(s.ElapsedMs, 3));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("skipped");
+            foreach (var s in skipped) w.WriteStringValue(s.Name());
+            w.WriteEndArray();
+            w.WriteEndObject();
         }
-        var plan = new AssignmentPlan(vfio.Path, vmType, IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, new PciAddress(0, 0, 3, 0));
-        var vmm = kernel.CreateProcess();
-        var a = new DeviceAssignment(vmm, plan);
-        o.WriteLine($"host {c.Name}: {c.Description}");
-        o.WriteLine($"assigning {vfio.Function.Address} ({vfio.Path}) to a VM of type 0x{vmType:x} as guest {plan.GuestAddress} (virt_id 0x{plan.VirtId:x}), TSM_REQ profile {c.Profile.Name()}");
-        bool prepared = a.Prepare();
-        steps = a.Steps;
-        bool expected = prepared;
-        if (prepared)
-        {
-            var info = a.Info!.Value;
-            bool hasTsm = info.Connected && info.TvmArch != TvmArch.None;
-            bool bound = a.Bind();
-            var arch = info.TvmArch == TvmArch.None ? TvmArch.Sev : info.TvmArch;
-            long rc = c.Profile == TsmAbiProfile.Scope
-                ? a.Calls.TsmRequestScoped(a.IommuFd, a.VdeviceId, TsmReqScope.PciInfo, new byte[4], 4, out _)
-                : a.Calls.TsmRequest(a.IommuFd, a.VdeviceId, TsmReqOp.SetTdiState, arch, BitConverter.GetBytes(1u), 0, out _, out _);
-            a.Record("guest request", c.Profile == TsmAbiProfile.Scope ? "IOMMU_VDEVICE_TSM_REQ(scope=PCI_INFO)" : $"IOMMU_VDEVICE_TSM_REQ(op=SET_TDI_STATE, tvm_arch={arch})", rc);
-            expected = hasTsm ? bound : !bound && rc == -(int)Errno.ENXIO;
-        }
-        foreach (var s in a.Steps)
-            o.WriteLine($"  {(s.Ok ? "ok  " : "fail")} {s.Call,-52} -> {s.ResultText}{(s.Detail.Length > 0 ? "  " + s.Detail : "")}");
-        if (a.Info is { } d)
-        {
-            o.WriteLine(d.Connected
-                ? $"discovered: vDevice {a.VdeviceId} is backed by {d.TsmName} ({d.TvmArch}), ops 0x{d.SupportedOps:x}, max request {d.MaxRequestLength} B"
-                : $"discovered: vDevice {a.VdeviceId} (VM arch {d.TvmArch}) has no TSM behind it: the host connected no link TSM, so bind is EINVAL and requests end in ENXIO");
-        }
-        o.WriteLine(expected ? "result: every call answered as this host must" : "result: unexpected answer (see above)");
-        return expected ? 0 : 1;
+        return Encoding.UTF8.GetString(ms.ToArray());
     }
 }

@@ -11,6 +11,6 @@ public static class HostTracing
     {
         kernel.Trace = log;
         foreach (var dsm in kernel.Functions.Select(f => f.DeviceModel).OfType<DeviceSecurityManager>().Distinct())
-            DeviceTrace.Attach(dsm, log);
+            DeviceTrace.Attach(dsm, log, kernel.Configuration.Name);
     }
 }

@@ -13,7 +13,10 @@ namespace TsmLab.Tracing;
 public static class DeviceTrace
 {
     /// <summary>Chains onto the device's hooks; existing listeners keep running first.</summary>
-    public static void Attach(DeviceSecurityManager dsm, TraceLog log)
+    /// <param name="dsm">The device.</param>
+    /// <param name="log">Where to record.</param>
+    /// <param name="host">Names the host in state-change events, so TDIs of different hosts in one log stay apart.</param>
+    public static void Attach(DeviceSecurityManager dsm, TraceLog log, string? host = null)
     {
         // A change a TDISP request causes is reported by the device before the exchange ends; it is
         // held until the message is recorded, so the trace reads request, then change.
@@ -23,7 +26,7 @@ public static class DeviceTrace
         {
             exchanged?.Invoke(e);
             Record(log, e);
-            foreach (var c in pending) RecordChange(log, c);
+            foreach (var c in pending) RecordChange(log, c, host);
             pending.Clear();
         };
         var changed = dsm.StateChanged;
@@ -31,12 +34,12 @@ public static class DeviceTrace
         {
             changed?.Invoke(c);
             if (c.Cause is TdiStateChangeCause.LockInterface or TdiStateChangeCause.StartInterface or TdiStateChangeCause.StopInterface) pending.Add(c);
-            else RecordChange(log, c);
+            else RecordChange(log, c, host);
         };
     }
 
-    private static void RecordChange(TraceLog log, TdiStateChange c) =>
-        log.Record(TraceLayer.Device, TraceLayer.Device, TraceKind.StateChange, $"TDI {c.FunctionId}", $"{c.From} -> {c.To}",
+    private static void RecordChange(TraceLog log, TdiStateChange c, string? host) =>
+        log.Record(TraceLayer.Device, TraceLayer.Device, TraceKind.StateChange, host is null ? $"TDI {c.FunctionId}" : $"{host}: TDI {c.FunctionId}", $"{c.From} -> {c.To}",
             new("function_id", $"0x{c.FunctionId.Value:x}"), new("from", c.From.ToString()), new("to", c.To.ToString()), new("cause", c.Cause.ToString()));
 
     private static void Record(TraceLog log, TdispExchangeEvent e)

@@ -37,20 +37,36 @@ public static class HtmlReport
             sb.Append("</tbody></table>");
         }
         sb.Append("<p class=\"hint\">").Append(events.Count.ToString(CultureInfo.InvariantCulture))
-          .Append(" boundary crossings. Hover an arrow for its decoded fields; click to pin them.</p>");
+          .Append(" boundary crossings (consecutive identical ones drawn once with ×N). Hover an arrow for its decoded fields; click to pin them.</p>");
         sb.Append("<h2>TDI state timeline</h2>");
-        AppendTimeline(sb, events);
+        var rows = Collapse(events);
+        AppendTimeline(sb, events, rows);
         sb.Append("<div id=\"main\"><div id=\"diagram\"><h2>Sequence</h2>");
-        AppendSequence(sb, events);
+        AppendSequence(sb, rows);
         sb.Append("</div><div id=\"detail\"><h2>Selected crossing</h2><pre id=\"fields\">(click an arrow)</pre></div></div>");
         sb.Append("<script>//<![CDATA[\n").Append(Script).Append("\n//]]></script></body></html>\n");
         return sb.ToString();
     }
 
-    private static void AppendSequence(StringBuilder sb, IReadOnlyList<TraceEvent> events)
+    /// <summary>Consecutive identical crossings (a per-page mapping loop, say) drawn as one arrow with a count.</summary>
+    private readonly record struct Row(TraceEvent First, TraceEvent Last, int Count);
+
+    private static List<Row> Collapse(IReadOnlyList<TraceEvent> events)
     {
-        int width = Left * 2 + LaneWidth * Lanes.Length;
-        int height = Top + RowHeight * (events.Count + 1);
+        var rows = new List<Row>();
+        foreach (var e in events)
+        {
+            if (rows.Count > 0 && rows[^1].Last is var l && l.From == e.From && l.To == e.To && l.Kind == e.Kind && l.Name == e.Name && l.Result == e.Result)
+                rows[^1] = rows[^1] with { Last = e, Count = rows[^1].Count + 1 };
+            else rows.Add(new Row(e, e, 1));
+        }
+        return rows;
+    }
+
+    private static void AppendSequence(StringBuilder sb, List<Row> rows)
+    {
+        int width = Left * 2 + LaneWidth * Lanes.Length + 200;
+        int height = Top + RowHeight * (rows.Count + 1);
         sb.Append(CultureInfo.InvariantCulture, $"<svg id=\"sequence\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
         foreach (var lane in Lanes)
         {
@@ -58,25 +74,26 @@ public static class HtmlReport
             sb.Append(CultureInfo.InvariantCulture, $"<text class=\"lane\" x=\"{x}\" y=\"20\" text-anchor=\"middle\">{TraceLog.Name(lane)}</text>");
             sb.Append(CultureInfo.InvariantCulture, $"<line class=\"life\" x1=\"{x}\" y1=\"28\" x2=\"{x}\" y2=\"{height - 4}\"/>");
         }
-        for (int i = 0; i < events.Count; i++)
+        for (int i = 0; i < rows.Count; i++)
         {
-            var e = events[i];
+            var (e, last, count) = rows[i];
             int y = Top + RowHeight * i + RowHeight / 2;
             int x1 = X(e.From), x2 = X(e.To);
             string cls = "ev " + TraceLog.KindName(e.Kind) + (e.Result.Contains("ERR", StringComparison.Ordinal) || e.Result.StartsWith('-') || e.Kind == TraceKind.Rejection ? " bad" : "");
             string fields = string.Join("\n", e.Fields.Select(f => $"{f.Name} = {f.Value}"));
-            string detail = $"#{e.Seq} {TraceLog.Name(e.From)} -> {TraceLog.Name(e.To)} [{TraceLog.KindName(e.Kind)}]\n{e.Name}\nresult: {e.Result}\n{fields}";
-            sb.Append(CultureInfo.InvariantCulture, $"<g class=\"{cls}\" data-seq=\"{e.Seq}\" data-detail=\"{E(detail)}\"><title>{E(detail)}</title>");
+            string seqs = count == 1 ? $"#{e.Seq}" : $"#{e.Seq}..#{last.Seq} ({count} identical crossings; fields of the first)";
+            string detail = $"{seqs} {TraceLog.Name(e.From)} -> {TraceLog.Name(e.To)} [{TraceLog.KindName(e.Kind)}]\n{e.Name}\nresult: {e.Result}\n{fields}";
+            sb.Append(CultureInfo.InvariantCulture, $"<g class=\"{cls}\" data-seq=\"{e.Seq}\" data-count=\"{count}\" data-detail=\"{E(detail)}\"><title>{E(detail)}</title>");
             if (x1 == x2)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"<path d=\"M{x1} {y - 6} h28 v12 h-28\" class=\"arrow\" marker-end=\"url(#head)\"/>");
-                sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{x1 + 34}\" y=\"{y + 4}\">{E(Label(e))}</text>");
+                sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{x1 + 34}\" y=\"{y + 4}\">{E(Label(e, count))}</text>");
             }
             else
             {
                 sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" class=\"arrow\" marker-end=\"url(#head)\"/>");
                 int tx = Math.Min(x1, x2) + 6;
-                sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{tx}\" y=\"{y - 4}\">{E(Label(e))}</text>");
+                sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{tx}\" y=\"{y - 4}\">{E(Label(e, count))}</text>");
             }
             sb.Append("</g>");
         }
@@ -84,14 +101,20 @@ public static class HtmlReport
         sb.Append("</svg>");
     }
 
-    private static void AppendTimeline(StringBuilder sb, IReadOnlyList<TraceEvent> events)
+    /// <summary>
+    /// One lane per TDI: its state over the run, on the same axis as the sequence diagram (one unit
+    /// per drawn arrow), so a long run of identical calls does not squeeze the interesting part.
+    /// </summary>
+    private static void AppendTimeline(StringBuilder sb, IReadOnlyList<TraceEvent> events, List<Row> rows)
     {
         var changes = events.Where(e => e.Kind == TraceKind.StateChange).ToList();
-        long last = events.Count == 0 ? 1 : events[^1].Seq;
-        const int width = 900, laneHeight = 26;
+        var position = new Dictionary<long, int>();
+        for (int i = 0; i < rows.Count; i++) position[rows[i].First.Seq] = i;
+        long last = Math.Max(rows.Count, 1);
+        const int width = 900, laneHeight = 26, labelWidth = 260;
         var tdis = changes.Select(c => c.Name).Distinct().ToList();
         int height = 24 + laneHeight * Math.Max(tdis.Count, 1);
-        sb.Append(CultureInfo.InvariantCulture, $"<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width + 160}\" height=\"{height}\">");
+        sb.Append(CultureInfo.InvariantCulture, $"<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width + labelWidth + 10}\" height=\"{height}\">");
         if (tdis.Count == 0)
             sb.Append("<text x=\"4\" y=\"18\">no TDI changed state in this run</text>");
         for (int t = 0; t < tdis.Count; t++)
@@ -103,21 +126,21 @@ public static class HtmlReport
             string state = mine[0].Fields.FirstOrDefault(f => f.Name == "from").Value ?? "ConfigUnlocked";
             foreach (var c in mine.Append(null))
             {
-                long to = c?.Seq ?? last;
-                double x1 = 150 + width * (double)from / last, x2 = 150 + width * (double)to / last;
-                sb.Append(CultureInfo.InvariantCulture, $"<rect class=\"st {state}\" x=\"{x1:0.#}\" y=\"{y}\" width=\"{Math.Max(x2 - x1, 1):0.#}\" height=\"20\"><title>{E(state)} from #{from} to #{to}</title></rect>");
+                long to = c is null ? last : position.GetValueOrDefault(c.Seq);
+                double x1 = labelWidth + width * (double)from / last, x2 = labelWidth + width * (double)to / last;
+                sb.Append(CultureInfo.InvariantCulture, $"<rect class=\"st {state}\" x=\"{x1:0.#}\" y=\"{y}\" width=\"{Math.Max(x2 - x1, 1):0.#}\" height=\"20\"><title>{E(state)} from arrow {from} to arrow {to}</title></rect>");
                 sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{x1 + 3:0.#}\" y=\"{y + 14}\" class=\"stl\">{E(state)}</text>");
                 if (c is null) break;
-                from = c.Seq;
+                from = to;
                 state = c.Fields.FirstOrDefault(f => f.Name == "to").Value ?? state;
             }
         }
         sb.Append("</svg>");
     }
 
-    private static string Label(TraceEvent e)
+    private static string Label(TraceEvent e, int count)
     {
-        string s = $"{e.Name}: {e.Result}";
+        string s = count == 1 ? $"{e.Name}: {e.Result}" : $"{e.Name}: {e.Result} ×{count}";
         return s.Length > 60 ? s[..57] + "..." : s;
     }
 

@@ -5,21 +5,83 @@ namespace TsmLab.Tests.Cli;
 public class InfoAndDemoCommandTests
 {
     [Fact]
-    public void Demo_OnDefaultHost_RunsTheSequenceAndExits0()
+    public void Demo_NoArguments_RunsEveryPlatformToRunAndExits0()
     {
-        var (rc, o, _) = CliRunner.Run("", "demo");
-        Assert.Equal(0, rc);
-        Assert.Contains("IOMMU_VDEVICE_TSM_INFO", o);
-        Assert.Contains("-6 ENXIO", o);
-        Assert.Contains("has no TSM behind it", o);
+        var (rc, o, e) = CliRunner.Run("", "demo");
+        Assert.True(rc == 0, o + e);
+        Assert.Matches(@"(?m)^cca\s+\d+\s+Run\s+verified\s+on\s+\d+\s+[\d.]+ ms\s+passed$", o);
+        Assert.Matches(@"(?m)^sev\s+\d+\s+Run\s+verified\s+on\s+\d+\s+[\d.]+ ms\s+passed$", o);
+        Assert.Contains("[cca] ok   guest lock", o);
+        Assert.Contains("[sev] ok   guest enable DMA", o);
     }
 
     [Fact]
-    public void Demo_ScopeProfile_Exits0()
+    public void Demo_Json_HasEveryStepOfEveryPlatform()
     {
-        var (rc, o, _) = CliRunner.Run("", "demo", "--profile", "scope");
+        var (rc, o, _) = CliRunner.Run("", "demo", "--json");
         Assert.Equal(0, rc);
-        Assert.Contains("scope=PCI_INFO", o);
+        using var doc = JsonDocument.Parse(o);
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("passed").GetBoolean());
+        Assert.Equal("op-arch", root.GetProperty("profile").GetString());
+        var platforms = root.GetProperty("platforms").EnumerateArray().ToList();
+        Assert.Equal(["cca", "sev"], platforms.Select(p => p.GetProperty("platform").GetString()));
+        foreach (var p in platforms)
+        {
+            Assert.True(p.GetProperty("passed").GetBoolean());
+            Assert.Equal("Run", p.GetProperty("tdi_state_reached").GetString());
+            Assert.Equal("ConfigUnlocked", p.GetProperty("tdi_state_final").GetString());
+            Assert.True(p.GetProperty("evidence_verified").GetBoolean());
+            Assert.True(p.GetProperty("dma_enabled").GetBoolean());
+            Assert.True(p.GetProperty("requests").GetInt32() > 5);
+            var steps = p.GetProperty("steps").EnumerateArray().ToList();
+            Assert.All(steps, st => Assert.True(st.GetProperty("ok").GetBoolean()));
+            Assert.Contains(steps, st => st.GetProperty("layer").GetString() == "vmm" && st.GetProperty("name").GetString()!.StartsWith("IOMMU_VDEVICE_TSM_INFO", StringComparison.Ordinal));
+            Assert.Equal("ConfigLocked", steps.First(st => st.GetProperty("name").GetString()!.StartsWith("lock", StringComparison.Ordinal)).GetProperty("tdi_state").GetString());
+        }
+    }
+
+    [Fact]
+    public void Demo_ScopeProfile_RunsCcaAndSaysSevIsSkipped()
+    {
+        var (rc, o, _) = CliRunner.Run("", "demo", "--profile", "scope", "--json");
+        Assert.Equal(0, rc);
+        using var doc = JsonDocument.Parse(o);
+        Assert.Equal("cca", doc.RootElement.GetProperty("platforms").EnumerateArray().Single().GetProperty("platform").GetString());
+        Assert.Equal("sev", doc.RootElement.GetProperty("skipped").EnumerateArray().Single().GetString());
+    }
+
+    [Theory]
+    [InlineData("--platform", "tdx", "unknown platform 'tdx'")]
+    [InlineData("--profile", "v4", "unknown profile 'v4'")]
+    public void Demo_BadOption_Exits2WithOneLine(string option, string value, string message)
+    {
+        var (rc, o, e) = CliRunner.Run("", "demo", option, value);
+        Assert.Equal(2, rc);
+        Assert.Equal("", o);
+        Assert.Contains(message, e);
+        Assert.Single(e.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Demo_SevInScopeProfile_Exits2()
+    {
+        var (rc, _, e) = CliRunner.Run("", "demo", "--platform", "sev", "--profile", "scope");
+        Assert.Equal(2, rc);
+        Assert.Contains("use --profile op-arch", e);
+    }
+
+    [Fact]
+    public void DemoResult_PassesOnlyWithRunDmaEvidenceAndUnlock()
+    {
+        var step = new TsmLab.Hosts.Demo.DemoStep("x", "guest", "lock", true, "", TsmLab.Tdisp.Wire.TdiState.ConfigLocked, 1);
+        var ok = new TsmLab.Hosts.Demo.DemoResult("x", "x", TsmLab.Abi.TsmAbiProfile.OpArch, [step], TsmLab.Tdisp.Wire.TdiState.Run, TsmLab.Tdisp.Wire.TdiState.ConfigUnlocked, true, true, 1, 1);
+        Assert.True(ok.Passed);
+        Assert.False((ok with { Reached = TsmLab.Tdisp.Wire.TdiState.ConfigLocked }).Passed);
+        Assert.False((ok with { DmaEnabled = false }).Passed);
+        Assert.False((ok with { EvidenceVerified = false }).Passed);
+        Assert.False((ok with { Final = TsmLab.Tdisp.Wire.TdiState.Run }).Passed);
+        Assert.False((ok with { Steps = [step with { Ok = false }] }).Passed);
     }
 
     [Fact]
@@ -62,15 +124,20 @@ public class TraceTests
         try
         {
             var (rc, _, e) = CliRunner.Run("", "demo", "--trace", path);
+            Assert.True(File.ReadAllLines(path).Length > 100);
             Assert.True(rc == 0, e);
             var events = File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
             Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(x => x.GetProperty("seq").GetInt64()));
-            var req = events.Single(x => x.GetProperty("name").GetString() == "IOMMU_VDEVICE_TSM_REQ");
+            var req = events.First(x => x.GetProperty("name").GetString() == "IOMMU_VDEVICE_TSM_REQ");
             Assert.Equal("vmm", req.GetProperty("layer").GetString());
+            Assert.Equal("kernel", req.GetProperty("to").GetString());
             Assert.Equal("ioctl", req.GetProperty("kind").GetString());
-            Assert.Equal("-6 ENXIO", req.GetProperty("result").GetString());
-            Assert.Equal("2", req.GetProperty("fields").GetProperty("op").GetString());
-            Assert.Contains(events, x => x.GetProperty("kind").GetString() == "rejection" && x.GetProperty("name").GetString() == "NotConnected");
+            Assert.True(req.GetProperty("fields").TryGetProperty("tvm_arch", out _));
+            var kinds = events.Select(x => x.GetProperty("kind").GetString()).ToHashSet();
+            Assert.Superset(new HashSet<string?> { "guest-exit", "ioctl", "decision", "firmware-call", "device-message", "state-change" }, kinds);
+            Assert.Contains(events, x => x.GetProperty("layer").GetString() == "guest" && x.GetProperty("name").GetString() == "VMGEXIT SEV_TIO_GUEST_REQUEST");
+            Assert.Contains(events, x => x.GetProperty("layer").GetString() == "firmware" && x.GetProperty("to").GetString() == "device" && x.GetProperty("name").GetString() == "LockInterface");
+            Assert.Contains(events, x => x.GetProperty("kind").GetString() == "state-change" && x.GetProperty("result").GetString() == "ConfigLocked -> Run");
         }
         finally { File.Delete(path); }
     }
@@ -122,12 +189,18 @@ public class ReportTests
             int events = File.ReadAllLines(trace).Length;
             var seq = doc.Descendants(Svg + "svg").Single(s => (string?)s.Attribute("id") == "sequence");
             var arrows = seq.Elements(Svg + "g").Where(g => ((string?)g.Attribute("class"))?.Contains("ev") == true).ToList();
-            Assert.Equal(events, arrows.Count);
+            Assert.Equal(events, arrows.Sum(g => (int)g.Attribute("data-count")!));
+            Assert.True(arrows.Count < events, "identical consecutive crossings are drawn once");
             Assert.All(arrows, g => Assert.False(string.IsNullOrEmpty((string?)g.Element(Svg + "title"))));
-            Assert.Contains(arrows, g => ((string?)g.Attribute("data-detail"))!.Contains("IOMMU_VDEVICE_TSM_REQ") && ((string?)g.Attribute("class"))!.Contains("bad"));
+            Assert.Contains(arrows, g => ((string?)g.Attribute("data-detail"))!.Contains("RMI_RTT_DEV_MAP") && (int)g.Attribute("data-count")! > 1);
+            Assert.Contains(arrows, g => ((string?)g.Attribute("class"))!.Contains("guest-exit"));
             Assert.Equal(6, seq.Elements(Svg + "text").Count(t => (string?)t.Attribute("class") == "lane"));
-            Assert.Single(doc.Descendants(Svg + "svg"), s => (string?)s.Attribute("id") == "timeline");
-            Assert.Equal(15, doc.Descendants(Xhtml + "table").Single().Descendants(Xhtml + "tr").Count() - 1);
+            var timeline = doc.Descendants(Svg + "svg").Single(s => (string?)s.Attribute("id") == "timeline");
+            Assert.Contains(timeline.Elements(Svg + "text"), t => t.Value.StartsWith("cca: TDI", StringComparison.Ordinal));
+            Assert.Contains(timeline.Elements(Svg + "text"), t => t.Value.StartsWith("sev: TDI", StringComparison.Ordinal));
+            var rows = doc.Descendants(Xhtml + "table").Single().Descendants(Xhtml + "tr").Skip(1).ToList();
+            Assert.Equal(["cca", "sev"], rows.Select(r => r.Elements(Xhtml + "td").First().Value));
+            Assert.All(rows, r => Assert.Equal("passed", r.Elements(Xhtml + "td").Last().Value));
             string text = File.ReadAllText(html);
             Assert.DoesNotContain("src=", text);
             Assert.DoesNotContain("<link", text);

@@ -43,10 +43,14 @@ public sealed class CcaRealmSession
     /// <summary>The device behind vfio0 (for observing TDISP state in tests; nothing here drives it).</summary>
     public DeviceSecurityManager Device => (DeviceSecurityManager)Kernel.VfioDevices[0].Function.DeviceModel!;
 
-    /// <summary>Boots a <c>cca</c> host (or <paramref name="config"/>) and runs the VMM's sequence up to TSM_INFO.</summary>
-    public static CcaRealmSession Start(TsmAbiProfile profile = TsmAbiProfile.OpArch, HostConfiguration? config = null, int longCallTicks = 1)
+    /// <summary>
+    /// Boots a <c>cca</c> host (or <paramref name="config"/>) and runs the VMM's sequence up to
+    /// TSM_INFO. <paramref name="onBoot"/> sees the kernel before the VMM's first call (to attach a trace).
+    /// </summary>
+    public static CcaRealmSession Start(TsmAbiProfile profile = TsmAbiProfile.OpArch, HostConfiguration? config = null, int longCallTicks = 1, Action<HostKernel>? onBoot = null)
     {
         var kernel = HostKernel.Boot(config ?? CcaHost.Configuration(profile));
+        onBoot?.Invoke(kernel);
         var process = kernel.CreateProcess();
         var a = new DeviceAssignment(process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.ArmRealm,
             IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, GuestAddress));

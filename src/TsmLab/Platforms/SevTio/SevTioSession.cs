@@ -24,11 +24,12 @@ public sealed class SevTioSession : IGhcbExitHandler
 
     private readonly IGhcbExitHandler? interposer;
 
-    private SevTioSession(int vfio, IGhcbExitHandler? interposer)
+    private SevTioSession(int vfio, IGhcbExitHandler? interposer, Action<HostKernel>? onBoot)
     {
         this.interposer = interposer;
         VfioIndex = vfio;
         Kernel = HostKernel.Boot(SevTioHost.Configuration());
+        onBoot?.Invoke(Kernel);
         Tsm = (SevTioLinkTsm)Kernel.Tsm.Find(0)!.Platform;
         Process = Kernel.CreateProcess();
         Assignment = new DeviceAssignment(Process, new AssignmentPlan($"/dev/vfio/devices/vfio{vfio}", KvmVmType.X86SnpVm, IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, GuestAddress));
@@ -48,9 +49,10 @@ public sealed class SevTioSession : IGhcbExitHandler
     /// <summary>
     /// Boots a <c>sev</c> host and runs the VMM's sequence for <c>/dev/vfio/devices/vfio{vfio}</c>
     /// up to TSM_INFO (check <see cref="Prepared"/>). <paramref name="interposer"/>, if given, sees
-    /// every exit first and must pass it on to <see cref="Vmm"/> (a test's hostile hypervisor).
+    /// every exit first and must pass it on to <see cref="Vmm"/> (a test's hostile hypervisor);
+    /// <paramref name="onBoot"/> sees the kernel before the VMM's first call (to attach a trace).
     /// </summary>
-    public static SevTioSession Start(int vfio = 0, IGhcbExitHandler? interposer = null) => new(vfio, interposer);
+    public static SevTioSession Start(int vfio = 0, IGhcbExitHandler? interposer = null, Action<HostKernel>? onBoot = null) => new(vfio, interposer, onBoot);
 
     public HostKernel Kernel { get; }
     public SevTioLinkTsm Tsm { get; }
