@@ -10,12 +10,14 @@ internal static class ReplayCommand
     {
         var file = new Argument<string>("file") { Description = "JSON Lines script, or - for standard input", DefaultValueFactory = _ => "-" };
         var info = new Option<bool>("--info") { Description = "After the script, print the host as 'tsmlab info' does" };
+        var json = new Option<bool>("--json") { Description = "With --info: print the host as JSON (one object after the answer lines)" };
         var host = new HostOptions();
         var trace = new TraceOption();
         var cmd = new Command("replay", "Replay a VMM's open/mmap/ioctl sequence against a host model");
         cmd.Arguments.Add(file);
         host.AddTo(cmd);
         cmd.Options.Add(info);
+        cmd.Options.Add(json);
         trace.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -39,7 +41,7 @@ internal static class ReplayCommand
                 var session = new ReplaySession(kernel);
                 session.Run(input, io.Out);
             }
-            if (pr.GetValue(info)) io.Out.Write(HostReport.Tree(kernel));
+            if (pr.GetValue(info)) io.Out.Write(pr.GetValue(json) ? HostReport.Json(kernel) + "\n" : HostReport.Tree(kernel));
             return trace.Write(pr, log, io.Error, $"tsmlab replay {path} on host {kernel.Configuration.Name}") ? 0 : Program.UsageError;
         });
         return cmd;

@@ -34,8 +34,8 @@ internal static class TdispCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                io.Error.WriteLine($"error: cannot read device file {file.FullName}: {e.Message}");
-                return 2;
+                io.Error.WriteLine($"tsmlab tdisp: cannot read device file '{file.FullName}' ({e.Message.TrimEnd('.')}); pass a JSON device configuration (schema in docs/tdisp.md) or omit --device for the default device");
+                return Program.UsageError;
             }
             try
             {
@@ -43,8 +43,8 @@ internal static class TdispCommand
             }
             catch (DeviceConfigurationException e)
             {
-                io.Error.WriteLine($"error: device file {file.FullName}: {e.Message}");
-                return 2;
+                io.Error.WriteLine($"tsmlab tdisp: device file '{file.FullName}' is not a valid device configuration: {e.Message.TrimEnd('.')}; see docs/tdisp.md for the schema");
+                return Program.UsageError;
             }
         }
         var dsm = new DeviceSecurityManager(config);

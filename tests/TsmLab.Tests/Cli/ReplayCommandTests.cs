@@ -145,6 +145,23 @@ public class ReplayCommandTests
     }
 
     [Fact]
+    public void InfoJson_AfterCcaScript_ShowsTheBoundTdiInRun()
+    {
+        string path = Path.Combine(CliRunner.RepoRoot(), "examples", "cca-assign.jsonl");
+        var lines = File.ReadAllLines(path).TakeWhile(l => !l.Contains("\"op\":\"close\"", StringComparison.Ordinal));
+        var (rc, o, _) = CliRunner.Run(string.Join('\n', lines), "replay", "--host", "cca", "--info", "--json");
+        Assert.Equal(0, rc);
+        string json = o[o.IndexOf("{\n", StringComparison.Ordinal)..];
+        using var doc = JsonDocument.Parse(json);
+        var tdi = doc.RootElement.GetProperty("functions")[0].GetProperty("tdi");
+        Assert.Equal("tsm0", tdi.GetProperty("tsm").GetString());
+        Assert.Equal("Run", tdi.GetProperty("state").GetString());
+        var vdev = doc.RootElement.GetProperty("iommufd")[0].EnumerateArray().Single(x => x.GetProperty("type").GetString() == "vdevice");
+        Assert.True(vdev.GetProperty("tsm_bound").GetBoolean());
+        Assert.Equal("tsm0", doc.RootElement.GetProperty("sysfs").GetProperty("/sys/bus/pci/devices/0000:01:00.0/tsm/bound").GetString());
+    }
+
+    [Fact]
     public void Info_AfterScript_ShowsObjectsLeft()
     {
         string path = Path.Combine(CliRunner.RepoRoot(), "examples", "assign.jsonl");

@@ -80,6 +80,7 @@ public class TdispCommandTests
         Assert.Empty(lines);
         Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("/nonexistent/device.json", err, StringComparison.Ordinal);
+        Assert.Contains("docs/tdisp.md", err, StringComparison.Ordinal);
 
         string path = Path.Combine(Path.GetTempPath(), $"tsmlab-device-{Guid.NewGuid():n}.json");
         File.WriteAllText(path, "{\"bus\": 1}");
@@ -88,6 +89,7 @@ public class TdispCommandTests
             (code, _, err) = Run(GetState, "--device", path);
             Assert.Equal(2, code);
             Assert.Contains("missing", err, StringComparison.Ordinal);
+            Assert.Contains("see docs/tdisp.md", err, StringComparison.Ordinal);
             Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         }
         finally
