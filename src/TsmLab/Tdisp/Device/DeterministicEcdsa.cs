@@ -1,7 +1,7 @@
 // Deterministic ECDSA (RFC 6979, HMAC-SHA-384 nonce) over the curve of a .NET ECDsa key, so the
 // device's certificate chain is byte-stable for a seed. The curve parameters come from the key
-// itself (ExportExplicitParameters), the arithmetic is affine over System.Numerics.BigInteger.
-// Slow (tens of milliseconds a signature) and not constant-time: used only to sign the model's
+// itself (ExportExplicitParameters), the arithmetic is Jacobian over System.Numerics.BigInteger.
+// A few milliseconds a signature and not constant-time: used only to sign the model's
 // own certificates once per identity, never on a request path.
 using System.Formats.Asn1;
 using System.Numerics;
@@ -89,32 +89,53 @@ internal sealed class DeterministicEcdsa
         }
     }
 
+    /// <summary>k·(x, y) in Jacobian coordinates (one inversion at the end), returned affine.</summary>
     private (BigInteger X, BigInteger Y) Multiply(BigInteger k, BigInteger x, BigInteger y)
     {
-        (BigInteger X, BigInteger Y)? acc = null;
-        (BigInteger X, BigInteger Y) addend = (x, y);
+        var acc = (X: BigInteger.One, Y: BigInteger.One, Z: BigInteger.Zero); // the point at infinity
+        var addend = (X: x, Y: y, Z: BigInteger.One);
         while (!k.IsZero)
         {
-            if (!k.IsEven) acc = acc is { } q ? Add(q, addend) : addend;
+            if (!k.IsEven) acc = Add(acc, addend);
             addend = Double(addend);
             k >>= 1;
         }
-        return acc ?? throw new CryptographicException("zero scalar");
+        if (acc.Z.IsZero) throw new CryptographicException("zero scalar");
+        var zInv = Inverse(acc.Z);
+        var zInv2 = Mod(zInv * zInv);
+        return (Mod(acc.X * zInv2), Mod(acc.Y * zInv2 * zInv));
     }
 
-    private (BigInteger, BigInteger) Add((BigInteger X, BigInteger Y) P, (BigInteger X, BigInteger Y) Q)
+    private (BigInteger X, BigInteger Y, BigInteger Z) Add((BigInteger X, BigInteger Y, BigInteger Z) P, (BigInteger X, BigInteger Y, BigInteger Z) Q)
     {
-        if (P.X == Q.X) return Double(P);
-        var l = Mod((Q.Y - P.Y) * Inverse(Q.X - P.X));
-        var x3 = Mod(l * l - P.X - Q.X);
-        return (x3, Mod(l * (P.X - x3) - P.Y));
+        if (P.Z.IsZero) return Q;
+        if (Q.Z.IsZero) return P;
+        var z1z1 = Mod(P.Z * P.Z);
+        var z2z2 = Mod(Q.Z * Q.Z);
+        var u1 = Mod(P.X * z2z2);
+        var u2 = Mod(Q.X * z1z1);
+        var s1 = Mod(P.Y * Q.Z * z2z2);
+        var s2 = Mod(Q.Y * P.Z * z1z1);
+        if (u1 == u2) return s1 == s2 ? Double(P) : (BigInteger.One, BigInteger.One, BigInteger.Zero);
+        var h = Mod(u2 - u1);
+        var r = Mod(s2 - s1);
+        var hh = Mod(h * h);
+        var hhh = Mod(h * hh);
+        var v = Mod(u1 * hh);
+        var x3 = Mod(r * r - hhh - 2 * v);
+        return (x3, Mod(r * (v - x3) - s1 * hhh), Mod(P.Z * Q.Z * h));
     }
 
-    private (BigInteger, BigInteger) Double((BigInteger X, BigInteger Y) P)
+    private (BigInteger X, BigInteger Y, BigInteger Z) Double((BigInteger X, BigInteger Y, BigInteger Z) P)
     {
-        var l = Mod((3 * P.X * P.X + a) * Inverse(2 * P.Y));
-        var x3 = Mod(l * l - 2 * P.X);
-        return (x3, Mod(l * (P.X - x3) - P.Y));
+        if (P.Z.IsZero || P.Y.IsZero) return (BigInteger.One, BigInteger.One, BigInteger.Zero);
+        var xx = Mod(P.X * P.X);
+        var yy = Mod(P.Y * P.Y);
+        var zz = Mod(P.Z * P.Z);
+        var s = Mod(4 * P.X * yy);
+        var m = Mod(3 * xx + a * zz * zz);
+        var x3 = Mod(m * m - 2 * s);
+        return (x3, Mod(m * (s - x3) - 8 * yy * yy), Mod(2 * P.Y * P.Z));
     }
 
     private BigInteger Inverse(BigInteger v) => BigInteger.ModPow(Mod(v), p - 2, p);
