@@ -10,7 +10,7 @@ internal sealed class HostOptions
 {
     public Option<string> Host { get; } = new("--host")
     {
-        Description = $"Built-in host: {string.Join(", ", BuiltInHosts.Names)}",
+        Description = $"Built-in host ({string.Join(", ", BuiltInHosts.Names)}) or a host file (docs/hosts.md)",
         DefaultValueFactory = _ => "default",
     };
 
@@ -30,9 +30,18 @@ internal sealed class HostOptions
     {
         string name = pr.GetValue(Host)!;
         var config = BuiltInHosts.Find(name);
+        if (config is null && (name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || name.Contains('/')))
+        {
+            try { config = HostFile.Load(name); }
+            catch (HostFileException e)
+            {
+                error.WriteLine($"tsmlab: {e.Message}; see docs/hosts.md");
+                return null;
+            }
+        }
         if (config is null)
         {
-            error.WriteLine($"tsmlab: unknown host '{name}'; use one of: {string.Join(", ", BuiltInHosts.Names)}");
+            error.WriteLine($"tsmlab: unknown host '{name}'; use one of: {string.Join(", ", BuiltInHosts.Names)}, or a host file (docs/hosts.md)");
             return null;
         }
         string? profile = pr.GetValue(Profile);
