@@ -1,0 +1,55 @@
+using TsmLab.Abi;
+using TsmLab.Kernel;
+using TsmLab.Vmm;
+
+namespace TsmLab.Bench;
+
+/// <summary>
+/// Builds the VMM's ioctl structs once, in its scratch memory, so a benchmark issues only the
+/// ioctl (the library's <c>CcaTsmRequests</c> builds a new struct per call in a bump allocator).
+/// </summary>
+internal static class CcaStructs
+{
+    /// <summary>A 48-byte op-arch IOMMU_VDEVICE_TSM_REQ (tvm_arch CCA) with its payload; returns the struct's address.</summary>
+    public static ulong TsmReq(IommufdCalls calls, uint vdev, TsmReqOp op, ReadOnlySpan<byte> payload, ulong respUptr = 0, uint respLen = 0)
+    {
+        ulong req = calls.Scratch.Put(payload);
+        var s = new byte[IommuVdeviceTsmReqOpArch.SizeOf];
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.Size, IommuVdeviceTsmReqOpArch.SizeOf);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.VdeviceId, vdev);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.Op, (uint)op);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.TvmArch, (uint)TvmArch.Cca);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.ReqLen, (uint)payload.Length);
+        Le.Put32(s, IommuVdeviceTsmReqOpArch.RespLen, respLen);
+        Le.Put64(s, IommuVdeviceTsmReqOpArch.ReqUptr, req);
+        Le.Put64(s, IommuVdeviceTsmReqOpArch.RespUptr, respUptr);
+        return calls.Scratch.Put(s);
+    }
+
+    /// <summary>A 16-byte IOMMU_VDEVICE_TSM_OP (BIND or UNBIND).</summary>
+    public static ulong TsmOp(IommufdCalls calls, uint vdev, uint type)
+    {
+        var s = new byte[IommuVdeviceTsmOp.SizeOf];
+        Le.Put32(s, IommuVdeviceTsmOp.Size, IommuVdeviceTsmOp.SizeOf);
+        Le.Put32(s, IommuVdeviceTsmOp.Type, type);
+        Le.Put32(s, IommuVdeviceTsmOp.VdeviceId, vdev);
+        return calls.Scratch.Put(s);
+    }
+
+    public static byte[] U32(ulong v) => BitConverter.GetBytes((uint)v);
+
+    /// <summary>The op-arch VALIDATE_MMIO payload: gpa_base, gpa_top (exclusive), pa_base.</summary>
+    public static byte[] Mmio(ulong gpaBase, ulong gpaTop, ulong paBase)
+    {
+        var p = new byte[24];
+        Le.Put64(p, 0, gpaBase);
+        Le.Put64(p, 8, gpaTop);
+        Le.Put64(p, 16, paBase);
+        return p;
+    }
+
+    public static void Check(long rc, string what)
+    {
+        if (rc < 0) throw new InvalidOperationException($"{what}: {ErrnoNames.NameOf((int)rc)}");
+    }
+}
