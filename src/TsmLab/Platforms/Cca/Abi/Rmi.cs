@@ -52,6 +52,8 @@ public static class Rmi
     /// exit.cache_len @0x810.
     /// </summary>
     public const int CommBufferPa = 0, CommBufferLen = 8, CommExitFlags = 0x800, CommExitObjId = 0x808, CommExitLen = 0x810;
+    /// <summary>TsmLab: where this piece sits in the object, and the object's whole length (an object larger than the host's buffer arrives in pieces, as the RMM's cache_offset/cache_len delivery does).</summary>
+    public const int CommExitOffset = 0x818, CommExitTotal = 0x820;
     public const ulong CommExitFlagObject = 1;
 
     /// <summary>

@@ -25,7 +25,8 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     /// <summary>Granules of the buffer the RMM writes cache objects into (64 KiB).</summary>
     private const int CommBufferGranules = 16;
     /// <summary>COMMUNICATE calls before the driver gives up on an operation (TsmLab bound).</summary>
-    private const int MaxCommunicate = 64;
+    // Enough COMMUNICATE rounds for four objects of the largest size the guest accepts, in buffer-sized pieces.
+    private const int MaxCommunicate = Rhi.MaxObjectSize / (CommBufferGranules * Rmi.Granule) * 4 + 64;
 
     private static readonly TsmOpDescriptor[] OpTable =
     [
@@ -327,7 +328,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     /// <summary>COMMUNICATE until the RMM answers other than INCOMPLETE, caching every object it hands over.</summary>
     private RmiStatus Communicate(ulong fid, Dictionary<CacheObject, byte[]> cache, ulong a1, ulong a2, ulong a3 = 0, ulong a4 = 0)
     {
-        Span<byte> exit = stackalloc byte[24];
+        Span<byte> exit = stackalloc byte[40];
         for (int i = 0; i < MaxCommunicate; i++)
         {
             var rc = Call(fid, a1, a2, a3, a4);
@@ -335,9 +336,14 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
             if ((BinaryPrimitives.ReadUInt64LittleEndian(exit) & Rmi.CommExitFlagObject) != 0 && rc is RmiStatus.Success or RmiStatus.Incomplete)
             {
                 var id = (CacheObject)BinaryPrimitives.ReadUInt64LittleEndian(exit[8..]);
-                var bytes = new byte[BinaryPrimitives.ReadUInt64LittleEndian(exit[16..])];
-                Memory.Read(buffer, bytes);
-                cache[id] = bytes;
+                ulong len = BinaryPrimitives.ReadUInt64LittleEndian(exit[16..]);
+                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(exit[24..]);
+                ulong total = BinaryPrimitives.ReadUInt64LittleEndian(exit[32..]);
+                // An object larger than the guest could ever read is refused, as the guest caps objects (MAX_CACHE_OBJ_SIZE).
+                if (total > Rhi.MaxObjectSize || len > total || offset > total - len) return RmiStatus.ErrorDevice;
+                if (offset == 0) cache[id] = new byte[total];
+                else if (!cache.TryGetValue(id, out var partial) || (ulong)partial.Length != total) return RmiStatus.ErrorDevice;
+                Memory.Read(buffer, cache[id].AsSpan((int)offset, (int)len));
             }
             if (rc != RmiStatus.Incomplete) return rc;
         }

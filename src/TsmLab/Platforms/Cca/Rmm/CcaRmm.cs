@@ -276,7 +276,10 @@ public sealed partial class CcaRmm
         return RmiStatus.Success;
     }
 
-    /// <summary>Hands the next cached object to the host: SUCCESS when none remain after it, INCOMPLETE when more follow.</summary>
+    /// <summary>
+    /// Hands the next piece of the next cached object to the host (as much as its buffer holds):
+    /// SUCCESS when nothing remains after it, INCOMPLETE when more follows.
+    /// </summary>
     private RmiStatus Deliver(Queue<OutgoingObject> outbox, ulong commPa)
     {
         memory.TryGranule(commPa, out var comm);
@@ -285,11 +288,15 @@ public sealed partial class CcaRmm
         var o = outbox.Peek();
         ulong buf = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommBufferPa..]);
         ulong len = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommBufferLen..]);
-        if ((ulong)o.Bytes.Length > len || !memory.Write(buf, o.Bytes)) return RmiStatus.ErrorInput;
-        outbox.Dequeue();
+        int piece = (int)Math.Min(len, (ulong)(o.Bytes.Length - o.Sent));
+        if ((piece == 0 && o.Bytes.Length > 0) || !memory.Write(buf, o.Bytes.AsSpan(o.Sent, piece))) return RmiStatus.ErrorInput;
         BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], Abi.Rmi.CommExitFlagObject);
         BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitObjId..], (ulong)o.Id);
-        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitLen..], (ulong)o.Bytes.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitLen..], (ulong)piece);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitOffset..], (ulong)o.Sent);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitTotal..], (ulong)o.Bytes.Length);
+        o.Sent += piece;
+        if (o.Sent == o.Bytes.Length) outbox.Dequeue();
         return outbox.Count == 0 ? RmiStatus.Success : RmiStatus.Incomplete;
     }
 

@@ -15,7 +15,13 @@ public interface IRealmMemory
 internal enum DeviceOp { None, Connect, Create, Lock, Start, Unlock, GetReport, GetMeasurements }
 
 /// <summary>One cached evidence object waiting to be handed to the host.</summary>
-internal readonly record struct OutgoingObject(CacheObject Id, byte[] Bytes);
+/// <summary>A cache object on its way to the host, delivered in pieces no larger than the host's buffer; <see cref="Sent"/> bytes have gone.</summary>
+internal sealed class OutgoingObject(CacheObject id, byte[] bytes)
+{
+    public CacheObject Id { get; } = id;
+    public byte[] Bytes { get; } = bytes;
+    public int Sent { get; set; }
+}
 
 /// <summary>An RMM PDEV: the physical device's DSM, its link state and its device-level evidence.</summary>
 internal sealed class RmmPdev(ulong pa, ulong pdevId, byte hashAlgo, ushort ridBase, ushort ridTop, ITdispTransport transport, ISpdmEvidence? evidence)
