@@ -15,14 +15,7 @@ internal static class CcaStructs
     {
         ulong req = calls.Scratch.Put(payload);
         var s = new byte[IommuVdeviceTsmReqOpArch.SizeOf];
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.Size, IommuVdeviceTsmReqOpArch.SizeOf);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.VdeviceId, vdev);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.Op, (uint)op);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.TvmArch, (uint)TvmArch.Cca);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.ReqLen, (uint)payload.Length);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.RespLen, respLen);
-        Le.Put64(s, IommuVdeviceTsmReqOpArch.ReqUptr, req);
-        Le.Put64(s, IommuVdeviceTsmReqOpArch.RespUptr, respUptr);
+        IommuVdeviceTsmReqOpArch.Write(s, vdev, op, TvmArch.Cca, (uint)payload.Length, respLen, req, respUptr);
         return calls.Scratch.Put(s);
     }
 

@@ -44,22 +44,9 @@ public class TsmRequestPathBench
         var a = new DeviceAssignment(p, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.ArmRealm, 3, new PciAddress(0, 0, 3, 0)));
         if (!a.Prepare() || !a.Bind()) throw new InvalidOperationException("assignment failed");
         ulong payload = a.Calls.Scratch.Put(BitConverter.GetBytes(1u));
-        var s = new byte[profile == TsmAbiProfile.Scope ? 40 : 48];
-        Le.Put32(s, 0, (uint)s.Length);
-        Le.Put32(s, 4, a.VdeviceId);
-        if (profile == TsmAbiProfile.Scope)
-        {
-            Le.Put32(s, IommuVdeviceTsmReqScope.Scope, (uint)TsmReqScope.PciStateChange);
-            Le.Put32(s, IommuVdeviceTsmReqScope.ReqLen, 4);
-            Le.Put64(s, IommuVdeviceTsmReqScope.ReqUptr, payload);
-        }
-        else
-        {
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.Op, (uint)TsmReqOp.SetTdiState);
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.TvmArch, (uint)TvmArch.Cca);
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.ReqLen, 4);
-            Le.Put64(s, IommuVdeviceTsmReqOpArch.ReqUptr, payload);
-        }
+        var s = new byte[profile == TsmAbiProfile.Scope ? IommuVdeviceTsmReqScope.SizeOf : IommuVdeviceTsmReqOpArch.SizeOf];
+        if (profile == TsmAbiProfile.Scope) IommuVdeviceTsmReqScope.Write(s, a.VdeviceId, TsmReqScope.PciStateChange, 4, 0, payload, 0);
+        else IommuVdeviceTsmReqOpArch.Write(s, a.VdeviceId, TsmReqOp.SetTdiState, TvmArch.Cca, 4, 0, payload, 0);
         return (p, a.IommuFd, a.Calls.Scratch.Put(s));
     }
 

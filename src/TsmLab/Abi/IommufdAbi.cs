@@ -114,6 +114,19 @@ public static class IommuVdeviceTsmReqScope
         ReqUptr = 24, RespUptr = 32, SizeOf = 40;
     /// <summary><c>IOMMU_VDEVICE_TSM_REQ_SCOPE_PCI_LAST</c>.</summary>
     public const uint ScopeLast = 3;
+    /// <summary>Writes a whole request (the 40 bytes of <paramref name="s"/>), zeroing <c>__reserved</c>.</summary>
+    public static void Write(Span<byte> s, uint vdeviceId, TsmReqScope scope, uint reqLen, uint respLen, ulong reqUptr, ulong respUptr)
+    {
+        s[..SizeOf].Clear();
+        Le.Put32(s, Size, SizeOf);
+        Le.Put32(s, VdeviceId, vdeviceId);
+        Le.Put32(s, Scope, (uint)scope);
+        Le.Put32(s, ReqLen, reqLen);
+        Le.Put32(s, RespLen, respLen);
+        Le.Put64(s, ReqUptr, reqUptr);
+        Le.Put64(s, RespUptr, respUptr);
+    }
+
     public static readonly AbiStruct Layout = AbiStruct.Define("iommu_vdevice_tsm_req", SizeOf, "resp_uptr",
         new("size", Size, 4), new("vdevice_id", VdeviceId, 4), new("scope", Scope, 4), new("req_len", ReqLen, 4),
         new("resp_len", RespLen, 4), new("__reserved", Reserved, 4), new("req_uptr", ReqUptr, 8),
@@ -125,6 +138,20 @@ public static class IommuVdeviceTsmReqOpArch
 {
     public const int Size = 0, VdeviceId = 4, Op = 8, TvmArch = 12, ReqLen = 16, RespLen = 20,
         ReqUptr = 24, RespUptr = 32, TsmCode = 40, SizeOf = 48;
+    /// <summary>Writes a whole request (the 48 bytes of <paramref name="s"/>), <c>tsm_code</c> zero.</summary>
+    public static void Write(Span<byte> s, uint vdeviceId, TsmReqOp op, TvmArch arch, uint reqLen, uint respLen, ulong reqUptr, ulong respUptr)
+    {
+        s[..SizeOf].Clear();
+        Le.Put32(s, Size, SizeOf);
+        Le.Put32(s, VdeviceId, vdeviceId);
+        Le.Put32(s, Op, (uint)op);
+        Le.Put32(s, TvmArch, (uint)arch);
+        Le.Put32(s, ReqLen, reqLen);
+        Le.Put32(s, RespLen, respLen);
+        Le.Put64(s, ReqUptr, reqUptr);
+        Le.Put64(s, RespUptr, respUptr);
+    }
+
     public static readonly AbiStruct Layout = AbiStruct.Define("iommu_vdevice_tsm_req", SizeOf, "tsm_code",
         new("size", Size, 4), new("vdevice_id", VdeviceId, 4), new("op", Op, 4), new("tvm_arch", TvmArch, 4),
         new("req_len", ReqLen, 4), new("resp_len", RespLen, 4), new("req_uptr", ReqUptr, 8),

@@ -80,4 +80,17 @@ public class AbiLayoutTests
         Assert.Equal(profile == TsmAbiProfile.Scope ? 40 : 48, req.Struct.Size);
         Assert.Equal(0x3B96u, req.Number);
     }
+
+    [Fact]
+    public void TsmReqWriters_ProduceTheDocumentedBytes()
+    {
+        var op = new byte[48];
+        op.AsSpan().Fill(0xEE);
+        IommuVdeviceTsmReqOpArch.Write(op, 5, TsmReqOp.SetTdiState, TvmArch.Cca, 4, 8, 0x1122334455667788, 0x99);
+        Assert.Equal(Convert.FromHexString("30000000" + "05000000" + "02000000" + "01000000" + "04000000" + "08000000" + "8877665544332211" + "9900000000000000" + "0000000000000000"), op);
+        var sc = new byte[40];
+        sc.AsSpan().Fill(0xEE);
+        IommuVdeviceTsmReqScope.Write(sc, 7, TsmReqScope.PciStateChange, 8, 0, 0x1000, 0);
+        Assert.Equal(Convert.FromHexString("28000000" + "07000000" + "01000000" + "08000000" + "00000000" + "00000000" + "0010000000000000" + "0000000000000000"), sc);
+    }
 }

@@ -110,29 +110,14 @@ public sealed class CcaTsmRequests(IommufdCalls calls, int iommuFd, TsmAbiProfil
         if (profile == TsmAbiProfile.OpArch)
         {
             Span<byte> s = stackalloc byte[IommuVdeviceTsmReqOpArch.SizeOf];
-            s.Clear();
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.Size, IommuVdeviceTsmReqOpArch.SizeOf);
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.VdeviceId, vdev);
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.Op, (uint)op);
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.TvmArch, (uint)TvmArch.Cca);
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.ReqLen, (uint)payload.Length);
-            Le.Put32(s, IommuVdeviceTsmReqOpArch.RespLen, respLen);
-            Le.Put64(s, IommuVdeviceTsmReqOpArch.ReqUptr, req);
-            Le.Put64(s, IommuVdeviceTsmReqOpArch.RespUptr, respUptr);
+            IommuVdeviceTsmReqOpArch.Write(s, vdev, op, TvmArch.Cca, (uint)payload.Length, respLen, req, respUptr);
             ulong a = calls.Scratch.Put(s);
             long rc = calls.Process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, a);
             LastTsmCode = Le.U64(calls.Scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf), IommuVdeviceTsmReqOpArch.TsmCode);
             return rc;
         }
         Span<byte> t = stackalloc byte[IommuVdeviceTsmReqScope.SizeOf];
-        t.Clear();
-        Le.Put32(t, IommuVdeviceTsmReqScope.Size, IommuVdeviceTsmReqScope.SizeOf);
-        Le.Put32(t, IommuVdeviceTsmReqScope.VdeviceId, vdev);
-        Le.Put32(t, IommuVdeviceTsmReqScope.Scope, (uint)scope);
-        Le.Put32(t, IommuVdeviceTsmReqScope.ReqLen, (uint)payload.Length);
-        Le.Put32(t, IommuVdeviceTsmReqScope.RespLen, respLen);
-        Le.Put64(t, IommuVdeviceTsmReqScope.ReqUptr, req);
-        Le.Put64(t, IommuVdeviceTsmReqScope.RespUptr, respUptr);
+        IommuVdeviceTsmReqScope.Write(t, vdev, scope, (uint)payload.Length, respLen, req, respUptr);
         return calls.Process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, calls.Scratch.Put(t));
     }
 }

@@ -140,15 +140,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
         ulong req = scratch.Put(payload);
         ulong resp = scratch.Alloc(SevGuestResponsePayload.Size);
         Span<byte> s = stackalloc byte[IommuVdeviceTsmReqOpArch.SizeOf];
-        s.Clear();
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.Size, IommuVdeviceTsmReqOpArch.SizeOf);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.VdeviceId, vdevice);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.Op, (uint)op);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.TvmArch, (uint)TvmArch.Sev);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.ReqLen, (uint)payload.Length);
-        Le.Put32(s, IommuVdeviceTsmReqOpArch.RespLen, SevGuestResponsePayload.Size);
-        Le.Put64(s, IommuVdeviceTsmReqOpArch.ReqUptr, req);
-        Le.Put64(s, IommuVdeviceTsmReqOpArch.RespUptr, resp);
+        IommuVdeviceTsmReqOpArch.Write(s, vdevice, op, TvmArch.Sev, (uint)payload.Length, SevGuestResponsePayload.Size, req, resp);
         ulong a = scratch.Put(s);
         long rc = calls.Process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, a);
         tsmCode = Le.U64(scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf), IommuVdeviceTsmReqOpArch.TsmCode);
