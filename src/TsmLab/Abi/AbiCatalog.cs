@@ -10,6 +10,9 @@ public static class AbiCatalog
     private const string VfioH = "include/uapi/linux/vfio.h";
     private const string KvmH = "include/uapi/linux/kvm.h";
 
+    private static readonly IReadOnlyList<AbiIoctl> OpArchIoctls = Build(TsmAbiProfile.OpArch);
+    private static readonly IReadOnlyList<AbiIoctl> ScopeIoctls = Build(TsmAbiProfile.Scope);
+
     /// <summary>The iommufd ioctls (on /dev/iommu) of a profile, by number.</summary>
     public static IReadOnlyList<AbiIoctl> Iommufd(TsmAbiProfile profile) =>
     [
@@ -29,8 +32,18 @@ public static class AbiCatalog
             "TsmLab extension (docs/abi.md)"),
     ];
 
-    /// <summary>Every modelled ioctl of a profile: iommufd, then VFIO cdev, then KVM.</summary>
-    public static IReadOnlyList<AbiIoctl> Ioctls(TsmAbiProfile profile) =>
+    /// <summary>Every modelled ioctl of a profile: iommufd, then VFIO cdev, then KVM (built once per profile).</summary>
+    public static IReadOnlyList<AbiIoctl> Ioctls(TsmAbiProfile profile) => profile == TsmAbiProfile.Scope ? ScopeIoctls : OpArchIoctls;
+
+    /// <summary>The ioctl with that full number in a profile, or null.</summary>
+    public static AbiIoctl? Find(TsmAbiProfile profile, uint number)
+    {
+        foreach (var i in Ioctls(profile))
+            if (i.Number == number) return i;
+        return null;
+    }
+
+    private static IReadOnlyList<AbiIoctl> Build(TsmAbiProfile profile) =>
     [
         .. Iommufd(profile),
         new("VFIO_DEVICE_BIND_IOMMUFD", VfioIoctl.DeviceBindIommufd, "/dev/vfio/devices/vfioN", VfioDeviceBindIommufd.Layout, VfioH),

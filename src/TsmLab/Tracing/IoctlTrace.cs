@@ -12,7 +12,7 @@ public static class IoctlTrace
 {
     public static void Record(TraceLog log, long seq, Process caller, int fd, uint cmd, ulong arg, long rc)
     {
-        var abi = AbiCatalog.Ioctls(caller.Kernel.Configuration.Profile).FirstOrDefault(i => i.Number == cmd);
+        var abi = AbiCatalog.Find(caller.Kernel.Configuration.Profile, cmd);
         var fields = new List<TraceField> { new("fd", fd.ToString(CultureInfo.InvariantCulture)) };
         string name = abi?.Name ?? $"ioctl 0x{cmd:x}";
         if (abi is null || abi.Struct.Size == 0)
