@@ -30,6 +30,7 @@ internal static class DemoCommand
         cmd.SetAction(pr =>
         {
             string pname = pr.GetValue(platform)!, prof = pr.GetValue(profile)!;
+            if (!trace.Validate(pr, io.Error)) return Program.UsageError;
             DemoPlatform[] platforms = pname switch
             {
                 "all" => [DemoPlatform.Cca, DemoPlatform.Sev],
@@ -39,12 +40,12 @@ internal static class DemoCommand
             };
             if (platforms.Length == 0)
             {
-                io.Error.WriteLine($"tsmlab demo: unknown platform '{pname}'; use cca, sev or all");
+                io.Error.WriteLine($"tsmlab demo: unknown platform '{Input.Printable.Of(pname)}'; use cca, sev or all");
                 return Program.UsageError;
             }
             if (!TsmAbiProfiles.TryParse(prof, out var p))
             {
-                io.Error.WriteLine($"tsmlab demo: unknown profile '{prof}'; use op-arch or scope");
+                io.Error.WriteLine($"tsmlab demo: unknown profile '{Input.Printable.Of(prof)}'; use op-arch or scope");
                 return Program.UsageError;
             }
             var skipped = platforms.Where(x => !x.Supports(p)).ToList();

@@ -145,8 +145,8 @@ public sealed class TsmCore
     /// <summary>
     /// <c>pci_tsm_guest_req</c> (D2, K5r) with TsmLab's envelope checks. Order: DEBUG scopes
     /// EINVAL; rwsem; not connected ENXIO; not a link TSM ENXIO; DSM mutex; not bound ENXIO;
-    /// TSM serves another arch EINVAL; request longer than the TSM accepts or op not served
-    /// EINVAL; request copied in once (EFAULT); scope profile: payload classified and a scope
+    /// TSM serves another arch EINVAL; request longer than the TSM accepts, response buffer
+    /// above INT_MAX, or op not served EINVAL; request copied in once (EFAULT); scope profile: payload classified and a scope
     /// that does not match EINVAL; then the platform's guest_req, whose result passes through.
     /// </summary>
     public int GuestRequest(PciFunction fn, ref TsmGuestRequest request, ulong reqUptr, uint reqLen, out TsmRejection rejection)
@@ -181,7 +181,8 @@ public sealed class TsmCore
                     rejection = TsmRejection.ArchNotTsm;
                     return Errno.EINVAL.Neg();
                 }
-                if (reqLen > (uint)platform.MaxRequestLength ||
+                // resp_len above INT_MAX: the residue could not be returned through the ioctl's int (TsmLab check).
+                if (reqLen > (uint)platform.MaxRequestLength || request.ResponseLength > int.MaxValue ||
                     (request.Profile == TsmAbiProfile.OpArch && !Serves(platform, request.Op)))
                 {
                     rejection = TsmRejection.NotServed;
