@@ -18,6 +18,12 @@ public static class HostFile
         byte[] bytes;
         try { bytes = InputFile.ReadAllBytes(path, "host file"); }
         catch (InputFileException e) { throw new HostFileException(e.Message); }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>Builds the host configuration from a host file's bytes; <paramref name="path"/> names it and anchors a relative device path.</summary>
+    public static HostConfiguration Parse(ReadOnlySpan<byte> bytes, string path)
+    {
         string origin = $"host file '{Printable.Of(path)}'";
         try
         {
