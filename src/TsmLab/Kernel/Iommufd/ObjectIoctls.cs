@@ -42,8 +42,11 @@ internal static class ObjectIoctls
         if (dataType != IommuHwptAlloc.DataNone) return Errno.EOPNOTSUPP.Neg();
         if (pt is not Ioas ioas) return Errno.EINVAL.Neg();
         var hwpt = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.Function.Iommu);
-        ioas.Users++;
-        u.Context.Add(hwpt);
+        lock (u.Context.Gate)
+        {
+            ioas.Users++;
+            u.Context.Add(hwpt);
+        }
         Le.Put32(u.Cmd, IommuHwptAlloc.OutHwptId, hwpt.Id);
         return RespondOrAbort(ref u, IommuHwptAlloc.SizeOf, hwpt);
     }
@@ -66,9 +69,12 @@ internal static class ObjectIoctls
         if (!hwpt.NestParent) return Errno.EINVAL.Neg();
         if (idev.Kvm is null) return Errno.ENODEV.Neg();
         var viommu = new Viommu(hwpt, type, idev.Kvm, idev.Function.Iommu);
-        hwpt.Users++;
-        idev.Kvm.Get();
-        u.Context.Add(viommu);
+        lock (u.Context.Gate)
+        {
+            hwpt.Users++;
+            idev.Kvm.Get();
+            u.Context.Add(viommu);
+        }
         Le.Put32(u.Cmd, IommuViommuAlloc.OutViommuId, viommu.Id);
         return RespondOrAbort(ref u, IommuViommuAlloc.SizeOf, viommu);
     }
@@ -86,13 +92,18 @@ internal static class ObjectIoctls
         if (idev is null) return Errno.ENOENT.Neg();
         if (viommu.Iommu != idev.Function.Iommu) return Errno.EINVAL.Neg();
         ulong virtId = Le.U64(u.Cmd, IommuVdeviceAlloc.VirtId);
-        if (idev.Vdevice is not null || viommu.Vdevs.ContainsKey(virtId)) return Errno.EEXIST.Neg();
-        var vdev = new Vdevice(viommu, idev, virtId);
-        viommu.Users++;
-        idev.Users++;
-        idev.Vdevice = vdev;
-        viommu.Vdevs.Add(virtId, vdev);
-        u.Context.Add(vdev);
+        Vdevice vdev;
+        // Check and link under the context's lock: two threads allocating on one device or virt_id race here.
+        lock (u.Context.Gate)
+        {
+            if (idev.Vdevice is not null || viommu.Vdevs.ContainsKey(virtId)) return Errno.EEXIST.Neg();
+            vdev = new Vdevice(viommu, idev, virtId);
+            viommu.Users++;
+            idev.Users++;
+            idev.Vdevice = vdev;
+            viommu.Vdevs.Add(virtId, vdev);
+            u.Context.Add(vdev);
+        }
         Le.Put32(u.Cmd, IommuVdeviceAlloc.OutVdeviceId, vdev.Id);
         return RespondOrAbort(ref u, IommuVdeviceAlloc.SizeOf, vdev);
     }
