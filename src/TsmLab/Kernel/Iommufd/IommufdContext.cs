@@ -168,6 +168,8 @@ public sealed class IommufdContext : KernelFile
         lock (Gate)
         {
             WaitShortterm(obj, null);
+            // While this thread waited (the lock released), another may have destroyed it: never twice.
+            if (obj.Users == 0) return;
             if (obj.Id < (uint)objects.Count && ReferenceEquals(objects[(int)obj.Id], obj)) objects[(int)obj.Id] = null;
             obj.Users = 0;
             DestroyObject(obj);
