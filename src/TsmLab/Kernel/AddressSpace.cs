@@ -144,6 +144,7 @@ public sealed class AddressSpace
     {
         if (destination.IsEmpty) return 0;
         if (!InUserRange(source, (ulong)destination.Length)) return Errno.EFAULT.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.MemoryCopy, "copy_from_user")) return Errno.EFAULT.Neg();
         lock (mmapLock)
         {
             ulong addr = source;
@@ -172,6 +173,7 @@ public sealed class AddressSpace
     {
         if (source.IsEmpty) return 0;
         if (!InUserRange(destination, (ulong)source.Length)) return Errno.EFAULT.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.MemoryCopy, "copy_to_user")) return Errno.EFAULT.Neg();
         lock (mmapLock)
         {
             ulong addr = destination;

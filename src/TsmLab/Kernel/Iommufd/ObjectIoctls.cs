@@ -16,6 +16,7 @@ internal static class ObjectIoctls
     public static int IoasAlloc(ref IommufdUcmd u)
     {
         if (Le.U32(u.Cmd, IommuIoasAlloc.Flags) != 0) return Errno.EOPNOTSUPP.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "IOAS")) return Errno.ENOMEM.Neg();
         var ioas = new Ioas();
         u.Context.Add(ioas);
         Le.Put32(u.Cmd, IommuIoasAlloc.OutIoasId, ioas.Id);
@@ -41,6 +42,7 @@ internal static class ObjectIoctls
         if (pt is null) return Errno.ENOENT.Neg();
         if (dataType != IommuHwptAlloc.DataNone) return Errno.EOPNOTSUPP.Neg();
         if (pt is not Ioas ioas) return Errno.EINVAL.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT")) return Errno.ENOMEM.Neg();
         var hwpt = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.Function.Iommu);
         lock (u.Context.Gate)
         {
@@ -68,6 +70,7 @@ internal static class ObjectIoctls
         if (hwpt is null) return Errno.ENOENT.Neg();
         if (!hwpt.NestParent) return Errno.EINVAL.Neg();
         if (idev.Kvm is null) return Errno.ENODEV.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vIOMMU")) return Errno.ENOMEM.Neg();
         var viommu = new Viommu(hwpt, type, idev.Kvm, idev.Function.Iommu);
         lock (u.Context.Gate)
         {
@@ -92,6 +95,7 @@ internal static class ObjectIoctls
         if (idev is null) return Errno.ENOENT.Neg();
         if (viommu.Iommu != idev.Function.Iommu) return Errno.EINVAL.Neg();
         ulong virtId = Le.U64(u.Cmd, IommuVdeviceAlloc.VirtId);
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vDevice")) return Errno.ENOMEM.Neg();
         Vdevice vdev;
         // Check and link under the context's lock: two threads allocating on one device or virt_id race here.
         lock (u.Context.Gate)

@@ -43,5 +43,16 @@ public sealed class PciFunction
     /// <summary>An opaque slot for the device model behind this function (the TDISP device, set by the host configuration).</summary>
     public object? DeviceModel { get; set; }
 
+    /// <summary>
+    /// <c>pci_try_reset_function</c>: a function-level reset, which the device sees as a config
+    /// write (Initiate FLR), not as a TDISP message. A TDI that was LOCKED or RUN goes to ERROR
+    /// (TDISP), so a device the host gave up on never stays trusted with no binding.
+    /// </summary>
+    internal void Reset()
+    {
+        if (DeviceModel is Tdisp.Device.DeviceSecurityManager dsm)
+            dsm.FindInterface(Tdisp.Wire.TdiFunctionId.FromRid(Address.RequesterId))?.FunctionLevelReset();
+    }
+
     public override string ToString() => Address.ToString();
 }

@@ -92,12 +92,18 @@ public sealed class VfioDeviceFile : KernelFile
         return 0;
     }
 
+    /// <summary>
+    /// Closing the bound device (vfio_df_close): iommufd unbinds it (destroying its vDevice, which
+    /// unbinds the TDI), then vfio-pci disables the device and resets it (vfio_pci_core_disable's
+    /// pci_try_reset_function), so whatever the TSM could not stop is reset on the device.
+    /// </summary>
     private void Unbind()
     {
         var idev = Binding!;
         Binding = null;
         Device.OpenCount--;
         idev.Context.UnbindDevice(idev);
+        Device.Function.Reset();
     }
 
     protected override void Release()

@@ -50,6 +50,7 @@ public sealed partial class PspFirmware
     /// </summary>
     public PspStatus Command(PspCommandId id, Span<byte> buffer)
     {
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"PSP {id}")) return PspStatus.DeviceError;
         var log = TraceSource?.Invoke();
         if (log is null) return Run(id, buffer);
         long seq = log.Reserve();
