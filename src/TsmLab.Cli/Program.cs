@@ -23,7 +23,9 @@ public static class Program
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            stderr.WriteLine($"tsmlab: {parse.Errors[0].Message} (see 'tsmlab {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(1))} --help')");
+            string command = parse.CommandResult.Command == root ? "tsmlab" : "tsmlab " + parse.CommandResult.Command.Name;
+            for (int i = 0; i < parse.Errors.Count; i++)
+                stderr.WriteLine($"{command}: {parse.Errors[i].Message}{(i == parse.Errors.Count - 1 ? $" (see '{command} --help')" : "")}");
             return UsageError;
         }
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });

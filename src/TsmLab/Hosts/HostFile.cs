@@ -49,24 +49,22 @@ public static class HostFile
     /// <summary>The same host with another TDISP device: its functions, one device model behind them, and the connect moved to its PF0.</summary>
     private static HostConfiguration WithDevice(HostConfiguration config, string devicePath, string hostPath)
     {
-        DeviceConfiguration device;
-        DeviceSecurityManager dsm;
+        TdispPciDevice card;
         try
         {
-            device = DeviceConfiguration.FromJson(File.ReadAllText(devicePath));
-            dsm = new DeviceSecurityManager(device);
+            card = new TdispPciDevice(DeviceConfiguration.FromJson(File.ReadAllText(devicePath)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new HostFileException($"host file '{hostPath}': field 'device': cannot read '{devicePath}' ({e.Message.TrimEnd('.')})");
         }
-        catch (Exception e) when (e is DeviceConfigurationException or JsonException)
+        catch (Exception e) when (e is DeviceConfigurationException or JsonException or ArgumentException)
         {
             throw new HostFileException($"host file '{hostPath}': field 'device': '{devicePath}' is not a valid device configuration: {e.Message.TrimEnd('.')}");
         }
-        var functions = BuiltInHosts.FunctionsOf(device).Select(f => f with { DeviceModel = dsm }).ToList();
+        var functions = card.Functions;
         var connects = config.Connects.Select(c => (functions[0].Address, c.Tsm)).ToList();
-        return config with { Functions = functions, Connects = connects };
+        return config with { Functions = functions, Devices = [card], Connects = connects };
     }
 
     private static string? String(JsonElement e, string name, string path)

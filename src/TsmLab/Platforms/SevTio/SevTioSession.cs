@@ -67,7 +67,7 @@ public sealed class SevTioSession : IGhcbExitHandler
     public int VfioIndex { get; }
     public PciFunction Function => Kernel.VfioDevices[VfioIndex].Function;
     /// <summary>The device behind the assigned function.</summary>
-    public DeviceSecurityManager Device => (DeviceSecurityManager)Function.DeviceModel!;
+    public DeviceSecurityManager Device => SevTioHost.DeviceOf(Kernel)?.Dsm ?? throw new InvalidOperationException("host has no TDISP device");
 
     /// <summary>The guest's VMGEXIT: to the interposer if there is one, else to the VMM.</summary>
     public void Vmgexit(Ghcb ghcb)

@@ -1,3 +1,4 @@
+using TsmLab.Hardware;
 using CsCheck;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Platforms.Cca.HostDriver;
@@ -24,7 +25,7 @@ public sealed class CcaRmmPropertyTests
     {
         Gen.Enum<Op>().Array[1, 40].Sample(ops =>
         {
-            var mem = new PhysicalMemory();
+            var mem = new PhysicalMemory(0x8_8000_0000);
             var dsm = DeviceSecurityManager.CreateDefault(new DeterministicEntropySource(7));
             var rmm = new CcaRmm(mem, new Link(dsm));
             ulong comm = mem.Allocate(), buf = mem.Allocate(16), prm = mem.Allocate();

@@ -1,3 +1,4 @@
+using TsmLab.Hardware;
 using System.Buffers.Binary;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Platforms.Cca.HostDriver;
@@ -31,7 +32,7 @@ public sealed class CcaRmmTests
 
     private sealed class Fw
     {
-        public readonly PhysicalMemory Mem = new();
+        public readonly PhysicalMemory Mem = new(0x8_8000_0000);
         public readonly DeviceSecurityManager Dsm = DeviceSecurityManager.CreateDefault();
         public readonly Link Link;
         public readonly CcaRmm Rmm;

@@ -147,7 +147,7 @@ public sealed class SevGuestMessageStatusTests
     {
         var rig = new SevRig();
         Assert.True(rig.Guest.Lock().IsOk);
-        var dsm = (DeviceSecurityManager)rig.Function.DeviceModel!;
+        var dsm = rig.Device;
         dsm.Interfaces[0].ConfigWrite(0x10, 4);
         var r = rig.Guest.Op(SevTioAction.Run);
         Assert.Equal(GuestOutcome.ExitFailed, r.Outcome);

@@ -147,7 +147,7 @@ public sealed class SevHostDriverTests
         Assert.Null(rig.Function.Tdi);
 
         var config = TsmLab.Platforms.SevTio.SevTioHost.Configuration() with { Connects = [] };
-        config = config with { Functions = [.. config.Functions.Select(f => f with { DeviceModel = null })] };
+        config = config with { Functions = [.. config.Functions.Select(f => f with { Doe = null })] };
         var kernel = HostKernel.Boot(config);
         Assert.Equal(Errno.ENODEV.Neg(), kernel.Tsm.Connect(kernel.Functions[0], "tsm0"));
     }

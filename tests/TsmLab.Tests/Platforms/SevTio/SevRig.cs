@@ -31,6 +31,7 @@ internal sealed class SevRig : IGhcbExitHandler
     public SnpTioGuest Guest => Session.Guest;
     public uint Asid => Session.Asid;
     public PciFunction Function => Session.Function;
+    public TsmLab.Tdisp.Device.DeviceSecurityManager Device => Session.Device;
     public const uint FunctionId = 0x0100;
 
     /// <summary>A hostile hypervisor's hook: runs before the VMM sees an exit (may rewrite guest pages or the GHCB).</summary>

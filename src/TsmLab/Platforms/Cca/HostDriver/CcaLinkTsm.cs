@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using TsmLab.Abi;
+using TsmLab.Hardware;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
@@ -41,12 +42,14 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     private readonly Dictionary<PciFunction, HostPdev> pdevs = new();
     private readonly ulong comm, buffer, measParams, vdevParams;
 
-    public CcaLinkTsm(HostKernel kernel, RmmOptions? rmmOptions = null)
+    /// <summary>The driver of a booted CCA host: handed the machine's RMM, it offers the RMM its DOE relay.</summary>
+    public CcaLinkTsm(HostKernel kernel)
     {
         this.kernel = kernel;
-        Memory = new PhysicalMemory();
-        Rmm = new CcaRmm(Memory, this, rmmOptions) { TraceSource = () => kernel.Trace };
-        Realms = new RealmRegistry(Rmm, Memory);
+        Memory = kernel.Machine.Memory;
+        Rmm = kernel.Machine.FirmwareAs<CcaRmm>();
+        Realms = RealmRegistry.Of(kernel);
+        Rmm.AttachHostRelay(this);
         comm = Memory.Allocate();
         buffer = Memory.Allocate(CommBufferGranules);
         measParams = Memory.Allocate();
@@ -59,6 +62,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     /// <summary>The platform's firmware, reached only by RMI SMCs.</summary>
     public CcaRmm Rmm { get; }
+    /// <summary>The machine's physical memory (the driver allocates the RMI buffers there).</summary>
     public PhysicalMemory Memory { get; }
     /// <summary>KVM's realm descriptors (shared with the realm vCPUs).</summary>
     public RealmRegistry Realms { get; }
@@ -79,10 +83,10 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     /// </summary>
     public int Connect(PciFunction dsm)
     {
-        if (dsm.DeviceModel is not DeviceSecurityManager device) return Errno.ENODEV.Neg();
+        if (dsm.Doe is not { } doe || doe is not DoeMailbox { StandInIdentity: { } identity }) return Errno.ENODEV.Neg();
         ulong pdevId = dsm.Address.GuestRid;
-        var transport = new DoeTransport(DoeMailbox.For(device));
-        var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(device.Identity));
+        var transport = new DoeTransport(doe);
+        var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(identity()));
         pdevs[dsm] = host;
         ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
         ulong pdev = Memory.Allocate(), prm = Memory.Allocate();

@@ -29,7 +29,7 @@ public sealed partial class CcaRmm
     /// </summary>
     public RsiOutcome Rsi(ulong recPa, ulong runPa, Span<ulong> regs)
     {
-        var log = TraceSource?.Invoke();
+        var log = trace;
         if (log is null) return RsiCall(recPa, runPa, regs);
         long seq = log.Reserve();
         ulong fid = regs[0], x1 = regs.Length > 1 ? regs[1] : 0;
@@ -41,7 +41,7 @@ public sealed partial class CcaRmm
 
     private RsiOutcome RsiCall(ulong recPa, ulong runPa, Span<ulong> regs)
     {
-        if (!recs.TryGetValue(recPa, out var rec) || rec.Pending is not null || !memory.TryGranule(runPa, out var run))
+        if (!recs.TryGetValue(recPa, out var rec) || rec.Pending is not null || !memory.TryPage(runPa, out var run))
             throw new InvalidOperationException("RSI call outside a running REC (a model wiring error)");
         var realm = rec.Realm;
         ulong fid = regs[0];
@@ -142,7 +142,7 @@ public sealed partial class CcaRmm
     {
         completed = 0;
         if (!recs.TryGetValue(recPa, out var rec) || rec.Pending is null) return RmiStatus.ErrorRec;
-        if (!memory.TryGranule(runPa, out var run)) return RmiStatus.ErrorInput;
+        if (!memory.TryPage(runPa, out var run)) return RmiStatus.ErrorInput;
         var regs = rec.Regs;
         Array.Clear(regs);
         switch (rec.Pending)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using TsmLab.Hardware;
 using TsmLab.Platforms.Cca.Abi;
 
 namespace TsmLab.Platforms.Cca.Rmm;
@@ -12,26 +13,40 @@ namespace TsmLab.Platforms.Cca.Rmm;
 /// the evidence objects and their digests a realm checks. Every call answers a status; bad
 /// input changes nothing.
 /// </summary>
-public sealed partial class CcaRmm
+public sealed partial class CcaRmm : IPlatformFirmware
 {
     private readonly PhysicalMemory memory;
-    private readonly IRmmDeviceLink link;
+    private IRmmDeviceLink link = NoDeviceLink.Instance;
+    private Tracing.TraceLog? trace;
     private readonly Dictionary<ulong, RmmPdev> pdevs = new();
     private readonly Dictionary<ulong, RmmVdev> vdevs = new();
     private readonly Dictionary<ulong, RmmRealm> realms = new();
     private readonly Dictionary<ulong, RmmRec> recs = new();
 
-    public CcaRmm(PhysicalMemory memory, IRmmDeviceLink link, RmmOptions? options = null)
+    /// <summary>The RMM of a machine with <paramref name="memory"/>; devices are reached once a host driver attaches its relay.</summary>
+    public CcaRmm(PhysicalMemory memory, RmmOptions? options = null)
     {
         this.memory = memory;
-        this.link = link;
         Options = options ?? new RmmOptions();
     }
 
+    /// <summary>An RMM whose device traffic goes through <paramref name="link"/> from the start (firmware-level tests).</summary>
+    public CcaRmm(PhysicalMemory memory, IRmmDeviceLink link, RmmOptions? options = null) : this(memory, options) => AttachHostRelay(link);
+
+    /// <inheritdoc/>
+    public string Name => "RMM";
+
+    /// <summary>
+    /// The host driver offers to relay the RMM's DOE traffic (RMI_PDEV_COMMUNICATE); until then
+    /// the RMM reaches no device.
+    /// </summary>
+    public void AttachHostRelay(IRmmDeviceLink relay) => link = relay;
+
+    /// <inheritdoc/>
+    public void AttachTrace(Tracing.TraceLog? log) => trace = log;
+
     public RmmOptions Options { get; }
 
-    /// <summary>Where RMI and RSI calls are traced (the host kernel's log, read at each call); null traces nothing.</summary>
-    public Func<Tracing.TraceLog?>? TraceSource { get; set; }
 
     /// <summary>RMI calls served, for tracing and tests.</summary>
     public List<ulong> RmiLog { get; } = new();
@@ -48,7 +63,7 @@ public sealed partial class CcaRmm
         if (x.Length < 8) throw new ArgumentException("an SMC carries x0..x7", nameof(x));
         ulong fid = x[0];
         RmiLog.Add(fid);
-        var log = TraceSource?.Invoke();
+        var log = trace;
         long seq = log?.Reserve() ?? 0;
         x.Slice(1, args.Length).CopyTo(args);
         x[1] = 0;
@@ -110,13 +125,13 @@ public sealed partial class CcaRmm
     }
 
     private bool IsFreeGranule(ulong pa) =>
-        memory.TryGranule(pa, out _) && !pdevs.ContainsKey(pa) && !vdevs.ContainsKey(pa) && !realms.ContainsKey(pa) && !recs.ContainsKey(pa);
+        memory.TryPage(pa, out _) && !pdevs.ContainsKey(pa) && !vdevs.ContainsKey(pa) && !realms.ContainsKey(pa) && !recs.ContainsKey(pa);
 
     // ---- PDEV ----
 
     private RmiStatus PdevCreate(ulong pa, ulong paramsPa)
     {
-        if (!IsFreeGranule(pa) || !memory.TryGranule(paramsPa, out var p)) return RmiStatus.ErrorInput;
+        if (!IsFreeGranule(pa) || !memory.TryPage(paramsPa, out var p)) return RmiStatus.ErrorInput;
         ulong pdevId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsPdevId..]);
         ulong hash = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsHashAlgo..]);
         ulong ridBase = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsRidBase..]);
@@ -131,7 +146,7 @@ public sealed partial class CcaRmm
 
     private RmiStatus PdevCommunicate(ulong pa, ulong commPa)
     {
-        if (!pdevs.TryGetValue(pa, out var d) || !memory.TryGranule(commPa, out _)) return RmiStatus.ErrorInput;
+        if (!pdevs.TryGetValue(pa, out var d) || !memory.TryPage(commPa, out _)) return RmiStatus.ErrorInput;
         if (d.Pending == DeviceOp.Connect)
         {
             d.Pending = DeviceOp.None;
@@ -177,7 +192,7 @@ public sealed partial class CcaRmm
     {
         if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
         if (!pdevs.TryGetValue(pdevPa, out var pdev) || pdev.State != PdevState.Ready) return RmiStatus.ErrorInput;
-        if (!IsFreeGranule(pa) || !memory.TryGranule(paramsPa, out var p)) return RmiStatus.ErrorInput;
+        if (!IsFreeGranule(pa) || !memory.TryPage(paramsPa, out var p)) return RmiStatus.ErrorInput;
         ulong vdevId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.VdevParamsVdevId..]);
         ulong tdiId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.VdevParamsTdiId..]);
         ulong ranges = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.VdevParamsNumAddrRange..]);
@@ -223,7 +238,7 @@ public sealed partial class CcaRmm
         var rc = FindVdev(rd, pdevPa, pa, out var v);
         if (rc != RmiStatus.Success) return rc;
         if (v.Pending != DeviceOp.None) return RmiStatus.Busy;
-        if (v.State is VdevState.New or VdevState.Error || !memory.TryGranule(paramsPa, out var p)) return RmiStatus.ErrorInput;
+        if (v.State is VdevState.New or VdevState.Error || !memory.TryPage(paramsPa, out var p)) return RmiStatus.ErrorInput;
         ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.MeasParamsFlags..]);
         if (flags > 1) return RmiStatus.ErrorInput;
         v.MeasFlags = flags;
@@ -236,7 +251,7 @@ public sealed partial class CcaRmm
     {
         var rc = FindVdev(rd, pdevPa, pa, out var v);
         if (rc != RmiStatus.Success) return rc;
-        if (!memory.TryGranule(commPa, out _)) return RmiStatus.ErrorInput;
+        if (!memory.TryPage(commPa, out _)) return RmiStatus.ErrorInput;
         if (v.Pending != DeviceOp.None)
         {
             var op = v.Pending;
@@ -282,7 +297,7 @@ public sealed partial class CcaRmm
     /// </summary>
     private RmiStatus Deliver(Queue<OutgoingObject> outbox, ulong commPa)
     {
-        memory.TryGranule(commPa, out var comm);
+        memory.TryPage(commPa, out var comm);
         BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], 0);
         if (outbox.Count == 0) return RmiStatus.Success;
         var o = outbox.Peek();

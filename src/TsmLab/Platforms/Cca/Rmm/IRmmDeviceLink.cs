@@ -22,6 +22,14 @@ public interface IRmmDeviceLink
     ISpdmEvidence? EvidenceFor(ulong pdevId);
 }
 
+/// <summary>No relay yet: no device can be reached.</summary>
+internal sealed class NoDeviceLink : IRmmDeviceLink
+{
+    public static readonly NoDeviceLink Instance = new();
+    public ITdispTransport? TransportFor(ulong pdevId) => null;
+    public ISpdmEvidence? EvidenceFor(ulong pdevId) => null;
+}
+
 /// <summary>What SPDM GET_CERTIFICATE / GET_MEASUREMENTS would give the RMM (a stand-in; see <see cref="IRmmDeviceLink"/>).</summary>
 public interface ISpdmEvidence
 {

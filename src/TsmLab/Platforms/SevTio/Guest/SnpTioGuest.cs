@@ -40,7 +40,7 @@ public sealed record TdiEvidence(TdiInfoStatus Status, uint MeasFlags, uint Lock
     byte[] Certificates, byte[] Measurements, byte[] Report, IReadOnlyList<MmioRange> Ranges, TdiState? TdispState);
 
 /// <summary>The SNP guest's SEV-TIO driver for one assigned function.</summary>
-public sealed class SnpTioGuest : IDisposable
+public sealed class SnpTioGuest : IDisposable, ITsmGuest
 {
     /// <summary>Guest pages: request, response, then the data pages (8 = 32 KiB, as tio.c starts with).</summary>
     public const ulong RequestGpa = 0x10000, ResponseGpa = 0x11000, DataGpa = 0x20000;
@@ -278,4 +278,37 @@ public sealed class SnpTioGuest : IDisposable
     }
 
     public void Dispose() => _vmpck.Dispose();
+
+    // ---- the shape every platform's guest shares (ITsmGuest) ----
+
+    private bool _dmaEnabled;
+
+    private static GuestStepResult Step(GuestStep step, GuestResult r, string success) => r.Outcome switch
+    {
+        GuestOutcome.Ok => GuestStepResult.Success(step, success),
+        GuestOutcome.ExitFailed => GuestStepResult.Refused(step, RefusingLayer.Host, (long)r.ExitInfo2, $"{r.Outcome} (exit_info_2 0x{r.ExitInfo2:x})"),
+        GuestOutcome.Refused => GuestStepResult.Refused(step, RefusingLayer.Firmware, r.Status, $"{r.Outcome} (status {r.Status}, exit_info_2 0x{r.ExitInfo2:x})"),
+        _ => GuestStepResult.Refused(step, RefusingLayer.Guest, r.Status, $"{r.Outcome} (status {r.Status}, exit_info_2 0x{r.ExitInfo2:x})"),
+    };
+
+    GuestStepResult ITsmGuest.Lock() => Step(GuestStep.Lock, Lock(), "evidence verified");
+    GuestStepResult ITsmGuest.Accept() => Step(GuestStep.Accept, Accept(), "validated, RUN");
+
+    GuestStepResult ITsmGuest.EnableDma()
+    {
+        var r = EnableDma();
+        if (r.IsOk) _dmaEnabled = true;
+        return Step(GuestStep.EnableDma, r, "DMA enabled");
+    }
+
+    GuestStepResult ITsmGuest.Unlock()
+    {
+        var r = Unlock();
+        if (r.IsOk) _dmaEnabled = false;
+        return Step(GuestStep.Unlock, r, "unlocked");
+    }
+
+    GuestStepResult ITsmGuest.RefreshEvidence() => Step(GuestStep.RefreshEvidence, RefreshMeasurements(), "fresh measurements verified");
+    bool ITsmGuest.EvidenceVerified => Evidence is not null;
+    bool ITsmGuest.DmaEnabled => _dmaEnabled;
 }

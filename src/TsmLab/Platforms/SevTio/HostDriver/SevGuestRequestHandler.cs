@@ -47,7 +47,7 @@ internal static class SevGuestRequestHandler
             if (pages == 0 || pages > SevGuestRequestPayload.MaxMmioPages) return Errno.EINVAL.Neg();
             ulong pa = Le.U64(p, SevGuestRequestPayload.MmioPa), gpa = Le.U64(p, SevGuestRequestPayload.MmioGpa);
             if (((pa | gpa) & 0xFFF) != 0) return Errno.EINVAL.Neg();
-            bool mmio = SevTioLinkTsm.IsDeviceMmio(tdi.Function, pa, pages);
+            bool mmio = drv.IsDeviceMmio(tdi.Function, pa, pages);
             for (uint i = 0; i < pages; i++)
                 drv.Rmp.Update(pa + (ulong)i * 4096, asid, (gpa >> 12) + i, mmio);
         }

@@ -20,3 +20,11 @@ public interface IPspDeviceRoute
     /// <summary>The device's SPDM collateral, or null.</summary>
     SpdmCollateral? Collateral(uint deviceId);
 }
+
+/// <summary>No route yet: no device can be reached.</summary>
+internal sealed class NoDeviceRoute : IPspDeviceRoute
+{
+    public static readonly NoDeviceRoute Instance = new();
+    public ITdispTransport? Transport(uint deviceId) => null;
+    public SpdmCollateral? Collateral(uint deviceId) => null;
+}

@@ -5,38 +5,50 @@
 // Every command validates fully before changing anything: a failing command changes nothing.
 using System.Security.Cryptography;
 using TsmLab.Abi;
+using TsmLab.Hardware;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Platforms.SevTio.Psp;
 
 /// <summary>The PSP firmware model (SEV-TIO).</summary>
-public sealed partial class PspFirmware
+public sealed partial class PspFirmware : IPlatformFirmware
 {
     private const ulong DevHandleBase = 0x5EC0_0000_0000, TdiHandleBase = 0x5EC1_0000_0000;
     private readonly List<DeviceContext?> _devices = [];
     private readonly List<TdiContext?> _tdis = [];
     private readonly Dictionary<uint, GuestContext> _guests = [];
     private readonly Dictionary<uint, byte[]> _deviceTable = [];
-    private readonly IPspDeviceRoute _route;
+    private IPspDeviceRoute _route = NoDeviceRoute.Instance;
+    private Tracing.TraceLog? _trace;
     private readonly byte[] _seed;
     private readonly byte[] _payload = new byte[SnpGuestMessage.MaxPayload];
     private readonly byte[] _answer = new byte[SnpGuestMessage.MaxPayload];
     private bool _initialised;
 
-    /// <param name="route">The host's DOE route to devices.</param>
-    /// <param name="memory">The host physical pages command buffers point into.</param>
-    /// <param name="rmp">The machine's RMP.</param>
+    /// <param name="memory">The machine's physical memory, which command buffers point into.</param>
+    /// <param name="rmp">The machine's RMP (a fresh one when null).</param>
     /// <param name="seed">Derives VMPCKs and IDE keys (HKDF-SHA-384); a fixed default keeps runs reproducible.</param>
-    public PspFirmware(IPspDeviceRoute route, SystemMemory memory, Rmp rmp, byte[]? seed = null)
+    public PspFirmware(PhysicalMemory memory, Rmp? rmp = null, byte[]? seed = null)
     {
-        _route = route;
         Memory = memory;
-        Rmp = rmp;
+        Rmp = rmp ?? new Rmp();
         _seed = seed ?? "tsmlab-psp"u8.ToArray();
     }
 
-    public SystemMemory Memory { get; }
+    /// <summary>A PSP whose device traffic goes through <paramref name="route"/> from the start (firmware-level tests).</summary>
+    public PspFirmware(IPspDeviceRoute route, PhysicalMemory memory, Rmp rmp, byte[]? seed = null) : this(memory, rmp, seed) => AttachHostRoute(route);
+
+    /// <inheritdoc/>
+    public string Name => "PSP";
+
+    /// <summary>The host driver offers to carry the PSP's SPDM/DOE traffic (SEV_RET_SPDM_REQUEST); until then no device is reachable.</summary>
+    public void AttachHostRoute(IPspDeviceRoute route) => _route = route;
+
+    /// <inheritdoc/>
+    public void AttachTrace(Tracing.TraceLog? log) => _trace = log;
+
+    public PhysicalMemory Memory { get; }
     public Rmp Rmp { get; }
     public byte TioVersion { get; set; } = TioMessageVersion.Current;
     /// <summary>Why the last refused guest message was refused.</summary>
@@ -50,7 +62,7 @@ public sealed partial class PspFirmware
     /// </summary>
     public PspStatus Command(PspCommandId id, Span<byte> buffer)
     {
-        var log = TraceSource?.Invoke();
+        var log = _trace;
         if (log is null) return Run(id, buffer);
         long seq = log.Reserve();
         var status = Run(id, buffer);
@@ -59,8 +71,6 @@ public sealed partial class PspFirmware
         return status;
     }
 
-    /// <summary>Where commands are traced (the host kernel's log, read at each call); null traces nothing.</summary>
-    public Func<Tracing.TraceLog?>? TraceSource { get; set; }
 
     private PspStatus Run(PspCommandId id, Span<byte> buffer)
     {
