@@ -28,4 +28,15 @@ public static class PlatformRegistry
         ArgumentNullException.ThrowIfNull(platform);
         lock (Gate) all = [.. all.Where(p => p.Name != platform.Name), platform];
     }
+
+    /// <summary>Removes the platform with that name (a test platform when its test ends); false when there was none.</summary>
+    public static bool Unregister(string name)
+    {
+        lock (Gate)
+        {
+            int before = all.Count;
+            all = [.. all.Where(p => p.Name != name)];
+            return all.Count != before;
+        }
+    }
 }
