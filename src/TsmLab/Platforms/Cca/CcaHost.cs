@@ -1,7 +1,7 @@
 using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Platforms.Cca.HostDriver;
-using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Platforms.Cca.Firmware;
 using TsmLab.Tdisp.Device;
 
 namespace TsmLab.Platforms.Cca;

@@ -2,8 +2,11 @@ using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Pci;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Device;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio;
 

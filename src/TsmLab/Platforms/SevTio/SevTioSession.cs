@@ -6,6 +6,8 @@ using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Tdisp.Device;
 using TsmLab.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Firmware;
 
 namespace TsmLab.Platforms.SevTio;
 

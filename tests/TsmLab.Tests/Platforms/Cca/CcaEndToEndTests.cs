@@ -157,7 +157,7 @@ public sealed class CcaEndToEndTests
     [Fact]
     public void Rmm20Bet3ExitNumbering_TheFlowStillWorks()
     {
-        var config = CcaHost.Configuration(TsmAbiProfile.OpArch, new TsmLab.Platforms.Cca.Rmm.RmmOptions { ValidateMappingExit = ValidateMappingExitNumbering.Rmm20Bet3, ValidatePagesPerCall = 1 });
+        var config = CcaHost.Configuration(TsmAbiProfile.OpArch, new TsmLab.Platforms.Cca.Firmware.RmmOptions { ValidateMappingExit = ValidateMappingExitNumbering.Rmm20Bet3, ValidatePagesPerCall = 1 });
         var s = CcaRealmSession.Start(config: config);
         Assert.Equal(8ul, s.Link.Rmm.Options.ValidateMappingExitReason);
         Assert.True(s.Guest.Lock(), Why(s));

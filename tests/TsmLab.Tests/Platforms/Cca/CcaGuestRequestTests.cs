@@ -17,7 +17,7 @@ public sealed class CcaGuestRequestTests
         public int Fd => A.IommuFd;
         public uint Vdev => A.VdeviceId;
         public int RmiCalls => CcaHost.LinkTsmOf(Kernel)!.Rmm.RmiLog.Count;
-        public TsmLab.Platforms.Cca.Rmm.CcaRmm Rmm => CcaHost.LinkTsmOf(Kernel)!.Rmm;
+        public TsmLab.Platforms.Cca.Firmware.CcaRmm Rmm => CcaHost.LinkTsmOf(Kernel)!.Rmm;
         public TdiState DeviceState => CcaHost.DeviceOf(Kernel)!.Dsm.Interfaces[0].State;
 
         public long Op(TsmReqOp op, byte[] payload, int resp, out byte[] response, out ulong tsmCode) =>

@@ -63,7 +63,7 @@ public sealed class CcaLinkOpsTests
     [Fact]
     public void Connect_WhenTheRmmCannotProgramIdeKeys_ReturnsEio_AndStaysUnconnected()
     {
-        var c = CcaHost.Configuration(TsmAbiProfile.OpArch, new TsmLab.Platforms.Cca.Rmm.RmmOptions { IdeStreamId = 9 }) with { Connects = [] };
+        var c = CcaHost.Configuration(TsmAbiProfile.OpArch, new TsmLab.Platforms.Cca.Firmware.RmmOptions { IdeStreamId = 9 }) with { Connects = [] };
         var kernel = HostKernel.Boot(c);
         Assert.Equal(-(int)Errno.EIO, kernel.Tsm.Connect(kernel.Functions[0], "tsm0"));
         Assert.Null(kernel.Functions[0].ConnectedTsm);

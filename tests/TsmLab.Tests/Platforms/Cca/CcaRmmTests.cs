@@ -2,7 +2,7 @@ using TsmLab.Hardware;
 using System.Buffers.Binary;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Platforms.Cca.HostDriver;
-using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Platforms.Cca.Firmware;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;

@@ -1,7 +1,11 @@
 using TsmLab.Hardware;
 using TsmLab.Abi;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Requester;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 

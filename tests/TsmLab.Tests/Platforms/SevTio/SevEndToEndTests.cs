@@ -1,6 +1,9 @@
 using TsmLab.Platforms.SevTio.Guest;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 

@@ -1,9 +1,11 @@
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Guest;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 

@@ -6,6 +6,8 @@ using TsmLab.Platforms.SevTio.Guest;
 using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Firmware;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 

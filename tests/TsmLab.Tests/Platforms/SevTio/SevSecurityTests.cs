@@ -1,9 +1,10 @@
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Guest;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Tests.Kernel;
+using TsmLab.Platforms.SevTio.Abi;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 

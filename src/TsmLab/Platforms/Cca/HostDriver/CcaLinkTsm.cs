@@ -6,7 +6,7 @@ using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Platforms.Cca.Kvm;
-using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Platforms.Cca.Firmware;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;

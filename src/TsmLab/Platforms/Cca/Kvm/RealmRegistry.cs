@@ -3,7 +3,7 @@ using TsmLab.Hardware;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Kvm;
 using TsmLab.Platforms.Cca.Abi;
-using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Platforms.Cca.Firmware;
 
 namespace TsmLab.Platforms.Cca.Kvm;
 

@@ -3,7 +3,7 @@ using TsmLab.Kernel;
 using TsmLab.Kernel.Kvm;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Hardware;
-using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Platforms.Cca.Firmware;
 using TsmLab.Platforms.Cca.Vmm;
 
 namespace TsmLab.Platforms.Cca.Kvm;

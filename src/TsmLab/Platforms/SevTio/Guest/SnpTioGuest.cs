@@ -7,11 +7,12 @@
 using System.Security.Cryptography;
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
 
 namespace TsmLab.Platforms.SevTio.Guest;
 

@@ -9,8 +9,10 @@
 // sealed response page copied out (EFAULT); DMA ops notify the IOMMU; the 16-byte answer.
 using TsmLab.Abi;
 using TsmLab.Kernel.Tsm;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 

@@ -11,10 +11,13 @@ using TsmLab.Hardware;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 

@@ -1,6 +1,11 @@
 // The GHCB fields an SEV-TIO VMGEXIT uses [S1,S2] (platforms-and-tdisp.md §3.1): the exit code,
 // exit_info_1/2 and RAX/RBX/RCX/RDX. The GHCB is a shared page: the VMM reads and writes it in
 // plaintext, so nothing secret may travel here.
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Firmware;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Guest;
+
 namespace TsmLab.Platforms.SevTio.Vmm;
 
 /// <summary>SEV-TIO VMGEXIT codes and their register contract.</summary>

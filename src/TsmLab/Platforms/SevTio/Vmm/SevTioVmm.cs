@@ -6,8 +6,10 @@
 // is ciphertext it cannot read.
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.Vmm;
 

@@ -1,7 +1,12 @@
 // The iommufd payload of an SEV-TIO guest request. The real bytes were not found in any source
 // (platforms-and-tdisp.md §3.4, §6 item 2): this is a **TsmLab definition** (docs/sev-tio.md).
 // The VMM fills it from the GHCB registers; the kernel reads only these words, never the pages.
-namespace TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Firmware;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
+
+namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>
 /// <c>struct sev_tio_guest_req</c> (64 B, TsmLab): req_uptr u64 @0 (the guest's request page as

@@ -6,8 +6,12 @@
 using System.Security.Cryptography;
 using TsmLab.Abi;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
-namespace TsmLab.Platforms.SevTio.Psp;
+namespace TsmLab.Platforms.SevTio.Firmware;
 
 public sealed partial class PspFirmware
 {

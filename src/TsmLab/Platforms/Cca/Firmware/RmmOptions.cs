@@ -1,6 +1,6 @@
 using TsmLab.Platforms.Cca.Abi;
 
-namespace TsmLab.Platforms.Cca.Rmm;
+namespace TsmLab.Platforms.Cca.Firmware;
 
 /// <summary>Choices of the RMM model where the sources disagree or are silent.</summary>
 public sealed record RmmOptions

@@ -5,8 +5,12 @@
 // the secure session) is not modelled yet: the collateral stands for what GET_CERTIFICATE and
 // GET_MEASUREMENTS would return.
 using TsmLab.Tdisp.Requester;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
-namespace TsmLab.Platforms.SevTio.Psp;
+namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>The SPDM collateral of a device: its certificate chain (SPDM format) and DMTF measurement blocks.</summary>
 public sealed record SpdmCollateral(byte[] CertificateChain, IReadOnlyList<byte[]> MeasurementBlocks);

@@ -8,8 +8,12 @@ using TsmLab.Abi;
 using TsmLab.Hardware;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
-namespace TsmLab.Platforms.SevTio.Psp;
+namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>The PSP firmware model (SEV-TIO).</summary>
 public sealed partial class PspFirmware : IPlatformFirmware

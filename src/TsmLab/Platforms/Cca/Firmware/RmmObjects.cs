@@ -2,7 +2,7 @@ using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 
-namespace TsmLab.Platforms.Cca.Rmm;
+namespace TsmLab.Platforms.Cca.Firmware;
 
 /// <summary>A realm's memory as the RMM reaches it by IPA (the model keeps realm RAM in the VMM's guest-RAM mapping).</summary>
 public interface IRealmMemory

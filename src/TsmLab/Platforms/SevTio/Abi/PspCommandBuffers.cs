@@ -3,7 +3,12 @@
 // req_paddr, res_paddr); its field sizes, the param words after it, and every other command's
 // buffer are TsmLab definitions (docs/sev-tio.md). Every buffer starts with length u32 @0 (must
 // equal the command's size, else INVALID_LEN) and reserved u32 @4.
-namespace TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
+
+namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>Offsets and sizes of the TIO command buffers.</summary>
 public static class PspCommandBuffer

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using TsmLab.Hardware;
 using TsmLab.Platforms.Cca.Abi;
 
-namespace TsmLab.Platforms.Cca.Rmm;
+namespace TsmLab.Platforms.Cca.Firmware;
 
 /// <summary>
 /// The Realm Management Monitor, as far as device assignment needs it (platforms-and-tdisp.md

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using TsmLab.Platforms.Cca.Abi;
 
-namespace TsmLab.Platforms.Cca.Rmm;
+namespace TsmLab.Platforms.Cca.Firmware;
 
 /// <summary>What became of a realm's RSI call.</summary>
 public enum RsiOutcome

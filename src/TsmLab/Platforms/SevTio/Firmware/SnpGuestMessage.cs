@@ -6,8 +6,12 @@
 // readable only with the VMPCK.
 using System.Security.Cryptography;
 using TsmLab.Abi;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
-namespace TsmLab.Platforms.SevTio.Psp;
+namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>SNP guest message types of SEV-TIO (2026 numbering, [S1]; OpenVMM uses 19 [O2]).</summary>
 public enum SnpMsgType : byte

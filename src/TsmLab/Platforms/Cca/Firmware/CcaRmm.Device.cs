@@ -4,7 +4,7 @@ using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 
-namespace TsmLab.Platforms.Cca.Rmm;
+namespace TsmLab.Platforms.Cca.Firmware;
 
 /// <summary>
 /// What the RMM says to a device at COMMUNICATE: connect (TDISP version and capabilities, IDE_KM

@@ -1,8 +1,12 @@
 // The secure device table entry the guest asks the PSP to write with SDTE_WRITE [S2]
 // (platforms-and-tdisp.md §3.3): 64 bytes. Enable = V, IR, IW, vmpl 0, vtom_en; disable = all zero.
 using TsmLab.Abi;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
-namespace TsmLab.Platforms.SevTio.Psp;
+namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>A 64-byte SDTE image with its fields [S2].</summary>
 public static class Sdte

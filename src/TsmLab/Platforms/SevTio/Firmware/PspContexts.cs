@@ -3,8 +3,12 @@
 using System.Security.Cryptography;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
-namespace TsmLab.Platforms.SevTio.Psp;
+namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>A device context: the DSM, its link and its evidence.</summary>
 internal sealed class DeviceContext(ulong handle, uint deviceId, byte streamId)

@@ -3,8 +3,12 @@
 // table's start, the blobs after it. GUIDs as in tio.c; bytes as Linux's guid_t (= .NET's
 // Guid.ToByteArray layout).
 using TsmLab.Abi;
+using TsmLab.Platforms.SevTio.Firmware;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
 
-namespace TsmLab.Platforms.SevTio.Vmm;
+namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>Builds and reads the evidence blob table.</summary>
 public static class EvidenceBlobTable

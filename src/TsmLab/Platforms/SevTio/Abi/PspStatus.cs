@@ -1,7 +1,12 @@
 // PSP command ids and status codes. Command ids: SEV-TIO RFC psp-sev.h [S4] (0xD0-0xE4) and
 // SEV_CMD_TIO_GUEST_REQUEST = 0xE0 [S4,S5]. Status values: enum sev_ret_code (psp-sev.h,
 // include/uapi/linux/psp-sev.h); DeviceError is a TsmLab definition (docs/sev-tio.md).
-namespace TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
+
+namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>The SEV-TIO firmware commands the PSP model implements [S4]. Others answer INVALID_COMMAND.</summary>
 public enum PspCommandId : uint

@@ -1,6 +1,6 @@
 using TsmLab.Tdisp.Requester;
 
-namespace TsmLab.Platforms.Cca.Rmm;
+namespace TsmLab.Platforms.Cca.Firmware;
 
 /// <summary>
 /// How the RMM's messages reach a physical device. In Arm CCA the RMM owns the SPDM/TDISP

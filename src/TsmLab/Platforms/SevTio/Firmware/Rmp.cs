@@ -3,7 +3,12 @@
 // validated, and (SEV-TIO) whether it is device MMIO. The hypervisor changes entries with
 // RMPUPDATE, which always clears Validated; only the firmware (MMIO_VALIDATE) sets Validated on
 // MMIO pages. The model keeps only the pages anyone touched.
-namespace TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Guest;
+
+namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>One RMP entry: assigned, owner ASID, guest page number, validated, MMIO.</summary>
 public readonly record struct RmpEntry(bool Assigned, uint Asid, ulong GuestPage, bool Validated, bool Mmio);
