@@ -7,7 +7,7 @@ namespace TsmLab.Kernel.Tsm;
 
 /// <summary>
 /// The TSM core and PCI TSM layer of the host (drivers/virt/coco/tsm-core.c, drivers/pci/tsm.c
-/// in the devsec tree, D2/D3): TSM registration with IDA ids, the admin's connect and
+/// in the devsec tree, DW2/DW3): TSM registration with IDA ids, the admin's connect and
 /// disconnect, bind and unbind of TDIs, and the guest-request path with Linux's locks and
 /// order of checks. Every method answers a negative errno rather than throwing.
 /// </summary>
@@ -60,7 +60,7 @@ public sealed class TsmCore
     public TsmDev? Find(int id) => id >= 0 && id < devs.Count ? devs[id] : null;
 
     /// <summary>
-    /// The admin's write of "tsmN" to PF0's <c>tsm/connect</c> (D3): EINVAL for a bad format,
+    /// The admin's write of "tsmN" to PF0's <c>tsm/connect</c> (DW3): EINVAL for a bad format,
     /// EBUSY when already connected, ENXIO when N is not a registered link TSM; then the
     /// platform's connect.
     /// </summary>
@@ -101,7 +101,7 @@ public sealed class TsmCore
     }
 
     /// <summary>
-    /// <c>pci_tsm_bind</c> (D2): EINVAL without a VM or when the function is not connected (or
+    /// <c>pci_tsm_bind</c> (DW2): EINVAL without a VM or when the function is not connected (or
     /// has no TDISP interface), ENXIO when the TSM is not a link TSM, EBUSY when bound to
     /// another VM, 0 when already bound to this one; else the platform's bind.
     /// </summary>
@@ -143,7 +143,7 @@ public sealed class TsmCore
     }
 
     /// <summary>
-    /// <c>pci_tsm_guest_req</c> (D2, K5r) with TsmLab's envelope checks. Order: DEBUG scopes
+    /// <c>pci_tsm_guest_req</c> (DW2, K5r) with TsmLab's envelope checks. Order: DEBUG scopes
     /// EINVAL; rwsem; not connected ENXIO; not a link TSM ENXIO; DSM mutex; not bound ENXIO;
     /// TSM serves another arch EINVAL; request longer than the TSM accepts or op not served
     /// EINVAL; request copied in once (EFAULT); scope profile: payload classified and a scope
