@@ -151,42 +151,20 @@ public sealed class TsmCore
     /// </summary>
     public int GuestRequest(PciFunction fn, ref TsmGuestRequest request, ulong reqUptr, uint reqLen, out TsmRejection rejection)
     {
-        rejection = TsmRejection.None;
-        if (request.Profile == TsmAbiProfile.Scope && request.Scope > TsmReqScope.PciStateChange)
-        {
-            rejection = TsmRejection.DebugScope;
-            return Errno.EINVAL.Neg();
-        }
+        var facts = new GuestRequestFacts { Profile = request.Profile, Scope = request.Scope, Op = request.Op, Arch = request.Arch, RequestLength = reqLen };
+        int refused = GuestRequestChecks.Run(GuestRequestStage.Entry, facts, out rejection);
+        if (refused < 0) return refused;
         rwsem.EnterReadLock();
         try
         {
-            var tsm = fn.ConnectedTsm;
-            if (tsm is null || !tsm.IsLink)
-            {
-                rejection = TsmRejection.NotConnected;
-                return Errno.ENXIO.Neg();
-            }
+            var tsm = facts.Tsm = fn.ConnectedTsm;
+            if ((refused = GuestRequestChecks.Run(GuestRequestStage.Connected, facts, out rejection)) < 0) return refused;
             var dsm = fn.Dsm.DsmState!;
             lock (dsm.Mutex)
             {
-                var tdi = fn.Tdi;
-                if (tdi is null)
-                {
-                    rejection = TsmRejection.NotBound;
-                    return Errno.ENXIO.Neg();
-                }
-                var platform = tsm.Platform;
-                if (platform.Arch != request.Arch)
-                {
-                    rejection = TsmRejection.ArchNotTsm;
-                    return Errno.EINVAL.Neg();
-                }
-                if (reqLen > (uint)platform.MaxRequestLength ||
-                    (request.Profile == TsmAbiProfile.OpArch && !Serves(platform, request.Op)))
-                {
-                    rejection = TsmRejection.NotServed;
-                    return Errno.EINVAL.Neg();
-                }
+                var tdi = facts.Tdi = fn.Tdi;
+                if ((refused = GuestRequestChecks.Run(GuestRequestStage.Bound, facts, out rejection)) < 0) return refused;
+                var platform = tsm!.Platform;
                 var payload = dsm.RequestBuffer.AsSpan(0, (int)reqLen);
                 if (reqLen > 0)
                 {
@@ -194,21 +172,10 @@ public sealed class TsmCore
                     if (crc < 0) return crc;
                 }
                 request.Request = payload;
-                if (request.Profile == TsmAbiProfile.Scope)
-                {
-                    if (!platform.TryClassify(payload, out var cls))
-                    {
-                        rejection = TsmRejection.PlatformRejected;
-                        return Errno.EINVAL.Neg();
-                    }
-                    if ((uint)cls != (uint)request.Scope)
-                    {
-                        rejection = TsmRejection.ScopeMismatch;
-                        return Errno.EINVAL.Neg();
-                    }
-                }
+                facts.Payload = payload;
+                if ((refused = GuestRequestChecks.Run(GuestRequestStage.Copied, facts, out rejection)) < 0) return refused;
                 long seq = Trace?.Reserve() ?? 0;
-                int rc = platform.GuestRequest(tdi, ref request);
+                int rc = platform.GuestRequest(tdi!, ref request);
                 if (rc == Errno.EINVAL.Neg()) rejection = TsmRejection.PlatformRejected;
                 Trace?.Record(seq, Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "guest_req", rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : rc.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     new("function", fn.Address.ToString()), new("tsm", tsm.Name),
@@ -225,14 +192,6 @@ public sealed class TsmCore
     {
         var tdi = fn.Tdi;
         return tdi is null ? TdiState.ConfigUnlocked : tdi.Tsm.Platform.QueryTdiState(tdi);
-    }
-
-    private static bool Serves(ILinkTsmPlatform platform, TsmReqOp op)
-    {
-        var ops = platform.Ops;
-        for (int i = 0; i < ops.Count; i++)
-            if (ops[i].Op == op) return true;
-        return false;
     }
 
     private void DisconnectLocked(PciFunction dsm)
