@@ -81,28 +81,35 @@ public sealed partial class PspFirmware : IPlatformFirmware
         Log.Add(id);
         if (buffer.Length < 8 || Le.U32(buffer, PspCommandBuffer.Length) != (uint)buffer.Length) return PspStatus.InvalidLength;
         if (id != PspCommandId.TioInit && id != PspCommandId.TioStatus && !_initialised) return PspStatus.InvalidPlatformState;
-        return id switch
-        {
-            PspCommandId.TioStatus => Sized(buffer, PspCommandBuffer.TioStatus.Size, TioStatus),
-            PspCommandId.TioInit => Sized(buffer, PspCommandBuffer.TioInit.Size, TioInit),
-            PspCommandId.DevCreate => Sized(buffer, PspCommandBuffer.DevCreate.Size, DevCreate),
-            PspCommandId.DevReclaim => Sized(buffer, PspCommandBuffer.DevCtxOnly.Size, DevReclaim),
-            PspCommandId.DevConnect => Sized(buffer, PspCommandBuffer.DevCtxOnly.Size, DevConnect),
-            PspCommandId.DevDisconnect => Sized(buffer, PspCommandBuffer.DevCtxOnly.Size, DevDisconnect),
-            PspCommandId.DevStatus => Sized(buffer, PspCommandBuffer.DevStatus.Size, DevStatus),
-            PspCommandId.DevMeasurements => Sized(buffer, PspCommandBuffer.DevMeasurements.Size, DevMeasurements),
-            PspCommandId.DevCertificates => Sized(buffer, PspCommandBuffer.DevCertificates.Size, DevCertificates),
-            PspCommandId.TdiCreate => Sized(buffer, PspCommandBuffer.TdiCreate.Size, TdiCreate),
-            PspCommandId.TdiReclaim => Sized(buffer, PspCommandBuffer.TdiCtxOnly.Size, TdiReclaim),
-            PspCommandId.TdiBind => Sized(buffer, PspCommandBuffer.TdiBind.Size, TdiBind),
-            PspCommandId.TdiUnbind => Sized(buffer, PspCommandBuffer.TdiCtxOnly.Size, TdiUnbind),
-            PspCommandId.TdiReport => Sized(buffer, PspCommandBuffer.TdiReport.Size, TdiReport),
-            PspCommandId.TdiStatus => Sized(buffer, PspCommandBuffer.TdiStatus.Size, TdiStatus),
-            PspCommandId.TdiInfo => Sized(buffer, PspCommandBuffer.TdiInfo.Size, TdiInfo),
-            PspCommandId.GuestRequest => Sized(buffer, PspCommandBuffer.GuestRequest.Size, GuestRequest),
-            _ => PspStatus.InvalidCommand,
-        };
+        foreach (var row in Commands)
+            if (row.Id == id) return buffer.Length != row.Size ? PspStatus.InvalidLength : row.Handler(this, buffer);
+        return PspStatus.InvalidCommand;
     }
+
+    /// <summary>One PSP command the firmware serves: its id, its command buffer's exact size, and its handler.</summary>
+    private sealed record PspCommand(PspCommandId Id, int Size, Handler Handler);
+
+    /// <summary>The commands, as one table (an unknown id is INVALID_COMMAND; a buffer of another size INVALID_LENGTH).</summary>
+    private static readonly PspCommand[] Commands =
+    [
+        new(PspCommandId.TioStatus, PspCommandBuffer.TioStatus.Size, static (p, b) => p.TioStatus(b)),
+        new(PspCommandId.TioInit, PspCommandBuffer.TioInit.Size, static (p, b) => p.TioInit(b)),
+        new(PspCommandId.DevCreate, PspCommandBuffer.DevCreate.Size, static (p, b) => p.DevCreate(b)),
+        new(PspCommandId.DevReclaim, PspCommandBuffer.DevCtxOnly.Size, static (p, b) => p.DevReclaim(b)),
+        new(PspCommandId.DevConnect, PspCommandBuffer.DevCtxOnly.Size, static (p, b) => p.DevConnect(b)),
+        new(PspCommandId.DevDisconnect, PspCommandBuffer.DevCtxOnly.Size, static (p, b) => p.DevDisconnect(b)),
+        new(PspCommandId.DevStatus, PspCommandBuffer.DevStatus.Size, static (p, b) => p.DevStatus(b)),
+        new(PspCommandId.DevMeasurements, PspCommandBuffer.DevMeasurements.Size, static (p, b) => p.DevMeasurements(b)),
+        new(PspCommandId.DevCertificates, PspCommandBuffer.DevCertificates.Size, static (p, b) => p.DevCertificates(b)),
+        new(PspCommandId.TdiCreate, PspCommandBuffer.TdiCreate.Size, static (p, b) => p.TdiCreate(b)),
+        new(PspCommandId.TdiReclaim, PspCommandBuffer.TdiCtxOnly.Size, static (p, b) => p.TdiReclaim(b)),
+        new(PspCommandId.TdiBind, PspCommandBuffer.TdiBind.Size, static (p, b) => p.TdiBind(b)),
+        new(PspCommandId.TdiUnbind, PspCommandBuffer.TdiCtxOnly.Size, static (p, b) => p.TdiUnbind(b)),
+        new(PspCommandId.TdiReport, PspCommandBuffer.TdiReport.Size, static (p, b) => p.TdiReport(b)),
+        new(PspCommandId.TdiStatus, PspCommandBuffer.TdiStatus.Size, static (p, b) => p.TdiStatus(b)),
+        new(PspCommandId.TdiInfo, PspCommandBuffer.TdiInfo.Size, static (p, b) => p.TdiInfo(b)),
+        new(PspCommandId.GuestRequest, PspCommandBuffer.GuestRequest.Size, static (p, b) => p.GuestRequest(b)),
+    ];
 
     /// <summary>
     /// Stands for SNP_LAUNCH_START (launch is not modelled): creates the guest context of
@@ -135,10 +142,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     public TdiFirmwareState StateOf(uint functionId) =>
         _tdis.FirstOrDefault(t => t is not null && t.Function.Value == functionId)?.State ?? TdiFirmwareState.Unbound;
 
-    private delegate PspStatus Handler(Span<byte> buffer);
-
-    private static PspStatus Sized(Span<byte> buffer, int size, Handler handler) =>
-        buffer.Length != size ? PspStatus.InvalidLength : handler(buffer);
+    private delegate PspStatus Handler(PspFirmware psp, Span<byte> buffer);
 
     private PspStatus TioStatus(Span<byte> b)
     {
