@@ -4,6 +4,7 @@ using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 

@@ -2,6 +2,7 @@ using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Guest;
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;

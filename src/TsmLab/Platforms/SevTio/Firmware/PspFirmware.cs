@@ -11,6 +11,7 @@ using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.Firmware;

@@ -9,6 +9,7 @@ using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.Firmware;

@@ -11,6 +11,7 @@ using TsmLab.Abi;
 using TsmLab.Kernel.Tsm;
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.Guest;
 
