@@ -34,7 +34,7 @@ public sealed partial class CcaRmm
         long seq = log.Reserve();
         ulong fid = regs[0], x1 = regs.Length > 1 ? regs[1] : 0;
         var outcome = RsiCall(recPa, runPa, regs);
-        log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, Abi.CcaCallNames.Of(fid),
+        log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, Abi.CcaCalls.NameOf(fid),
             outcome == RsiOutcome.ExitedToHost ? "exit to host" : $"x0=0x{regs[0]:x}", new("fid", $"0x{fid:x}"), new("x1", $"0x{x1:x}"));
         return outcome;
     }
@@ -48,64 +48,83 @@ public sealed partial class CcaRmm
         Span<ulong> a = stackalloc ulong[9];
         regs[..9].CopyTo(a);
         regs[1..].Clear();
-        switch (fid)
-        {
-            case Abi.Rsi.HostCall:
-            {
-                Span<byte> s = stackalloc byte[Abi.Rsi.HostCallSize];
-                if (realm.Memory is null || !realm.Memory.Read(a[1], s)) return Done(regs, RsiStatus.ErrorInput);
-                var gprs = new ulong[Abi.Rmi.RunGprCount];
-                for (int i = 0; i < gprs.Length; i++) gprs[i] = BinaryPrimitives.ReadUInt64LittleEndian(s[(Abi.Rsi.HostCallGprs + 8 * i)..]);
-                rec.Pending = new PendingHostCall(a[1], gprs);
-                run.Slice(Abi.Rmi.RunExit, Abi.Rmi.Granule - Abi.Rmi.RunExit).Clear();
-                Put(run, Abi.Rmi.RunExitReason, Abi.Rmi.ExitHostCall);
-                Put(run, Abi.Rmi.RunExitImm, BinaryPrimitives.ReadUInt16LittleEndian(s));
-                for (int i = 0; i < gprs.Length; i++) Put(run, Abi.Rmi.RunExitGprs + 8 * i, gprs[i]);
-                return RsiOutcome.ExitedToHost;
-            }
-            case Abi.Rsi.VdevGetInfo:
-            {
-                if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
-                if (v.State is not (VdevState.Locked or VdevState.Started)) return Done(regs, RsiStatus.ErrorState);
-                Span<byte> info = stackalloc byte[Abi.Rsi.InfoSize];
-                WriteInfo(v, info);
-                return Done(regs, realm.Memory is not null && realm.Memory.Write(a[2], info) ? RsiStatus.Success : RsiStatus.ErrorInput);
-            }
-            case Abi.Rsi.VdevValidateMapping:
-            {
-                if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
-                if (v.State is not (VdevState.Locked or VdevState.Started)) return Done(regs, RsiStatus.ErrorState);
-                if (!NoncesMatch(v, a[6], a[7], a[8])) return Done(regs, RsiStatus.ErrorState);
-                ulong b = a[2], t = a[3], pa = a[4];
-                const ulong mask = Abi.Rmi.Granule - 1;
-                if (t <= b || ((b | t | pa) & mask) != 0 || a[5] > (Abi.Rsi.MappingCoherent | Abi.Rsi.MappingLimitedOrder) || !InTeeRange(v, pa, t - b))
-                    return Done(regs, RsiStatus.ErrorInput);
-                rec.Pending = new PendingValidateMapping(v, b, t, pa);
-                run.Slice(Abi.Rmi.RunExit, Abi.Rmi.Granule - Abi.Rmi.RunExit).Clear();
-                Put(run, Abi.Rmi.RunExitReason, Options.ValidateMappingExitReason);
-                Put(run, Abi.Rmi.RunExitVdevId, v.VdevId);
-                Put(run, Abi.Rmi.RunExitDevMemBase, b);
-                Put(run, Abi.Rmi.RunExitDevMemTop, t);
-                Put(run, Abi.Rmi.RunExitDevMemPa, pa);
-                return RsiOutcome.ExitedToHost;
-            }
-            case Abi.Rsi.VdevDmaEnable:
-            {
-                if (!realm.Vdevs.TryGetValue(a[1], out var v) || a[2] != 0) return Done(regs, RsiStatus.ErrorInput);
-                if (v.State != VdevState.Started || !NoncesMatch(v, a[4], a[5], a[6])) return Done(regs, RsiStatus.ErrorState);
-                v.DmaEnabled = true;
-                return Done(regs, RsiStatus.Success);
-            }
-            case Abi.Rsi.VdevDmaDisable:
-            {
-                if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
-                v.DmaEnabled = false;
-                return Done(regs, RsiStatus.Success);
-            }
-            default:
-                regs[0] = Rhi.NotSupported;
-                return RsiOutcome.Completed;
-        }
+        foreach (var c in RsiCommands)
+            if (c.Fid == fid) return c.Handler(this, rec, realm, run, a, regs);
+        regs[0] = Rhi.NotSupported;
+        return RsiOutcome.Completed;
+    }
+
+    /// <summary>An RSI handler: the calling REC and its realm, the REC's run page, the realm's x0..x8 in <c>a</c>, results into <c>regs</c>.</summary>
+    private delegate RsiOutcome RsiHandler(CcaRmm rmm, RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs);
+
+    /// <summary>One RSI command the RMM serves: its FID (named in <see cref="Abi.CcaCalls"/>) and handler.</summary>
+    private sealed record RsiCommand(ulong Fid, RsiHandler Handler);
+
+    /// <summary>The RSI commands, one row each; any other FID answers NOT_SUPPORTED.</summary>
+    private static readonly RsiCommand[] RsiCommands =
+    [
+        new(Abi.Rsi.HostCall, static (m, rec, realm, run, a, regs) => m.RsiHostCall(rec, realm, run, a, regs)),
+        new(Abi.Rsi.VdevGetInfo, static (m, rec, realm, run, a, regs) => m.RsiVdevGetInfo(rec, realm, run, a, regs)),
+        new(Abi.Rsi.VdevValidateMapping, static (m, rec, realm, run, a, regs) => m.RsiVdevValidateMapping(rec, realm, run, a, regs)),
+        new(Abi.Rsi.VdevDmaEnable, static (m, rec, realm, run, a, regs) => m.RsiVdevDmaEnable(rec, realm, run, a, regs)),
+        new(Abi.Rsi.VdevDmaDisable, static (m, rec, realm, run, a, regs) => m.RsiVdevDmaDisable(rec, realm, run, a, regs)),
+    ];
+
+    private RsiOutcome RsiHostCall(RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs)
+    {
+        Span<byte> s = stackalloc byte[Abi.Rsi.HostCallSize];
+        if (realm.Memory is null || !realm.Memory.Read(a[1], s)) return Done(regs, RsiStatus.ErrorInput);
+        var gprs = new ulong[Abi.Rmi.RunGprCount];
+        for (int i = 0; i < gprs.Length; i++) gprs[i] = BinaryPrimitives.ReadUInt64LittleEndian(s[(Abi.Rsi.HostCallGprs + 8 * i)..]);
+        rec.Pending = new PendingHostCall(a[1], gprs);
+        run.Slice(Abi.Rmi.RunExit, Abi.Rmi.Granule - Abi.Rmi.RunExit).Clear();
+        Put(run, Abi.Rmi.RunExitReason, Abi.Rmi.ExitHostCall);
+        Put(run, Abi.Rmi.RunExitImm, BinaryPrimitives.ReadUInt16LittleEndian(s));
+        for (int i = 0; i < gprs.Length; i++) Put(run, Abi.Rmi.RunExitGprs + 8 * i, gprs[i]);
+        return RsiOutcome.ExitedToHost;
+    }
+
+    private RsiOutcome RsiVdevGetInfo(RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs)
+    {
+        if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
+        if (v.State is not (VdevState.Locked or VdevState.Started)) return Done(regs, RsiStatus.ErrorState);
+        Span<byte> info = stackalloc byte[Abi.Rsi.InfoSize];
+        WriteInfo(v, info);
+        return Done(regs, realm.Memory is not null && realm.Memory.Write(a[2], info) ? RsiStatus.Success : RsiStatus.ErrorInput);
+    }
+
+    private RsiOutcome RsiVdevValidateMapping(RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs)
+    {
+        if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
+        if (v.State is not (VdevState.Locked or VdevState.Started)) return Done(regs, RsiStatus.ErrorState);
+        if (!NoncesMatch(v, a[6], a[7], a[8])) return Done(regs, RsiStatus.ErrorState);
+        ulong b = a[2], t = a[3], pa = a[4];
+        const ulong mask = Abi.Rmi.Granule - 1;
+        if (t <= b || ((b | t | pa) & mask) != 0 || a[5] > (Abi.Rsi.MappingCoherent | Abi.Rsi.MappingLimitedOrder) || !InTeeRange(v, pa, t - b))
+            return Done(regs, RsiStatus.ErrorInput);
+        rec.Pending = new PendingValidateMapping(v, b, t, pa);
+        run.Slice(Abi.Rmi.RunExit, Abi.Rmi.Granule - Abi.Rmi.RunExit).Clear();
+        Put(run, Abi.Rmi.RunExitReason, Options.ValidateMappingExitReason);
+        Put(run, Abi.Rmi.RunExitVdevId, v.VdevId);
+        Put(run, Abi.Rmi.RunExitDevMemBase, b);
+        Put(run, Abi.Rmi.RunExitDevMemTop, t);
+        Put(run, Abi.Rmi.RunExitDevMemPa, pa);
+        return RsiOutcome.ExitedToHost;
+    }
+
+    private RsiOutcome RsiVdevDmaEnable(RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs)
+    {
+        if (!realm.Vdevs.TryGetValue(a[1], out var v) || a[2] != 0) return Done(regs, RsiStatus.ErrorInput);
+        if (v.State != VdevState.Started || !NoncesMatch(v, a[4], a[5], a[6])) return Done(regs, RsiStatus.ErrorState);
+        v.DmaEnabled = true;
+        return Done(regs, RsiStatus.Success);
+    }
+
+    private RsiOutcome RsiVdevDmaDisable(RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs)
+    {
+        if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
+        v.DmaEnabled = false;
+        return Done(regs, RsiStatus.Success);
     }
 
     /// <summary>After REC_ENTER completed a call that exited: its results (x0..x8) for the realm.</summary>

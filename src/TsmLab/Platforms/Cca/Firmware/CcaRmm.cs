@@ -67,37 +67,50 @@ public sealed partial class CcaRmm : IPlatformFirmware
         long seq = log?.Reserve() ?? 0;
         x.Slice(1, args.Length).CopyTo(args);
         x[1] = 0;
-        x[0] = (ulong)(fid switch
-        {
-            Abi.Rmi.RealmCreate => RealmCreate(args[0]),
-            Abi.Rmi.RecCreate => RecCreate(args[0], args[1]),
-            Abi.Rmi.RecEnter => RecEnter(args[0], args[1], out x[1]),
-            Abi.Rmi.PdevCreate => PdevCreate(args[0], args[1]),
-            Abi.Rmi.PdevCommunicate => PdevCommunicate(args[0], args[1]),
-            Abi.Rmi.PdevGetState => PdevGetState(args[0], out x[1]),
-            Abi.Rmi.PdevStop => PdevStop(args[0]),
-            Abi.Rmi.PdevAbort => PdevAbort(args[0]),
-            Abi.Rmi.PdevDestroy => PdevDestroy(args[0]),
-            Abi.Rmi.VdevCreate => VdevCreate(args[0], args[1], args[2], args[3]),
-            Abi.Rmi.VdevCommunicate => VdevCommunicate(args[0], args[1], args[2], args[3]),
-            Abi.Rmi.VdevGetState => VdevGetState(args[0], out x[1]),
-            Abi.Rmi.VdevLock => VdevRequest(args[0], args[1], args[2], DeviceOp.Lock),
-            Abi.Rmi.VdevStart => VdevRequest(args[0], args[1], args[2], DeviceOp.Start),
-            Abi.Rmi.VdevUnlock => VdevRequest(args[0], args[1], args[2], DeviceOp.Unlock),
-            Abi.Rmi.VdevGetInterfaceReport => VdevRequest(args[0], args[1], args[2], DeviceOp.GetReport),
-            Abi.Rmi.VdevGetMeasurements => VdevGetMeasurements(args[0], args[1], args[2], args[3]),
-            Abi.Rmi.VdevAbort => VdevAbort(args[0], args[1], args[2]),
-            Abi.Rmi.VdevDestroy => VdevDestroy(args[0], args[1], args[2]),
-            Abi.Rmi.RttDevMap => RttDevMap(args[0], args[1], args[2], args[3]),
-            Abi.Rmi.RttDevUnmap => RttDevUnmap(args[0], args[1], args[2], out x[1]),
-            Abi.Rmi.RttDevValidate => RttDevValidate(args[0], args[1], args[2], args[3], out x[1]),
-            _ => RmiStatus.ErrorNotSupported,
-        });
-        log?.Record(seq, Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, Abi.CcaCallNames.Of(fid),
+        ulong x1 = 0;
+        var status = RmiStatus.ErrorNotSupported;
+        foreach (var c in RmiCommands)
+            if (c.Fid == fid) { status = c.Handler(this, args, out x1); break; }
+        x[0] = (ulong)status;
+        x[1] = x1;
+        log?.Record(seq, Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, Abi.CcaCalls.NameOf(fid),
             ((RmiStatus)x[0]).ToString(), new("fid", $"0x{fid:x}"), new("x1", $"0x{args[0]:x}"), new("x2", $"0x{args[1]:x}"), new("out_x1", $"0x{x[1]:x}"));
     }
 
     private readonly ulong[] args = new ulong[7];
+
+    /// <summary>An RMI handler: arguments x1..x7 in <c>a</c>, the output value for x1.</summary>
+    private delegate RmiStatus RmiHandler(CcaRmm rmm, ReadOnlySpan<ulong> a, out ulong x1);
+
+    /// <summary>One RMI command the RMM serves: its FID (named in <see cref="Abi.CcaCalls"/>) and handler.</summary>
+    private sealed record RmiCommand(ulong Fid, RmiHandler Handler);
+
+    /// <summary>The RMI commands, one row each; any other FID is RMI_ERROR_NOT_SUPPORTED.</summary>
+    private static readonly RmiCommand[] RmiCommands =
+    [
+        new(Abi.Rmi.RealmCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RealmCreate(a[0]); }),
+        new(Abi.Rmi.RecCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RecCreate(a[0], a[1]); }),
+        new(Abi.Rmi.RecEnter, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.RecEnter(a[0], a[1], out x1)),
+        new(Abi.Rmi.PdevCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevCreate(a[0], a[1]); }),
+        new(Abi.Rmi.PdevCommunicate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevCommunicate(a[0], a[1]); }),
+        new(Abi.Rmi.PdevGetState, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.PdevGetState(a[0], out x1)),
+        new(Abi.Rmi.PdevStop, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevStop(a[0]); }),
+        new(Abi.Rmi.PdevAbort, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevAbort(a[0]); }),
+        new(Abi.Rmi.PdevDestroy, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevDestroy(a[0]); }),
+        new(Abi.Rmi.VdevCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevCreate(a[0], a[1], a[2], a[3]); }),
+        new(Abi.Rmi.VdevCommunicate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevCommunicate(a[0], a[1], a[2], a[3]); }),
+        new(Abi.Rmi.VdevGetState, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.VdevGetState(a[0], out x1)),
+        new(Abi.Rmi.VdevLock, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevRequest(a[0], a[1], a[2], DeviceOp.Lock); }),
+        new(Abi.Rmi.VdevStart, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevRequest(a[0], a[1], a[2], DeviceOp.Start); }),
+        new(Abi.Rmi.VdevUnlock, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevRequest(a[0], a[1], a[2], DeviceOp.Unlock); }),
+        new(Abi.Rmi.VdevGetInterfaceReport, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevRequest(a[0], a[1], a[2], DeviceOp.GetReport); }),
+        new(Abi.Rmi.VdevGetMeasurements, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevGetMeasurements(a[0], a[1], a[2], a[3]); }),
+        new(Abi.Rmi.VdevAbort, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevAbort(a[0], a[1], a[2]); }),
+        new(Abi.Rmi.VdevDestroy, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevDestroy(a[0], a[1], a[2]); }),
+        new(Abi.Rmi.RttDevMap, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RttDevMap(a[0], a[1], a[2], a[3]); }),
+        new(Abi.Rmi.RttDevUnmap, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.RttDevUnmap(a[0], a[1], a[2], out x1)),
+        new(Abi.Rmi.RttDevValidate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.RttDevValidate(a[0], a[1], a[2], a[3], out x1)),
+    ];
 
     /// <summary>TsmLab: attaches the realm's memory (the RSI calls read and write it by IPA).</summary>
     public bool AttachRealmMemory(ulong rd, IRealmMemory realmMemory)

@@ -126,7 +126,7 @@ public sealed class RealmVcpu
         {
             ulong fid = U64(kvmRun, KvmRunArm.HypercallNr);
             ulong x0 = U64(kvmRun, KvmRunArm.HypercallArgs);
-            log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Vmm, Tracing.TraceKind.GuestExit, Abi.CcaCallNames.Of(fid),
+            log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Vmm, Tracing.TraceKind.GuestExit, Abi.CcaCalls.NameOf(fid),
                 fid == Rhi.DaFeatures ? $"x0=0x{x0:x}" : ((RhiStatus)x0).ToString(),
                 new("exit", "KVM_EXIT_HYPERCALL"), new("fid", $"0x{fid:x}"), new("x1", $"0x{U64(kvmRun, KvmRunArm.HypercallArgs + 8):x}"));
         }
