@@ -89,10 +89,11 @@ public sealed partial class CcaRmm : IPlatformFirmware
     private static readonly RmiCommand[] RmiCommands =
     [
         new(Abi.Rmi.RealmCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RealmCreate(a[0]); }),
-        new(Abi.Rmi.RecCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RecCreate(a[0], a[1]); }),
+        new(Abi.Rmi.RecCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RecCreate(a[0], a[1], a[2]); }),
         new(Abi.Rmi.RecEnter, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.RecEnter(a[0], a[1], out x1)),
         new(Abi.Rmi.PdevCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevCreate(a[0], a[1]); }),
         new(Abi.Rmi.PdevCommunicate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevCommunicate(a[0], a[1]); }),
+        new(Abi.Rmi.PdevSetPubkey, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevSetPubkey(a[0], a[1]); }),
         new(Abi.Rmi.PdevGetState, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.PdevGetState(a[0], out x1)),
         new(Abi.Rmi.PdevStop, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevStop(a[0]); }),
         new(Abi.Rmi.PdevAbort, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevAbort(a[0]); }),
@@ -129,10 +130,11 @@ public sealed partial class CcaRmm : IPlatformFirmware
         return RmiStatus.Success;
     }
 
-    private RmiStatus RecCreate(ulong rec, ulong rd)
+    /// <summary>RMI_REC_CREATE(rd, rec, params) [TR1]: the REC's parameters page must be readable (its contents are not modelled).</summary>
+    private RmiStatus RecCreate(ulong rd, ulong rec, ulong paramsPa)
     {
+        if (!IsFreeGranule(rec) || !memory.TryPage(paramsPa, out _)) return RmiStatus.ErrorInput;
         if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
-        if (!IsFreeGranule(rec)) return RmiStatus.ErrorInput;
         recs[rec] = new RmmRec(rec, realm);
         return RmiStatus.Success;
     }
@@ -146,10 +148,10 @@ public sealed partial class CcaRmm : IPlatformFirmware
     {
         if (!IsFreeGranule(pa) || !memory.TryPage(paramsPa, out var p)) return RmiStatus.ErrorInput;
         ulong pdevId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsPdevId..]);
-        ulong hash = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsHashAlgo..]);
-        ulong ridBase = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsRidBase..]);
-        ulong ridTop = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsRidTop..]);
-        if (hash > Abi.Rsi.HashSha512 || ridBase > (pdevId & 0xFFFF) || ridTop <= ridBase || ridTop > 0x10000) return RmiStatus.ErrorInput;
+        ulong hash = p[Abi.Rmi.PdevParamsHashAlgo];
+        ulong ridBase = BinaryPrimitives.ReadUInt32LittleEndian(p[Abi.Rmi.PdevParamsRidBase..]);
+        ulong ridTop = BinaryPrimitives.ReadUInt32LittleEndian(p[Abi.Rmi.PdevParamsRidTop..]);
+        if (!Abi.HashAlgorithms.IsDefined(hash) || ridBase > (pdevId & 0xFFFF) || ridTop <= ridBase || ridTop > 0x10000) return RmiStatus.ErrorInput;
         if (pdevs.Values.Any(d => d.PdevId == pdevId)) return RmiStatus.ErrorInput;
         var transport = link.TransportFor(pdevId);
         if (transport is null) return RmiStatus.ErrorInput;
@@ -157,16 +159,56 @@ public sealed partial class CcaRmm : IPlatformFirmware
         return RmiStatus.Success;
     }
 
+    /// <summary>
+    /// RMI_PDEV_COMMUNICATE: runs the PDEV's pending phase with the device, then hands over cached
+    /// objects. The transitions are the pinned revision's [TR2]: NEW → NEEDS_KEY (version,
+    /// capabilities, certificate), HAS_KEY → READY (the secured link: IDE key programming), a STOP
+    /// in progress → STOPPED; a device failure → ERROR.
+    /// </summary>
     private RmiStatus PdevCommunicate(ulong pa, ulong commPa)
     {
         if (!pdevs.TryGetValue(pa, out var d) || !memory.TryPage(commPa, out _)) return RmiStatus.ErrorInput;
-        if (d.Pending == DeviceOp.Connect)
+        var phase = d.Pending;
+        d.Pending = DeviceOp.None;
+        switch (phase)
         {
-            d.Pending = DeviceOp.None;
-            if (!Connect(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
-            d.State = PdevState.Ready;
+            case DeviceOp.ConnectInit:
+                if (!ConnectInit(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
+                d.State = PdevState.NeedsKey;
+                break;
+            case DeviceOp.SecureSession:
+                if (!SecureSession(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
+                d.State = PdevState.Ready;
+                break;
+            case DeviceOp.Stop:
+                StopConnection(d);
+                d.State = PdevState.Stopped;
+                break;
         }
         return Deliver(d.Outbox, commPa);
+    }
+
+    /// <summary>
+    /// RMI_PDEV_SET_PUBKEY(pdev, params) [TR2]: the host gives the device's public key, taken from
+    /// the certificate it cached. Size, algorithm and lengths are ERROR_INPUT; a PDEV not in
+    /// NEEDS_KEY is ERROR_DEVICE; on success HAS_KEY, with the secured-link phase pending.
+    /// </summary>
+    private RmiStatus PdevSetPubkey(ulong pa, ulong paramsPa)
+    {
+        if ((pa & (Abi.Rmi.Granule - 1)) != 0 || !memory.TryPage(paramsPa, out var p)) return RmiStatus.ErrorInput;
+        ulong keyLen = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PubkeyKeyLen..]);
+        ulong metaLen = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PubkeyMetadataLen..]);
+        byte algo = p[Abi.Rmi.PubkeyAlgo];
+        if (keyLen > Abi.Rmi.PubkeyKeyMax || metaLen > Abi.Rmi.PubkeyKeyMax) return RmiStatus.ErrorInput;
+        int expected = Abi.Rmi.PubkeySize(algo);
+        if (expected == 0 || keyLen != (ulong)expected) return RmiStatus.ErrorInput;
+        if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
+        if (d.State != PdevState.NeedsKey) return RmiStatus.ErrorDevice;
+        d.PublicKey = p.Slice(Abi.Rmi.PubkeyKey, expected).ToArray();
+        d.SignatureAlgorithm = algo;
+        d.State = PdevState.HasKey;
+        d.Pending = DeviceOp.SecureSession;
+        return RmiStatus.Success;
     }
 
     private RmiStatus PdevGetState(ulong pa, out ulong state)
@@ -177,10 +219,12 @@ public sealed partial class CcaRmm : IPlatformFirmware
         return RmiStatus.Success;
     }
 
+    /// <summary>RMI_PDEV_STOP [TR2]: with no VDEV and no communication pending, schedules the stop; the next COMMUNICATE ends the link (STOPPED). Otherwise ERROR_DEVICE.</summary>
     private RmiStatus PdevStop(ulong pa)
     {
-        if (!pdevs.TryGetValue(pa, out var d) || d.VdevCount > 0) return RmiStatus.ErrorInput;
-        d.State = PdevState.Stopped;
+        if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
+        if (d.VdevCount > 0 || d.Pending != DeviceOp.None) return RmiStatus.ErrorDevice;
+        d.Pending = DeviceOp.Stop;
         return RmiStatus.Success;
     }
 
@@ -194,7 +238,8 @@ public sealed partial class CcaRmm : IPlatformFirmware
 
     private RmiStatus PdevDestroy(ulong pa)
     {
-        if (!pdevs.TryGetValue(pa, out var d) || d.VdevCount > 0 || d.State is PdevState.Ready) return RmiStatus.ErrorInput;
+        if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
+        if (d.State != PdevState.Stopped) return RmiStatus.ErrorDevice; // [TR2]: only a STOPPED PDEV is destroyed
         pdevs.Remove(pa);
         return RmiStatus.Success;
     }

@@ -90,22 +90,26 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         pdevs[dsm] = host;
         ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
         ulong pdev = Memory.Allocate(), prm = Memory.Allocate();
-        Span<byte> p = stackalloc byte[0x28];
+        Span<byte> p = stackalloc byte[Rmi.PdevParamsHashAlgo + 1];
         p.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsFlags..], Rmi.PdevFlagSpdm | Rmi.PdevCategoryEndpointOffChip);
         BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsPdevId..], pdevId);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsHashAlgo..], Rsi.HashSha256);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsRidBase..], dsm.Address.RequesterId);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsRidTop..], ridTop);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[Rmi.PdevParamsRidBase..], dsm.Address.RequesterId);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[Rmi.PdevParamsRidTop..], ridTop);
+        p[Rmi.PdevParamsHashAlgo] = Rsi.HashSha256;
         Memory.Write(prm, p);
         var rc = Call(Rmi.PdevCreate, pdev, prm);
-        Memory.Free(prm);
-        if (rc != RmiStatus.Success) { pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
+        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
         host.Pdev = pdev;
-        rc = Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm);
-        if (rc != RmiStatus.Success || Call(Rmi.PdevGetState, out ulong state, pdev) != RmiStatus.Success || state != (ulong)PdevState.Ready)
+        // [TR2]: NEW --COMMUNICATE--> NEEDS_KEY; the host gives the key from the certificate it
+        // cached (RMI_PDEV_SET_PUBKEY) --> HAS_KEY --COMMUNICATE--> READY.
+        bool ok = Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success && StateOf(pdev) == PdevState.NeedsKey
+            && SetPublicKey(host, prm) && Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success
+            && StateOf(pdev) == PdevState.Ready;
+        Memory.Free(prm);
+        if (!ok)
         {
-            Call(Rmi.PdevStop, pdev);
-            Call(Rmi.PdevDestroy, pdev);
+            StopAndDestroy(pdev);
             pdevs.Remove(dsm);
             Memory.Free(pdev);
             return Errno.EIO.Neg();
@@ -113,12 +117,37 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         return 0;
     }
 
+    /// <summary>RMI_PDEV_SET_PUBKEY with the leaf key of the certificate chain the RMM handed over at connect.</summary>
+    private bool SetPublicKey(HostPdev host, ulong paramsPa)
+    {
+        if (!host.Objects.TryGetValue(CacheObject.Certificate, out var chain)) return false;
+        using var leaf = SpdmCertificateChain.Leaf(chain);
+        if (leaf is null || !DevicePublicKey.TryEncode(leaf, out var key, out byte algo)) return false;
+        Span<byte> k = stackalloc byte[Rmi.PubkeyAlgo + 1];
+        k.Clear();
+        key.CopyTo(k[Rmi.PubkeyKey..]);
+        BinaryPrimitives.WriteUInt64LittleEndian(k[Rmi.PubkeyKeyLen..], (ulong)key.Length);
+        k[Rmi.PubkeyAlgo] = algo;
+        Memory.Write(paramsPa, k);
+        return Call(Rmi.PdevSetPubkey, host.Pdev, paramsPa) == RmiStatus.Success;
+    }
+
+    private PdevState StateOf(ulong pdev) =>
+        Call(Rmi.PdevGetState, out ulong state, pdev) == RmiStatus.Success ? (PdevState)state : PdevState.Error;
+
+    /// <summary>PDEV_STOP, COMMUNICATE (the RMM ends the link: STOPPED), PDEV_DESTROY.</summary>
+    private void StopAndDestroy(ulong pdev)
+    {
+        if (StateOf(pdev) != PdevState.Stopped && Call(Rmi.PdevStop, pdev) == RmiStatus.Success)
+            Communicate(Rmi.PdevCommunicate, [], pdev, comm);
+        Call(Rmi.PdevDestroy, pdev);
+    }
+
     /// <summary><c>cca_tsm_disconnect</c>: PDEV_STOP and PDEV_DESTROY (the TSM core unbound every TDI first).</summary>
     public void Disconnect(PciFunction dsm)
     {
         if (!pdevs.Remove(dsm, out var host)) return;
-        Call(Rmi.PdevStop, host.Pdev);
-        Call(Rmi.PdevDestroy, host.Pdev);
+        StopAndDestroy(host.Pdev);
         Memory.Free(host.Pdev);
     }
 

@@ -49,8 +49,10 @@ public sealed class RealmRegistry(CcaRmm rmm, PhysicalMemory memory)
     {
         ulong rd = RdFor(vm);
         if (rd == 0) return (0, 0);
-        ulong rec = memory.Allocate(), run = memory.Allocate();
-        if (Call(rmm, Rmi.RecCreate, rec, rd) != RmiStatus.Success) return (0, 0);
+        ulong rec = memory.Allocate(), run = memory.Allocate(), prm = memory.Allocate();
+        var rc = Call(rmm, Rmi.RecCreate, rd, rec, prm);
+        memory.Free(prm);
+        if (rc != RmiStatus.Success) return (0, 0);
         return (rec, run);
     }
 
