@@ -47,16 +47,17 @@ public static class Program
         root.Subcommands.Add(InfoCommand.Create(io));
         root.Subcommands.Add(TdispCommand.Create(io));
         var parse = root.Parse(args);
-        string help = $"see 'tsmlab {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(1).Select(Printable.Of))} --help'".Replace("  ", " ", StringComparison.Ordinal);
+        string command = parse.CommandResult.Command == root ? "tsmlab" : "tsmlab " + parse.CommandResult.Command.Name;
         if (UnknownOption(parse) is { } bad)
         {
-            stderr.WriteLine($"tsmlab: unknown option '{Printable.Of(bad)}' ({help})");
+            stderr.WriteLine($"{command}: unknown option '{Printable.Of(bad)}' (see '{command} --help')");
             return UsageError;
         }
         if (parse.Errors.Count > 0)
         {
+            // One line: the error that names the input (an unrecognized token) first.
             var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
-            stderr.WriteLine($"tsmlab: {Printable.Of(error.Message)} ({help})");
+            stderr.WriteLine($"{command}: {Printable.Of(error.Message)} (see '{command} --help')");
             return UsageError;
         }
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });

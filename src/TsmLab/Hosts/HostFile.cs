@@ -62,24 +62,22 @@ public static class HostFile
     /// <summary>The same host with another TDISP device: its functions, one device model behind them, and the connect moved to its PF0.</summary>
     private static HostConfiguration WithDevice(HostConfiguration config, string devicePath, JsonInputValue field)
     {
-        DeviceConfiguration device;
-        DeviceSecurityManager dsm;
+        TdispPciDevice card;
         try
         {
-            device = DeviceConfiguration.FromFile(devicePath);
-            dsm = new DeviceSecurityManager(device);
+            card = new TdispPciDevice(DeviceConfiguration.FromFile(devicePath));
         }
         catch (InputFileException e)
         {
             throw field.Error($"field 'device': {e.Message}");
         }
-        catch (DeviceConfigurationException e)
+        catch (Exception e) when (e is DeviceConfigurationException or ArgumentException)
         {
             throw field.Error($"field 'device': not a valid device configuration: {e.Message.TrimEnd('.')}");
         }
-        var functions = BuiltInHosts.FunctionsOf(device).Select(f => f with { DeviceModel = dsm }).ToList();
+        var functions = card.Functions;
         var connects = config.Connects.Select(c => (functions[0].Address, c.Tsm)).ToList();
-        return config with { Functions = functions, Connects = connects };
+        return config with { Functions = functions, Devices = [card], Connects = connects };
     }
 }
 

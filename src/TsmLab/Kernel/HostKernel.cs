@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using TsmLab.Hardware;
 using TsmLab.Kernel.Iommufd;
 using TsmLab.Kernel.Kvm;
 using TsmLab.Kernel.Pci;
@@ -24,20 +25,28 @@ public sealed class HostKernel
     /// <summary>Guards the lists of contexts and VMs (the functions and VFIO devices are fixed at boot).</summary>
     private readonly Lock listLock = new();
 
-    private HostKernel(HostConfiguration configuration)
+    private HostKernel(HostConfiguration configuration, Machine machine)
     {
         Configuration = configuration;
+        Machine = machine;
         Tsm = new TsmCore(() => functions);
         Sysfs = new Sysfs(this);
+        machine.OnTraceChanged(log => Tsm.Trace = log);
     }
 
     public HostConfiguration Configuration { get; }
 
-    /// <summary>Where boundary crossings are recorded; null (the default) records nothing.</summary>
+    /// <summary>The hardware this kernel runs on: physical memory, platform firmware, PCIe devices.</summary>
+    public Machine Machine { get; }
+
+    /// <summary>
+    /// Where boundary crossings are recorded; null (the default) records nothing. Setting it
+    /// attaches the log to the whole machine (kernel, firmware, devices) at once.
+    /// </summary>
     public Tracing.TraceLog? Trace
     {
-        get => Tsm.Trace;
-        set => Tsm.Trace = value;
+        get => Machine.Trace;
+        set => Machine.Trace = value;
     }
     public TsmCore Tsm { get; }
     public Sysfs Sysfs { get; }
@@ -61,15 +70,24 @@ public sealed class HostKernel
     /// </summary>
     public static HostKernel Boot(HostConfiguration configuration)
     {
-        var kernel = new HostKernel(configuration);
+        var memory = new PhysicalMemory(configuration.DramBase);
+        var machine = new Machine(configuration.Name, memory, configuration.Firmware?.Invoke(memory), configuration.Devices);
+        var kernel = new HostKernel(configuration, machine);
         var byAddress = new Dictionary<PciAddress, PciFunction>();
         foreach (var spec in configuration.Functions.OrderBy(f => f.Dsm is null ? 0 : 1))
         {
             PciFunction? dsm = null;
             if (spec.Dsm is { } d && d != spec.Address && !byAddress.TryGetValue(d, out dsm))
                 throw new InvalidOperationException($"host '{configuration.Name}': DSM {d} of {spec.Address} is not a function of the host");
-            var fn = new PciFunction(spec.Address, spec.VendorId, spec.DeviceId, spec.TeeCapable, dsm, spec.Iommu) { DeviceModel = spec.DeviceModel };
+            var fn = new PciFunction(spec.Address, spec.VendorId, spec.DeviceId, spec.TeeCapable, dsm, spec.Iommu, spec.Config, spec.Doe);
             byAddress.Add(spec.Address, fn);
+        }
+        // Enumeration: size the BARs from config space once (a VF's from its PF's SR-IOV capability).
+        foreach (var fn in byAddress.Values)
+        {
+            if (fn.IsDsm) { fn.Resources = PciResources.OfFunction(fn.Config); continue; }
+            int vf = PciResources.VfIndexOf(fn.Dsm.Config, fn.Dsm.Address.RequesterId, fn.Address.RequesterId);
+            fn.Resources = vf >= 0 ? PciResources.OfVirtualFunction(fn.Dsm.Config, vf) : PciResources.OfFunction(fn.Config);
         }
         // Keep the configuration's order for functions and vfioN numbering.
         foreach (var spec in configuration.Functions)
@@ -78,7 +96,7 @@ public sealed class HostKernel
             kernel.functions.Add(fn);
             if (spec.Assignable) kernel.vfioDevices.Add(new VfioDevice(kernel.vfioDevices.Count, fn));
         }
-        foreach (var t in configuration.Tsms) kernel.Tsm.Register(t.Parent, t.Create(kernel));
+        foreach (var t in configuration.Tsms) kernel.Tsm.Register(t.Parent, t.Create(kernel, machine));
         foreach (var (dsmAddress, tsmName) in configuration.Connects)
         {
             if (!byAddress.TryGetValue(dsmAddress, out var dsm))

@@ -34,7 +34,7 @@ public sealed class DirectTransport(IVdmResponder device) : ITdispTransport
 /// <param name="mailbox">The device's DOE mailbox.</param>
 /// <param name="spdmVersion">The negotiated SPDM version byte (0x12 by default).</param>
 /// <param name="largePayload">Use the SPDM 1.4 large VENDOR_DEFINED form (needs version 0x14 or later).</param>
-public sealed class DoeTransport(DoeMailbox mailbox, byte spdmVersion = SpdmVendorDefinedMessage.SpdmVersion12, bool largePayload = false) : ITdispTransport
+public sealed class DoeTransport(TsmLab.Kernel.Pci.IDoeMailbox mailbox, byte spdmVersion = SpdmVendorDefinedMessage.SpdmVersion12, bool largePayload = false) : ITdispTransport
 {
     private byte[] _request = new byte[256];
     private readonly byte[] _response = new byte[mailbox.MaxResponseSize];

@@ -17,8 +17,8 @@ public sealed class CcaGuestRequestTests
         public int Fd => A.IommuFd;
         public uint Vdev => A.VdeviceId;
         public int RmiCalls => CcaHost.LinkTsmOf(Kernel)!.Rmm.RmiLog.Count;
-        public TsmLab.Platforms.Cca.Rmm.CcaRmm Rmm => CcaHost.LinkTsmOf(Kernel)!.Rmm;
-        public TdiState DeviceState => ((TsmLab.Tdisp.Device.DeviceSecurityManager)Kernel.Functions[0].DeviceModel!).Interfaces[0].State;
+        public TsmLab.Platforms.Cca.Firmware.CcaRmm Rmm => CcaHost.LinkTsmOf(Kernel)!.Rmm;
+        public TdiState DeviceState => CcaHost.DeviceOf(Kernel)!.Dsm.Interfaces[0].State;
 
         public long Op(TsmReqOp op, byte[] payload, int resp, out byte[] response, out ulong tsmCode) =>
             Calls.TsmRequest(Fd, Vdev, op, TvmArch.Cca, payload, resp, out response, out tsmCode);

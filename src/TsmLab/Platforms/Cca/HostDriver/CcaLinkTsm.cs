@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
 using TsmLab.Abi;
+using TsmLab.Hardware;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Platforms.Cca.Kvm;
-using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Platforms.Cca.Firmware;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
@@ -41,12 +42,14 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     private readonly Dictionary<PciFunction, HostPdev> pdevs = new();
     private readonly ulong comm, buffer, measParams, vdevParams;
 
-    public CcaLinkTsm(HostKernel kernel, RmmOptions? rmmOptions = null)
+    /// <summary>The driver of a booted CCA host: handed the machine's RMM, it offers the RMM its DOE relay.</summary>
+    public CcaLinkTsm(HostKernel kernel)
     {
         this.kernel = kernel;
-        Memory = new PhysicalMemory();
-        Rmm = new CcaRmm(Memory, this, rmmOptions) { TraceSource = () => kernel.Trace };
-        Realms = new RealmRegistry(Rmm, Memory);
+        Memory = kernel.Machine.Memory;
+        Rmm = kernel.Machine.FirmwareAs<CcaRmm>();
+        Realms = RealmRegistry.Of(kernel);
+        Rmm.AttachHostRelay(this);
         comm = Memory.Allocate();
         buffer = Memory.Allocate(CommBufferGranules);
         measParams = Memory.Allocate();
@@ -59,6 +62,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     /// <summary>The platform's firmware, reached only by RMI SMCs.</summary>
     public CcaRmm Rmm { get; }
+    /// <summary>The machine's physical memory (the driver allocates the RMI buffers there).</summary>
     public PhysicalMemory Memory { get; }
     /// <summary>KVM's realm descriptors (shared with the realm vCPUs).</summary>
     public RealmRegistry Realms { get; }
@@ -79,29 +83,33 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     /// </summary>
     public int Connect(PciFunction dsm)
     {
-        if (dsm.DeviceModel is not DeviceSecurityManager device) return Errno.ENODEV.Neg();
+        if (dsm.Doe is not { } doe || doe is not DoeMailbox { StandInIdentity: { } identity }) return Errno.ENODEV.Neg();
         ulong pdevId = dsm.Address.GuestRid;
-        var transport = new DoeTransport(DoeMailbox.For(device));
-        var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(device.Identity));
+        var transport = new DoeTransport(doe);
+        var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(identity()));
         pdevs[dsm] = host;
         ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
         ulong pdev = Memory.Allocate(), prm = Memory.Allocate();
-        Span<byte> p = stackalloc byte[0x28];
+        Span<byte> p = stackalloc byte[Rmi.PdevParamsHashAlgo + 1];
         p.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsFlags..], Rmi.PdevFlagSpdm | Rmi.PdevCategoryEndpointOffChip);
         BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsPdevId..], pdevId);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsHashAlgo..], Rsi.HashSha256);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsRidBase..], dsm.Address.RequesterId);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsRidTop..], ridTop);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[Rmi.PdevParamsRidBase..], dsm.Address.RequesterId);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[Rmi.PdevParamsRidTop..], ridTop);
+        p[Rmi.PdevParamsHashAlgo] = Rsi.HashSha256;
         Memory.Write(prm, p);
         var rc = Call(Rmi.PdevCreate, pdev, prm);
-        Memory.Free(prm);
-        if (rc != RmiStatus.Success) { pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
+        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
         host.Pdev = pdev;
-        rc = Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm);
-        if (rc != RmiStatus.Success || Call(Rmi.PdevGetState, out ulong state, pdev) != RmiStatus.Success || state != (ulong)PdevState.Ready)
+        // [TR2]: NEW --COMMUNICATE--> NEEDS_KEY; the host gives the key from the certificate it
+        // cached (RMI_PDEV_SET_PUBKEY) --> HAS_KEY --COMMUNICATE--> READY.
+        bool ok = Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success && StateOf(pdev) == PdevState.NeedsKey
+            && SetPublicKey(host, prm) && Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success
+            && StateOf(pdev) == PdevState.Ready;
+        Memory.Free(prm);
+        if (!ok)
         {
-            Call(Rmi.PdevStop, pdev);
-            Call(Rmi.PdevDestroy, pdev);
+            StopAndDestroy(pdev);
             pdevs.Remove(dsm);
             Memory.Free(pdev);
             return Errno.EIO.Neg();
@@ -109,12 +117,37 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         return 0;
     }
 
+    /// <summary>RMI_PDEV_SET_PUBKEY with the leaf key of the certificate chain the RMM handed over at connect.</summary>
+    private bool SetPublicKey(HostPdev host, ulong paramsPa)
+    {
+        if (!host.Objects.TryGetValue(CacheObject.Certificate, out var chain)) return false;
+        using var leaf = SpdmCertificateChain.Leaf(chain);
+        if (leaf is null || !DevicePublicKey.TryEncode(leaf, out var key, out byte algo)) return false;
+        Span<byte> k = stackalloc byte[Rmi.PubkeyAlgo + 1];
+        k.Clear();
+        key.CopyTo(k[Rmi.PubkeyKey..]);
+        BinaryPrimitives.WriteUInt64LittleEndian(k[Rmi.PubkeyKeyLen..], (ulong)key.Length);
+        k[Rmi.PubkeyAlgo] = algo;
+        Memory.Write(paramsPa, k);
+        return Call(Rmi.PdevSetPubkey, host.Pdev, paramsPa) == RmiStatus.Success;
+    }
+
+    private PdevState StateOf(ulong pdev) =>
+        Call(Rmi.PdevGetState, out ulong state, pdev) == RmiStatus.Success ? (PdevState)state : PdevState.Error;
+
+    /// <summary>PDEV_STOP, COMMUNICATE (the RMM ends the link: STOPPED), PDEV_DESTROY.</summary>
+    private void StopAndDestroy(ulong pdev)
+    {
+        if (StateOf(pdev) != PdevState.Stopped && Call(Rmi.PdevStop, pdev) == RmiStatus.Success)
+            Communicate(Rmi.PdevCommunicate, [], pdev, comm);
+        Call(Rmi.PdevDestroy, pdev);
+    }
+
     /// <summary><c>cca_tsm_disconnect</c>: PDEV_STOP and PDEV_DESTROY (the TSM core unbound every TDI first).</summary>
     public void Disconnect(PciFunction dsm)
     {
         if (!pdevs.Remove(dsm, out var host)) return;
-        Call(Rmi.PdevStop, host.Pdev);
-        Call(Rmi.PdevDestroy, host.Pdev);
+        StopAndDestroy(host.Pdev);
         Memory.Free(host.Pdev);
     }
 
