@@ -15,10 +15,10 @@ namespace TsmLab.Tests.Faults;
 /// state TDISP allows with no host binding (CONFIG_UNLOCKED, or ERROR awaiting STOP), and a run from
 /// a clean start succeeds.
 /// </summary>
-public class FaultWalkTests(ITestOutputHelper output)
+public abstract class FaultWalkTests(ITestOutputHelper output)
 {
     /// <summary>At most this many N per point and platform (evenly spread, always the first and the last).</summary>
-    private const int MaxWalk = 40;
+    private const int MaxWalk = 24;
 
     private sealed record Flow(HostKernel Kernel, Process Vmm, DeviceSecurityManager Device, Func<bool> Run);
 
@@ -37,12 +37,10 @@ public class FaultWalkTests(ITestOutputHelper output)
         return new Flow(s.Kernel, s.Process, s.Device, () => g.Lock().IsOk && g.Accept().IsOk && g.EnableDma().IsOk && g.Unlock().IsOk);
     }
 
-    public static TheoryData<string, FaultPoint> Cases()
+    public static TheoryData<FaultPoint> Points()
     {
-        var d = new TheoryData<string, FaultPoint>();
-        foreach (var p in new[] { "cca", "sev" })
-            foreach (var f in Enum.GetValues<FaultPoint>())
-                d.Add(p, f);
+        var d = new TheoryData<FaultPoint>();
+        foreach (var f in Enum.GetValues<FaultPoint>()) d.Add(f);
         return d;
     }
 
@@ -52,9 +50,8 @@ public class FaultWalkTests(ITestOutputHelper output)
         return Enumerable.Range(0, MaxWalk).Select(i => 1 + (int)((long)i * (hits - 1) / (MaxWalk - 1))).Distinct();
     }
 
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void EveryNthFault_LeavesTheModelConsistent_AndACleanRetrySucceeds(string platform, FaultPoint point)
+    /// <summary>Runs the walk of <paramref name="point"/> over <paramref name="platform"/>'s guest flow.</summary>
+    protected void WalkGuestFlow(string platform, FaultPoint point)
     {
         Func<Flow> start = platform == "cca" ? Cca : Sev;
 
@@ -92,10 +89,8 @@ public class FaultWalkTests(ITestOutputHelper output)
         Assert.True(start().Run(), "a clean run after the faults must pass");
     }
 
-    [Theory]
-    [InlineData(FaultPoint.Allocation)]
-    [InlineData(FaultPoint.MemoryCopy)]
-    public void EveryNthFault_InTheVmmsAssignment_LeavesNoTrace_AndTheSameHostAssignsAgain(FaultPoint point)
+    /// <summary>Runs the walk of <paramref name="point"/> over the VMM's assignment sequence on one host.</summary>
+    protected void WalkAssignment(FaultPoint point)
     {
         var (kernel, platform) = TsmLab.Tests.Kernel.TestHosts.Boot(TsmLab.Abi.TvmArch.Cca);
         var plan = new Vmm.AssignmentPlan("/dev/vfio/devices/vfio0", TsmLab.Tests.Kernel.TestHosts.VmTypeFor(TsmLab.Abi.TvmArch.Cca),
@@ -129,4 +124,29 @@ public class FaultWalkTests(ITestOutputHelper output)
             again.Exit();
         }
     }
+}
+
+/// <summary>fail-nth over the CCA guest flow (one class per platform, so the walks run in parallel).</summary>
+public sealed class CcaFaultWalkTests(ITestOutputHelper output) : FaultWalkTests(output)
+{
+    [Theory]
+    [MemberData(nameof(Points))]
+    public void EveryNthFault_LeavesTheModelConsistent_AndACleanRetrySucceeds(FaultPoint point) => WalkGuestFlow("cca", point);
+}
+
+/// <summary>fail-nth over the SEV-TIO guest flow.</summary>
+public sealed class SevFaultWalkTests(ITestOutputHelper output) : FaultWalkTests(output)
+{
+    [Theory]
+    [MemberData(nameof(Points))]
+    public void EveryNthFault_LeavesTheModelConsistent_AndACleanRetrySucceeds(FaultPoint point) => WalkGuestFlow("sev", point);
+}
+
+/// <summary>fail-nth over the VMM's assignment sequence.</summary>
+public sealed class AssignmentFaultWalkTests(ITestOutputHelper output) : FaultWalkTests(output)
+{
+    [Theory]
+    [InlineData(FaultPoint.Allocation)]
+    [InlineData(FaultPoint.MemoryCopy)]
+    public void EveryNthFault_InTheVmmsAssignment_LeavesNoTrace_AndTheSameHostAssignsAgain(FaultPoint point) => WalkAssignment(point);
 }
