@@ -189,16 +189,21 @@ public class KernelStressTests
             }
         }
 
+        // Enough happened once the platform saw a bind and a request (on a loaded machine that takes longer).
+        bool Enough() => Volatile.Read(ref rig.Platform.Binds) > 0 && Volatile.Read(ref rig.Platform.Requests) > 0;
+
         void Exit(Worker w)
         {
-            Thread.Sleep(RunFor / 2);
             if (!exitMidway) return;
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (!Enough() && waited.Elapsed < 2 * RunFor) Thread.Sleep(5);
+            Thread.Sleep(RunFor / 4);
             w.Step("process exit");
             p.Exit();
             exited.Set();
         }
 
-        var workers = Watchdog.Run(RunFor, HangLimit,
+        var workers = Watchdog.Run(RunFor, HangLimit, Enough,
             ("req-1", Requests), ("req-2", Requests), ("bind", BindUnbind), ("destroy", DestroyRecreate),
             ("open-close", OpenClose), ("admin", Admin), ("exit", Exit));
 
