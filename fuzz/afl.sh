@@ -15,5 +15,7 @@ if [ ! -f "$bin/.instrumented" ]; then
 fi
 export AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
 mkdir -p "$out"
-timeout --signal=INT "$seconds" afl-fuzz -i "$here/corpus/$target" -o "$out/$target" -t 5000 -m none -- "$bin/tsmlab-fuzz" run "$target" >"$out/$target.log" 2>&1 || true
+dict=()
+[ -f "$here/dict/$target.dict" ] && dict=(-x "$here/dict/$target.dict")
+timeout --signal=INT "$seconds" afl-fuzz -i "$here/corpus/$target" -o "$out/$target" "${dict[@]}" -t 5000 -m none -- "$bin/tsmlab-fuzz" run "$target" >"$out/$target.log" 2>&1 || true
 grep -E "^(run_time|execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs|bitmap_cvg)" "$out/$target/default/fuzzer_stats"
