@@ -17,5 +17,5 @@ export AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRA
 mkdir -p "$out"
 dict=()
 [ -f "$here/dict/$target.dict" ] && dict=(-x "$here/dict/$target.dict")
-timeout --signal=INT "$seconds" afl-fuzz -i "$here/corpus/$target" -o "$out/$target" "${dict[@]}" -t 5000 -m none -- "$bin/tsmlab-fuzz" run "$target" >"$out/$target.log" 2>&1 || true
+timeout --signal=INT "$seconds" afl-fuzz -i "${FUZZ_IN:-$here/corpus/$target}" -o "$out/$target" "${dict[@]}" -t 5000 -m none -- "$bin/tsmlab-fuzz" run "$target" >"$out/$target.log" 2>&1 || true
 grep -E "^(run_time|execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs|bitmap_cvg)" "$out/$target/default/fuzzer_stats"
