@@ -28,9 +28,10 @@ public sealed class TsmCore
     {
         get
         {
-            rwsem.EnterReadLock();
+            bool take = !HeldHere;
+            if (take) rwsem.EnterReadLock();
             try { return devs.Where(d => d is not null).ToArray()!; }
-            finally { rwsem.ExitReadLock(); }
+            finally { if (take) rwsem.ExitReadLock(); }
         }
     }
 
@@ -67,10 +68,14 @@ public sealed class TsmCore
     /// <summary><c>find_tsm_dev</c>.</summary>
     public TsmDev? Find(int id)
     {
-        rwsem.EnterReadLock();
+        bool take = !HeldHere;
+        if (take) rwsem.EnterReadLock();
         try { return FindLocked(id); }
-        finally { rwsem.ExitReadLock(); }
+        finally { if (take) rwsem.ExitReadLock(); }
     }
+
+    /// <summary>True when this thread already holds the rwsem (a platform callback looking a TSM up): look-ups then do not take it again.</summary>
+    private bool HeldHere => rwsem.IsReadLockHeld || rwsem.IsWriteLockHeld;
 
     private TsmDev? FindLocked(int id) => id >= 0 && id < devs.Count ? devs[id] : null;
 
@@ -206,7 +211,8 @@ public sealed class TsmCore
     public TdiState StateOf(PciFunction fn)
     {
         if (fn.Tdi is null) return TdiState.ConfigUnlocked;
-        rwsem.EnterReadLock();
+        bool take = !HeldHere;
+        if (take) rwsem.EnterReadLock();
         try
         {
             lock (fn.Dsm.DsmState!.Mutex)
@@ -215,7 +221,7 @@ public sealed class TsmCore
                 return tdi is null ? TdiState.ConfigUnlocked : tdi.Tsm.Platform.QueryTdiState(tdi);
             }
         }
-        finally { rwsem.ExitReadLock(); }
+        finally { if (take) rwsem.ExitReadLock(); }
     }
 
     private void DisconnectLocked(PciFunction dsm)
