@@ -20,7 +20,7 @@ public enum Prot
 /// with PAN and x86 with SMAP, where a PROT_NONE page faults). A copy-out that faults has written
 /// every byte before the faulting page, as the byte-granular tail of copy_to_user does.
 /// </summary>
-public sealed class AddressSpace
+public sealed class AddressSpace : IUserMemory
 {
     public const int PageShift = 12;
     public const int PageSize = 1 << PageShift;
