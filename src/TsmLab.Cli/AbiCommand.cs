@@ -5,16 +5,18 @@ using TsmLab.Abi;
 
 namespace TsmLab.Cli;
 
-/// <summary><c>tsmlab abi [--profile P] [--json]</c>: every modelled ioctl, its number, struct and fields.</summary>
+/// <summary><c>tsmlab abi [--profile P] [--json | --header]</c>: every modelled ioctl, its number, struct and fields; or the C header.</summary>
 internal static class AbiCommand
 {
     public static Command Create(CliIo io)
     {
         var profile = new Option<string>("--profile") { Description = "ABI profile: op-arch (default) or scope", DefaultValueFactory = _ => "op-arch" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var header = new Option<bool>("--header") { Description = "Print the C header tsmlab-uapi.h (both TSM_REQ profiles, _Static_assert on every layout)" };
         var cmd = new Command("abi", "Print every ioctl of the modelled uAPI: number, struct, sizes, fields");
         cmd.Options.Add(profile);
         cmd.Options.Add(json);
+        cmd.Options.Add(header);
         cmd.SetAction(pr =>
         {
             string name = pr.GetValue(profile)!;
@@ -22,6 +24,16 @@ internal static class AbiCommand
             {
                 io.Error.WriteLine($"tsmlab abi: unknown profile '{name}'; use op-arch or scope");
                 return Program.UsageError;
+            }
+            if (pr.GetValue(header))
+            {
+                if (pr.GetValue(json))
+                {
+                    io.Error.WriteLine("tsmlab abi: --header and --json exclude each other");
+                    return Program.UsageError;
+                }
+                io.Out.Write(AbiHeader.Render());
+                return 0;
             }
             io.Out.Write(pr.GetValue(json) ? Json(p) : Text(p));
             return 0;

@@ -161,6 +161,15 @@ internal sealed unsafe class Supervisor : IDisposable
     private void Ioctl(in Seccomp.Notification n)
     {
         int fd = (int)n.Arg0;
+        var file = files.Lookup(fd);
+        if (file is null)
+        {
+            // Not open now: answer EBADF here. A CONTINUE would run later, when another thread
+            // may have opened a model file at that number (its placeholder would answer ENOTTY).
+            Statistics.Emulated++;
+            Answer(n.Id, -LinuxErrno.EBADF);
+            return;
+        }
         if (files.Ours(fd) is null)
         {
             Continue(n.Id);
