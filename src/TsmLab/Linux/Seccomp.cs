@@ -10,6 +10,7 @@ namespace TsmLab.Linux;
 internal static unsafe class Seccomp
 {
     public const int SetModeFilter = 1;
+    public const int FilterFlagSpecAllow = 1 << 2;
     public const int FilterFlagNewListener = 1 << 3;
     public const int FilterFlagWaitKillableRecv = 1 << 5;
 

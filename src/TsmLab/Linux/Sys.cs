@@ -86,6 +86,16 @@ internal static unsafe partial class Sys
         fixed (byte* d = data) return CallRestarting(SysNr.Read, fd, (long)d, data.Length);
     }
 
+    /// <summary>poll(2) of one descriptor: 1 with <paramref name="revents"/>, 0 on timeout, or -errno.</summary>
+    public static long PollOne(int fd, short events, int timeoutMs, out short revents)
+    {
+        // struct pollfd { int fd; short events; short revents; }
+        long pfd = (uint)fd | ((long)(ushort)events << 32);
+        long rc = Call(SysNr.Poll, (long)&pfd, 1, timeoutMs);
+        revents = (short)(pfd >> 48);
+        return rc;
+    }
+
     /// <summary>ioctl with a pointer argument.</summary>
     public static long Ioctl(int fd, uint cmd, void* arg) => Call(SysNr.Ioctl, fd, cmd, (long)arg);
 

@@ -5,6 +5,18 @@ using TsmLab.Linux;
 
 namespace TsmLab.Run;
 
+/// <summary>What serves a seccomp listener until no task uses the filter (<see cref="Supervisor"/>).</summary>
+internal interface IListenerServer : IDisposable
+{
+    /// <summary>Serves notifications until the last task under the filter is gone.</summary>
+    void Serve();
+
+    /// <summary>Called after the program was reaped: picks up what its exit released.</summary>
+    void DrainReleases();
+
+    RunStatistics Statistics { get; }
+}
+
 /// <summary>How to start this TsmLab again in launcher mode: an executable and the arguments before <see cref="RunLauncher.Verb"/>.</summary>
 public sealed record LauncherCommand(string FileName, IReadOnlyList<string> LeadingArguments);
 
@@ -43,7 +55,15 @@ public static class RunSession
 
     /// <summary>Runs the program to completion; <paramref name="statistics"/> says what the supervisor did.</summary>
     public static int Run(HostKernel kernel, IReadOnlyList<string> command, LauncherCommand launcher, RunStdio stdio,
-        TextWriter error, out RunStatistics statistics)
+        TextWriter error, out RunStatistics statistics) =>
+        Run(command, launcher, stdio, error, (listener, pid) => new Supervisor(kernel, listener, pid, error), out statistics);
+
+    /// <summary>
+    /// Runs the program with another server on the listener (the benchmarks' bare round trip).
+    /// The server is created once the listener is ours and disposed after the program exited.
+    /// </summary>
+    internal static int Run(IReadOnlyList<string> command, LauncherCommand launcher, RunStdio stdio,
+        TextWriter error, Func<int, int, IListenerServer> createServer, out RunStatistics statistics)
     {
         statistics = new RunStatistics();
         if (Unsupported() is { } why)
@@ -121,7 +141,7 @@ public static class RunSession
                 child.WaitForExit();
                 return OwnFailure;
             }
-            using var supervisor = new Supervisor(kernel, listener, child.Id, error);
+            using var supervisor = createServer(listener, child.Id);
             byte g = (byte)'g';
             Sys.Write(go, new ReadOnlySpan<byte>(ref g));
             supervisor.Serve();
@@ -145,10 +165,7 @@ public static class RunSession
         int value = 0;
         while (true)
         {
-            // struct pollfd { int fd; short events, revents; }
-            long pfd = (uint)ready | ((long)LinuxConst.PollIn << 32);
-            long rc = Sys.Call(SysNr.Poll, (long)&pfd, 1, 50);
-            if (rc == 1)
+            if (Sys.PollOne(ready, LinuxConst.PollIn, 50, out _) == 1)
             {
                 long n = Sys.Call(SysNr.Read, ready, (long)&value, 4);
                 return n == 4 ? value : -1;

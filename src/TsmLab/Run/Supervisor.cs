@@ -14,7 +14,7 @@ namespace TsmLab.Run;
 /// dropped (SECCOMP_IOCTL_NOTIF_ID_VALID after the memory reads, before acting). It returns
 /// when no task uses the filter any more, with every placeholder released.
 /// </summary>
-internal sealed unsafe class Supervisor : IDisposable
+internal sealed unsafe class Supervisor : IListenerServer
 {
     private const int MsgDontwait = 0x40;
 

@@ -17,6 +17,8 @@ namespace TsmLab.Run;
 internal sealed class TargetFiles : IFileTable, IDisposable
 {
     private readonly Dictionary<ulong, Placeholder> byInode = new();
+    private readonly Dictionary<int, int> pidfds = new();
+    private bool pidfdsUnavailable;
     private readonly int listener;
     private ulong socketDev = ulong.MaxValue;
     private ulong notificationId;
@@ -55,15 +57,78 @@ internal sealed class TargetFiles : IFileTable, IDisposable
     {
         if (fd < 0) return null;
         if (fd == cachedFd) return cachedFile;
-        Span<byte> path = stackalloc byte[48];
-        int n = Format(path, tid, fd);
         KernelFile? file;
-        if (Sys.Stat(path[..(n + 1)], out ulong dev, out ulong ino) < 0) file = null;
-        else if (dev == socketDev && byInode.TryGetValue(ino, out var p)) file = p.File;
-        else file = new ForeignFile();
+        if (IdentifyByPidfd(fd, out bool open, out ulong dev, out ulong ino) || IdentifyByProc(fd, out open, out dev, out ino))
+            file = !open ? null : dev == socketDev && byInode.TryGetValue(ino, out var p) ? p.File : new ForeignFile();
+        else file = null;
         cachedFd = fd;
         cachedFile = file;
         return file;
+    }
+
+    /// <summary>
+    /// Which file the caller's fd is, the fast way: pidfd_getfd a copy of it (Linux 5.6+; a
+    /// thread's pidfd needs PIDFD_THREAD, 6.9+), fstat it, close it (about half the cost of a
+    /// stat of /proc/TID/fd/N). False when this way is not available; the caller then asks /proc.
+    /// </summary>
+    private bool IdentifyByPidfd(int fd, out bool open, out ulong dev, out ulong ino)
+    {
+        open = false;
+        dev = ino = 0;
+        if (pidfdsUnavailable) return false;
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            int pidfd = PidfdOf(tid);
+            if (pidfd < 0) return false;
+            long copy = Sys.Call(SysNr.PidfdGetfd, pidfd, fd, 0);
+            if (copy >= 0)
+            {
+                Sys.Fstat((int)copy, out dev, out ino);
+                Sys.Close((int)copy);
+                open = true;
+                return true;
+            }
+            if (copy == -LinuxErrno.EBADF) return true; // not open
+            // ESRCH: the thread behind a cached pidfd is gone (its TID may be reused): reopen once.
+            ForgetPidfd(tid);
+            if (copy != -LinuxErrno.ESRCH) return false;
+        }
+        return false;
+    }
+
+    private bool IdentifyByProc(int fd, out bool open, out ulong dev, out ulong ino)
+    {
+        Span<byte> path = stackalloc byte[48];
+        int n = Format(path, tid, fd);
+        open = Sys.Stat(path[..(n + 1)], out dev, out ino) == 0;
+        return true;
+    }
+
+    private int PidfdOf(int threadId)
+    {
+        if (pidfds.TryGetValue(threadId, out int pidfd)) return pidfd;
+        if (pidfds.Count >= 256) ForgetAllPidfds(); // threads come and go; bound the cache
+        const int PidfdThread = 0x80; // O_EXCL
+        long rc = Sys.Call(SysNr.PidfdOpen, threadId, PidfdThread);
+        if (rc == -LinuxErrno.EINVAL) rc = Sys.Call(SysNr.PidfdOpen, threadId, 0); // before 6.9: leaders only
+        if (rc < 0)
+        {
+            if (rc != -LinuxErrno.ESRCH && rc != -LinuxErrno.EINVAL) pidfdsUnavailable = true;
+            return -1;
+        }
+        pidfds[threadId] = (int)rc;
+        return (int)rc;
+    }
+
+    private void ForgetPidfd(int threadId)
+    {
+        if (pidfds.Remove(threadId, out int pidfd)) Sys.Close(pidfd);
+    }
+
+    private void ForgetAllPidfds()
+    {
+        foreach (int pidfd in pidfds.Values) Sys.Close(pidfd);
+        pidfds.Clear();
     }
 
     /// <summary>KVM's anon-inode fds (VM, device) are created O_CLOEXEC, as kvm_main.c does.</summary>
@@ -118,6 +183,7 @@ internal sealed class TargetFiles : IFileTable, IDisposable
     public void Dispose()
     {
         foreach (var p in byInode.Values.ToArray()) Release(p);
+        ForgetAllPidfds();
     }
 
     private static int Format(Span<byte> dest, int tid, int fd)
