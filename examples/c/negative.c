@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "tsmlab-uapi.h"
 
@@ -52,6 +53,8 @@ int main(void)
 	expect("open(\"/dev/iommu\", O_DIRECTORY)", open("/dev/iommu", O_RDONLY | O_DIRECTORY), ENOTDIR);
 	expect("access(\"/dev/iommu\", F_OK)", access("/dev/iommu", F_OK), 0);
 	expect("access(\"/dev/vfio/devices/vfio99\", F_OK)", access("/dev/vfio/devices/vfio99", F_OK), ENOENT);
+	expect("open(\"/dev/iommu\", O_CREAT | O_EXCL)", open("/dev/iommu", O_RDWR | O_CREAT | O_EXCL, 0600), EEXIST);
+	expect("an x32 syscall (getpid | __X32_SYSCALL_BIT)", syscall(0x40000000 | SYS_getpid), ENOSYS);
 
 	/* Generic dispatch (drivers/iommu/iommufd/main.c). */
 	struct iommu_ioas_alloc ioas = { .size = 4 };

@@ -143,6 +143,13 @@ public static class RunSession
             }
             using var supervisor = createServer(listener, child.Id);
             byte g = (byte)'g';
+            // The terminal's SIGINT reaches the program too: it decides. SIGTERM and SIGHUP sent to
+            // TsmLab are passed on to it. Either way TsmLab serves until the program is gone.
+            int childPid = child.Id;
+            using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
+            using var onQuit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => c.Cancel = true);
+            using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Sys.Call(SysNr.Kill, childPid, 15); });
+            using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; Sys.Call(SysNr.Kill, childPid, 1); });
             Sys.Write(go, new ReadOnlySpan<byte>(ref g));
             supervisor.Serve();
             child.WaitForExit();
@@ -181,15 +188,15 @@ public static class RunSession
         fixed (byte* pp = p) return Sys.Call(SysNr.Mknodat, LinuxConst.AtFdcwd, (long)pp, LinuxConst.SIfifo | 0x180, 0);
     }
 
-    private static Task Pump(StreamReader from, TextWriter to) => Task.Run(() =>
+    private static Task Pump(StreamReader from, TextWriter to) => Task.Factory.StartNew(() =>
     {
         var buf = new char[4096];
         int n;
         while ((n = from.Read(buf, 0, buf.Length)) > 0)
             lock (to) to.Write(buf, 0, n);
-    });
+    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private static Task Feed(TextReader from, StreamWriter to) => Task.Run(() =>
+    private static Task Feed(TextReader from, StreamWriter to) => Task.Factory.StartNew(() =>
     {
         try
         {
@@ -199,5 +206,5 @@ public static class RunSession
             to.Close();
         }
         catch (IOException) { } // the program closed its stdin or exited
-    });
+    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 }

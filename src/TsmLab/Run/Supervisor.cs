@@ -128,6 +128,21 @@ internal sealed unsafe class Supervisor : IListenerServer
             Answer(n.Id, -LinuxErrno.ENOSYS);
             return;
         }
+        try
+        {
+            Dispatch(n);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault in the model must not take the supervisor (and with it every trapped
+            // syscall of the program) down: report it in one line and fail this call with EIO.
+            lock (error) error.WriteLine($"tsmlab run: internal error serving syscall {n.Nr} of thread {n.Tid}: {e.GetType().Name}: {e.Message}");
+            Answer(n.Id, -(int)Errno.EIO);
+        }
+    }
+
+    private void Dispatch(in Seccomp.Notification n)
+    {
         switch (n.Nr)
         {
             case SysNr.Ioctl:
@@ -241,7 +256,7 @@ internal sealed unsafe class Supervisor : IListenerServer
             if (!warnedSysfsWrite && (path.EndsWith("/tsm/connect", StringComparison.Ordinal) || path.EndsWith("/tsm/disconnect", StringComparison.Ordinal)))
             {
                 warnedSysfsWrite = true;
-                error.WriteLine($"tsmlab run: writing {path} is not supported under run (write(2) is not trapped); it answers EACCES (docs/run.md)");
+                lock (error) error.WriteLine($"tsmlab run: writing {path} is not supported under run (write(2) is not trapped); it answers EACCES (docs/run.md)");
             }
             Answer(n.Id, -LinuxErrno.EACCES);
             return;

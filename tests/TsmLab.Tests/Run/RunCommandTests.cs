@@ -81,6 +81,10 @@ public class RunCommandTests
             "ok   ioctl on fd 999 (never opened) -> EBADF",
             "ok   access(\"/dev/iommu\", F_OK) -> 0",
             "ok   access(\"/dev/vfio/devices/vfio99\", F_OK) -> ENOENT",
+            "ok   open(\"/dev/iommu\", O_DIRECTORY) -> ENOTDIR",
+            "ok   open(\"/dev/iommu\", O_CREAT | O_EXCL) -> EEXIST",
+            "ok   an x32 syscall (getpid | __X32_SYSCALL_BIT) -> ENOSYS",
+            "ok   open(\"/dev/vfio/devices/vfio99\") -> ENOENT",
             "ok   VFIO_DEVICE_BIND_IOMMUFD with a pipe as iommufd -> EBADFD",
             "ok   VFIO_DEVICE_BIND_IOMMUFD with a closed fd as iommufd -> EBADF",
             "ok   ioctl on the closed iommufd -> EBADF",
@@ -153,6 +157,31 @@ public class RunCommandTests
             "cat /sys/bus/pci/devices/0000:01:00.0/tsm/connect /sys/bus/pci/devices/0000:01:00.0/tsm/dsm; cat /sys/bus/pci/devices/0000:01:00.0/tsm/disconnect 2>/dev/null || echo refused");
         Assert.True(run.Exit == 0, run.Err);
         Assert.Equal("tsm0\n0000:01:00.0\nrefused\n", run.Out);
+    }
+
+    [RunFact]
+    public void SysfsStoreAttribute_OpenedForWriting_IsEaccesWithANotice()
+    {
+        var run = CliRunner.Run("", "run", "--host", "sev", "--", "/bin/sh", "-c",
+            "echo tsm0 > /sys/bus/pci/devices/0000:01:00.0/tsm/connect || echo refused");
+        Assert.Equal("refused\n", run.Out);
+        Assert.Contains("Permission denied", run.Err, StringComparison.Ordinal);
+        Assert.Contains("tsmlab run: writing /sys/bus/pci/devices/0000:01:00.0/tsm/connect is not supported under run", run.Err, StringComparison.Ordinal);
+    }
+
+    [RunFact]
+    public void RelativeAndUnnormalisedPaths_ReachTheModel()
+    {
+        string exe = NativeRun.Compile("examples/c/jsonl-calls.c");
+        string script = Path.Combine(Path.GetTempPath(), $"tsmlab-run-paths-{Environment.ProcessId}.jsonl");
+        File.WriteAllText(script, "{\"op\":\"open\",\"path\":\"iommu\"}\n{\"op\":\"open\",\"path\":\"//dev/./vfio/../kvm\"}\n{\"op\":\"open\",\"path\":\"../dev/vfio/devices/vfio0\"}\n");
+        try
+        {
+            var run = CliRunner.Run("", "run", "--", "/bin/sh", "-c", $"cd /dev && exec {exe} {script}");
+            Assert.True(run.Exit == 0, run.Err);
+            Assert.Equal("{\"line\":1,\"op\":\"open\",\"fd\":3}\n{\"line\":2,\"op\":\"open\",\"fd\":4}\n{\"line\":3,\"op\":\"open\",\"fd\":5}\n", run.Out);
+        }
+        finally { File.Delete(script); }
     }
 
     [RunFact]
