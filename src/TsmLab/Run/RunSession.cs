@@ -151,7 +151,15 @@ public static class RunSession
             using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Sys.Call(SysNr.Kill, childPid, 15); });
             using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; Sys.Call(SysNr.Kill, childPid, 1); });
             Sys.Write(go, new ReadOnlySpan<byte>(ref g));
-            supervisor.Serve();
+            try { supervisor.Serve(); }
+            catch (IOException e)
+            {
+                // The listener itself failed: nothing can serve the program any more.
+                error.WriteLine($"tsmlab run: {e.Message}; stopping the program");
+                Sys.Call(SysNr.Kill, childPid, LinuxConst.Sigkill);
+                child.WaitForExit();
+                return OwnFailure;
+            }
             child.WaitForExit();
             supervisor.DrainReleases();
             statistics = supervisor.Statistics;

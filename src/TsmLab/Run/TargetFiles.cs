@@ -59,7 +59,7 @@ internal sealed class TargetFiles : IFileTable, IDisposable
         if (fd == cachedFd) return cachedFile;
         KernelFile? file;
         if (IdentifyByPidfd(fd, out bool open, out ulong dev, out ulong ino) || IdentifyByProc(fd, out open, out dev, out ino))
-            file = !open ? null : dev == socketDev && byInode.TryGetValue(ino, out var p) ? p.File : new ForeignFile();
+            file = !open ? null : dev == socketDev && byInode.TryGetValue(ino, out var p) ? p.File : ForeignFile.Instance;
         else file = null;
         cachedFd = fd;
         cachedFile = file;
@@ -204,9 +204,14 @@ internal sealed class TargetFiles : IFileTable, IDisposable
         return written;
     }
 
-    /// <summary>An open descriptor that is not the model's (a real file, pipe, socket…).</summary>
+    /// <summary>
+    /// An open descriptor that is not the model's (a real file, pipe, socket…). One shared
+    /// instance: handlers only test its type and balance fget with fput.
+    /// </summary>
     private sealed class ForeignFile : KernelFile
     {
+        public static readonly ForeignFile Instance = new();
+
         public override string Name => "(a file outside the model)";
     }
 }
