@@ -9,7 +9,12 @@ internal static class SysNr
     public const int Close = 3;
     public const int Fstat = 5;
     public const int Poll = 7;
+    public const int Lseek = 8;
     public const int Ioctl = 16;
+    public const int Pread64 = 17;
+    public const int Pwrite64 = 18;
+    public const int Readv = 19;
+    public const int Writev = 20;
     public const int Access = 21;
     public const int Getpid = 39;
     public const int Shutdown = 48;

@@ -19,30 +19,31 @@ public static unsafe class RunLauncher
     public const string Verb = "__tsmlab-run-launch";
 
     /// <summary>
-    /// Runs the launcher. <paramref name="args"/>: ready FIFO, go FIFO, resolved program path,
-    /// then the program's argv (argv[0] first). Returns only on failure: 125 (no filter, no
+    /// Runs the launcher. <paramref name="args"/>: ready FIFO, go FIFO, the filter's options
+    /// ("rw" to trap read/write, "-" for none), resolved program path, then the program's argv
+    /// (argv[0] first). Returns only on failure: 125 (no filter, no
     /// supervisor), 126 (not executable) or 127 (not found), after one line on stderr.
     /// </summary>
     public static int Main(string[] args)
     {
-        if (args.Length < 4)
+        if (args.Length < 5)
         {
             Fail("tsmlab run: internal launcher called without its arguments");
             return 125;
         }
         // Marshal everything first: path, argv, the environment exactly as this process got it.
-        byte* path = Utf8z(args[2]);
-        var argv = (byte**)NativeMemory.AllocZeroed((nuint)(args.Length - 3 + 1), (nuint)sizeof(byte*));
-        for (int i = 3; i < args.Length; i++) argv[i - 3] = Utf8z(args[i]);
+        byte* path = Utf8z(args[3]);
+        var argv = (byte**)NativeMemory.AllocZeroed((nuint)(args.Length - 4 + 1), (nuint)sizeof(byte*));
+        for (int i = 4; i < args.Length; i++) argv[i - 4] = Utf8z(args[i]);
         byte** envp = Environ();
-        byte[] filter = RunFilter.Build();
+        byte[] filter = RunFilter.Build(trapReadWrite: args[2] == "rw");
         byte* insns = (byte*)NativeMemory.Alloc((nuint)filter.Length);
         filter.CopyTo(new Span<byte>(insns, filter.Length));
         // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
         ulong* fprog = (ulong*)NativeMemory.AllocZeroed(2, 8);
         fprog[0] = (ulong)(filter.Length / 8);
         fprog[1] = (ulong)insns;
-        byte* failExec = Utf8z($"tsmlab run: cannot execute '{args[2]}': ");
+        byte* failExec = Utf8z($"tsmlab run: cannot execute '{args[3]}': ");
 
         long ready = Sys.Open(args[0], LinuxConst.ORdwr | LinuxConst.OCloexec);
         long go = Sys.Open(args[1], LinuxConst.ORdwr | LinuxConst.OCloexec);
@@ -69,12 +70,19 @@ public static unsafe class RunLauncher
                 : $"tsmlab run: cannot install the seccomp filter ({Errname(listener)}); a container that forbids seccomp cannot run programs under the model");
             return 125;
         }
-        // From here on: only untrapped syscalls (write, read, rt_sig*, execve) until execve.
+        // From here on only syscalls the filter never traps until execve: writev and readv (with
+        // --trap-rw, read and write would wait for a supervisor that has no listener yet),
+        // rt_sigaction, rt_sigprocmask, execve.
         int lfd = (int)listener;
-        Sys.Call(SysNr.Write, ready, (long)&lfd, 4);
+        ulong* iov = stackalloc ulong[2];
+        iov[0] = (ulong)&lfd;
+        iov[1] = 4;
+        Sys.Call(SysNr.Writev, ready, (long)iov, 1);
         byte goByte = 0;
+        iov[0] = (ulong)&goByte;
+        iov[1] = 1;
         long n;
-        do n = Sys.Call(SysNr.Read, go, (long)&goByte, 1);
+        do n = Sys.Call(SysNr.Readv, go, (long)iov, 1);
         while (n == -LinuxErrno.EINTR);
         if (n != 1 || goByte != (byte)'g') return 125; // the supervisor gave up; it has said why
 

@@ -20,6 +20,10 @@ internal interface IListenerServer : IDisposable
 /// <summary>How to start this TsmLab again in launcher mode: an executable and the arguments before <see cref="RunLauncher.Verb"/>.</summary>
 public sealed record LauncherCommand(string FileName, IReadOnlyList<string> LeadingArguments);
 
+/// <summary>What the filter traps beyond the model's paths and ioctls (docs/run.md).</summary>
+/// <param name="TrapReadWrite">Also trap read/write/pread64/pwrite64 on every fd, so model files answer them (sysfs stores, EINVAL on devices); every such call of the program pays the round trip.</param>
+public sealed record RunOptions(bool TrapReadWrite = false);
+
 /// <summary>
 /// Where the program's standard streams go: null inherits this process's (the terminal), a
 /// reader or writer gets a pipe pumped from or into it (tests drive the CLI in process).
@@ -55,15 +59,19 @@ public static class RunSession
 
     /// <summary>Runs the program to completion; <paramref name="statistics"/> says what the supervisor did.</summary>
     public static int Run(HostKernel kernel, IReadOnlyList<string> command, LauncherCommand launcher, RunStdio stdio,
-        TextWriter error, out RunStatistics statistics) =>
-        Run(command, launcher, stdio, error, (listener, pid) => new Supervisor(kernel, listener, pid, error), out statistics);
+        TextWriter error, out RunStatistics statistics, RunOptions? options = null)
+    {
+        options ??= new RunOptions();
+        return Run(command, launcher, stdio, error, (listener, pid) => new Supervisor(kernel, listener, pid, error, options.TrapReadWrite),
+            out statistics, options);
+    }
 
     /// <summary>
     /// Runs the program with another server on the listener (the benchmarks' bare round trip).
     /// The server is created once the listener is ours and disposed after the program exited.
     /// </summary>
     internal static int Run(IReadOnlyList<string> command, LauncherCommand launcher, RunStdio stdio,
-        TextWriter error, Func<int, int, IListenerServer> createServer, out RunStatistics statistics)
+        TextWriter error, Func<int, int, IListenerServer> createServer, out RunStatistics statistics, RunOptions? options = null)
     {
         statistics = new RunStatistics();
         if (Unsupported() is { } why)
@@ -109,6 +117,7 @@ public static class RunSession
             psi.ArgumentList.Add(RunLauncher.Verb);
             psi.ArgumentList.Add(readyPath);
             psi.ArgumentList.Add(goPath);
+            psi.ArgumentList.Add(options?.TrapReadWrite == true ? "rw" : "-");
             psi.ArgumentList.Add(programPath);
             foreach (var a in command) psi.ArgumentList.Add(a);
             psi.RedirectStandardInput = stdio.In is not null;

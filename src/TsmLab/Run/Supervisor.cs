@@ -37,8 +37,12 @@ internal sealed unsafe class Supervisor : IListenerServer
     private int pollVersion = -1;
     private bool warnedSysfsWrite;
 
-    public Supervisor(HostKernel kernel, int listener, int pid, TextWriter error)
+    private readonly bool trapReadWrite;
+    private readonly byte[] ioBuffer = new byte[AddressSpace.PageSize];
+
+    public Supervisor(HostKernel kernel, int listener, int pid, TextWriter error, bool trapReadWrite = false)
     {
+        this.trapReadWrite = trapReadWrite;
         this.kernel = kernel;
         this.listener = listener;
         this.error = error;
@@ -163,6 +167,12 @@ internal sealed unsafe class Supervisor : IListenerServer
             case SysNr.Access:
                 Access(n, LinuxConst.AtFdcwd, n.Arg0);
                 break;
+            case SysNr.Read:
+            case SysNr.Pread64:
+            case SysNr.Write:
+            case SysNr.Pwrite64:
+                ReadWrite(n);
+                break;
             case SysNr.Faccessat:
             case SysNr.Faccessat2:
                 Access(n, (int)n.Arg0, n.Arg1);
@@ -249,6 +259,11 @@ internal sealed unsafe class Supervisor : IListenerServer
 
     private void OpenSysfs(in Seccomp.Notification n, string path, int flags, bool cloexec)
     {
+        if (trapReadWrite)
+        {
+            OpenSysfsTrapped(n, path, flags, cloexec);
+            return;
+        }
         if ((flags & LinuxConst.OAccmode) != LinuxConst.ORdonly)
         {
             // kernfs refuses a write open of a read-only attribute with EACCES. A store
@@ -280,6 +295,119 @@ internal sealed unsafe class Supervisor : IListenerServer
         long fd = Seccomp.AddFd(listener, n.Id, (int)memfd, cloexec, send: true);
         Sys.Close((int)memfd);
         if (fd < 0 && fd != -LinuxErrno.ENOENT) Answer(n.Id, fd);
+    }
+
+    /// <summary>
+    /// With read/write trapped, a sysfs attribute is a placeholder like a device: kernfs's open
+    /// checks (EACCES for a write open of a read-only attribute, or a read open of a write-only
+    /// one), then show() and store() run at read and write time.
+    /// </summary>
+    private void OpenSysfsTrapped(in Seccomp.Notification n, string path, int flags, bool cloexec)
+    {
+        int mode = flags & LinuxConst.OAccmode;
+        bool readable = mode is LinuxConst.ORdonly or LinuxConst.ORdwr, writable = mode is LinuxConst.OWronly or LinuxConst.ORdwr;
+        int show = kernel.Sysfs.Read(path, out _);
+        bool canShow = show == 0, canStore = path.EndsWith("/tsm/connect", StringComparison.Ordinal) || path.EndsWith("/tsm/disconnect", StringComparison.Ordinal);
+        if (show < 0 && show != -(int)Errno.EACCES)
+        {
+            Answer(n.Id, show);
+            return;
+        }
+        if ((readable && !canShow) || (writable && !canStore))
+        {
+            Answer(n.Id, -LinuxErrno.EACCES);
+            return;
+        }
+        var file = new SysfsAttributeFile(path, readable, writable);
+        long fd = files.Place(file, cloexec, send: true, out _);
+        if (fd < 0)
+        {
+            file.Put();
+            if (fd != -LinuxErrno.ENOENT) Answer(n.Id, fd);
+            else Statistics.Dropped++;
+        }
+    }
+
+    /// <summary>
+    /// read, pread64, write, pwrite64 (with --trap-rw): a model device has no read or write
+    /// (EINVAL, as vfs_read/vfs_write answer without FMODE_CAN_READ/WRITE); a sysfs attribute reads
+    /// its show() text from the file position and writes one store(); anything else is continued.
+    /// </summary>
+    private void ReadWrite(in Seccomp.Notification n)
+    {
+        int fd = (int)n.Arg0;
+        var file = files.Lookup(fd);
+        if (file is null)
+        {
+            Statistics.Emulated++;
+            Answer(n.Id, -LinuxErrno.EBADF);
+            return;
+        }
+        if (files.Ours(fd) is null)
+        {
+            Continue(n.Id);
+            return;
+        }
+        if (!Seccomp.IdValid(listener, n.Id))
+        {
+            Statistics.Dropped++;
+            return;
+        }
+        Statistics.Emulated++;
+        bool isRead = n.Nr is SysNr.Read or SysNr.Pread64, positioned = n.Nr is SysNr.Pread64 or SysNr.Pwrite64;
+        if (file is not SysfsAttributeFile attr)
+        {
+            Answer(n.Id, -LinuxErrno.EINVAL);
+            return;
+        }
+        if (isRead ? !attr.Readable : !attr.Writable)
+        {
+            Answer(n.Id, -LinuxErrno.EBADF);
+            return;
+        }
+        long pos = positioned ? (long)n.Arg3 : attr.Position;
+        if (pos < 0)
+        {
+            Answer(n.Id, -LinuxErrno.EINVAL);
+            return;
+        }
+        ulong count = Math.Min(n.Arg2, (ulong)ioBuffer.Length);
+        if (isRead)
+        {
+            if (pos == 0 || attr.Text is null)
+            {
+                int rc = kernel.Sysfs.Read(attr.Path, out string text);
+                if (rc < 0)
+                {
+                    Answer(n.Id, rc);
+                    return;
+                }
+                attr.Text = System.Text.Encoding.UTF8.GetBytes(text);
+            }
+            int k = pos >= attr.Text.Length ? 0 : (int)Math.Min(count, (ulong)(attr.Text.Length - pos));
+            if (k > 0 && memory.CopyToUser(n.Arg1, attr.Text.AsSpan((int)pos, k)) < 0)
+            {
+                Answer(n.Id, -LinuxErrno.EFAULT);
+                return;
+            }
+            if (!positioned) attr.Position = pos + k;
+            Answer(n.Id, k);
+            return;
+        }
+        if (count == 0)
+        {
+            Answer(n.Id, 0);
+            return;
+        }
+        var bytes = ioBuffer.AsSpan(0, (int)count);
+        if (memory.CopyFromUser(bytes, n.Arg1) < 0)
+        {
+            Answer(n.Id, -LinuxErrno.EFAULT);
+            return;
+        }
+        int stored = kernel.Sysfs.Write(attr.Path, System.Text.Encoding.UTF8.GetString(bytes));
+        if (stored == 0 && !positioned) attr.Position = pos + (long)count;
+        Answer(n.Id, stored < 0 ? stored : (long)count);
     }
 
     private void Access(in Seccomp.Notification n, int dirfd, ulong pathPtr)

@@ -170,6 +170,30 @@ public class RunCommandTests
     }
 
     [RunFact]
+    public void TrapRw_SysfsStoresReachTheModel_AndDeviceReadWriteIsEinval()
+    {
+        const string d = "/sys/bus/pci/devices/0000:01:00.0/tsm";
+        var run = CliRunner.Run("", "run", "--trap-rw", "--host", "sev", "--", "/bin/sh", "-c",
+            $"cat {d}/connect; echo tsm0 > {d}/disconnect && echo disconnected; cat {d}/connect; " +
+            $"echo nosuch > {d}/connect || echo refused; echo tsm0 > {d}/connect && echo reconnected; cat {d}/connect; " +
+            "exec 3<>/dev/iommu; cat <&3 || echo read-refused");
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.Equal("tsm0\ndisconnected\n\nrefused\nreconnected\ntsm0\nread-refused\n", run.Out);
+        Assert.Contains("cat: -: Invalid argument", run.Err, StringComparison.Ordinal);
+    }
+
+    [RunFact]
+    public void TrapRw_TheExamplesStillAnswerLikeReplay()
+    {
+        string exe = NativeRun.Compile("examples/c/jsonl-calls.c");
+        string script = Path.Combine(CliRunner.RepoRoot(), "examples", "sev-assign.jsonl");
+        var replay = CliRunner.Run("", "replay", "--host", "sev", script);
+        var run = CliRunner.Run("", "run", "--trap-rw", "--host", "sev", "--", exe, script);
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.Equal(replay.Out, run.Out);
+    }
+
+    [RunFact]
     public void RelativeAndUnnormalisedPaths_ReachTheModel()
     {
         string exe = NativeRun.Compile("examples/c/jsonl-calls.c");
