@@ -51,6 +51,7 @@ public sealed class Process
     /// <summary>close(2): 0, or -EBADF.</summary>
     public int Close(int fd)
     {
+        if (foreignFiles is not null) throw new InvalidOperationException("a real program's descriptors are closed by the real kernel");
         var file = Lookup(fd);
         if (file is null) return Errno.EBADF.Neg();
         files[fd] = null;

@@ -26,6 +26,19 @@ public class RunFaultTests
     }
 
     [RunFact]
+    public void DupDup2Dup3AndFDupfd_AllReachOneFile_ReleasedAtTheLastClose()
+    {
+        string exe = NativeRun.Compile("tests/TsmLab.Tests/Run/Programs/faults.c");
+        var kernel = NativeRun.Boot("default");
+        var (rc, o, e, stats) = NativeRun.Run(kernel, exe, "dup");
+        Assert.True(rc == 0, o + e);
+        Assert.Contains("dup: copy 1 (fd 100) IOAS_ALLOC -> ok id 2", o, StringComparison.Ordinal);
+        Assert.Contains("dup: copy 3 (fd 200) IOAS_ALLOC -> ok id 4", o, StringComparison.Ordinal);
+        Assert.Equal(1, stats.Released);
+        AssertReleased(kernel);
+    }
+
+    [RunFact]
     public void ProgramKilledWhileItsThreadsAreInIoctls_LeavesNoTdiBoundAndNothingOpen()
     {
         string exe = NativeRun.Compile("tests/TsmLab.Tests/Run/Programs/faults.c");

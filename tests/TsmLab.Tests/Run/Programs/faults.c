@@ -5,6 +5,7 @@
  *   race-close   4 threads ioctl an iommufd while the main thread closes and reopens it
  *   fork         parent and child allocate on the inherited iommufd; the ids never collide
  *   exec         exec keeps a plain fd and drops an O_CLOEXEC one
+ *   dup          dup, dup2, dup3, fcntl(F_DUPFD_CLOEXEC): every copy reaches the same iommufd
  *   killed       bound TDI, a thread in a loop of TSM requests, SIGKILL from the main thread
  * Prints "result ok ..." and exits 0 when every answer was one the kernel could give.
  */
@@ -165,6 +166,30 @@ static int exec_child(int keep, int drop)
 	return 0;
 }
 
+static int dups(void)
+{
+	int fd = open("/dev/iommu", O_RDWR);
+	int copies[4] = { dup(fd), dup2(fd, 100), dup3(fd, 101, O_CLOEXEC), fcntl(fd, F_DUPFD_CLOEXEC, 200) };
+	close(fd);
+	uint32_t last = 0;
+	for (int i = 0; i < 4; i++) {
+		int err;
+		uint32_t id = ioas_alloc(copies[i], &err);
+		/* One context behind every copy: the ids count up across them. */
+		if (err || id != last + 1) unexpected++;
+		last = id;
+		printf("dup: copy %d (fd %d) IOAS_ALLOC -> %s id %u\n", i, copies[i], err ? strerrorname_np(err) : "ok", id);
+	}
+	for (int i = 0; i < 3; i++) close(copies[i]);
+	int err;
+	ioas_alloc(copies[3], &err); /* the last copy keeps the file open */
+	if (err) unexpected++;
+	close(copies[3]);
+	ioas_alloc(copies[3], &err);
+	if (err != EBADF) unexpected++;
+	return 0;
+}
+
 static void *request_loop(void *p)
 {
 	struct iommu_vdevice_tsm_info *info = p;
@@ -215,7 +240,7 @@ static int killed(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) { fprintf(stderr, "usage: faults garbage|race-close|fork|exec|killed\n"); return 2; }
+	if (argc < 2) { fprintf(stderr, "usage: faults garbage|race-close|fork|exec|dup|killed\n"); return 2; }
 	int rc;
 	if (!strcmp(argv[1], "garbage")) rc = garbage();
 	else if (!strcmp(argv[1], "race-close")) rc = race_close();
@@ -223,6 +248,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[1], "exec")) return exec_parent(argv[0]);
 	else if (!strcmp(argv[1], "exec-child") && argc == 4) rc = exec_child(atoi(argv[2]), atoi(argv[3]));
 	else if (!strcmp(argv[1], "killed")) rc = killed();
+	else if (!strcmp(argv[1], "dup")) rc = dups();
 	else { fprintf(stderr, "faults: unknown mode %s\n", argv[1]); return 2; }
 	printf("result %s (unexpected %ld)\n", unexpected ? "FAILED" : "ok", unexpected);
 	return rc ? rc : unexpected ? 1 : 0;
