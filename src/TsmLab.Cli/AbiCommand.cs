@@ -39,7 +39,7 @@ internal static class AbiCommand
             string name = pr.GetValue(profile)!;
             if (!TsmAbiProfiles.TryParse(name, out var p))
             {
-                io.Error.WriteLine($"tsmlab abi: unknown profile '{name}'; use op-arch or scope");
+                io.Error.WriteLine($"tsmlab abi: unknown profile '{Input.Printable.Of(name)}'; use op-arch or scope");
                 return Program.UsageError;
             }
             io.Out.Write(pr.GetValue(json) ? Json(p) : Text(p));

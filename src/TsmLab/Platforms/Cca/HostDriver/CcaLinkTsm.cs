@@ -398,9 +398,14 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         return RmiStatus.ErrorDevice;
     }
 
-    private RmiStatus Call(ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) => RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
-    private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, ulong a6 = 0) =>
-        RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
+    // Fault point FirmwareCall (docs/reliability.md): the SMC is not made and the RMM answers busy.
+    private RmiStatus Call(ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) =>
+        Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
+    private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, ulong a6 = 0)
+    {
+        x1 = 0;
+        return Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
+    }
 
     // ---- DOE relay for the RMM ----
 

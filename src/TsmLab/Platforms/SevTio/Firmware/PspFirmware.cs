@@ -67,6 +67,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// </summary>
     public PspStatus Command(PspCommandId id, Span<byte> buffer)
     {
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"PSP {id}")) return PspStatus.DeviceError;
         var log = _trace;
         if (log is null) return Run(id, buffer);
         long seq = log.Reserve();
