@@ -46,9 +46,7 @@ public class CcaEvidenceReadBench
     [GlobalSetup]
     public void Setup()
     {
-        var device = new DeviceSecurityManager(DeviceWithMeasurementsOf(Size));
-        var functions = BuiltInHosts.FunctionsOf(device.Configuration).Select(f => f with { DeviceModel = device }).ToList();
-        var config = CcaHost.Configuration(TsmAbiProfile.OpArch) with { Functions = functions, Connects = [(functions[0].Address, "tsm0")] };
+        var config = CcaHost.Configuration(TsmAbiProfile.OpArch, new TdispPciDevice(DeviceWithMeasurementsOf(Size)));
         s = CcaRealmSession.Start(TsmAbiProfile.OpArch, config);
         var calls = s.Assignment.Calls;
         fd = s.Assignment.IommuFd;

@@ -1,6 +1,12 @@
 using BenchmarkDotNet.Attributes;
 using TsmLab.Platforms.Cca;
 using TsmLab.Platforms.SevTio;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Firmware;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Bench;
 

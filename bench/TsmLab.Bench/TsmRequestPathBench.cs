@@ -34,9 +34,9 @@ public class TsmRequestPathBench
     {
         var config = new HostConfiguration
         {
-            Name = "bench", Arch = HostArch.Arm64, Rmm = true, Iommu = HostIommu.ArmSmmuV3Realm, Profile = profile,
+            Name = "bench", Arch = HostArch.Arm64, VmTypes = [new ConfidentialVmType(KvmVmType.ArmRealm, TvmArch.Cca)], Iommu = HostIommu.ArmSmmuV3Realm, Profile = profile,
             Functions = BuiltInHosts.DefaultDeviceFunctions(),
-            Tsms = [new TsmSpec("bench", _ => new ImmediateTsm(TvmArch.Cca))],
+            Tsms = [new TsmSpec("bench", (_, _) => new ImmediateTsm(TvmArch.Cca))],
             Connects = [(new PciAddress(0, 1, 0, 0), "tsm0")],
         };
         var kernel = HostKernel.Boot(config);

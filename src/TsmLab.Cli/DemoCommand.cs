@@ -4,12 +4,13 @@ using System.Text;
 using System.Text.Json;
 using TsmLab.Abi;
 using TsmLab.Hosts.Demo;
+using TsmLab.Platforms;
 using TsmLab.Tracing;
 
 namespace TsmLab.Cli;
 
 /// <summary>
-/// <c>tsmlab demo [--platform cca|sev|all] [--profile op-arch|scope] [--json] [--trace FILE] [--report FILE.html]</c>:
+/// <c>tsmlab demo [--platform NAME|all] [--profile op-arch|scope] [--json] [--trace FILE] [--report FILE.html]</c>:
 /// the full device assignment of every platform on its built-in host, with progress per step and
 /// a closing table. Exits 0 only when every platform run reached RUN with DMA enabled and its
 /// evidence verified (and unlocked again); 1 otherwise; 2 for a usage error.
@@ -18,8 +19,9 @@ internal static class DemoCommand
 {
     public static Command Create(CliIo io)
     {
-        var platform = new Option<string>("--platform") { Description = "cca, sev or all", DefaultValueFactory = _ => "all" };
-        var profile = new Option<string>("--profile") { Description = "IOMMU_VDEVICE_TSM_REQ ABI profile: op-arch (default) or scope", DefaultValueFactory = _ => "op-arch" };
+        string[] names = ["all", .. PlatformRegistry.All.Select(p => p.Name)];
+        var platform = ChoiceOption.Create("--platform", "platform", "The platform to run, or all", names, "all");
+        var profile = ChoiceOption.Create("--profile", "profile", "IOMMU_VDEVICE_TSM_REQ ABI profile", TsmAbiProfiles.Names, "op-arch");
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every step's result (no progress text)" };
         var trace = new TraceOption();
         var cmd = new Command("demo", "Run the full device assignment of every platform on its built-in host");
@@ -30,27 +32,22 @@ internal static class DemoCommand
         cmd.SetAction(pr =>
         {
             string pname = pr.GetValue(platform)!, prof = pr.GetValue(profile)!;
-            DemoPlatform[] platforms = pname switch
-            {
-                "all" => [DemoPlatform.Cca, DemoPlatform.Sev],
-                "cca" => [DemoPlatform.Cca],
-                "sev" => [DemoPlatform.Sev],
-                _ => [],
-            };
+            if (!trace.Validate(pr, io.Error)) return Program.UsageError;
+            IPlatform[] platforms = pname == "all" ? [.. PlatformRegistry.All] : PlatformRegistry.Find(pname) is { } one ? [one] : [];
             if (platforms.Length == 0)
             {
-                io.Error.WriteLine($"tsmlab demo: unknown platform '{pname}'; use cca, sev or all");
+                io.Error.WriteLine($"tsmlab demo: unknown platform '{Input.Printable.Of(pname)}'; use {string.Join(", ", names)}");
                 return Program.UsageError;
             }
             if (!TsmAbiProfiles.TryParse(prof, out var p))
             {
-                io.Error.WriteLine($"tsmlab demo: unknown profile '{prof}'; use op-arch or scope");
+                io.Error.WriteLine($"tsmlab demo: unknown profile '{Input.Printable.Of(prof)}'; use op-arch or scope");
                 return Program.UsageError;
             }
             var skipped = platforms.Where(x => !x.Supports(p)).ToList();
             if (skipped.Count == platforms.Length)
             {
-                io.Error.WriteLine($"tsmlab demo: {string.Join(", ", skipped.Select(x => x.Name()))} has no {p.Name()}-profile guest requests (docs/sev-tio.md); use --profile op-arch");
+                io.Error.WriteLine($"tsmlab demo: {string.Join(", ", skipped.Select(x => x.Name))} has no {p.Name()}-profile guest requests; use --profile op-arch");
                 return Program.UsageError;
             }
             bool asJson = pr.GetValue(json);
@@ -58,7 +55,7 @@ internal static class DemoCommand
             var results = new List<DemoResult>();
             foreach (var x in platforms.Where(x => x.Supports(p)))
             {
-                if (!asJson) io.Out.WriteLine($"== {x.Name()}: host {x.Name()}, profile {p.Name()}");
+                if (!asJson) io.Out.WriteLine($"== {x.Name}: host {x.Hosts[0].Name}, profile {p.Name()}");
                 results.Add(PlatformDemo.Run(x, p, log, asJson ? null : s => Progress(io.Out, s)));
             }
             bool passed = results.All(r => r.Passed);
@@ -83,19 +80,19 @@ internal static class DemoCommand
         o.Flush();
     }
 
-    private static void Summary(TextWriter o, List<DemoResult> results, List<DemoPlatform> skipped, bool passed)
+    private static void Summary(TextWriter o, List<DemoResult> results, List<IPlatform> skipped, bool passed)
     {
         o.WriteLine();
         o.WriteLine($"{"platform",-9} {"steps",5}  {"TDI state reached",-17}  {"evidence",-8}  {"DMA",-3}  {"requests",8}  {"time",9}  result");
         foreach (var r in results)
             o.WriteLine($"{r.Platform,-9} {r.Steps.Count,5}  {r.Reached,-17}  {(r.EvidenceVerified ? "verified" : "no"),-8}  {(r.DmaEnabled ? "on" : "off"),-3}  {r.Requests,8}  {r.ElapsedMs.ToString("0.0", CultureInfo.InvariantCulture),6} ms  {(r.Passed ? "passed" : "FAILED")}");
-        foreach (var s in skipped) o.WriteLine($"{s.Name(),-9} skipped: no guest requests in this profile");
+        foreach (var s in skipped) o.WriteLine($"{s.Name,-9} skipped: no guest requests in this profile");
         o.WriteLine(passed
             ? "result: every platform reached RUN with DMA enabled and verified evidence, and unlocked again"
             : "result: FAILED (see the steps above)");
     }
 
-    private static string Json(TsmAbiProfile profile, List<DemoResult> results, List<DemoPlatform> skipped, bool passed)
+    private static string Json(TsmAbiProfile profile, List<DemoResult> results, List<IPlatform> skipped, bool passed)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
@@ -133,7 +130,7 @@ internal static class DemoCommand
             }
             w.WriteEndArray();
             w.WriteStartArray("skipped");
-            foreach (var s in skipped) w.WriteStringValue(s.Name());
+            foreach (var s in skipped) w.WriteStringValue(s.Name);
             w.WriteEndArray();
             w.WriteEndObject();
         }

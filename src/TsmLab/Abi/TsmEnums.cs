@@ -66,6 +66,9 @@ public static class TsmAbiProfiles
 {
     public static string Name(this TsmAbiProfile p) => p == TsmAbiProfile.Scope ? "scope" : "op-arch";
 
+    /// <summary>Every profile's name, the default first.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["op-arch", "scope"];
+
     public static bool TryParse(string? text, out TsmAbiProfile profile)
     {
         switch (text)

@@ -1,18 +1,33 @@
 using TsmLab.Abi;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
+using TsmLab.Hardware;
 
 namespace TsmLab.Kernel;
 
-/// <summary>A PCI function the host has: where it is, what it is, and whether vfio-pci owns it.</summary>
+/// <summary>
+/// A PCI function the host has: where it is, what it is, whether vfio-pci owns it, and what the
+/// hardware offers the host: its configuration space (a minimal one with the IDs when none is
+/// given) and, on a DSM, its DOE mailbox.
+/// </summary>
 public sealed record PciFunctionSpec(PciAddress Address, ushort VendorId, ushort DeviceId, bool TeeCapable, PciAddress? Dsm = null, bool Assignable = true, int Iommu = 0)
 {
-    /// <summary>An object the host attaches to the function (the TDISP device model behind it).</summary>
-    public object? DeviceModel { get; init; }
+    /// <summary>The function's configuration space; null builds one holding only the IDs.</summary>
+    public PciConfigSpace? Config { get; init; }
+
+    /// <summary>The function's DOE mailbox (the DSM's), or null.</summary>
+    public IDoeMailbox? Doe { get; init; }
 }
 
-/// <summary>A platform TSM driver the host loads: its parent device's name and how to build it.</summary>
-public sealed record TsmSpec(string Parent, Func<HostKernel, ILinkTsmPlatform> Create);
+/// <summary>A confidential VM type KVM offers on a host: the KVM_CREATE_VM type bits and the TVM architecture they make.</summary>
+public sealed record ConfidentialVmType(ulong TypeBits, TvmArch Arch);
+
+/// <summary>
+/// A platform TSM driver the host loads: its parent device's name and how to build it from the
+/// booted kernel and the machine's firmware (the driver is handed the firmware interface; it never
+/// builds its own).
+/// </summary>
+public sealed record TsmSpec(string Parent, Func<HostKernel, Machine, ILinkTsmPlatform> Create);
 
 /// <summary>
 /// Everything that makes one host: CPU architecture, the confidential VM types KVM offers, the
@@ -26,13 +41,19 @@ public sealed record HostConfiguration
     public HostArch Arch { get; init; } = HostArch.X86_64;
     public TsmAbiProfile Profile { get; init; } = TsmAbiProfile.OpArch;
     public HostIommu Iommu { get; init; } = HostIommu.AmdVi;
-    /// <summary>x86-64: KVM_X86_SNP_VM is available (SEV-SNP enabled in firmware).</summary>
-    public bool SevSnp { get; init; }
-    /// <summary>x86-64: KVM_X86_TDX_VM is available.</summary>
-    public bool Tdx { get; init; }
-    /// <summary>arm64: an RMM is present, so KVM_VM_TYPE_ARM_REALM is available.</summary>
-    public bool Rmm { get; init; }
+    /// <summary>
+    /// The confidential VM types KVM offers beyond the default: on x86-64 exact type values
+    /// (KVM_X86_SNP_VM when SEV-SNP is enabled, KVM_X86_TDX_VM with TDX), on arm64 flag bits above
+    /// the IPA size (KVM_VM_TYPE_ARM_REALM with an RMM).
+    /// </summary>
+    public IReadOnlyList<ConfidentialVmType> VmTypes { get; init; } = [];
     public IReadOnlyList<PciFunctionSpec> Functions { get; init; } = [];
+    /// <summary>The PCIe devices plugged into the machine (their functions are in <see cref="Functions"/>); traces attach to them.</summary>
+    public IReadOnlyList<IPciEndpoint> Devices { get; init; } = [];
+    /// <summary>Builds the machine's platform firmware (RMM, PSP, TDX module) on its physical memory; null: no firmware.</summary>
+    public Func<PhysicalMemory, IPlatformFirmware>? Firmware { get; init; }
+    /// <summary>Where the machine's DRAM allocator starts (firmware-visible buffers the kernel allocates).</summary>
+    public ulong DramBase { get; init; } = 0x1_0000_0000;
     public IReadOnlyList<TsmSpec> Tsms { get; init; } = [];
     /// <summary>Writes of "tsmN" to a PF0's tsm/connect done at boot.</summary>
     public IReadOnlyList<(PciAddress Dsm, string Tsm)> Connects { get; init; } = [];
@@ -47,19 +68,17 @@ public sealed record HostConfiguration
         arch = TvmArch.None;
         if (Arch == HostArch.X86_64)
         {
-            switch (type)
-            {
-                case KvmVmType.X86Default: return true;
-                case KvmVmType.X86SnpVm when SevSnp: arch = TvmArch.Sev; return true;
-                case KvmVmType.X86TdxVm when Tdx: arch = TvmArch.Tdx; return true;
-                default: return false;
-            }
+            if (type == KvmVmType.X86Default) return true;
+            foreach (var t in VmTypes)
+                if (t.TypeBits == type) { arch = t.Arch; return true; }
+            return false;
         }
         ulong ipa = type & KvmVmType.ArmIpaSizeMask;
         ulong rest = type & ~KvmVmType.ArmIpaSizeMask;
         if (ipa != 0 && (ipa < 32 || ipa > 48)) return false;
         if (rest == 0) return true;
-        if (rest == KvmVmType.ArmRealm && Rmm) { arch = TvmArch.Cca; return true; }
+        foreach (var t in VmTypes)
+            if (t.TypeBits == rest) { arch = t.Arch; return true; }
         return false;
     }
 }

@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using TsmLab.Hardware;
 using TsmLab.Kernel.Iommufd;
 using TsmLab.Kernel.Kvm;
 using TsmLab.Kernel.Pci;
@@ -21,30 +22,46 @@ public sealed class HostKernel
     private readonly List<KvmVm> vms = new();
     private int nextPid = 1000;
     private int nextVmId = 1;
+    /// <summary>Guards the lists of contexts and VMs (the functions and VFIO devices are fixed at boot).</summary>
+    private readonly Lock listLock = new();
 
-    private HostKernel(HostConfiguration configuration)
+    private HostKernel(HostConfiguration configuration, Machine machine)
     {
         Configuration = configuration;
+        Machine = machine;
         Tsm = new TsmCore(() => functions);
         Sysfs = new Sysfs(this);
+        machine.OnTraceChanged(log => Tsm.Trace = log);
     }
 
     public HostConfiguration Configuration { get; }
 
-    /// <summary>Where boundary crossings are recorded; null (the default) records nothing.</summary>
+    /// <summary>The hardware this kernel runs on: physical memory, platform firmware, PCIe devices.</summary>
+    public Machine Machine { get; }
+
+    /// <summary>
+    /// Where boundary crossings are recorded; null (the default) records nothing. Setting it
+    /// attaches the log to the whole machine (kernel, firmware, devices) at once.
+    /// </summary>
     public Tracing.TraceLog? Trace
     {
-        get => Tsm.Trace;
-        set => Tsm.Trace = value;
+        get => Machine.Trace;
+        set => Machine.Trace = value;
     }
     public TsmCore Tsm { get; }
     public Sysfs Sysfs { get; }
     public IReadOnlyList<PciFunction> Functions => functions;
     public IReadOnlyList<VfioDevice> VfioDevices => vfioDevices;
     /// <summary>Open iommufd contexts.</summary>
-    public IReadOnlyList<IommufdContext> IommufdContexts => contexts;
+    public IReadOnlyList<IommufdContext> IommufdContexts
+    {
+        get { lock (listLock) return contexts.ToArray(); }
+    }
     /// <summary>VMs not yet destroyed.</summary>
-    public IEnumerable<KvmVm> Vms => vms.Where(v => !v.Destroyed);
+    public IEnumerable<KvmVm> Vms
+    {
+        get { lock (listLock) return vms.Where(v => !v.Destroyed).ToArray(); }
+    }
 
     /// <summary>
     /// Boots a host: creates its PCI functions and VFIO cdevs, loads its TSM drivers and runs
@@ -53,15 +70,24 @@ public sealed class HostKernel
     /// </summary>
     public static HostKernel Boot(HostConfiguration configuration)
     {
-        var kernel = new HostKernel(configuration);
+        var memory = new PhysicalMemory(configuration.DramBase);
+        var machine = new Machine(configuration.Name, memory, configuration.Firmware?.Invoke(memory), configuration.Devices);
+        var kernel = new HostKernel(configuration, machine);
         var byAddress = new Dictionary<PciAddress, PciFunction>();
         foreach (var spec in configuration.Functions.OrderBy(f => f.Dsm is null ? 0 : 1))
         {
             PciFunction? dsm = null;
             if (spec.Dsm is { } d && d != spec.Address && !byAddress.TryGetValue(d, out dsm))
                 throw new InvalidOperationException($"host '{configuration.Name}': DSM {d} of {spec.Address} is not a function of the host");
-            var fn = new PciFunction(spec.Address, spec.VendorId, spec.DeviceId, spec.TeeCapable, dsm, spec.Iommu) { DeviceModel = spec.DeviceModel };
+            var fn = new PciFunction(spec.Address, spec.VendorId, spec.DeviceId, spec.TeeCapable, dsm, spec.Iommu, spec.Config, spec.Doe);
             byAddress.Add(spec.Address, fn);
+        }
+        // Enumeration: size the BARs from config space once (a VF's from its PF's SR-IOV capability).
+        foreach (var fn in byAddress.Values)
+        {
+            if (fn.IsDsm) { fn.Resources = PciResources.OfFunction(fn.Config); continue; }
+            int vf = PciResources.VfIndexOf(fn.Dsm.Config, fn.Dsm.Address.RequesterId, fn.Address.RequesterId);
+            fn.Resources = vf >= 0 ? PciResources.OfVirtualFunction(fn.Dsm.Config, vf) : PciResources.OfFunction(fn.Config);
         }
         // Keep the configuration's order for functions and vfioN numbering.
         foreach (var spec in configuration.Functions)
@@ -70,7 +96,7 @@ public sealed class HostKernel
             kernel.functions.Add(fn);
             if (spec.Assignable) kernel.vfioDevices.Add(new VfioDevice(kernel.vfioDevices.Count, fn));
         }
-        foreach (var t in configuration.Tsms) kernel.Tsm.Register(t.Parent, t.Create(kernel));
+        foreach (var t in configuration.Tsms) kernel.Tsm.Register(t.Parent, t.Create(kernel, machine));
         foreach (var (dsmAddress, tsmName) in configuration.Connects)
         {
             if (!byAddress.TryGetValue(dsmAddress, out var dsm))
@@ -83,7 +109,7 @@ public sealed class HostKernel
     }
 
     /// <summary>Starts a process (the VMM) on this host.</summary>
-    public Process CreateProcess() => new(this, nextPid++);
+    public Process CreateProcess() => new(this, Interlocked.Increment(ref nextPid) - 1);
 
     /// <summary>The function at that address, or null.</summary>
     public PciFunction? FindFunction(PciAddress address) => functions.FirstOrDefault(f => f.Address == address);
@@ -95,7 +121,7 @@ public sealed class HostKernel
         {
             case "/dev/iommu":
                 var ctx = new IommufdContext(this);
-                contexts.Add(ctx);
+                lock (listLock) contexts.Add(ctx);
                 file = ctx;
                 return 0;
             case "/dev/kvm":
@@ -115,10 +141,16 @@ public sealed class HostKernel
 
     internal KvmVm CreateVm(ulong type, TvmArch arch)
     {
-        var vm = new KvmVm(nextVmId++, type, arch);
-        vms.Add(vm);
-        return vm;
+        lock (listLock)
+        {
+            var vm = new KvmVm(nextVmId++, type, arch);
+            vms.Add(vm);
+            return vm;
+        }
     }
 
-    internal void ContextReleased(IommufdContext ctx) => contexts.Remove(ctx);
+    internal void ContextReleased(IommufdContext ctx)
+    {
+        lock (listLock) contexts.Remove(ctx);
+    }
 }

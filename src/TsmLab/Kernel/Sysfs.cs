@@ -4,7 +4,7 @@ using TsmLab.Kernel.Pci;
 namespace TsmLab.Kernel;
 
 /// <summary>
-/// The sysfs attributes of the TSM core (D3; drivers/pci/tsm.c, drivers/virt/coco/tsm-core.c):
+/// The sysfs attributes of the TSM core (DW3; drivers/pci/tsm.c, drivers/virt/coco/tsm-core.c):
 /// <c>/sys/class/tsm/tsmN</c> for each registered TSM and, on functions of a device with a DSM
 /// once a link TSM exists, the PCI <c>tsm/</c> group: <c>connect</c> (PF0, read-write),
 /// <c>disconnect</c> (PF0, write-only), <c>dsm</c> (read-only), <c>bound</c> (TEE-capable

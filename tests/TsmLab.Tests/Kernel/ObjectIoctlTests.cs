@@ -168,7 +168,7 @@ public class ObjectIoctlTests
     {
         var cfg = new HostConfiguration
         {
-            Name = "two-iommus", SevSnp = true,
+            Name = "two-iommus", VmTypes = [new ConfidentialVmType(KvmVmType.X86SnpVm, TvmArch.Sev)],
             Functions = [.. BuiltInHosts.DefaultDeviceFunctions(0), new PciFunctionSpec(new(0, 2, 0, 0), 1, 2, true, Iommu: 1)],
         };
         var k = HostKernel.Boot(cfg);

@@ -31,13 +31,17 @@ internal static class TestHosts
         {
             Name = "test-" + arch,
             Arch = arch == TvmArch.Cca ? HostArch.Arm64 : HostArch.X86_64,
-            Rmm = arch == TvmArch.Cca,
-            SevSnp = arch == TvmArch.Sev,
-            Tdx = arch == TvmArch.Tdx,
+            VmTypes = arch switch
+            {
+                TvmArch.Cca => [new ConfidentialVmType(KvmVmType.ArmRealm, TvmArch.Cca)],
+                TvmArch.Sev => [new ConfidentialVmType(KvmVmType.X86SnpVm, TvmArch.Sev)],
+                TvmArch.Tdx => [new ConfidentialVmType(KvmVmType.X86TdxVm, TvmArch.Tdx)],
+                _ => [],
+            },
             Iommu = arch == TvmArch.Cca ? HostIommu.ArmSmmuV3Realm : HostIommu.AmdVi,
             Profile = profile,
             Functions = BuiltInHosts.DefaultDeviceFunctions(),
-            Tsms = [new TsmSpec("test-tsm", _ => platform)],
+            Tsms = [new TsmSpec("test-tsm", (_, _) => platform)],
             Connects = connect ? [(new PciAddress(0, 1, 0, 0), "tsm0")] : [],
         };
         return (HostKernel.Boot(config), platform);

@@ -132,9 +132,9 @@ public class TsmReqOpArchTests
         var platform = new TestTsmPlatform(TvmArch.Sev);
         var cfg = new HostConfiguration
         {
-            Name = "mismatch", Arch = HostArch.Arm64, Rmm = true, Iommu = HostIommu.ArmSmmuV3Realm,
+            Name = "mismatch", Arch = HostArch.Arm64, VmTypes = [new ConfidentialVmType(KvmVmType.ArmRealm, TvmArch.Cca)], Iommu = HostIommu.ArmSmmuV3Realm,
             Functions = TsmLab.Hosts.BuiltInHosts.DefaultDeviceFunctions(),
-            Tsms = [new TsmSpec("x", _ => platform)],
+            Tsms = [new TsmSpec("x", (_, _) => platform)],
             Connects = [(new(0, 1, 0, 0), "tsm0")],
         };
         var k = HostKernel.Boot(cfg);

@@ -8,7 +8,11 @@ namespace TsmLab.Hosts.Demo;
 /// ioctls, "guest" for the guest driver's calls), what, whether it succeeded, the device's TDI
 /// state after it, and its time.
 /// </summary>
-public sealed record DemoStep(string Platform, string Layer, string Name, bool Ok, string Detail, TdiState TdiState, double ElapsedMs);
+public sealed record DemoStep(string Platform, string Layer, string Name, bool Ok, string Detail, TdiState TdiState, double ElapsedMs)
+{
+    /// <summary>For a guest step, the guest's own result (step, refusing layer, status or errno); null for the VMM's calls.</summary>
+    public Platforms.GuestStepResult? Guest { get; init; }
+}
 
 /// <summary>
 /// A platform's whole run: every step, the highest TDI state reached and the state it ended in,

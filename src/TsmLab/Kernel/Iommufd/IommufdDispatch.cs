@@ -31,7 +31,10 @@ internal static class IommufdDispatch
         if (rc < 0) return rc;
 
         var ucmd = new IommufdUcmd { Context = ctx, Caller = caller, UserPointer = arg, UserSize = userSize, Cmd = kernelStruct };
-        return row.Handler(ref ucmd);
+        // Objects the handler looks up are held short-term until it returns.
+        int mark = IommufdContext.BeginCall();
+        try { return row.Handler(ref ucmd); }
+        finally { IommufdContext.EndCall(mark); }
     }
 
     /// <summary>include/linux/uaccess.h <c>copy_struct_from_user</c>.</summary>

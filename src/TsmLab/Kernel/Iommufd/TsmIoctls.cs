@@ -73,7 +73,7 @@ internal static class TsmIoctls
         Le.Put64(u.Cmd, IommuVdeviceTsmReqOpArch.TsmCode, request.TsmCode);
         if (u.Respond(IommuVdeviceTsmReqOpArch.SizeOf) < 0)
         {
-            if (request.StateChanged) vdev.UncertainCompletions++;
+            if (request.StateChanged) vdev.CountUncertainCompletion();
             return Errno.EFAULT.Neg();
         }
         return rc;

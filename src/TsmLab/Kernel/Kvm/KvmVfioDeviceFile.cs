@@ -14,6 +14,8 @@ internal sealed class KvmVfioDeviceFile : KernelFile
 {
     private readonly KvmVm vm;
     private readonly List<VfioDeviceFile> files = new();
+    /// <summary><c>kv->lock</c>: guards the file list.</summary>
+    private readonly Lock filesLock = new();
 
     public KvmVfioDeviceFile(KvmVm vm)
     {
@@ -24,7 +26,10 @@ internal sealed class KvmVfioDeviceFile : KernelFile
 
     public override string Name => "anon_inode:kvm-vfio";
 
-    public IReadOnlyList<VfioDeviceFile> Files => files;
+    public IReadOnlyList<VfioDeviceFile> Files
+    {
+        get { lock (filesLock) return files.ToArray(); }
+    }
 
     public override long Ioctl(Process caller, uint cmd, ulong arg)
     {
@@ -47,30 +52,38 @@ internal sealed class KvmVfioDeviceFile : KernelFile
 
     private int Add(VfioDeviceFile vfio)
     {
-        if (files.Contains(vfio)) return Errno.EEXIST.Neg();
-        vfio.Get();
-        files.Add(vfio);
-        vfio.SetKvm(vm);
-        return 0;
+        lock (filesLock)
+        {
+            if (files.Contains(vfio)) return Errno.EEXIST.Neg();
+            vfio.Get();
+            files.Add(vfio);
+            vfio.SetKvm(vm);
+            return 0;
+        }
     }
 
     private int Del(VfioDeviceFile vfio)
     {
-        if (!files.Remove(vfio)) return Errno.ENOENT.Neg();
-        vfio.SetKvm(null);
+        lock (filesLock)
+        {
+            if (!files.Remove(vfio)) return Errno.ENOENT.Neg();
+            vfio.SetKvm(null);
+        }
         vfio.Put();
         return 0;
     }
 
     protected override void Release()
     {
-        foreach (var f in files)
+        VfioDeviceFile[] held;
+        lock (filesLock)
         {
-            f.SetKvm(null);
-            f.Put();
+            held = [.. files];
+            files.Clear();
+            foreach (var f in held) f.SetKvm(null);
         }
-        files.Clear();
-        vm.VfioDevice = null;
+        foreach (var f in held) f.Put();
+        lock (vm.Lock) vm.VfioDevice = null;
         vm.Put();
     }
 }

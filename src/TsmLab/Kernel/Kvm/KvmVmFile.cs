@@ -21,8 +21,12 @@ internal sealed class KvmVmFile(KvmVm vm) : KernelFile
         if (caller.UserMemory.CopyFromUser(cd, arg) < 0) return Errno.EFAULT.Neg();
         if (Le.U32(cd, KvmCreateDevice.Type) != KvmCreateDevice.TypeVfio) return Errno.ENODEV.Neg();
         if ((Le.U32(cd, KvmCreateDevice.Flags) & KvmCreateDevice.FlagTest) != 0) return 0;
-        if (vm.VfioDevice is not null) return Errno.EBUSY.Neg();
-        var dev = new KvmVfioDeviceFile(vm);
+        KvmVfioDeviceFile dev;
+        lock (vm.Lock)
+        {
+            if (vm.VfioDevice is not null) return Errno.EBUSY.Neg();
+            dev = new KvmVfioDeviceFile(vm);
+        }
         int fd = caller.InstallFd(dev);
         if (fd < 0)
         {

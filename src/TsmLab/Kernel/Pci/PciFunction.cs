@@ -9,8 +9,11 @@ namespace TsmLab.Kernel.Pci;
 /// </summary>
 public sealed class PciFunction
 {
-    public PciFunction(PciAddress address, ushort vendorId, ushort deviceId, bool teeCapable, PciFunction? dsm = null, int iommu = 0)
+    public PciFunction(PciAddress address, ushort vendorId, ushort deviceId, bool teeCapable, PciFunction? dsm = null, int iommu = 0,
+        PciConfigSpace? config = null, IDoeMailbox? doe = null)
     {
+        Config = config ?? PciConfigSpace.Minimal(vendorId, deviceId);
+        Doe = doe;
         Address = address;
         VendorId = vendorId;
         DeviceId = deviceId;
@@ -40,8 +43,29 @@ public sealed class PciFunction
     /// <summary>The link TSM this function's DSM is connected to, or null.</summary>
     public TsmDev? ConnectedTsm => Dsm.DsmState!.ConnectedTsm;
 
-    /// <summary>An opaque slot for the device model behind this function (the TDISP device, set by the host configuration).</summary>
-    public object? DeviceModel { get; set; }
+    /// <summary>The function's configuration space: the one way the host reads IDs, BARs and capabilities.</summary>
+    public PciConfigSpace Config { get; }
+
+    /// <summary>The function's DOE mailbox (a DSM's), or null: the one way the host talks to the device's security manager.</summary>
+    public IDoeMailbox? Doe { get; }
+
+    /// <summary>The memory BARs enumeration found (<c>pci_resource_start/len</c>), read from config space at boot.</summary>
+    public IReadOnlyList<PciResource> Resources { get; internal set; } = [];
+
+    /// <summary>True when [start, start + length) lies inside one of this function's BARs.</summary>
+    public bool ContainsMmio(ulong start, ulong length)
+    {
+        foreach (var r in Resources)
+            if (r.Contains(start, length)) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// <c>pci_try_reset_function</c>: a function-level reset, which the device sees as a config
+    /// write (Initiate FLR in Device Control), not as a TDISP message. A TDI that was LOCKED or RUN goes to ERROR
+    /// (TDISP), so a device the host gave up on never stays trusted with no binding.
+    /// </summary>
+    internal void Reset() => Config.InitiateFunctionLevelReset();
 
     public override string ToString() => Address.ToString();
 }

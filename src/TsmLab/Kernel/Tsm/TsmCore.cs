@@ -7,7 +7,7 @@ namespace TsmLab.Kernel.Tsm;
 
 /// <summary>
 /// The TSM core and PCI TSM layer of the host (drivers/virt/coco/tsm-core.c, drivers/pci/tsm.c
-/// in the devsec tree, D2/D3): TSM registration with IDA ids, the admin's connect and
+/// in the devsec tree, DW2/DW3): TSM registration with IDA ids, the admin's connect and
 /// disconnect, bind and unbind of TDIs, and the guest-request path with Linux's locks and
 /// order of checks. Every method answers a negative errno rather than throwing.
 /// </summary>
@@ -24,7 +24,15 @@ public sealed class TsmCore
     internal Tracing.TraceLog? Trace { get; set; }
 
     /// <summary>The registered TSMs.</summary>
-    public IEnumerable<TsmDev> Devices => devs.Where(d => d is not null)!;
+    public IEnumerable<TsmDev> Devices
+    {
+        get
+        {
+            rwsem.EnterReadLock();
+            try { return devs.Where(d => d is not null).ToArray()!; }
+            finally { rwsem.ExitReadLock(); }
+        }
+    }
 
     /// <summary><c>tsm_register</c>: a new <c>tsmN</c> with the lowest free id.</summary>
     public TsmDev Register(string parent, ILinkTsmPlatform platform)
@@ -57,10 +65,17 @@ public sealed class TsmCore
     }
 
     /// <summary><c>find_tsm_dev</c>.</summary>
-    public TsmDev? Find(int id) => id >= 0 && id < devs.Count ? devs[id] : null;
+    public TsmDev? Find(int id)
+    {
+        rwsem.EnterReadLock();
+        try { return FindLocked(id); }
+        finally { rwsem.ExitReadLock(); }
+    }
+
+    private TsmDev? FindLocked(int id) => id >= 0 && id < devs.Count ? devs[id] : null;
 
     /// <summary>
-    /// The admin's write of "tsmN" to PF0's <c>tsm/connect</c> (D3): EINVAL for a bad format,
+    /// The admin's write of "tsmN" to PF0's <c>tsm/connect</c> (DW3): EINVAL for a bad format,
     /// EBUSY when already connected, ENXIO when N is not a registered link TSM; then the
     /// platform's connect.
     /// </summary>
@@ -73,7 +88,7 @@ public sealed class TsmCore
         {
             var state = dsm.DsmState!;
             if (state.ConnectedTsm is not null) return Errno.EBUSY.Neg();
-            var tsm = Find(id);
+            var tsm = FindLocked(id);
             if (tsm is null || !tsm.IsLink) return Errno.ENXIO.Neg();
             int rc = tsm.Platform.Connect(dsm);
             if (rc < 0) return rc;
@@ -101,7 +116,7 @@ public sealed class TsmCore
     }
 
     /// <summary>
-    /// <c>pci_tsm_bind</c> (D2): EINVAL without a VM or when the function is not connected (or
+    /// <c>pci_tsm_bind</c> (DW2): EINVAL without a VM or when the function is not connected (or
     /// has no TDISP interface), ENXIO when the TSM is not a link TSM, EBUSY when bound to
     /// another VM, 0 when already bound to this one; else the platform's bind.
     /// </summary>
@@ -143,7 +158,7 @@ public sealed class TsmCore
     }
 
     /// <summary>
-    /// <c>pci_tsm_guest_req</c> (D2, K5r) with TsmLab's envelope checks. Order: DEBUG scopes
+    /// <c>pci_tsm_guest_req</c> (DW2, K5r) with TsmLab's envelope checks. Order: DEBUG scopes
     /// EINVAL; rwsem; not connected ENXIO; not a link TSM ENXIO; DSM mutex; not bound ENXIO;
     /// TSM serves another arch EINVAL; request longer than the TSM accepts or op not served
     /// EINVAL; request copied in once (EFAULT); scope profile: payload classified and a scope
@@ -151,42 +166,20 @@ public sealed class TsmCore
     /// </summary>
     public int GuestRequest(PciFunction fn, ref TsmGuestRequest request, ulong reqUptr, uint reqLen, out TsmRejection rejection)
     {
-        rejection = TsmRejection.None;
-        if (request.Profile == TsmAbiProfile.Scope && request.Scope > TsmReqScope.PciStateChange)
-        {
-            rejection = TsmRejection.DebugScope;
-            return Errno.EINVAL.Neg();
-        }
+        var facts = new GuestRequestFacts { Profile = request.Profile, Scope = request.Scope, Op = request.Op, Arch = request.Arch, RequestLength = reqLen, ResponseLength = request.ResponseLength };
+        int refused = GuestRequestChecks.Run(GuestRequestStage.Entry, facts, out rejection);
+        if (refused < 0) return refused;
         rwsem.EnterReadLock();
         try
         {
-            var tsm = fn.ConnectedTsm;
-            if (tsm is null || !tsm.IsLink)
-            {
-                rejection = TsmRejection.NotConnected;
-                return Errno.ENXIO.Neg();
-            }
+            var tsm = facts.Tsm = fn.ConnectedTsm;
+            if ((refused = GuestRequestChecks.Run(GuestRequestStage.Connected, facts, out rejection)) < 0) return refused;
             var dsm = fn.Dsm.DsmState!;
             lock (dsm.Mutex)
             {
-                var tdi = fn.Tdi;
-                if (tdi is null)
-                {
-                    rejection = TsmRejection.NotBound;
-                    return Errno.ENXIO.Neg();
-                }
-                var platform = tsm.Platform;
-                if (platform.Arch != request.Arch)
-                {
-                    rejection = TsmRejection.ArchNotTsm;
-                    return Errno.EINVAL.Neg();
-                }
-                if (reqLen > (uint)platform.MaxRequestLength ||
-                    (request.Profile == TsmAbiProfile.OpArch && !Serves(platform, request.Op)))
-                {
-                    rejection = TsmRejection.NotServed;
-                    return Errno.EINVAL.Neg();
-                }
+                var tdi = facts.Tdi = fn.Tdi;
+                if ((refused = GuestRequestChecks.Run(GuestRequestStage.Bound, facts, out rejection)) < 0) return refused;
+                var platform = tsm!.Platform;
                 var payload = dsm.RequestBuffer.AsSpan(0, (int)reqLen);
                 if (reqLen > 0)
                 {
@@ -194,21 +187,10 @@ public sealed class TsmCore
                     if (crc < 0) return crc;
                 }
                 request.Request = payload;
-                if (request.Profile == TsmAbiProfile.Scope)
-                {
-                    if (!platform.TryClassify(payload, out var cls))
-                    {
-                        rejection = TsmRejection.PlatformRejected;
-                        return Errno.EINVAL.Neg();
-                    }
-                    if ((uint)cls != (uint)request.Scope)
-                    {
-                        rejection = TsmRejection.ScopeMismatch;
-                        return Errno.EINVAL.Neg();
-                    }
-                }
+                facts.Payload = payload;
+                if ((refused = GuestRequestChecks.Run(GuestRequestStage.Copied, facts, out rejection)) < 0) return refused;
                 long seq = Trace?.Reserve() ?? 0;
-                int rc = platform.GuestRequest(tdi, ref request);
+                int rc = platform.GuestRequest(tdi!, ref request);
                 if (rc == Errno.EINVAL.Neg()) rejection = TsmRejection.PlatformRejected;
                 Trace?.Record(seq, Tracing.TraceLayer.TsmCore, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "guest_req", rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : rc.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     new("function", fn.Address.ToString()), new("tsm", tsm.Name),
@@ -223,16 +205,17 @@ public sealed class TsmCore
     /// <summary>The TDI state of a function: the TSM's view while bound, else CONFIG_UNLOCKED.</summary>
     public TdiState StateOf(PciFunction fn)
     {
-        var tdi = fn.Tdi;
-        return tdi is null ? TdiState.ConfigUnlocked : tdi.Tsm.Platform.QueryTdiState(tdi);
-    }
-
-    private static bool Serves(ILinkTsmPlatform platform, TsmReqOp op)
-    {
-        var ops = platform.Ops;
-        for (int i = 0; i < ops.Count; i++)
-            if (ops[i].Op == op) return true;
-        return false;
+        if (fn.Tdi is null) return TdiState.ConfigUnlocked;
+        rwsem.EnterReadLock();
+        try
+        {
+            lock (fn.Dsm.DsmState!.Mutex)
+            {
+                var tdi = fn.Tdi;
+                return tdi is null ? TdiState.ConfigUnlocked : tdi.Tsm.Platform.QueryTdiState(tdi);
+            }
+        }
+        finally { rwsem.ExitReadLock(); }
     }
 
     private void DisconnectLocked(PciFunction dsm)

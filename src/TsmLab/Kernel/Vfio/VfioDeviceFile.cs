@@ -21,18 +21,28 @@ public sealed class VfioDeviceFile : KernelFile
     public override string Name => Device.Path;
 
     /// <summary>The KVM set by KVM_DEV_VFIO_FILE_ADD (no reference, as vfio_file_set_kvm).</summary>
-    public KvmVm? Kvm { get; private set; }
+    public KvmVm? Kvm { get => Volatile.Read(ref kvm); private set => Volatile.Write(ref kvm, value); }
+    private KvmVm? kvm;
 
     /// <summary>The iommufd device object while bound.</summary>
     public IommufdDevice? Binding { get; private set; }
 
     internal void SetKvm(KvmVm? vm) => Kvm = vm;
 
+    /// <summary>Bind and attach run under the device's lock (dev_set->lock), with iommufd look-ups held short-term.</summary>
     public override long Ioctl(Process caller, uint cmd, ulong arg)
     {
-        if (cmd == VfioIoctl.DeviceBindIommufd) return Bind(caller, arg);
-        if (Binding is null) return Errno.EINVAL.Neg();
-        return cmd == VfioIoctl.DeviceAttachIommufdPt ? Attach(caller, arg) : Errno.ENOTTY.Neg();
+        lock (Device.DevLock)
+        {
+            int mark = IommufdContext.BeginCall();
+            try
+            {
+                if (cmd == VfioIoctl.DeviceBindIommufd) return Bind(caller, arg);
+                if (Binding is null) return Errno.EINVAL.Neg();
+                return cmd == VfioIoctl.DeviceAttachIommufdPt ? Attach(caller, arg) : Errno.ENOTTY.Neg();
+            }
+            finally { IommufdContext.EndCall(mark); }
+        }
     }
 
     private int Bind(Process caller, ulong arg)
@@ -82,16 +92,23 @@ public sealed class VfioDeviceFile : KernelFile
         return 0;
     }
 
+    /// <summary>
+    /// Closing the bound device (vfio_df_close): iommufd unbinds it (destroying its vDevice, which
+    /// unbinds the TDI), then vfio-pci disables the device and resets it (vfio_pci_core_disable's
+    /// pci_try_reset_function), so whatever the TSM could not stop is reset on the device.
+    /// </summary>
     private void Unbind()
     {
         var idev = Binding!;
         Binding = null;
         Device.OpenCount--;
         idev.Context.UnbindDevice(idev);
+        Device.Function.Reset();
     }
 
     protected override void Release()
     {
-        if (Binding is not null) Unbind();
+        lock (Device.DevLock)
+            if (Binding is not null) Unbind();
     }
 }

@@ -41,26 +41,32 @@ public sealed class CcaRealmSession
     public RealmTsmGuest Guest { get; }
     public CcaLinkTsm Link => CcaHost.LinkTsmOf(Kernel)!;
     /// <summary>The device behind vfio0 (for observing TDISP state in tests; nothing here drives it).</summary>
-    public DeviceSecurityManager Device => (DeviceSecurityManager)Kernel.VfioDevices[0].Function.DeviceModel!;
+    public DeviceSecurityManager Device => CcaHost.DeviceOf(Kernel)?.Dsm ?? throw new InvalidOperationException("host has no TDISP device");
 
     /// <summary>
     /// Boots a <c>cca</c> host (or <paramref name="config"/>) and runs the VMM's sequence up to
     /// TSM_INFO. <paramref name="onBoot"/> sees the kernel before the VMM's first call (to attach a trace).
     /// </summary>
-    public static CcaRealmSession Start(TsmAbiProfile profile = TsmAbiProfile.OpArch, HostConfiguration? config = null, int longCallTicks = 1, Action<HostKernel>? onBoot = null)
+    public static CcaRealmSession Start(TsmAbiProfile profile = TsmAbiProfile.OpArch, HostConfiguration? config = null, int longCallTicks = 1, Action<HostKernel>? onBoot = null) =>
+        TryStart(profile, config, longCallTicks, onBoot, out _, out var a)
+        ?? throw new InvalidOperationException("assignment failed: " + a.Steps[^1].Call + " " + a.Steps[^1].ResultText);
+
+    /// <summary>As <see cref="Start"/>, but a failed assignment sequence gives null with the kernel and the sequence's answers.</summary>
+    public static CcaRealmSession? TryStart(TsmAbiProfile profile, HostConfiguration? config, int longCallTicks, Action<HostKernel>? onBoot,
+        out HostKernel kernel, out DeviceAssignment a)
     {
-        var kernel = HostKernel.Boot(config ?? CcaHost.Configuration(profile));
+        kernel = HostKernel.Boot(config ?? CcaHost.Configuration(profile));
         onBoot?.Invoke(kernel);
         var process = kernel.CreateProcess();
-        var a = new DeviceAssignment(process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.ArmRealm,
+        a = new DeviceAssignment(process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.ArmRealm,
             IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, GuestAddress));
-        if (!a.Prepare()) throw new InvalidOperationException("assignment failed: " + a.Steps[^1].Call + " " + a.Steps[^1].ResultText);
+        if (!a.Prepare()) return null;
         var ram = new GuestRam(process, GuestRamHva, GuestRamSize);
         process.Memory.Map(KvmRunHva, AddressSpace.PageSize, Prot.ReadWrite);
         var vmm = new CcaVmm(a.Calls, a.IommuFd, ram, kernel.Configuration.Profile, longCallTicks);
         vmm.AddDevice(GuestAddress.GuestRid, a.VdeviceId);
-        var link = CcaHost.LinkTsmOf(kernel) ?? throw new InvalidOperationException("host has no CCA link TSM");
-        var vcpu = new RealmVcpu(link, kernel.Vms.Last(), process, KvmRunHva, new GuestRamRealmMemory(ram), vmm);
+        _ = CcaHost.LinkTsmOf(kernel) ?? throw new InvalidOperationException("host has no CCA link TSM");
+        var vcpu = new RealmVcpu(kernel, kernel.Vms.Last(), process, KvmRunHva, new GuestRamRealmMemory(ram), vmm);
         var guest = new RealmTsmGuest(vcpu, ram, GuestAddress.GuestRid);
         return new CcaRealmSession(kernel, a, ram, vmm, vcpu, guest);
     }

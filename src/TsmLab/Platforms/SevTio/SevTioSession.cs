@@ -6,6 +6,9 @@ using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Tdisp.Device;
 using TsmLab.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Kvm;
+using TsmLab.Platforms.SevTio.Firmware;
 
 namespace TsmLab.Platforms.SevTio;
 
@@ -16,17 +19,14 @@ namespace TsmLab.Platforms.SevTio;
 /// and the guest's TIO driver holding its VMPCK0 from the PSP's launch. Nothing is bound: the
 /// guest's lock makes the VMM bind. Used by the end-to-end flow, the demo and the tests.
 /// </summary>
-public sealed class SevTioSession : IGhcbExitHandler
+public sealed class SevTioSession
 {
     /// <summary>The guest's view of the device (guest RID 0x18 = 00:03.0) and where its BARs sit in guest memory.</summary>
     public static readonly PciAddress GuestAddress = new(0, 0, 3, 0);
-    public const ulong GuestBar0 = 0xE000_0000, GuestBar2 = 0x80_0000_0000, GuestRamHva = 0x6000_0000_0000, GuestRamSize = 1 << 20;
+    public const ulong GuestBar0 = 0xE000_0000, GuestBar2 = 0x80_0000_0000, GuestRamHva = 0x6000_0000_0000, GuestRamSize = 1 << 20, KvmRunHva = 0x5f00_0000_0000;
 
-    private readonly IGhcbExitHandler? interposer;
-
-    private SevTioSession(int vfio, IGhcbExitHandler? interposer, Action<HostKernel>? onBoot)
+    private SevTioSession(int vfio, ISevExitHandler? interposer, Action<HostKernel>? onBoot)
     {
-        this.interposer = interposer;
         VfioIndex = vfio;
         Kernel = HostKernel.Boot(SevTioHost.Configuration());
         onBoot?.Invoke(Kernel);
@@ -42,7 +42,9 @@ public sealed class SevTioSession : IGhcbExitHandler
                 ? [new GuestBar(0, GuestBar0, 0xF000_0000, 0x10_0000), new GuestBar(2, GuestBar2, 0x40_0000_0000, 0x100_0000)]
                 : [new GuestBar(0, GuestBar0, 0xF100_0000 + (ulong)(vfio - 1) * 0x4000, 0x4000), new GuestBar(2, GuestBar2, 0x41_0000_0000 + (ulong)(vfio - 1) * 0x10_0000, 0x10_0000)]);
         Asid = (uint)Kernel.Vms.Single().Id;
-        Guest = new SnpTioGuest(Ram, this, Tsm.Psp.LaunchGuest(Asid)!, GuestAddress.GuestRid,
+        Process.Memory.Map(KvmRunHva, AddressSpace.PageSize, Prot.ReadWrite);
+        Vcpu = new SevVcpu(Process, Ram, KvmRunHva) { Exits = interposer ?? Vmm };
+        Guest = new SnpTioGuest(Ram, Vcpu, Tsm.Psp.LaunchGuest(Asid)!, GuestAddress.GuestRid,
             new Dictionary<int, ulong> { [0] = GuestBar0, [2] = GuestBar2 });
     }
 
@@ -52,7 +54,7 @@ public sealed class SevTioSession : IGhcbExitHandler
     /// every exit first and must pass it on to <see cref="Vmm"/> (a test's hostile hypervisor);
     /// <paramref name="onBoot"/> sees the kernel before the VMM's first call (to attach a trace).
     /// </summary>
-    public static SevTioSession Start(int vfio = 0, IGhcbExitHandler? interposer = null, Action<HostKernel>? onBoot = null) => new(vfio, interposer, onBoot);
+    public static SevTioSession Start(int vfio = 0, ISevExitHandler? interposer = null, Action<HostKernel>? onBoot = null) => new(vfio, interposer, onBoot);
 
     public HostKernel Kernel { get; }
     public SevTioLinkTsm Tsm { get; }
@@ -67,12 +69,8 @@ public sealed class SevTioSession : IGhcbExitHandler
     public int VfioIndex { get; }
     public PciFunction Function => Kernel.VfioDevices[VfioIndex].Function;
     /// <summary>The device behind the assigned function.</summary>
-    public DeviceSecurityManager Device => (DeviceSecurityManager)Function.DeviceModel!;
+    public DeviceSecurityManager Device => SevTioHost.DeviceOf(Kernel)?.Dsm ?? throw new InvalidOperationException("host has no TDISP device");
 
-    /// <summary>The guest's VMGEXIT: to the interposer if there is one, else to the VMM.</summary>
-    public void Vmgexit(Ghcb ghcb)
-    {
-        if (interposer is not null) interposer.Vmgexit(ghcb);
-        else Vmm.Vmgexit(ghcb);
-    }
+    /// <summary>The guest's vCPU (KVM): forwards the SEV-TIO VMGEXITs to the VMM (or the interposer).</summary>
+    public SevVcpu Vcpu { get; }
 }

@@ -6,10 +6,17 @@ using TsmLab.Tdisp.Wire;
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>A function's DOE mailbox: unwraps DOE objects and frames the answers [D2].</summary>
-public sealed class DoeMailbox(ISpdmResponder spdm, ISpdmResponder? securedSpdm = null)
+public sealed class DoeMailbox(ISpdmResponder spdm, ISpdmResponder? securedSpdm = null) : TsmLab.Kernel.Pci.IDoeMailbox
 {
     /// <summary>A mailbox answering SPDM VENDOR_DEFINED messages for <paramref name="device"/>.</summary>
     public static DoeMailbox For(IVdmResponder device) => new(new SpdmVendorDefinedResponder(device));
+
+    /// <summary>
+    /// Stand-in for SPDM GET_CERTIFICATE / GET_MEASUREMENTS until the device answers SPDM itself:
+    /// the device identity those responses would carry. The one path from a host to the device
+    /// that is not DOE bytes; removed by the SPDM work (docs/design.md, "The device seam").
+    /// </summary>
+    public Func<DeviceIdentity>? StandInIdentity { get; set; }
 
     public int MaxResponseSize => DoeHeader.ObjectSize(Math.Max(spdm.MaxResponseSize, securedSpdm?.MaxResponseSize ?? 0));
 

@@ -34,7 +34,7 @@ public sealed class DirectTransport(IVdmResponder device) : ITdispTransport
 /// <param name="mailbox">The device's DOE mailbox.</param>
 /// <param name="spdmVersion">The negotiated SPDM version byte (0x12 by default).</param>
 /// <param name="largePayload">Use the SPDM 1.4 large VENDOR_DEFINED form (needs version 0x14 or later).</param>
-public sealed class DoeTransport(DoeMailbox mailbox, byte spdmVersion = SpdmVendorDefinedMessage.SpdmVersion12, bool largePayload = false) : ITdispTransport
+public sealed class DoeTransport(TsmLab.Kernel.Pci.IDoeMailbox mailbox, byte spdmVersion = SpdmVendorDefinedMessage.SpdmVersion12, bool largePayload = false) : ITdispTransport
 {
     private byte[] _request = new byte[256];
     private readonly byte[] _response = new byte[mailbox.MaxResponseSize];
@@ -54,6 +54,8 @@ public sealed class DoeTransport(DoeMailbox mailbox, byte spdmVersion = SpdmVend
         int written = SpdmVendorDefinedMessage.Write(obj[DoeHeader.Size..], spdmVersion, SpdmVendorDefinedMessage.RequestCode, largePayload, request);
         obj[(DoeHeader.Size + written)..].Clear();
         DoeHeader.Write(obj, DoeObjectType.Spdm, written);
+        // Fault points: a busy mailbox that never answers (the exchange is lost); below, a cut answer.
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.DoeExchange, "DOE exchange")) return 0;
         int n = mailbox.Exchange(obj, _response);
         if (n == 0 || !DoeHeader.TryRead(_response.AsSpan(0, n), out var h) || h.LengthBytes > n)
             return 0;
@@ -61,7 +63,9 @@ public sealed class DoeTransport(DoeMailbox mailbox, byte spdmVersion = SpdmVend
         LastSpdmCode = spdm.Length > 1 ? spdm[1] : (byte)0;
         if (!SpdmVendorDefinedMessage.TryRead(spdm, out var msg) || msg.Code != SpdmVendorDefinedMessage.ResponseCode)
             return 0;
-        msg.Payload.CopyTo(response);
-        return msg.Payload.Length;
+        int length = msg.Payload.Length;
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.DeviceResponse, "device response")) length /= 2;
+        msg.Payload[..length].CopyTo(response);
+        return length;
     }
 }

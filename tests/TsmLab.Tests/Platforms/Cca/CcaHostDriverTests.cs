@@ -18,7 +18,7 @@ public sealed class CcaHostDriverTests
             IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, new TsmLab.Kernel.Pci.PciAddress(0, 0, 3, 0)));
         Assert.True(a.Prepare());
         if (bind) Assert.True(a.Bind());
-        return (kernel, a, (DeviceSecurityManager)kernel.Functions[0].DeviceModel!);
+        return (kernel, a, CcaHost.DeviceOf(kernel)!.Dsm);
     }
 
     [Fact]
@@ -26,11 +26,11 @@ public sealed class CcaHostDriverTests
     {
         var c = BuiltInHosts.Find("cca")!;
         Assert.Equal(HostArch.Arm64, c.Arch);
-        Assert.True(c.Rmm);
+        Assert.Contains(c.VmTypes, t => t.Arch == TvmArch.Cca && t.TypeBits == KvmVmType.ArmRealm);
         Assert.Same(HostIommu.ArmSmmuV3Realm, c.Iommu);
         var kernel = HostKernel.Boot(c);
         Assert.Equal("tsm0", kernel.Functions[0].ConnectedTsm!.Name);
-        var dsm = (DeviceSecurityManager)kernel.Functions[0].DeviceModel!;
+        var dsm = CcaHost.DeviceOf(kernel)!.Dsm;
         Assert.True(dsm.IdeKeys.IsStreamReady(0));
     }
 
@@ -51,10 +51,10 @@ public sealed class CcaHostDriverTests
 public sealed class CcaLinkOpsTests
 {
     [Fact]
-    public void Connect_FunctionWithoutADeviceModel_ReturnsEnodev_AndStaysUnconnected()
+    public void Connect_FunctionWithoutADoeMailbox_ReturnsEnodev_AndStaysUnconnected()
     {
         var c = CcaHost.Configuration(TsmAbiProfile.OpArch) with { Connects = [] };
-        c = c with { Functions = c.Functions.Select(f => f with { DeviceModel = null }).ToList() };
+        c = c with { Functions = c.Functions.Select(f => f with { Doe = null }).ToList() };
         var kernel = HostKernel.Boot(c);
         Assert.Equal(-(int)Errno.ENODEV, kernel.Tsm.Connect(kernel.Functions[0], "tsm0"));
         Assert.Null(kernel.Functions[0].ConnectedTsm);
@@ -63,7 +63,7 @@ public sealed class CcaLinkOpsTests
     [Fact]
     public void Connect_WhenTheRmmCannotProgramIdeKeys_ReturnsEio_AndStaysUnconnected()
     {
-        var c = CcaHost.Configuration(TsmAbiProfile.OpArch, new TsmLab.Platforms.Cca.Rmm.RmmOptions { IdeStreamId = 9 }) with { Connects = [] };
+        var c = CcaHost.Configuration(TsmAbiProfile.OpArch, new TsmLab.Platforms.Cca.Firmware.RmmOptions { IdeStreamId = 9 }) with { Connects = [] };
         var kernel = HostKernel.Boot(c);
         Assert.Equal(-(int)Errno.EIO, kernel.Tsm.Connect(kernel.Functions[0], "tsm0"));
         Assert.Null(kernel.Functions[0].ConnectedTsm);
@@ -103,7 +103,7 @@ public sealed class CcaLinkOpsTests
             IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, new TsmLab.Kernel.Pci.PciAddress(0, 0, 4, 0)));
         Assert.True(a.Prepare());
         Assert.True(a.Bind());
-        var dsm = (DeviceSecurityManager)kernel.Functions[0].DeviceModel!;
+        var dsm = CcaHost.DeviceOf(kernel)!.Dsm;
         Assert.Equal(TdiState.ConfigUnlocked, dsm.Interfaces[0].State);
         Assert.Equal(TdiState.ConfigLocked, dsm.Interfaces[2].State);
     }

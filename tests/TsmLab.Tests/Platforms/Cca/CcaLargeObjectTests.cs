@@ -1,3 +1,4 @@
+using TsmLab.Hardware;
 using TsmLab.Abi;
 using TsmLab.Hosts;
 using TsmLab.Platforms.Cca;
@@ -19,9 +20,8 @@ public class CcaLargeObjectTests
         var blocks = Enumerable.Range(0, (valueBytes + 65_000 - 1) / 65_000)
             .Select(i => new MeasurementConfiguration((byte)(i + 1), 0x06, Raw: true, Enumerable.Range(0, Math.Min(65_000, valueBytes - i * 65_000)).Select(b => (byte)(b * 7 + i)).ToArray()))
             .ToList();
-        var device = new DeviceSecurityManager(d with { Identity = d.Identity with { Measurements = blocks } });
-        var functions = BuiltInHosts.FunctionsOf(device.Configuration).Select(f => f with { DeviceModel = device }).ToList();
-        var s = CcaRealmSession.Start(TsmAbiProfile.OpArch, CcaHost.Configuration(TsmAbiProfile.OpArch) with { Functions = functions, Connects = [(functions[0].Address, "tsm0")] });
+        var device = new TdispPciDevice(d with { Identity = d.Identity with { Measurements = blocks } });
+        var s = CcaRealmSession.Start(TsmAbiProfile.OpArch, CcaHost.Configuration(TsmAbiProfile.OpArch, device));
         var calls = s.Assignment.Calls;
         int fd = s.Assignment.IommuFd;
         uint vdev = s.Assignment.VdeviceId;
@@ -36,10 +36,10 @@ public class CcaLargeObjectTests
         const ulong hva = 0x7a00_0000_0000;
         Assert.Equal(0, s.Assignment.Calls.Process.Memory.Map(hva, (size + 4095ul) & ~4095ul, TsmLab.Kernel.Prot.ReadWrite));
         var got = ReadObject(s, vdev, hva, size);
-        var expected = new TsmLab.Platforms.Cca.HostDriver.SpdmEvidenceStandIn(device.Identity).SignedMeasurements(nonce, raw: true);
+        var expected = new TsmLab.Platforms.Cca.HostDriver.SpdmEvidenceStandIn(device.Dsm.Identity).SignedMeasurements(nonce, raw: true);
         Assert.Equal(expected.Length, got.Length);
         Assert.Equal(expected[..^96], got[..^96]); // the transcript; the signature over it is checked below
-        Assert.True(device.Identity.LeafKey.VerifyData(got[..^98], got[^96..], System.Security.Cryptography.HashAlgorithmName.SHA384)); // nonce, length and record are signed; sig_len is not
+        Assert.True(device.Dsm.Identity.LeafKey.VerifyData(got[..^98], got[^96..], System.Security.Cryptography.HashAlgorithmName.SHA384)); // nonce, length and record are signed; sig_len is not
         Assert.Equal(nonce, got[..32]);
     }
 

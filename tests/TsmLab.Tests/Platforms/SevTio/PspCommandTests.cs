@@ -1,6 +1,12 @@
+using TsmLab.Hardware;
 using TsmLab.Abi;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Requester;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -25,7 +31,7 @@ public sealed class PspCommandTests
     [Fact]
     public void BeforeInit_IsInvalidPlatformState_AndInitTwiceToo()
     {
-        var psp = new PspFirmware(new NoRoute(), new SystemMemory(), new Rmp());
+        var psp = new PspFirmware(new NoRoute(), new PhysicalMemory(0x1_0000_0000), new Rmp());
         var status = Buf(PspCommandBuffer.TioStatus.Size);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TioStatus, status));
         Assert.Equal(0u, Le.U32(status, PspCommandBuffer.TioStatus.OutFlags));
@@ -49,7 +55,7 @@ public sealed class PspCommandTests
     {
         var rig = new SevRig();
         var psp = rig.Tsm.Psp;
-        ulong page = rig.Tsm.Memory.Alloc(1);
+        ulong page = rig.Tsm.Memory.Allocate(1);
         var c = Buf(PspCommandBuffer.DevCertificates.Size);
         Le.Put64(c, PspCommandBuffer.DevCertificates.DevCtx, Dev0);
         Le.Put64(c, PspCommandBuffer.DevCertificates.OutPaddr, page);
@@ -149,7 +155,7 @@ public sealed class PspCommandTests
     public void DevMeasurements_WithNonce_PutsItFirst_AndReservedFlags_AreInvalidParam()
     {
         var rig = new SevRig();
-        ulong page = rig.Tsm.Memory.Alloc(1);
+        ulong page = rig.Tsm.Memory.Allocate(1);
         var c = Buf(PspCommandBuffer.DevMeasurements.Size);
         Le.Put64(c, PspCommandBuffer.DevMeasurements.DevCtx, Dev0);
         Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, 2);

@@ -1,6 +1,10 @@
 using TsmLab.Platforms.SevTio.Guest;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -37,7 +41,7 @@ public sealed class SevEndToEndTests
         Assert.Equal(0, rig.Tsm.Rmp.CountValidated(rig.Asid));
         Assert.Null(rig.Function.Tdi);
         Assert.Equal(TdiState.ConfigUnlocked, rig.Kernel.Tsm.StateOf(rig.Function));
-        var dsm = (TsmLab.Tdisp.Device.DeviceSecurityManager)rig.Function.DeviceModel!;
+        var dsm = rig.Device;
         Assert.Equal(TdiState.ConfigUnlocked, dsm.Interfaces[0].State);
     }
 
@@ -48,7 +52,7 @@ public sealed class SevEndToEndTests
         rig.Accepted();
         Assert.True(rig.Tsm.Iommu.SecureDmaEnabled(0x0101));
         Assert.False(rig.Tsm.Iommu.SecureDmaEnabled(SevRig.FunctionId));
-        var dsm = (TsmLab.Tdisp.Device.DeviceSecurityManager)rig.Function.DeviceModel!;
+        var dsm = rig.Device;
         Assert.Equal(TdiState.Run, dsm.Interfaces[1].State);
         Assert.Equal(TdiState.ConfigUnlocked, dsm.Interfaces[0].State);
         Assert.All(rig.Guest.Evidence!.Ranges, r => Assert.True(r.FirstPage >= 0xF100_0000));

@@ -1,9 +1,12 @@
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Guest;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.HostDriver;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -147,7 +150,7 @@ public sealed class SevGuestMessageStatusTests
     {
         var rig = new SevRig();
         Assert.True(rig.Guest.Lock().IsOk);
-        var dsm = (DeviceSecurityManager)rig.Function.DeviceModel!;
+        var dsm = rig.Device;
         dsm.Interfaces[0].ConfigWrite(0x10, 4);
         var r = rig.Guest.Op(SevTioAction.Run);
         Assert.Equal(GuestOutcome.ExitFailed, r.Outcome);

@@ -3,9 +3,11 @@ using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Platforms.SevTio.Guest;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -147,7 +149,7 @@ public sealed class SevHostDriverTests
         Assert.Null(rig.Function.Tdi);
 
         var config = TsmLab.Platforms.SevTio.SevTioHost.Configuration() with { Connects = [] };
-        config = config with { Functions = [.. config.Functions.Select(f => f with { DeviceModel = null })] };
+        config = config with { Functions = [.. config.Functions.Select(f => f with { Doe = null })] };
         var kernel = HostKernel.Boot(config);
         Assert.Equal(Errno.ENODEV.Neg(), kernel.Tsm.Connect(kernel.Functions[0], "tsm0"));
     }
@@ -156,20 +158,20 @@ public sealed class SevHostDriverTests
     public void Vmm_UnknownRidOrExit_OrGpaOutsideRam_IsAGenericError()
     {
         var rig = new SevRig();
-        var g = new Ghcb { ExitCode = SevTioExit.TioOp, ExitInfo1 = 0x99 };
-        rig.Vmm.Vmgexit(g);
+        var g = new GhcbFields { ExitCode = SevTioExit.TioOp, ExitInfo1 = 0x99 };
+        rig.Vmm.Vmgexit(ref g);
         Assert.Equal(SevTsmCode.Generic, g.ExitInfo2);
-        g = new Ghcb { ExitCode = SevTioExit.GuestRequest, ExitInfo1 = 1ul << 40, ExitInfo2 = SnpTioGuest.ResponseGpa, Rcx = SevRig.GuestAddress.GuestRid };
-        rig.Vmm.Vmgexit(g);
+        g = new GhcbFields { ExitCode = SevTioExit.GuestRequest, ExitInfo1 = 1ul << 40, ExitInfo2 = SnpTioGuest.ResponseGpa, Rcx = SevRig.GuestAddress.GuestRid };
+        rig.Vmm.Vmgexit(ref g);
         Assert.Equal(SevTsmCode.Generic, g.ExitInfo2);
-        g = new Ghcb { ExitCode = SevTioExit.GuestRequest, ExitInfo1 = SnpTioGuest.RequestGpa, ExitInfo2 = SnpTioGuest.ResponseGpa, Rax = SnpTioGuest.DataGpa, Rbx = 65, Rcx = SevRig.GuestAddress.GuestRid };
-        rig.Vmm.Vmgexit(g);
+        g = new GhcbFields { ExitCode = SevTioExit.GuestRequest, ExitInfo1 = SnpTioGuest.RequestGpa, ExitInfo2 = SnpTioGuest.ResponseGpa, Rax = SnpTioGuest.DataGpa, Rbx = 65, Rcx = SevRig.GuestAddress.GuestRid };
+        rig.Vmm.Vmgexit(ref g);
         Assert.Equal(SevTsmCode.Generic, g.ExitInfo2);
-        g = new Ghcb { ExitCode = 0x8000_0099 };
-        rig.Vmm.Vmgexit(g);
+        g = new GhcbFields { ExitCode = 0x8000_0099 };
+        rig.Vmm.Vmgexit(ref g);
         Assert.Equal(SevTsmCode.Generic, g.ExitInfo2);
-        g = new Ghcb { ExitCode = SevTioExit.TioOp, ExitInfo1 = (9ul << 32) | SevRig.GuestAddress.GuestRid };
-        rig.Vmm.Vmgexit(g);
+        g = new GhcbFields { ExitCode = SevTioExit.TioOp, ExitInfo1 = (9ul << 32) | SevRig.GuestAddress.GuestRid };
+        rig.Vmm.Vmgexit(ref g);
         Assert.Equal(SevTsmCode.Generic, g.ExitInfo2);
     }
 

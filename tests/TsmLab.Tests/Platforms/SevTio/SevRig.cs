@@ -5,12 +5,15 @@ using TsmLab.Platforms.SevTio;
 using TsmLab.Platforms.SevTio.Guest;
 using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Firmware;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
 /// <summary>The `sev` host booted, a VMM that assigned vfio0 (PF0) to an SNP VM, its GHCB handler, and the SNP guest.</summary>
-internal sealed class SevRig : IGhcbExitHandler
+internal sealed class SevRig : ISevExitHandler
 {
     /// <param name="vfio">Which cdev to assign; vfio1 is VF0 (RID 0x0101, BAR0 16 KiB at 0xf1000000, BAR2 1 MiB at 0x4100000000).</param>
     public SevRig(int vfio = 0)
@@ -31,23 +34,31 @@ internal sealed class SevRig : IGhcbExitHandler
     public SnpTioGuest Guest => Session.Guest;
     public uint Asid => Session.Asid;
     public PciFunction Function => Session.Function;
+    public TsmLab.Tdisp.Device.DeviceSecurityManager Device => Session.Device;
     public const uint FunctionId = 0x0100;
 
     /// <summary>A hostile hypervisor's hook: runs before the VMM sees an exit (may rewrite guest pages or the GHCB).</summary>
-    public Action<Ghcb>? BeforeExit { get; set; }
+    public Action<GhcbFields>? BeforeExit { get; set; }
     /// <summary>Every request page the VMM was given, as it was at the exit.</summary>
-    public List<(Ghcb Ghcb, byte[] Page)> Exits { get; } = [];
+    public List<(GhcbFields Ghcb, byte[] Page)> Exits { get; } = [];
 
-    public void Vmgexit(Ghcb ghcb)
+    /// <summary>The hostile hypervisor's seat: sees each forwarded exit (kvm_run, then the GHCB in guest memory) before the VMM.</summary>
+    public void HandleExit(ulong kvmRunHva)
     {
+        var run = new byte[48];
+        Assert.Equal(0, Process.Memory.CopyFromUser(run, kvmRunHva));
+        ulong gpa = BitConverter.ToUInt64(run, KvmRunSevTio.GhcbGpa);
+        var ghcbPage = new byte[GhcbPage.Size];
+        Ram.Read(gpa, ghcbPage);
+        var ghcb = GhcbFields.Read(ghcbPage);
         BeforeExit?.Invoke(ghcb);
         if (ghcb.ExitCode == SevTioExit.GuestRequest)
         {
             var page = new byte[4096];
             Ram.Read(ghcb.ExitInfo1, page);
-            Exits.Add((new Ghcb { ExitCode = ghcb.ExitCode, ExitInfo1 = ghcb.ExitInfo1, ExitInfo2 = ghcb.ExitInfo2, Rax = ghcb.Rax, Rbx = ghcb.Rbx, Rcx = ghcb.Rcx, Rdx = ghcb.Rdx }, page));
+            Exits.Add((ghcb, page));
         }
-        Vmm.Vmgexit(ghcb);
+        Vmm.HandleExit(kvmRunHva);
     }
 
     /// <summary>Bind, verified TDI_INFO, RUN, MMIO validated, DMA enabled.</summary>

@@ -1,9 +1,12 @@
+using TsmLab.Platforms.SevTio;
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Guest;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Tests.Kernel;
+using TsmLab.Platforms.SevTio.Abi;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -54,8 +57,8 @@ public sealed class SevSecurityTests
         Assert.False(rig.Tsm.Iommu.SecureDmaEnabled(SevRig.FunctionId));
 
         rig.Ram.Write(enableGhcb.ExitInfo1, enablePage);
-        var replay = new Ghcb { ExitCode = enableGhcb.ExitCode, ExitInfo1 = enableGhcb.ExitInfo1, ExitInfo2 = enableGhcb.ExitInfo2, Rax = enableGhcb.Rax, Rbx = enableGhcb.Rbx, Rcx = enableGhcb.Rcx, Rdx = enableGhcb.Rdx };
-        rig.Vmm.Vmgexit(replay);
+        var replay = new GhcbFields { ExitCode = enableGhcb.ExitCode, ExitInfo1 = enableGhcb.ExitInfo1, ExitInfo2 = enableGhcb.ExitInfo2, Rax = enableGhcb.Rax, Rbx = enableGhcb.Rbx, Rcx = enableGhcb.Rcx, Rdx = enableGhcb.Rdx };
+        rig.Vmm.Vmgexit(ref replay);
 
         Assert.Equal((ulong)PspStatus.InvalidParam, replay.ExitInfo2);
         Assert.Equal(GuestMessageRefusal.BadSequence, rig.Tsm.Psp.LastRefusal);
@@ -120,7 +123,8 @@ public sealed class SevSecurityTests
         Assert.True(rig.Guest.Op(SevTioAction.Bind).IsOk);
         // A hostile VMM rewrites one byte of the certificate blob in the shared data pages.
         var evil = new EvilVmm(rig, corruptData: true);
-        var guest = new SnpTioGuest(rig.Ram, evil, rig.Tsm.Psp.LaunchGuest(rig.Asid)!, SevRig.GuestAddress.GuestRid, new Dictionary<int, ulong>());
+        var cpu = new SevVcpu(rig.Process, rig.Ram, SevTioSession.KvmRunHva) { Exits = evil };
+        var guest = new SnpTioGuest(rig.Ram, cpu, rig.Tsm.Psp.LaunchGuest(rig.Asid)!, SevRig.GuestAddress.GuestRid, new Dictionary<int, ulong>());
         Assert.True(guest.Op(SevTioAction.Bind).IsOk);
         Assert.Equal(GuestOutcome.EvidenceMismatch, guest.Info(TdiInfoParam.Certs).Outcome);
         evil.CorruptData = false;
@@ -128,14 +132,17 @@ public sealed class SevSecurityTests
         Assert.Equal(GuestOutcome.BadResponse, guest.Info(TdiInfoParam.Certs).Outcome);
     }
 
-    private sealed class EvilVmm(SevRig rig, bool corruptData) : IGhcbExitHandler
+    private sealed class EvilVmm(SevRig rig, bool corruptData) : ISevExitHandler
     {
         public bool CorruptData { get; set; } = corruptData;
         public bool CorruptResponse { get; set; }
 
-        public void Vmgexit(Ghcb g)
+        public void HandleExit(ulong kvmRunHva)
         {
-            rig.Vmm.Vmgexit(g);
+            rig.Vmm.HandleExit(kvmRunHva);
+            var run = new byte[48];
+            rig.Process.Memory.CopyFromUser(run, kvmRunHva);
+            var g = new { ExitCode = BitConverter.ToUInt64(run, KvmRunSevTio.ExitCode) };
             var b = new byte[1];
             ulong at = CorruptData ? SnpTioGuest.DataGpa + 200 : CorruptResponse ? SnpTioGuest.ResponseGpa + 0x70 : 0;
             if (at == 0 || g.ExitCode != SevTioExit.GuestRequest) return;

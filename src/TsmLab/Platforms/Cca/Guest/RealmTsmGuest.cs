@@ -17,7 +17,7 @@ namespace TsmLab.Platforms.Cca.Guest;
 /// DMA_DISABLE, SET_TDI_STATE(UNLOCKED); <see cref="RefreshEvidence"/>: new measurements with a
 /// fresh nonce. A device whose evidence does not match is refused (and unlocked).
 /// </summary>
-public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, RealmGuestLayout? layout = null)
+public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, RealmGuestLayout? layout = null) : ITsmGuest
 {
     private readonly RealmGuestLayout at = layout ?? new RealmGuestLayout();
     private readonly byte[] measNonce = new byte[Rhi.NonceSize];
@@ -61,7 +61,10 @@ public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, Rea
     }
 
     /// <summary>Validate every TEE MMIO range, RUN, enable DMA.</summary>
-    public bool Accept()
+    public bool Accept() => ValidateAndRun() && EnableDma();
+
+    /// <summary>Validate every TEE MMIO range, then SET_TDI_STATE(RUN).</summary>
+    public bool ValidateAndRun()
     {
         Failure = null;
         if (Evidence?.ParsedReport is not { } report) return Fail("not locked");
@@ -72,10 +75,16 @@ public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, Rea
             if ((r.Attributes & MmioRangeAttributes.IsNonTeeMem) == 0 && !ValidateMapping(ipa, ipa + size, r.FirstPage)) return false;
             ipa += size;
         }
-        if (!LongCall(Rhi.DaVdevSetTdiState, Rhi.TdiRun)) return false;
-        var e = Evidence;
+        return LongCall(Rhi.DaVdevSetTdiState, Rhi.TdiRun);
+    }
+
+    /// <summary>RSI_VDEV_DMA_ENABLE with the nonces of the evidence the guest accepted.</summary>
+    public bool EnableDma()
+    {
+        Failure = null;
+        if (Evidence is not { } e) return Fail("not locked");
         var rsi = Rsi(Abi.Rsi.VdevDmaEnable, vdevId, 0, 0, e.LockNonce, e.MeasNonce, e.ReportNonce);
-        if (rsi[0] != (ulong)RsiStatus.Success) return Fail($"DMA_ENABLE: {(RsiStatus)rsi[0]}");
+        if (rsi[0] != (ulong)RsiStatus.Success) return FailRsi("DMA_ENABLE", rsi[0]);
         DmaEnabled = true;
         return true;
     }
@@ -85,7 +94,7 @@ public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, Rea
     {
         Failure = null;
         var rsi = Rsi(Abi.Rsi.VdevDmaDisable, vdevId);
-        if (rsi[0] != (ulong)RsiStatus.Success) return Fail($"DMA_DISABLE: {(RsiStatus)rsi[0]}");
+        if (rsi[0] != (ulong)RsiStatus.Success) return FailRsi("DMA_DISABLE", rsi[0]);
         DmaEnabled = false;
         if (!LongCall(Rhi.DaVdevSetTdiState, Rhi.TdiConfigUnlocked)) return false;
         Evidence = null;
@@ -120,7 +129,7 @@ public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, Rea
         var meas = report is null ? null : Fetch(Rhi.ObjMeasurement);
         if (meas is null) return false;
         var rsi = Rsi(Abi.Rsi.VdevGetInfo, vdevId, at.InfoIpa);
-        if (rsi[0] != (ulong)RsiStatus.Success) return Fail($"VDEV_GET_INFO: {(RsiStatus)rsi[0]}");
+        if (rsi[0] != (ulong)RsiStatus.Success) return FailRsi("VDEV_GET_INFO", rsi[0]);
         var info = new byte[Abi.Rsi.InfoSize];
         ram.Read(at.InfoIpa, info);
         var e = new DeviceEvidence { Certificate = cert!, Vca = vca!, Report = report!, Measurements = meas, Info = info };
@@ -154,7 +163,7 @@ public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, Rea
         while (ipa < top)
         {
             var r = Rsi(Abi.Rsi.VdevValidateMapping, vdevId, ipa, top, pa, 0, e.LockNonce, e.MeasNonce, e.ReportNonce);
-            if (r[0] != (ulong)RsiStatus.Success) return Fail($"VALIDATE_MAPPING: {(RsiStatus)r[0]}");
+            if (r[0] != (ulong)RsiStatus.Success) return FailRsi("VALIDATE_MAPPING", r[0]);
             if (r[2] != Abi.Rsi.ResponseAccept || r[1] <= ipa || r[1] > top) return Fail($"VALIDATE_MAPPING rejected 0x{ipa:x}");
             pa += r[1] - ipa;
             ipa = r[1];
@@ -212,8 +221,34 @@ public sealed class RealmTsmGuest(RealmVcpu cpu, GuestRam ram, ulong vdevId, Rea
     {
         Failure = why;
         LastStatus = status is { } s ? (RhiStatus)s : null;
+        refusedBy = status is null ? RefusingLayer.Guest : RefusingLayer.Host;
+        refusalCode = (long)(status ?? 0);
         return false;
     }
+
+    /// <summary>An RSI call into the RMM answered a failure status.</summary>
+    private bool FailRsi(string call, ulong status)
+    {
+        Fail($"{call}: {(RsiStatus)status}");
+        refusedBy = RefusingLayer.Firmware;
+        refusalCode = (long)status;
+        return false;
+    }
+
+    // ---- the shape every platform's guest shares (ITsmGuest) ----
+
+    private RefusingLayer refusedBy;
+    private long refusalCode;
+
+    private GuestStepResult Result(GuestStep step, bool ok, string success) =>
+        ok ? GuestStepResult.Success(step, success) : GuestStepResult.Refused(step, refusedBy, refusalCode, Failure ?? "refused");
+
+    GuestStepResult ITsmGuest.Lock() => Result(GuestStep.Lock, Lock(), "evidence matches the RSI_VDEV_GET_INFO digests");
+    GuestStepResult ITsmGuest.Accept() => Result(GuestStep.Accept, ValidateAndRun(), "validated, RUN");
+    GuestStepResult ITsmGuest.EnableDma() => Result(GuestStep.EnableDma, EnableDma(), "DMA enabled");
+    GuestStepResult ITsmGuest.Unlock() => Result(GuestStep.Unlock, Unlock(), "unlocked");
+    GuestStepResult ITsmGuest.RefreshEvidence() => Result(GuestStep.RefreshEvidence, RefreshEvidence(), "fresh measurements match");
+    bool ITsmGuest.EvidenceVerified => Evidence is not null;
 
     private byte[]? FailNull(string why, ulong status)
     {

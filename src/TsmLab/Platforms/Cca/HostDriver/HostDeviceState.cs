@@ -1,3 +1,4 @@
+using TsmLab.Platforms.Cca.Firmware;
 using TsmLab.Kernel.Pci;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Tdisp.Requester;
@@ -5,12 +6,12 @@ using TsmLab.Tdisp.Requester;
 namespace TsmLab.Platforms.Cca.HostDriver;
 
 /// <summary>The host driver's per-DSM state (cca_host_pdev_dsc): the PDEV granule, the comm buffers, the DOE link and the device-level objects it cached.</summary>
-internal sealed class HostPdev(PciFunction dsm, ulong pdevId, ITdispTransport transport, Rmm.ISpdmEvidence? evidence)
+internal sealed class HostPdev(PciFunction dsm, ulong pdevId, ITdispTransport transport, ISpdmEvidence? evidence)
 {
     public PciFunction Dsm { get; } = dsm;
     public ulong PdevId { get; } = pdevId;
     public ITdispTransport Transport { get; } = transport;
-    public Rmm.ISpdmEvidence? Evidence { get; } = evidence;
+    public ISpdmEvidence? Evidence { get; } = evidence;
     public ulong Pdev { get; set; }
     public Dictionary<CacheObject, byte[]> Objects { get; } = new();
 }

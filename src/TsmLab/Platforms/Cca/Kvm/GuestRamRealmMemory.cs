@@ -1,4 +1,4 @@
-using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Platforms.Cca.Firmware;
 using TsmLab.Vmm;
 
 namespace TsmLab.Platforms.Cca.Kvm;

@@ -2,8 +2,8 @@ using System.Buffers.Binary;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Kvm;
 using TsmLab.Platforms.Cca.Abi;
-using TsmLab.Platforms.Cca.HostDriver;
-using TsmLab.Platforms.Cca.Rmm;
+using TsmLab.Hardware;
+using TsmLab.Platforms.Cca.Firmware;
 using TsmLab.Platforms.Cca.Vmm;
 
 namespace TsmLab.Platforms.Cca.Kvm;
@@ -23,23 +23,26 @@ public sealed class RealmVcpu
     /// <summary>KVM_HYPERCALL_EXIT_SMC: the call was an SMC (include/uapi/linux/kvm.h).</summary>
     public const ulong HypercallExitSmc = 1;
 
-    private readonly CcaLinkTsm link;
+    private readonly CcaRmm rmm;
+    private readonly PhysicalMemory memory;
     private readonly Process vmm;
     private readonly ulong kvmRunHva;
     private readonly ulong rd, rec, run;
     private readonly int ipaBits;
 
     /// <summary>Creates the vCPU's REC and attaches the realm's memory to the RMM.</summary>
-    public RealmVcpu(CcaLinkTsm link, KvmVm vm, Process vmm, ulong kvmRunHva, IRealmMemory realmMemory, IRealmExitHandler exits, int ipaBits = 48)
+    public RealmVcpu(HostKernel kernel, KvmVm vm, Process vmm, ulong kvmRunHva, IRealmMemory realmMemory, IRealmExitHandler exits, int ipaBits = 48)
     {
-        this.link = link;
+        var realms = RealmRegistry.Of(kernel);
+        rmm = realms.Rmm;
+        memory = realms.Memory;
         this.vmm = vmm;
         this.kvmRunHva = kvmRunHva;
         this.ipaBits = ipaBits;
         Exits = exits;
-        rd = link.Realms.RdFor(vm);
-        (rec, run) = link.Realms.CreateRec(vm);
-        if (rd == 0 || rec == 0 || !link.Rmm.AttachRealmMemory(rd, realmMemory))
+        rd = realms.RdFor(vm);
+        (rec, run) = realms.CreateRec(vm);
+        if (rd == 0 || rec == 0 || !rmm.AttachRealmMemory(rd, realmMemory))
             throw new InvalidOperationException("not a realm VM (a model wiring error)");
     }
 
@@ -52,10 +55,9 @@ public sealed class RealmVcpu
     /// <summary>The realm executes SMC with <paramref name="regs"/> (x0..x8); results come back in it.</summary>
     public void Smc(Span<ulong> regs)
     {
-        var rmm = link.Rmm;
         if (rmm.Rsi(rec, run, regs) == RsiOutcome.Completed) return;
         Span<byte> page = stackalloc byte[Rmi.Granule];
-        link.Memory.Read(run, page);
+        memory.Read(run, page);
         ulong reason = U64(page, Rmi.RunExitReason);
         Span<byte> kvmRun = stackalloc byte[KvmRunArm.Size];
         kvmRun.Clear();
@@ -104,7 +106,7 @@ public sealed class RealmVcpu
             flags = response == 0 ? 0 : Rmi.RecEnterFlagDevMemResponse;
         }
         Put(page, Rmi.RunEntryFlags, flags);
-        link.Memory.Write(run, page[..Rmi.RunExit]);
+        memory.Write(run, page[..Rmi.RunExit]);
         if (RealmRegistry.Call(rmm, Rmi.RecEnter, out ulong completed, rec, run) != RmiStatus.Success || completed != 1)
             throw new InvalidOperationException("REC_ENTER did not resume the realm (a model wiring error)");
         rmm.ResumeRealm(rec, regs);
@@ -124,7 +126,7 @@ public sealed class RealmVcpu
         {
             ulong fid = U64(kvmRun, KvmRunArm.HypercallNr);
             ulong x0 = U64(kvmRun, KvmRunArm.HypercallArgs);
-            log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Vmm, Tracing.TraceKind.GuestExit, Abi.CcaCallNames.Of(fid),
+            log.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Vmm, Tracing.TraceKind.GuestExit, Abi.CcaCalls.NameOf(fid),
                 fid == Rhi.DaFeatures ? $"x0=0x{x0:x}" : ((RhiStatus)x0).ToString(),
                 new("exit", "KVM_EXIT_HYPERCALL"), new("fid", $"0x{fid:x}"), new("x1", $"0x{U64(kvmRun, KvmRunArm.HypercallArgs + 8):x}"));
         }

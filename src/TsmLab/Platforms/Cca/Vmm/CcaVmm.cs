@@ -77,79 +77,91 @@ public sealed class CcaVmm : IRealmExitHandler
         return rc < 0 ? (ulong)(-rc) : 0;
     }
 
+    /// <summary>The RHI calls this VMM handles (any other FID answers NOT_SUPPORTED): one row per call.</summary>
+    private static readonly RhiCall[] RhiCalls =
+    [
+        new(Rhi.DaFeatures, "RHI_DA_FEATURES", NeedsVdev: false, static (_, _, _, _, o) =>
+        {
+            o[0] = Rhi.BaseFeatures | Rhi.FeatVdevContinue | Rhi.FeatAbort;
+            return null;
+        }),
+        new(Rhi.DaObjectSize, "RHI_DA_OBJECT_SIZE", NeedsVdev: true, static (v, _, vdev, x, o) => v.ObjectSize(vdev, x, o)),
+        new(Rhi.DaObjectRead, "RHI_DA_OBJECT_READ", NeedsVdev: true, static (v, _, vdev, x, o) => v.ObjectRead(vdev, x, o)),
+        new(Rhi.DaVdevGetInterfaceReport, "RHI_DA_VDEV_GET_INTERFACE_REPORT", NeedsVdev: true, static (v, id, vdev, _, o) =>
+            v.Worker.Submit(id, () => FromErrno(v.Requests.Regenerate(vdev, CacheObject.InterfaceReport, 0, 0)), out o[1])),
+        new(Rhi.DaVdevGetMeasurements, "RHI_DA_VDEV_GET_MEASUREMENTS", NeedsVdev: true, static (v, id, vdev, x, o) => v.GetMeasurements(id, vdev, x, o)),
+        new(Rhi.DaVdevSetTdiState, "RHI_DA_VDEV_SET_TDI_STATE", NeedsVdev: true, static (v, id, vdev, x, o) => v.SetTdiState(id, vdev, x, o)),
+        new(Rhi.DaVdevContinue, "RHI_DA_VDEV_CONTINUE", NeedsVdev: true, static (v, id, _, x, o) =>
+        {
+            var status = v.Worker.Continue(id, x[2]);
+            if (status == RhiStatus.Incomplete) o[1] = x[2];
+            return status;
+        }),
+        new(Rhi.DaVdevAbort, "RHI_DA_VDEV_ABORT", NeedsVdev: true, static (v, id, _, _, _) => v.Worker.Abort(id)),
+    ];
+
+    /// <summary>A handler: the status to put in x0 (null when it wrote x0 itself), outputs in <c>o</c>.</summary>
+    private delegate RhiStatus? RhiHandler(CcaVmm vmm, ulong vdevId, uint vdev, ReadOnlySpan<ulong> x, Span<ulong> o);
+
+    /// <summary>One RHI call: FID, name, whether x1 names a vDevice that must be known, and its handler.</summary>
+    private sealed record RhiCall(ulong Fid, string Name, bool NeedsVdev, RhiHandler Handler);
+
     private void HostCall(ulong fid, ReadOnlySpan<ulong> x, Span<ulong> o)
     {
         o.Clear();
-        if (fid == Rhi.DaFeatures)
-        {
-            o[0] = Rhi.BaseFeatures | Rhi.FeatVdevContinue | Rhi.FeatAbort;
-            return;
-        }
-        if (fid is not (Rhi.DaObjectSize or Rhi.DaObjectRead or Rhi.DaVdevContinue or Rhi.DaVdevGetMeasurements
-            or Rhi.DaVdevGetInterfaceReport or Rhi.DaVdevSetTdiState or Rhi.DaVdevAbort))
+        RhiCall? call = null;
+        foreach (var c in RhiCalls)
+            if (c.Fid == fid) { call = c; break; }
+        if (call is null)
         {
             o[0] = Rhi.NotSupported;
             return;
         }
         ulong vdevId = x[1];
-        if (!vdevices.TryGetValue(vdevId, out uint vdev))
+        uint vdev = 0;
+        if (call.NeedsVdev && !vdevices.TryGetValue(vdevId, out vdev))
         {
             o[0] = (ulong)RhiStatus.InvalidVdevId;
             return;
         }
-        RhiStatus status;
-        switch (fid)
+        if (call.Handler(this, vdevId, vdev, x, o) is { } status) o[0] = (ulong)status;
+    }
+
+    private RhiStatus ObjectSize(uint vdev, ReadOnlySpan<ulong> x, Span<ulong> o)
+    {
+        if (!CcaRequest.RhiObject(x[2], out var obj)) return RhiStatus.InvalidObject;
+        long rc = Requests.ObjectSize(vdev, obj, x[2], out uint size);
+        o[1] = rc < 0 ? 0 : size;
+        return rc < 0 ? ObjectStatus(rc) : RhiStatus.Success;
+    }
+
+    private RhiStatus ObjectRead(uint vdev, ReadOnlySpan<ulong> x, Span<ulong> o)
+    {
+        if (!CcaRequest.RhiObject(x[2], out var obj)) return RhiStatus.InvalidObject;
+        if (x[4] > uint.MaxValue || !ram.TryHva(x[3], Math.Max(x[4], 1), out ulong hva)) return RhiStatus.AccessFailed;
+        long rc = Requests.ReadObject(vdev, obj, x[2], x[5], hva, (uint)x[4]);
+        o[1] = rc < 0 ? 0 : x[4] - (ulong)rc;
+        return rc < 0 ? ObjectStatus(rc) : RhiStatus.Success;
+    }
+
+    private RhiStatus GetMeasurements(ulong vdevId, uint vdev, ReadOnlySpan<ulong> x, Span<ulong> o)
+    {
+        Span<byte> flags = stackalloc byte[8];
+        if (!ram.Read(x[2], flags) || !ram.TryHva(x[2] + Rhi.MeasParamsNonce, Rhi.NonceSize, out ulong nonceHva)) return RhiStatus.AccessFailed;
+        ulong f = Le.U64(flags, 0);
+        return Worker.Submit(vdevId, () => FromErrno(Requests.Regenerate(vdev, CacheObject.Measurements, f, nonceHva)), out o[1]);
+    }
+
+    private RhiStatus SetTdiState(ulong vdevId, uint vdev, ReadOnlySpan<ulong> x, Span<ulong> o)
+    {
+        Func<RhiStatus>? op = x[2] switch
         {
-            case Rhi.DaObjectSize:
-            {
-                if (!CcaRequest.RhiObject(x[2], out var obj)) { status = RhiStatus.InvalidObject; break; }
-                long rc = Requests.ObjectSize(vdev, obj, x[2], out uint size);
-                status = rc < 0 ? ObjectStatus(rc) : RhiStatus.Success;
-                o[1] = rc < 0 ? 0 : size;
-                break;
-            }
-            case Rhi.DaObjectRead:
-            {
-                if (!CcaRequest.RhiObject(x[2], out var obj)) { status = RhiStatus.InvalidObject; break; }
-                if (x[4] > uint.MaxValue || !ram.TryHva(x[3], Math.Max(x[4], 1), out ulong hva)) { status = RhiStatus.AccessFailed; break; }
-                long rc = Requests.ReadObject(vdev, obj, x[2], x[5], hva, (uint)x[4]);
-                status = rc < 0 ? ObjectStatus(rc) : RhiStatus.Success;
-                o[1] = rc < 0 ? 0 : x[4] - (ulong)rc;
-                break;
-            }
-            case Rhi.DaVdevGetInterfaceReport:
-                status = Worker.Submit(vdevId, () => FromErrno(Requests.Regenerate(vdev, CacheObject.InterfaceReport, 0, 0)), out o[1]);
-                break;
-            case Rhi.DaVdevGetMeasurements:
-            {
-                Span<byte> flags = stackalloc byte[8];
-                if (!ram.Read(x[2], flags) || !ram.TryHva(x[2] + Rhi.MeasParamsNonce, Rhi.NonceSize, out ulong nonceHva)) { status = RhiStatus.AccessFailed; break; }
-                ulong f = Le.U64(flags, 0);
-                status = Worker.Submit(vdevId, () => FromErrno(Requests.Regenerate(vdev, CacheObject.Measurements, f, nonceHva)), out o[1]);
-                break;
-            }
-            case Rhi.DaVdevSetTdiState:
-            {
-                ulong target = x[2];
-                Func<RhiStatus>? op = target switch
-                {
-                    Rhi.TdiConfigLocked => () => FromErrno(calls.TsmOp(iommuFd, vdev, IommuVdeviceTsmOp.TypeBind)),
-                    Rhi.TdiRun => () => FromErrno(Requests.SetTdiState(vdev, (uint)Rhi.TdiRun)),
-                    Rhi.TdiConfigUnlocked => () => FromErrno(calls.TsmOp(iommuFd, vdev, IommuVdeviceTsmOp.TypeUnbind)),
-                    _ => null,
-                };
-                status = op is null ? RhiStatus.Input : Worker.Submit(vdevId, op, out o[1]);
-                break;
-            }
-            case Rhi.DaVdevContinue:
-                status = Worker.Continue(vdevId, x[2]);
-                if (status == RhiStatus.Incomplete) o[1] = x[2];
-                break;
-            default:
-                status = Worker.Abort(vdevId);
-                break;
-        }
-        o[0] = (ulong)status;
+            Rhi.TdiConfigLocked => () => FromErrno(calls.TsmOp(iommuFd, vdev, IommuVdeviceTsmOp.TypeBind)),
+            Rhi.TdiRun => () => FromErrno(Requests.SetTdiState(vdev, (uint)Rhi.TdiRun)),
+            Rhi.TdiConfigUnlocked => () => FromErrno(calls.TsmOp(iommuFd, vdev, IommuVdeviceTsmOp.TypeUnbind)),
+            _ => null,
+        };
+        return op is null ? RhiStatus.Input : Worker.Submit(vdevId, op, out o[1]);
     }
 
     /// <summary>Errno to RHI status for an object read: a TDI not bound or an object not fetched is DATA_NOT_AVAILABLE.</summary>

@@ -7,11 +7,13 @@
 using System.Security.Cryptography;
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
 
 namespace TsmLab.Platforms.SevTio.Guest;
 
@@ -40,23 +42,26 @@ public sealed record TdiEvidence(TdiInfoStatus Status, uint MeasFlags, uint Lock
     byte[] Certificates, byte[] Measurements, byte[] Report, IReadOnlyList<MmioRange> Ranges, TdiState? TdispState);
 
 /// <summary>The SNP guest's SEV-TIO driver for one assigned function.</summary>
-public sealed class SnpTioGuest : IDisposable
+public sealed class SnpTioGuest : IDisposable, ITsmGuest
 {
     /// <summary>Guest pages: request, response, then the data pages (8 = 32 KiB, as tio.c starts with).</summary>
     public const ulong RequestGpa = 0x10000, ResponseGpa = 0x11000, DataGpa = 0x20000;
+    /// <summary>The guest's GHCB page (shared with the hypervisor; the GHCB MSR holds this address).</summary>
+    public const ulong GhcbGpa = 0xF000;
     public const int InitialDataPages = 8;
 
     private readonly GuestRam _ram;
-    private readonly IGhcbExitHandler _hv;
+    private readonly IVmgexit _cpu;
+    private readonly byte[] _ghcb = new byte[GhcbPage.Size];
     private readonly AesGcm _vmpck;
     private readonly Dictionary<int, ulong> _guestBars;
     private readonly byte[] _page = new byte[SnpGuestMessage.PageSize];
     private readonly byte[] _plain = new byte[SnpGuestMessage.MaxPayload];
 
-    public SnpTioGuest(GuestRam ram, IGhcbExitHandler hypervisor, byte[] vmpck0, uint guestRid, IReadOnlyDictionary<int, ulong> guestBarGpas)
+    public SnpTioGuest(GuestRam ram, IVmgexit cpu, byte[] vmpck0, uint guestRid, IReadOnlyDictionary<int, ulong> guestBarGpas)
     {
         _ram = ram;
-        _hv = hypervisor;
+        _cpu = cpu;
         _vmpck = new AesGcm(vmpck0, SnpGuestMessage.TagSize);
         GuestRid = guestRid;
         _guestBars = new(guestBarGpas);
@@ -76,8 +81,7 @@ public sealed class SnpTioGuest : IDisposable
 
     public GuestResult Op(SevTioAction action)
     {
-        var g = new Ghcb { ExitCode = SevTioExit.TioOp, ExitInfo1 = ((ulong)action << 32) | GuestRid };
-        _hv.Vmgexit(g);
+        var g = Vmgexit(new GhcbFields { ExitCode = SevTioExit.TioOp, ExitInfo1 = ((ulong)action << 32) | GuestRid });
         if (g.ExitInfo2 != 0) return new(GuestOutcome.ExitFailed, g.ExitInfo2);
         if (action == SevTioAction.Bind) TdiId = g.Rcx;
         return new(GuestOutcome.Ok);
@@ -254,18 +258,17 @@ public sealed class SnpTioGuest : IDisposable
     /// Seals <paramref name="payload"/> into the request page, VMGEXITs, and opens the answer.
     /// The sequence number advances only when an authenticated response came back.
     /// </summary>
-    public GuestResult Exchange(SnpMsgType type, ReadOnlySpan<byte> payload, ulong rdx, ulong rcxHigh, out byte[] response, out Ghcb ghcb)
+    public GuestResult Exchange(SnpMsgType type, ReadOnlySpan<byte> payload, ulong rdx, ulong rcxHigh, out byte[] response, out GhcbFields ghcb)
     {
         response = [];
         Plaintexts.Add(payload.ToArray());
         SnpGuestMessage.Seal(_vmpck, _page, NextSeqno, type, TioMessageVersion.Current, 0, payload);
         _ram.Write(RequestGpa, _page);
-        ghcb = new Ghcb
+        ghcb = Vmgexit(new GhcbFields
         {
             ExitCode = SevTioExit.GuestRequest, ExitInfo1 = RequestGpa, ExitInfo2 = ResponseGpa,
             Rax = DataGpa, Rbx = (ulong)DataPages, Rcx = GuestRid | rcxHigh, Rdx = rdx,
-        };
-        _hv.Vmgexit(ghcb);
+        });
         if (ghcb.ExitInfo2 != 0) return new(GuestOutcome.ExitFailed, ghcb.ExitInfo2);
         _ram.Read(ResponseGpa, _page);
         var h = SnpMessageHeader.Read(_page);
@@ -277,5 +280,49 @@ public sealed class SnpTioGuest : IDisposable
         return new(GuestOutcome.Ok);
     }
 
+    /// <summary>Writes the exit into the GHCB page, VMGEXITs, and reads the answer back from the page.</summary>
+    private GhcbFields Vmgexit(GhcbFields exit)
+    {
+        Array.Clear(_ghcb);
+        exit.WriteTo(_ghcb);
+        _ram.Write(GhcbGpa, _ghcb);
+        _cpu.Vmgexit(GhcbGpa);
+        _ram.Read(GhcbGpa, _ghcb);
+        return GhcbFields.Read(_ghcb);
+    }
+
     public void Dispose() => _vmpck.Dispose();
+
+    // ---- the shape every platform's guest shares (ITsmGuest) ----
+
+    private bool _dmaEnabled;
+
+    private static GuestStepResult Step(GuestStep step, GuestResult r, string success) => r.Outcome switch
+    {
+        GuestOutcome.Ok => GuestStepResult.Success(step, success),
+        GuestOutcome.ExitFailed => GuestStepResult.Refused(step, RefusingLayer.Host, (long)r.ExitInfo2, $"{r.Outcome} (exit_info_2 0x{r.ExitInfo2:x})"),
+        GuestOutcome.Refused => GuestStepResult.Refused(step, RefusingLayer.Firmware, r.Status, $"{r.Outcome} (status {r.Status}, exit_info_2 0x{r.ExitInfo2:x})"),
+        _ => GuestStepResult.Refused(step, RefusingLayer.Guest, r.Status, $"{r.Outcome} (status {r.Status}, exit_info_2 0x{r.ExitInfo2:x})"),
+    };
+
+    GuestStepResult ITsmGuest.Lock() => Step(GuestStep.Lock, Lock(), "evidence verified");
+    GuestStepResult ITsmGuest.Accept() => Step(GuestStep.Accept, Accept(), "validated, RUN");
+
+    GuestStepResult ITsmGuest.EnableDma()
+    {
+        var r = EnableDma();
+        if (r.IsOk) _dmaEnabled = true;
+        return Step(GuestStep.EnableDma, r, "DMA enabled");
+    }
+
+    GuestStepResult ITsmGuest.Unlock()
+    {
+        var r = Unlock();
+        if (r.IsOk) _dmaEnabled = false;
+        return Step(GuestStep.Unlock, r, "unlocked");
+    }
+
+    GuestStepResult ITsmGuest.RefreshEvidence() => Step(GuestStep.RefreshEvidence, RefreshMeasurements(), "fresh measurements verified");
+    bool ITsmGuest.EvidenceVerified => Evidence is not null;
+    bool ITsmGuest.DmaEnabled => _dmaEnabled;
 }

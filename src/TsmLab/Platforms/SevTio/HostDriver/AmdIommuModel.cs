@@ -2,7 +2,11 @@
 // device table entry, the host driver notifies the IOMMU (Alexey's "TSM call plus host-IOMMU
 // notification", linux-uapi.md §5), which re-reads the SDTE the firmware owns and flushes its
 // device-table cache. DMA to guest private memory follows the SDTE's V bit, not the host's word.
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 

@@ -9,8 +9,11 @@
 // sealed response page copied out (EFAULT); DMA ops notify the IOMMU; the 16-byte answer.
 using TsmLab.Abi;
 using TsmLab.Kernel.Tsm;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 
@@ -47,7 +50,7 @@ internal static class SevGuestRequestHandler
             if (pages == 0 || pages > SevGuestRequestPayload.MaxMmioPages) return Errno.EINVAL.Neg();
             ulong pa = Le.U64(p, SevGuestRequestPayload.MmioPa), gpa = Le.U64(p, SevGuestRequestPayload.MmioGpa);
             if (((pa | gpa) & 0xFFF) != 0) return Errno.EINVAL.Neg();
-            bool mmio = SevTioLinkTsm.IsDeviceMmio(tdi.Function, pa, pages);
+            bool mmio = drv.IsDeviceMmio(tdi.Function, pa, pages);
             for (uint i = 0; i < pages; i++)
                 drv.Rmp.Update(pa + (ulong)i * 4096, asid, (gpa >> 12) + i, mmio);
         }

@@ -7,13 +7,18 @@
 // VALIDATE_MMIO first RMPUPDATEs the MMIO pages to the guest (as KVM does, [S4]);
 // SEV_ENABLE_DMA / SEV_DISABLE_DMA notify the host IOMMU after the PSP wrote the SDTE.
 using TsmLab.Abi;
+using TsmLab.Hardware;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Vmm;
+using TsmLab.Platforms.SevTio.Kvm;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 
@@ -27,16 +32,18 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     private const int OutPagesCount = 16;
     private readonly byte[] _cmd = new byte[128];
 
-    public SevTioLinkTsm(HostKernel kernel, byte[]? pspSeed = null)
+    /// <summary>The driver of a booted SEV-TIO host: handed the machine's PSP, it offers the PSP its DOE route and runs TIO_INIT.</summary>
+    public SevTioLinkTsm(HostKernel kernel)
     {
         _kernel = kernel;
-        Memory = new SystemMemory();
-        Rmp = new Rmp();
-        Psp = new PspFirmware(this, Memory, Rmp, pspSeed) { TraceSource = () => kernel.Trace };
+        Memory = kernel.Machine.Memory;
+        Psp = kernel.Machine.FirmwareAs<PspFirmware>();
+        Rmp = Psp.Rmp;
+        Psp.AttachHostRoute(this);
         Iommu = new AmdIommuModel(Psp);
-        _reqPage = Memory.Alloc(1);
-        _resPage = Memory.Alloc(1);
-        _outPages = Memory.Alloc(OutPagesCount);
+        _reqPage = Memory.Allocate(1);
+        _resPage = Memory.Allocate(1);
+        _outPages = Memory.Allocate(OutPagesCount);
         var init = Cmd(PspCommandBuffer.TioInit.Size);
         Psp.Command(PspCommandId.TioInit, init);
     }
@@ -44,7 +51,8 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     public string Name => "sev-tio";
     public TvmArch Arch => TvmArch.Sev;
     public PspFirmware Psp { get; }
-    public SystemMemory Memory { get; }
+    /// <summary>The machine's physical memory (the driver's command and bounce pages).</summary>
+    public PhysicalMemory Memory { get; }
     public Rmp Rmp { get; }
     public AmdIommuModel Iommu { get; }
     /// <summary>Called with every byte buffer the host path handles for a guest request (null: no tracing).</summary>
@@ -64,16 +72,18 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     // ---- IPspDeviceRoute: the host carries the PSP's DOE traffic ----
 
     ITdispTransport? IPspDeviceRoute.Transport(uint deviceId) =>
-        DsmModel(deviceId) is { } dsm ? new DoeTransport(DoeMailbox.For(dsm)) : null;
+        Mailbox(deviceId) is { } doe ? new DoeTransport(doe) : null;
 
     SpdmCollateral? IPspDeviceRoute.Collateral(uint deviceId)
     {
-        if (DsmModel(deviceId) is not { } dsm) return null;
-        return new SpdmCollateral(dsm.Identity.SpdmCertificateChain(), [.. dsm.Identity.Measurements.Select(m => m.Encode())]);
+        // Stand-in for SPDM GET_CERTIFICATE/GET_MEASUREMENTS until the device answers SPDM (DoeMailbox.StandInIdentity).
+        if (Mailbox(deviceId) is not DoeMailbox { StandInIdentity: { } identity }) return null;
+        var id = identity();
+        return new SpdmCollateral(id.SpdmCertificateChain(), [.. id.Measurements.Select(m => m.Encode())]);
     }
 
-    private DeviceSecurityManager? DsmModel(uint deviceId) =>
-        _kernel.Functions.FirstOrDefault(f => f.IsDsm && DeviceId(f) == deviceId)?.DeviceModel as DeviceSecurityManager;
+    private IDoeMailbox? Mailbox(uint deviceId) =>
+        _kernel.Functions.FirstOrDefault(f => f.IsDsm && DeviceId(f) == deviceId)?.Doe;
 
     private static uint DeviceId(PciFunction f) => f.Address.GuestRid;
 
@@ -81,7 +91,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
 
     public int Connect(PciFunction dsm)
     {
-        if (dsm.DeviceModel is not DeviceSecurityManager) return Errno.ENODEV.Neg();
+        if (dsm.Doe is null) return Errno.ENODEV.Neg();
         var c = Cmd(PspCommandBuffer.DevCreate.Size);
         Le.Put32(c, PspCommandBuffer.DevCreate.DeviceId, DeviceId(dsm));
         c[PspCommandBuffer.DevCreate.StreamId] = 0;
@@ -208,17 +218,13 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     internal ulong OutPages => _outPages;
     internal const int OutCapacity = OutPagesCount * PageSize;
 
-    /// <summary>True when [spa, spa + pages) lies inside a BAR of a function of the device (the host reads BARs from config space).</summary>
-    internal static bool IsDeviceMmio(PciFunction fn, ulong spa, uint pages)
+    /// <summary>True when [spa, spa + pages) lies inside a BAR of a function of the device (as enumeration read them from config space).</summary>
+    internal bool IsDeviceMmio(PciFunction fn, ulong spa, uint pages)
     {
-        if (fn.Dsm.DeviceModel is not DeviceSecurityManager dsm) return false;
-        ulong end = spa + (ulong)pages * 4096;
-        foreach (var t in dsm.Interfaces)
-            foreach (var bar in t.Layout.Bars)
-            {
-                ulong a = t.GetBarAddress(bar.Index);
-                if (spa >= a && end <= a + bar.Size && end > spa) return true;
-            }
+        if (pages == 0) return false;
+        ulong length = (ulong)pages * 4096;
+        foreach (var f in _kernel.Functions)
+            if (ReferenceEquals(f.Dsm, fn.Dsm) && f.ContainsMmio(spa, length)) return true;
         return false;
     }
 }

@@ -6,8 +6,10 @@
 // is ciphertext it cannot read.
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Psp;
+using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Vmm;
+using TsmLab.Platforms.SevTio.Abi;
+using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.Vmm;
 
@@ -15,8 +17,10 @@ namespace TsmLab.Platforms.SevTio.Vmm;
 public readonly record struct GuestBar(int Index, ulong Gpa, ulong Hpa, ulong Size);
 
 /// <summary>The SEV-TIO exit handler of a VMM process.</summary>
-public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : IGhcbExitHandler
+public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : ISevExitHandler
 {
+    private readonly byte[] ghcbPage = new byte[GhcbPage.Size];
+
     private readonly Dictionary<uint, (uint Vdevice, GuestBar[] Bars)> _devices = [];
 
     /// <summary>The last TSM ioctl's result (for traces and tests).</summary>
@@ -25,7 +29,25 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
     /// <summary>Makes a vDevice visible to the guest at <paramref name="guestRid"/> with its BAR mapping.</summary>
     public void Attach(uint guestRid, uint vdeviceId, params GuestBar[] bars) => _devices[guestRid] = (vdeviceId, bars);
 
-    public void Vmgexit(Ghcb g)
+    /// <summary>
+    /// KVM_RUN returned with a forwarded VMGEXIT: reads <c>kvm_run</c> from the VMM's memory, the
+    /// GHCB from guest memory, serves the exit and writes the answer into the GHCB page.
+    /// </summary>
+    public void HandleExit(ulong kvmRunHva)
+    {
+        Span<byte> run = stackalloc byte[48];
+        if (calls.Process.Memory.CopyFromUser(run, kvmRunHva) < 0 ||
+            Le.U32(run, KvmRunSevTio.ExitReason) != KvmRunSevTio.ExitSevTio) return;
+        ulong gpa = Le.U64(run, KvmRunSevTio.GhcbGpa);
+        if (!ram.Read(gpa, ghcbPage)) return;
+        var g = GhcbFields.Read(ghcbPage);
+        Vmgexit(ref g);
+        g.WriteTo(ghcbPage);
+        ram.Write(gpa, ghcbPage);
+    }
+
+    /// <summary>Serves one exit on its decoded GHCB slots (answers written into <paramref name="g"/>).</summary>
+    public void Vmgexit(ref GhcbFields g)
     {
         calls.Scratch.Reset();
         var log = calls.Process.Kernel.Trace;
@@ -33,8 +55,8 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
         ulong exitCode = g.ExitCode, info1 = g.ExitInfo1;
         switch (g.ExitCode)
         {
-            case SevTioExit.TioOp: TioOp(g); break;
-            case SevTioExit.GuestRequest: GuestRequest(g); break;
+            case SevTioExit.TioOp: TioOp(ref g); break;
+            case SevTioExit.GuestRequest: GuestRequest(ref g); break;
             default: g.ExitInfo2 = SevTsmCode.Generic; break;
         }
         log?.Record(seq, Tracing.TraceLayer.Guest, Tracing.TraceLayer.Vmm, Tracing.TraceKind.GuestExit,
@@ -43,7 +65,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
             new("rcx", $"0x{g.Rcx:x}"), new("rdx", $"0x{g.Rdx:x}"));
     }
 
-    private void TioOp(Ghcb g)
+    private void TioOp(ref GhcbFields g)
     {
         uint rid = (uint)g.ExitInfo1;
         var action = (SevTioAction)(g.ExitInfo1 >> 32);
@@ -69,7 +91,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
         if (action == SevTioAction.Bind && LastIoctl >= 0) g.Rcx = rid;
     }
 
-    private void GuestRequest(Ghcb g)
+    private void GuestRequest(ref GhcbFields g)
     {
         uint rid = (uint)g.Rcx;
         if (!_devices.TryGetValue(rid, out var d) ||

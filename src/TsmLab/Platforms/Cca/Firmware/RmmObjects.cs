@@ -1,0 +1,116 @@
+using TsmLab.Platforms.Cca.Abi;
+using TsmLab.Tdisp.Requester;
+using TsmLab.Tdisp.Wire;
+
+namespace TsmLab.Platforms.Cca.Firmware;
+
+/// <summary>A realm's memory as the RMM reaches it by IPA (the model keeps realm RAM in the VMM's guest-RAM mapping).</summary>
+public interface IRealmMemory
+{
+    bool Read(ulong ipa, Span<byte> destination);
+    bool Write(ulong ipa, ReadOnlySpan<byte> source);
+}
+
+/// <summary>The device operation a VDEV (or PDEV) runs at its next COMMUNICATE.</summary>
+internal enum DeviceOp { None, ConnectInit, SecureSession, Stop, Create, Lock, Start, Unlock, GetReport, GetMeasurements }
+
+/// <summary>One cached evidence object waiting to be handed to the host.</summary>
+/// <summary>A cache object on its way to the host, delivered in pieces no larger than the host's buffer; <see cref="Sent"/> bytes have gone.</summary>
+internal sealed class OutgoingObject(CacheObject id, byte[] bytes)
+{
+    public CacheObject Id { get; } = id;
+    public byte[] Bytes { get; } = bytes;
+    public int Sent { get; set; }
+}
+
+/// <summary>An RMM PDEV: the physical device's DSM, its link state and its device-level evidence.</summary>
+internal sealed class RmmPdev(ulong pa, ulong pdevId, byte hashAlgo, ushort ridBase, ushort ridTop, ITdispTransport transport, ISpdmEvidence? evidence)
+{
+    public ulong Pa { get; } = pa;
+    public ulong PdevId { get; } = pdevId;
+    public byte HashAlgo { get; } = hashAlgo;
+    public ushort RidBase { get; } = ridBase;
+    public ushort RidTop { get; } = ridTop;
+    public TdispRequester Requester { get; } = new(transport);
+    public ISpdmEvidence? Evidence { get; } = evidence;
+    public PdevState State { get; set; } = PdevState.New;
+    public DeviceOp Pending { get; set; } = DeviceOp.ConnectInit;
+    public byte[] Vca { get; set; } = [];
+    public byte[] Certificate { get; set; } = [];
+    /// <summary>The public key the host gave with RMI_PDEV_SET_PUBKEY (04 || X || Y for ECDSA).</summary>
+    public byte[] PublicKey { get; set; } = [];
+    public byte SignatureAlgorithm { get; set; }
+    public byte TdispVersion { get; set; }
+    public Queue<OutgoingObject> Outbox { get; } = new();
+    public int VdevCount { get; set; }
+    public TdiFunctionId FunctionId => TdiFunctionId.FromRid((ushort)PdevId);
+}
+
+/// <summary>An RMM VDEV: one TDI assigned to one realm, its state, the LOCK nonce and its evidence generations.</summary>
+internal sealed class RmmVdev(ulong pa, RmmRealm realm, RmmPdev pdev, ulong vdevId, ushort tdiId)
+{
+    public ulong Pa { get; } = pa;
+    public RmmRealm Realm { get; } = realm;
+    public RmmPdev Pdev { get; } = pdev;
+    /// <summary>The guest's RID for the TDI (rmi_vdev_params.vdev_id).</summary>
+    public ulong VdevId { get; } = vdevId;
+    public TdiFunctionId FunctionId { get; } = TdiFunctionId.FromRid(tdiId);
+    public VdevState State { get; set; } = VdevState.New;
+    public DeviceOp Pending { get; set; } = DeviceOp.Create;
+    /// <summary>The START_INTERFACE nonce from LOCK; never leaves the RMM.</summary>
+    public byte[] LockNonce { get; } = new byte[32];
+    /// <summary>Generation counters the guest sees as lock/meas/report "nonces" in rsi_vdevice_info.</summary>
+    public ulong LockGeneration { get; set; }
+    public ulong MeasGeneration { get; set; }
+    public ulong ReportGeneration { get; set; }
+    public byte[]? Report { get; set; }
+    public IReadOnlyList<MmioRange> Ranges { get; set; } = [];
+    public byte[]? Measurements { get; set; }
+    public ulong MeasFlags { get; set; }
+    public byte[] MeasNonce { get; } = new byte[32];
+    public bool DmaEnabled { get; set; }
+    public Queue<OutgoingObject> Outbox { get; } = new();
+}
+
+/// <summary>A device-memory mapping in a realm's RTT (RMI_RTT_DEV_MAP), validated by RMI_RTT_DEV_VALIDATE.</summary>
+internal sealed class DevMapping(ulong pa, RmmVdev vdev)
+{
+    public ulong Pa { get; } = pa;
+    public RmmVdev Vdev { get; } = vdev;
+    public bool Validated { get; set; }
+}
+
+/// <summary>A realm (RD): its memory, its device RTT entries and its VDEVs by guest RID.</summary>
+internal sealed class RmmRealm(ulong rd)
+{
+    /// <summary>TsmLab: REALM_CREATE's parameters are not modelled; every realm has a 48-bit IPA space whose lower half is the protected range (PAR).</summary>
+    public const ulong ParTop = 1UL << 47;
+
+    public ulong Rd { get; } = rd;
+    public IRealmMemory? Memory { get; set; }
+
+    /// <summary>[base, top) lies in the realm's protected address range.</summary>
+    public static bool InPar(ulong ipaBase, ulong ipaTop) => ipaBase < ipaTop && ipaTop <= ParTop;
+    public Dictionary<ulong, DevMapping> DevRtt { get; } = new();
+    public Dictionary<ulong, RmmVdev> Vdevs { get; } = new();
+}
+
+/// <summary>An RSI call a REC is in the middle of (it exited to the host and waits for REC_ENTER).</summary>
+internal abstract record PendingRsi;
+
+internal sealed record PendingHostCall(ulong StructIpa, ulong[] Gprs) : PendingRsi;
+
+internal sealed record PendingValidateMapping(RmmVdev Vdev, ulong Base, ulong Top, ulong Pa) : PendingRsi
+{
+    /// <summary>How far RMI_RTT_DEV_VALIDATE has got.</summary>
+    public ulong Progress { get; set; } = Base;
+}
+
+/// <summary>A REC (one realm vCPU): the guest registers of its current RSI call and what it waits for.</summary>
+internal sealed class RmmRec(ulong pa, RmmRealm realm)
+{
+    public ulong Pa { get; } = pa;
+    public RmmRealm Realm { get; } = realm;
+    public ulong[] Regs { get; } = new ulong[Rmi.RunGprCount];
+    public PendingRsi? Pending { get; set; }
+}

@@ -1,0 +1,83 @@
+using TsmLab.Kernel;
+using TsmLab.Kernel.Pci;
+using TsmLab.Tracing;
+
+namespace TsmLab.Tdisp.Device;
+
+/// <summary>
+/// A TDISP-capable PCIe device as a machine holds it: what the host can reach is what the
+/// hardware offers, per function a configuration space (IDs, BARs, the SR-IOV capability on the
+/// PF, the DOE capability on the DSM) and on the DSM a DOE mailbox that takes and returns DOE
+/// objects as bytes. The <see cref="DeviceSecurityManager"/> behind them is for observation by
+/// tests and traces; host drivers and firmware never hold it. Config-space writes reach the
+/// TDIs (a write to a locked register of a LOCKED or RUN TDI moves it to ERROR).
+/// </summary>
+public sealed class TdispPciDevice : IPciEndpoint
+{
+    /// <summary>Class code given to the device's functions: processing accelerator (TsmLab definition; no driver binds by class).</summary>
+    public const uint ClassCode = 0x12_00_00;
+
+    private readonly List<PciFunctionSpec> functions = [];
+
+    /// <summary>Builds the device from a configuration (docs/tdisp.md); <paramref name="entropy"/> defaults to the OS CSPRNG.</summary>
+    public TdispPciDevice(DeviceConfiguration configuration, ITdispEntropySource? entropy = null)
+        : this(new DeviceSecurityManager(configuration, entropy))
+    {
+    }
+
+    /// <summary>Builds the device around an existing DSM.</summary>
+    public TdispPciDevice(DeviceSecurityManager dsm)
+    {
+        Dsm = dsm;
+        var c = dsm.Configuration;
+        Mailbox = DoeMailbox.For(dsm);
+        Mailbox.StandInIdentity = () => dsm.Identity;
+        var pf = new PciAddress(c.Segment, c.Bus, c.Device, c.Function);
+        PciSriovSpec? sriov = c.Sriov is { } s
+            ? new PciSriovSpec((ushort)s.Count, (ushort)s.FirstVfOffset, (ushort)s.VfStride, s.VfDeviceId, Bars(s.Layout))
+            : null;
+        var pfConfig = PciConfigSpace.Endpoint(c.VendorId, c.DeviceId, ClassCode, Bars(c.Layout), sriov, doe: true);
+        Observe(pfConfig, dsm.Interfaces[0]);
+        functions.Add(new PciFunctionSpec(pf, c.VendorId, c.DeviceId, TeeCapable: true) { Config = pfConfig, Doe = Mailbox });
+        if (c.Sriov is { } sv)
+        {
+            for (int n = 0; n < sv.Count; n++)
+            {
+                int rid = c.Rid + sv.FirstVfOffset + n * sv.VfStride;
+                var vf = new PciAddress(c.Segment, (byte)(rid >> 8), (byte)((rid >> 3) & 0x1F), (byte)(rid & 7));
+                // A VF's own BAR registers read as zero; its resources come from the PF's SR-IOV capability.
+                var vfConfig = PciConfigSpace.Endpoint(c.VendorId, sv.VfDeviceId, ClassCode, []);
+                Observe(vfConfig, dsm.Interfaces[n + 1]);
+                functions.Add(new PciFunctionSpec(vf, c.VendorId, sv.VfDeviceId, TeeCapable: true, Dsm: pf) { Config = vfConfig });
+            }
+        }
+    }
+
+    /// <summary>The built-in default device (docs/tdisp.md).</summary>
+    public static TdispPciDevice CreateDefault(ITdispEntropySource? entropy = null) => new(DeviceSecurityManager.CreateDefault(entropy));
+
+    /// <summary>The device's security manager (observation only: the host reaches it through the mailbox).</summary>
+    public DeviceSecurityManager Dsm { get; }
+
+    /// <summary>The DSM's DOE mailbox.</summary>
+    public DoeMailbox Mailbox { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<PciFunctionSpec> Functions => functions;
+
+    /// <inheritdoc/>
+    public void AttachTrace(TraceLog? log, string lane)
+    {
+        if (log is null) { Dsm.Exchanged = null; Dsm.StateChanged = null; return; }
+        DeviceTrace.Attach(Dsm, log, lane);
+    }
+
+    private static PciBarSpec[] Bars(FunctionLayout layout) =>
+        [.. layout.Bars.Select(b => new PciBarSpec(b.Index, b.Address, b.Size, b.Is64Bit, b.Prefetchable))];
+
+    private static void Observe(PciConfigSpace config, Tdi tdi)
+    {
+        config.Written = (offset, length) => tdi.ConfigWrite(offset, length);
+        config.FunctionLevelReset = tdi.FunctionLevelReset;
+    }
+}
