@@ -176,10 +176,12 @@ public class RunCommandTests
         var run = CliRunner.Run("", "run", "--trap-rw", "--host", "sev", "--", "/bin/sh", "-c",
             $"cat {d}/connect; echo tsm0 > {d}/disconnect && echo disconnected; cat {d}/connect; " +
             $"echo nosuch > {d}/connect || echo refused; echo tsm0 > {d}/connect && echo reconnected; cat {d}/connect; " +
-            "exec 3<>/dev/iommu; cat <&3 || echo read-refused");
+            "exec 3<>/dev/iommu; cat <&3 || echo read-refused; " +
+            $"exec 4>{d}/connect; cat <&4 || echo not-opened-for-reading");
         Assert.True(run.Exit == 0, run.Err);
-        Assert.Equal("tsm0\ndisconnected\n\nrefused\nreconnected\ntsm0\nread-refused\n", run.Out);
+        Assert.Equal("tsm0\ndisconnected\n\nrefused\nreconnected\ntsm0\nread-refused\nnot-opened-for-reading\n", run.Out);
         Assert.Contains("cat: -: Invalid argument", run.Err, StringComparison.Ordinal);
+        Assert.Contains("cat: -: Bad file descriptor", run.Err, StringComparison.Ordinal);
     }
 
     [RunFact]
