@@ -1,3 +1,4 @@
+using TsmLab.Input;
 using TsmLab.Linux;
 
 namespace TsmLab.Run;
@@ -13,6 +14,7 @@ public static class ProgramLocator
     public static int Resolve(string name, out string path, out string problem)
     {
         path = name;
+        string shown = Printable.Of(name);
         problem = "";
         if (name.Length == 0)
         {
@@ -23,12 +25,12 @@ public static class ProgramLocator
         {
             if (!File.Exists(name))
             {
-                problem = Directory.Exists(name) ? $"tsmlab run: '{name}' is a directory" : $"tsmlab run: '{name}': no such file";
+                problem = Directory.Exists(name) ? $"tsmlab run: '{shown}' is a directory" : $"tsmlab run: '{shown}': no such file";
                 return Directory.Exists(name) ? 126 : 127;
             }
             if (!Executable(name))
             {
-                problem = $"tsmlab run: '{name}': permission denied (not executable)";
+                problem = $"tsmlab run: '{shown}': permission denied (not executable)";
                 return 126;
             }
             return 0;
@@ -46,7 +48,7 @@ public static class ProgramLocator
             }
             sawNonExecutable = true;
         }
-        problem = sawNonExecutable ? $"tsmlab run: '{name}': permission denied (not executable)" : $"tsmlab run: '{name}': command not found";
+        problem = sawNonExecutable ? $"tsmlab run: '{shown}': permission denied (not executable)" : $"tsmlab run: '{shown}': command not found";
         return sawNonExecutable ? 126 : 127;
     }
 

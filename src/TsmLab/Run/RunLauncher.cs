@@ -43,7 +43,7 @@ public static unsafe class RunLauncher
         ulong* fprog = (ulong*)NativeMemory.AllocZeroed(2, 8);
         fprog[0] = (ulong)(filter.Length / 8);
         fprog[1] = (ulong)insns;
-        byte* failExec = Utf8z($"tsmlab run: cannot execute '{args[3]}': ");
+        byte* failExec = Utf8z($"tsmlab run: cannot execute '{Input.Printable.Of(args[3])}': ");
 
         long ready = Sys.Open(args[0], LinuxConst.ORdwr | LinuxConst.OCloexec);
         long go = Sys.Open(args[1], LinuxConst.ORdwr | LinuxConst.OCloexec);

@@ -267,11 +267,11 @@ internal sealed unsafe class Supervisor : IListenerServer
         if ((flags & LinuxConst.OAccmode) != LinuxConst.ORdonly)
         {
             // kernfs refuses a write open of a read-only attribute with EACCES. A store
-            // (connect, disconnect) would need write(2) trapped, which run does not do.
+            // (connect, disconnect) needs write(2) trapped: --trap-rw.
             if (!warnedSysfsWrite && (path.EndsWith("/tsm/connect", StringComparison.Ordinal) || path.EndsWith("/tsm/disconnect", StringComparison.Ordinal)))
             {
                 warnedSysfsWrite = true;
-                lock (error) error.WriteLine($"tsmlab run: writing {path} is not supported under run (write(2) is not trapped); it answers EACCES (docs/run.md)");
+                lock (error) error.WriteLine($"tsmlab run: writing {Input.Printable.Of(path)} needs --trap-rw (without it write(2) is not trapped); the open answers EACCES (docs/run.md)");
             }
             Answer(n.Id, -LinuxErrno.EACCES);
             return;

@@ -166,7 +166,7 @@ public class RunCommandTests
             "echo tsm0 > /sys/bus/pci/devices/0000:01:00.0/tsm/connect || echo refused");
         Assert.Equal("refused\n", run.Out);
         Assert.Contains("Permission denied", run.Err, StringComparison.Ordinal);
-        Assert.Contains("tsmlab run: writing /sys/bus/pci/devices/0000:01:00.0/tsm/connect is not supported under run", run.Err, StringComparison.Ordinal);
+        Assert.Contains("tsmlab run: writing /sys/bus/pci/devices/0000:01:00.0/tsm/connect needs --trap-rw", run.Err, StringComparison.Ordinal);
     }
 
     [RunFact]
