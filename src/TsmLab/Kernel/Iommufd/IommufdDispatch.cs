@@ -54,7 +54,7 @@ internal static class IommufdDispatch
     /// <summary><c>check_zeroed_user</c>: 1 all zero, 0 a non-zero byte (before any fault), -EFAULT.</summary>
     private static int CheckZeroedUser(IUserMemory memory, ulong from, uint length)
     {
-        Span<byte> chunk = stackalloc byte[256];
+        Span<byte> chunk = stackalloc byte[AddressSpace.PageSize]; // one read per page (a real program's memory costs a syscall per read)
         while (length > 0)
         {
             int n = (int)Math.Min(length, (uint)chunk.Length);
