@@ -215,16 +215,24 @@ public class RunCommandTests
     {
         string exe = NativeRun.Compile("examples/c/assign.c");
         string trace = Path.Combine(Path.GetTempPath(), $"tsmlab-run-trace-{Environment.ProcessId}.jsonl");
+        string report = Path.ChangeExtension(trace, ".html");
         try
         {
-            var run = CliRunner.Run("", "run", "--host", "sev", "--trace", trace, "--", exe);
+            var run = CliRunner.Run("", "run", "--host", "sev", "--trace", trace, "--report", report, "--", exe);
             Assert.True(run.Exit == 0, run.Err);
             string text = File.ReadAllText(trace);
             Assert.Contains("IOMMU_VDEVICE_ALLOC", text, StringComparison.Ordinal);
             Assert.Contains("IOMMU_VDEVICE_TSM_OP", text, StringComparison.Ordinal);
             Assert.Contains("virt_id", text, StringComparison.Ordinal);
+            string html = File.ReadAllText(report);
+            Assert.StartsWith("<!DOCTYPE html>", html, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("IOMMU_VDEVICE_TSM_OP", html, StringComparison.Ordinal);
         }
-        finally { File.Delete(trace); }
+        finally
+        {
+            File.Delete(trace);
+            File.Delete(report);
+        }
     }
 
     private static string[] Lines(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries);
