@@ -45,6 +45,7 @@ public static unsafe class RunLauncher
         fprog[1] = (ulong)insns;
         byte* failExec = Utf8z($"tsmlab run: cannot execute '{Input.Printable.Of(args[3])}': ");
 
+        long parent = Sys.Call(SysNr.Getppid);
         long ready = Sys.Open(args[0], LinuxConst.ORdwr | LinuxConst.OCloexec);
         long go = Sys.Open(args[1], LinuxConst.ORdwr | LinuxConst.OCloexec);
         if (ready < 0 || go < 0)
@@ -70,9 +71,9 @@ public static unsafe class RunLauncher
                 : $"tsmlab run: cannot install the seccomp filter ({Errname(listener)}); a container that forbids seccomp cannot run programs under the model");
             return 125;
         }
-        // From here on only syscalls the filter never traps until execve: writev and readv (with
-        // --trap-rw, read and write would wait for a supervisor that has no listener yet),
-        // rt_sigaction, rt_sigprocmask, execve.
+        // From here on only syscalls the filter never traps until execve: writev, poll, getppid
+        // and readv (with --trap-rw, read and write would wait for a supervisor that has no
+        // listener yet), rt_sigaction, rt_sigprocmask, execve.
         int lfd = (int)listener;
         ulong* iov = stackalloc ulong[2];
         iov[0] = (ulong)&lfd;
@@ -81,6 +82,10 @@ public static unsafe class RunLauncher
         byte goByte = 0;
         iov[0] = (ulong)&goByte;
         iov[1] = 1;
+        // The go FIFO is open read-write here, so a supervisor that died never gives end-of-file:
+        // wait in slices and give up when this process has been re-parented.
+        while (Sys.PollOne((int)go, LinuxConst.PollIn, 500, out _) == 0)
+            if (Sys.Call(SysNr.Getppid) != parent) return 125;
         long n;
         do n = Sys.Call(SysNr.Readv, go, (long)iov, 1);
         while (n == -LinuxErrno.EINTR);
