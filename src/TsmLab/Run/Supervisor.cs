@@ -11,8 +11,9 @@ namespace TsmLab.Run;
 /// the model's paths install placeholders; ioctls on placeholders run the model's handler with
 /// the caller's real memory; everything else is continued. The loop is single-threaded (the
 /// model's one user), and never waits on the program: a notification whose caller died is
-/// dropped (SECCOMP_IOCTL_NOTIF_ID_VALID after the memory reads, before acting). It returns
-/// when no task uses the filter any more, with every placeholder released.
+/// dropped (SECCOMP_IOCTL_NOTIF_ID_VALID after reading an open's path and before acting on it;
+/// for an ioctl before the model's handler runs) [U1]. It returns when no task uses the filter
+/// any more, with every placeholder released.
 /// </summary>
 internal sealed unsafe class Supervisor : IListenerServer
 {
