@@ -46,7 +46,8 @@ public class RunFaultTests
         var (rc, o, e, stats) = NativeRun.Run(kernel, exe, "killed");
         Assert.True(rc == 137, $"exit {rc}: {o}{e}");
         Assert.Contains("killed: bind ok", o, StringComparison.Ordinal);
-        Assert.True(stats.Emulated > 20, $"only {stats.Emulated} calls served before the kill");
+        // 12 calls set the TDI up and bind it; the request threads were in their loop when killed.
+        Assert.True(stats.Emulated > 12, $"only {stats.Emulated} calls served before the kill");
         AssertReleased(kernel);
     }
 
