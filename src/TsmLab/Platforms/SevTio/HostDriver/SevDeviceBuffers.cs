@@ -63,10 +63,10 @@ internal sealed class SevDeviceBuffers
     }
 
     /// <summary>
-    /// After EXPAND_BUFFER_LENGTH_REQUEST: when the output's capacity_sz now asks for more than it
-    /// has, a new output buffer of that size replaces it (true); false when it asks for nothing
-    /// new or for more than one scatter page can list (the driver's "neither buffer requires
-    /// expansion" failure).
+    /// After EXPAND_BUFFER_LENGTH_REQUEST: when the output's capacity_sz no longer says what the
+    /// host allocated (the firmware wrote the size it needs, as the driver's sla_expand checks), a
+    /// new output buffer of that size replaces it (true); false when it is unchanged or more than
+    /// one scatter page can list (the driver's "neither buffer requires expansion" failure).
     /// </summary>
     public bool ExpandOutput()
     {
@@ -74,11 +74,28 @@ internal sealed class SevDeviceBuffers
         Span<byte> cap = stackalloc byte[4];
         buf.Read(SlaBufferHeader.CapacitySz, cap);
         long wanted = Le.U32(cap, 0);
-        if (wanted <= OutputLength || Pages(wanted) > SlaBuffer.MaxPages) return false;
+        if (wanted == OutputLength || Pages(wanted) > SlaBuffer.MaxPages) return false;
         Free(_memory, Output);
         Output = Alloc(_memory, (int)wanted);
         OutputLength = Pages(wanted) * Page;
         return true;
+    }
+
+    /// <summary>
+    /// Adopts <paramref name="sla"/> as the output buffer with capacity_sz = <paramref name="length"/>
+    /// (the old one freed): a host that sizes its output from spdm_out_size_min and lets the
+    /// firmware grow it (tests use it to drive EXPAND_BUFFER_LENGTH_REQUEST).
+    /// </summary>
+    public void UseOutput(ulong sla, int length)
+    {
+        if (SlaBuffer.TryOpen(_memory, sla, out var buf) != PspStatus.Success || length <= 0 || length > buf.Capacity)
+            throw new ArgumentException("not an output buffer of that length", nameof(sla));
+        Free(_memory, Output);
+        Output = sla;
+        OutputLength = length;
+        Span<byte> cap = stackalloc byte[4];
+        Le.Put32(cap, 0, (uint)length);
+        buf.Write(SlaBufferHeader.CapacitySz, cap);
     }
 
     /// <summary>The data of the object the firmware left in the output buffer, when it has the expected id and a consistent length.</summary>
