@@ -144,6 +144,30 @@ public sealed class PspCommandTests
     }
 
     [Fact]
+    public void ScatterList_IsReadUpToEol_NestedEmptyOrUnmappedEntries_AreRefused()
+    {
+        var mem = new PhysicalMemory(0x1_0000_0000);
+        ulong list = mem.Allocate(1), a = mem.Allocate(1), b = mem.Allocate(1);
+        var l = mem.At(list, 4096);
+        Le.Put64(l, 0, SlaAddress.Data(a));
+        Le.Put64(l, 8, SlaAddress.Data(b));
+        Le.Put64(l, 16, SlaAddress.Eol);
+        Assert.Equal(PspStatus.Success, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out var buf));
+        Assert.Equal(8192, buf.Capacity);
+        Assert.True(buf.Write(4090, [1, 2, 3, 4, 5, 6, 7, 8]));                                   // across the page boundary
+        Assert.Equal(new byte[] { 7, 8 }, mem.At(b, 2).ToArray());
+        Assert.False(buf.Write(8190, [1, 2, 3]));
+        Le.Put64(l, 8, SlaAddress.Scatter(b));
+        Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));   // nested scatter
+        Le.Put64(l, 8, SlaAddress.Data(0x9_0000_0000));
+        Assert.Equal(PspStatus.InvalidAddress, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));
+        Le.Put64(l, 0, SlaAddress.Eol);
+        Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));   // no pages
+        Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Data(a) | SlaAddress.PageSize2M, out _));
+        Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Null, out _));
+    }
+
+    [Fact]
     public void DevStatus_ReportsTheConnectedDevice_ShortStatusLength_IsInvalidLength_UnknownContext_IsInvalidParam()
     {
         var rig = new SevRig();
@@ -233,6 +257,19 @@ public sealed class PspCommandTests
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 0x40, 0))); // reserved lock flag
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 2)));    // reserved bit beside run
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 0)));
+        ulong second = Page(rig);
+        var tdi2 = Buf(PspCommandBuffer.TdiCreate.Size);
+        Le.Put64(tdi2, PspCommandBuffer.TdiCreate.DevCtxSla, d.DevCtx);
+        Le.Put64(tdi2, PspCommandBuffer.TdiCreate.TdiCtxSla, second);
+        Le.Put32(tdi2, PspCommandBuffer.TdiCreate.InterfaceId, 0x0102);
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiCreate, tdi2));
+        var bind2 = Bind(gctx9, 0x18, 1, 0);
+        Le.Put64(bind2, PspCommandBuffer.TdiBind.TdiCtxSla, second);
+        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiBind, bind2));                     // guest 9 has a TDI as 0x18
+        var reclaim2 = Buf(PspCommandBuffer.TdiReclaim.Size);
+        Le.Put64(reclaim2, PspCommandBuffer.TdiReclaim.DevCtxSla, d.DevCtx);
+        Le.Put64(reclaim2, PspCommandBuffer.TdiReclaim.TdiCtxSla, second);
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiReclaim, reclaim2));
 
         var info = Buf(PspCommandBuffer.TdiInfo.Size);
         Le.Put64(info, PspCommandBuffer.TdiInfo.DevCtxSla, d.DevCtx);
