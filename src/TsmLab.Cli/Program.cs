@@ -13,7 +13,8 @@ public static class Program
     /// <summary>Exit code when a command fails in a way TsmLab did not foresee (EX_SOFTWARE); one line names it, never a stack trace.</summary>
     public const int InternalError = 70;
 
-    public static int Main(string[] args) => Run(args, Console.In, Console.Out, Console.Error);
+    public static int Main(string[] args) =>
+        args.Length > 0 && args[0] == TsmLab.Run.RunLauncher.Verb ? TsmLab.Run.RunLauncher.Main(args[1..]) : Run(args, Console.In, Console.Out, Console.Error);
 
     /// <summary>Runs the command line with explicit streams, so tests drive it in process.</summary>
     public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
@@ -33,32 +34,37 @@ public static class Program
             catch (IOException)
             {
             }
-            return InternalError;
+            // Under `tsmlab run` every status but 125-127 is the program's: TsmLab's own is 125.
+            return args.FirstOrDefault() == "run" ? TsmLab.Run.RunSession.OwnFailure : InternalError;
         }
     }
 
     private static int RunCommand(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("TsmLab: an executable model of PCIe TDISP device assignment to confidential VMs");
+        // The root is named "tsmlab" whatever the executable is called, so usage lines read as users type them.
+        var root = new Command("tsmlab", "TsmLab: an executable model of PCIe TDISP device assignment to confidential VMs");
+        root.Options.Add(new System.CommandLine.Help.HelpOption());
+        root.Options.Add(new VersionOption());
         var io = new CliIo(stdin, stdout, stderr);
         root.Subcommands.Add(DemoCommand.Create(io));
         root.Subcommands.Add(AbiCommand.Create(io));
         root.Subcommands.Add(ReplayCommand.Create(io));
         root.Subcommands.Add(InfoCommand.Create(io));
         root.Subcommands.Add(TdispCommand.Create(io));
+        root.Subcommands.Add(TsmLab.Cli.RunCommand.Create(io));
         var parse = root.Parse(args);
         string command = parse.CommandResult.Command == root ? "tsmlab" : "tsmlab " + parse.CommandResult.Command.Name;
         if (UnknownOption(parse) is { } bad)
         {
             stderr.WriteLine($"{command}: unknown option '{Printable.Of(bad)}' (see '{command} --help')");
-            return UsageError;
+            return command == "tsmlab run" ? TsmLab.Run.RunSession.OwnFailure : UsageError;
         }
         if (parse.Errors.Count > 0)
         {
             // One line: the error that names the input (an unrecognized token) first.
             var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
             stderr.WriteLine($"{command}: {Printable.Of(error.Message)} (see '{command} --help')");
-            return UsageError;
+            return command == "tsmlab run" ? TsmLab.Run.RunSession.OwnFailure : UsageError;
         }
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
     }

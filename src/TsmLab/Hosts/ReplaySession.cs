@@ -82,57 +82,63 @@ public sealed class ReplaySession
         return $"{{\"line\":{lineNumber.ToString(CultureInfo.InvariantCulture)},\"error\":\"line is longer than {max.ToString(CultureInfo.InvariantCulture)} characters\"}}";
     }
 
+    /// <summary>A replay op: what it does with its line, answering with the writer of its result fields.</summary>
+    private delegate Action<Utf8JsonWriter> ReplayHandler(ReplaySession session, JsonInputObject line);
+
+    /// <summary>One replay op: its name (the line's <c>op</c>) and its handler.</summary>
+    private sealed record ReplayOp(string Name, ReplayHandler Handler);
+
+    /// <summary>The replay ops, one row each (docs/replay.md); the unknown-op error lists them from here.</summary>
+    private static readonly ReplayOp[] Ops =
+    [
+        new("open", static (s, e) =>
+        {
+            int fd = s.Process.Open(e.String("path"));
+            return fd >= 0 ? w => w.WriteNumber("fd", fd) : Ret(fd);
+        }),
+        new("close", static (s, e) => Ret(s.Process.Close((int)e.Integer("fd", 0, int.MaxValue)))),
+        new("mmap", static (s, e) => Ret(s.Process.Memory.Map(e.Integer("addr"), e.Integer("len"), ParseProt(e)))),
+        new("munmap", static (s, e) => Ret(s.Process.Memory.Unmap(e.Integer("addr"), e.Integer("len")))),
+        new("mprotect", static (s, e) => Ret(s.Process.Memory.Protect(e.Integer("addr"), e.Integer("len"), ParseProt(e)))),
+        new("write", static (s, e) =>
+        {
+            ulong addr = e.Integer("addr");
+            byte[] bytes = e.Required("hex").AsHex();
+            return Ret(s.Process.Memory.CopyToUser(addr, bytes));
+        }),
+        new("read", static (s, e) =>
+        {
+            ulong addr = e.Integer("addr");
+            var bytes = new byte[e.Integer("len", 0, 1 << 20)];
+            int rc = s.Process.Memory.CopyFromUser(bytes, addr);
+            if (rc < 0) return Ret(rc);
+            string hex = Convert.ToHexStringLower(bytes);
+            return w => w.WriteString("hex", hex);
+        }),
+        new("ioctl", static (s, e) =>
+        {
+            int fd = (int)e.Integer("fd", 0, int.MaxValue);
+            uint cmd = (uint)e.Integer("cmd", 0, uint.MaxValue);
+            ulong arg = e.Find("arg") is { } a ? a.AsInteger() : 0;
+            return Ret(s.Process.Ioctl(fd, cmd, arg));
+        }),
+        new("sysfs_read", static (s, e) =>
+        {
+            int rc = s.Kernel.Sysfs.Read(e.String("path"), out var value);
+            if (rc < 0) return Ret(rc);
+            return w => w.WriteString("value", value);
+        }),
+        new("sysfs_write", static (s, e) => Ret(s.Kernel.Sysfs.Write(e.String("path"), e.String("value")))),
+    ];
+
+    /// <summary>The op names, in table order.</summary>
+    public static IReadOnlyList<string> OpNames { get; } = [.. Ops.Select(o => o.Name)];
+
     private Action<Utf8JsonWriter> Dispatch(string op, JsonInputObject e)
     {
-        var mem = Process.Memory;
-        switch (op)
-        {
-            case "open":
-            {
-                int fd = Process.Open(e.String("path"));
-                return fd >= 0 ? w => w.WriteNumber("fd", fd) : Ret(fd);
-            }
-            case "close":
-                return Ret(Process.Close((int)e.Integer("fd", 0, int.MaxValue)));
-            case "mmap":
-                return Ret(mem.Map(e.Integer("addr"), e.Integer("len"), ParseProt(e)));
-            case "munmap":
-                return Ret(mem.Unmap(e.Integer("addr"), e.Integer("len")));
-            case "mprotect":
-                return Ret(mem.Protect(e.Integer("addr"), e.Integer("len"), ParseProt(e)));
-            case "write":
-            {
-                ulong addr = e.Integer("addr");
-                byte[] bytes = e.Required("hex").AsHex();
-                return Ret(mem.CopyToUser(addr, bytes));
-            }
-            case "read":
-            {
-                ulong addr = e.Integer("addr");
-                var bytes = new byte[e.Integer("len", 0, 1 << 20)];
-                int rc = mem.CopyFromUser(bytes, addr);
-                if (rc < 0) return Ret(rc);
-                string hex = Convert.ToHexStringLower(bytes);
-                return w => w.WriteString("hex", hex);
-            }
-            case "ioctl":
-            {
-                int fd = (int)e.Integer("fd", 0, int.MaxValue);
-                uint cmd = (uint)e.Integer("cmd", 0, uint.MaxValue);
-                ulong arg = e.Find("arg") is { } a ? a.AsInteger() : 0;
-                return Ret(Process.Ioctl(fd, cmd, arg));
-            }
-            case "sysfs_read":
-            {
-                int rc = Kernel.Sysfs.Read(e.String("path"), out var value);
-                if (rc < 0) return Ret(rc);
-                return w => w.WriteString("value", value);
-            }
-            case "sysfs_write":
-                return Ret(Kernel.Sysfs.Write(e.String("path"), e.String("value")));
-            default:
-                throw e.Required("op").Error($"unknown op '{Printable.Of(op)}' (open, close, mmap, munmap, mprotect, write, read, ioctl, sysfs_read, sysfs_write)");
-        }
+        foreach (var row in Ops)
+            if (row.Name == op) return row.Handler(this, e);
+        throw e.Required("op").Error($"unknown op '{Printable.Of(op)}' ({string.Join(", ", OpNames)})");
     }
 
     private static Action<Utf8JsonWriter> Ret(long rc) => w =>

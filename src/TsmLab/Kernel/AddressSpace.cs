@@ -33,7 +33,7 @@ public enum Prot
 /// half-done mmap, munmap or mprotect.
 /// </para>
 /// </summary>
-public sealed class AddressSpace
+public sealed class AddressSpace : IUserMemory
 {
     public const int PageShift = 12;
     public const int PageSize = 1 << PageShift;

@@ -19,15 +19,28 @@ public sealed class Process
     private readonly List<KernelFile?> files = new() { null, null, null };
     private readonly Lock fileLock = new();
 
+    private readonly IUserMemory? foreignMemory;
+    private readonly IFileTable? foreignFiles;
+
     internal Process(HostKernel kernel, int pid)
     {
         Kernel = kernel;
         Pid = pid;
     }
 
+    /// <summary>A real program's process (<c>tsmlab run</c>): its memory and fd table are the real kernel's.</summary>
+    internal Process(HostKernel kernel, int pid, IUserMemory memory, IFileTable files) : this(kernel, pid)
+    {
+        foreignMemory = memory;
+        foreignFiles = files;
+    }
+
     public HostKernel Kernel { get; }
     public int Pid { get; }
     public AddressSpace Memory { get; } = new();
+
+    /// <summary>The memory the kernel side copies through: <see cref="Memory"/>, or a real program's under <c>tsmlab run</c>.</summary>
+    public IUserMemory UserMemory => foreignMemory ?? Memory;
 
     /// <summary>open(2) of a device node: the new fd, or -ENOENT for a path the host does not have.</summary>
     public int Open(string path)
@@ -42,6 +55,7 @@ public sealed class Process
     /// <summary>close(2): 0, or -EBADF.</summary>
     public int Close(int fd)
     {
+        if (foreignFiles is not null) throw new InvalidOperationException("a real program's descriptors are closed by the real kernel");
         KernelFile? file;
         lock (fileLock)
         {
@@ -87,6 +101,7 @@ public sealed class Process
     /// <summary>Installs a file that the caller holds a reference to; the reference moves to the table.</summary>
     public int InstallFd(KernelFile file)
     {
+        if (foreignFiles is not null) return foreignFiles.Install(file);
         lock (fileLock) return InstallFdLocked(file);
     }
 
@@ -127,5 +142,5 @@ public sealed class Process
         return open;
     }
 
-    private KernelFile? Lookup(int fd) => fd >= FirstFreeFd && fd < files.Count ? files[fd] : null;
+    private KernelFile? Lookup(int fd) => foreignFiles is not null ? foreignFiles.Lookup(fd) : fd >= FirstFreeFd && fd < files.Count ? files[fd] : null;
 }

@@ -23,7 +23,7 @@ public static class IoctlTrace
         else
         {
             var bytes = new byte[abi.Struct.Size];
-            if (caller.Memory.CopyFromUser(bytes, arg) == 0)
+            if (caller.UserMemory.CopyFromUser(bytes, arg) == 0)
             {
                 foreach (var f in abi.Struct.Fields)
                 {

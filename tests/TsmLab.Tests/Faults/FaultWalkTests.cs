@@ -93,12 +93,12 @@ public abstract class FaultWalkTests(ITestOutputHelper output)
     protected void WalkAssignment(FaultPoint point)
     {
         var (kernel, platform) = TsmLab.Tests.Kernel.TestHosts.Boot(TsmLab.Abi.TvmArch.Cca);
-        var plan = new Vmm.AssignmentPlan("/dev/vfio/devices/vfio0", TsmLab.Tests.Kernel.TestHosts.VmTypeFor(TsmLab.Abi.TvmArch.Cca),
+        var plan = new TsmLab.Vmm.AssignmentPlan("/dev/vfio/devices/vfio0", TsmLab.Tests.Kernel.TestHosts.VmTypeFor(TsmLab.Abi.TvmArch.Cca),
             TsmLab.Abi.IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, TsmLab.Tests.Kernel.TestHosts.GuestAddress);
         bool Assign(FaultPlan? faults, out Process vmm)
         {
             vmm = kernel.CreateProcess();
-            var a = new Vmm.DeviceAssignment(vmm, plan);
+            var a = new TsmLab.Vmm.DeviceAssignment(vmm, plan);
             using (faults?.Activate()) return a.Prepare() && a.Bind();
         }
 

@@ -35,11 +35,11 @@ internal sealed class KvmVfioDeviceFile : KernelFile
     {
         if (cmd != KvmIoctl.SetDeviceAttr) return Errno.ENOTTY.Neg();
         Span<byte> attr = stackalloc byte[(int)KvmDeviceAttr.SizeOf];
-        if (caller.Memory.CopyFromUser(attr, arg) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.CopyFromUser(attr, arg) < 0) return Errno.EFAULT.Neg();
         if (Le.U32(attr, KvmDeviceAttr.Group) != KvmDeviceAttr.GroupVfioFile) return Errno.ENXIO.Neg();
         ulong which = Le.U64(attr, KvmDeviceAttr.Attr);
         if (which != KvmDeviceAttr.VfioFileAdd && which != KvmDeviceAttr.VfioFileDel) return Errno.ENXIO.Neg();
-        if (caller.Memory.GetUser32(Le.U64(attr, KvmDeviceAttr.Addr), out uint fdBits) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.GetUser32(Le.U64(attr, KvmDeviceAttr.Addr), out uint fdBits) < 0) return Errno.EFAULT.Neg();
         var file = caller.Fget((int)fdBits);
         if (file is null) return Errno.EBADF.Neg();
         try

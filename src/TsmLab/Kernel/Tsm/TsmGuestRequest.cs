@@ -21,7 +21,7 @@ public ref struct TsmGuestRequest
     /// <summary>The request payload (kernel copy).</summary>
     public ReadOnlySpan<byte> Request;
     /// <summary>The caller's address space, for copy-out and for pointers inside payloads.</summary>
-    public AddressSpace Memory;
+    public IUserMemory Memory;
     /// <summary>User address of the response buffer (0: none).</summary>
     public ulong ResponseUptr;
     /// <summary>Size of the response buffer.</summary>

@@ -48,7 +48,7 @@ public sealed class VfioDeviceFile : KernelFile
     private int Bind(Process caller, ulong arg)
     {
         Span<byte> b = stackalloc byte[VfioDeviceBindIommufd.SizeOf];
-        if (caller.Memory.CopyFromUser(b, arg) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.CopyFromUser(b, arg) < 0) return Errno.EFAULT.Neg();
         if (Le.U32(b, VfioDeviceBindIommufd.Argsz) < VfioDeviceBindIommufd.SizeOf || Le.U32(b, VfioDeviceBindIommufd.Flags) != 0)
             return Errno.EINVAL.Neg();
         if (Binding is not null || Device.OpenCount != 0) return Errno.EINVAL.Neg();
@@ -65,7 +65,7 @@ public sealed class VfioDeviceFile : KernelFile
         Binding = idev;
         Span<byte> devid = stackalloc byte[4];
         Le.Put32(devid, 0, idev.Id);
-        if (caller.Memory.CopyToUser(arg + VfioDeviceBindIommufd.OutDevid, devid) < 0)
+        if (caller.UserMemory.CopyToUser(arg + VfioDeviceBindIommufd.OutDevid, devid) < 0)
         {
             Unbind();
             return Errno.EFAULT.Neg();
@@ -76,7 +76,7 @@ public sealed class VfioDeviceFile : KernelFile
     private int Attach(Process caller, ulong arg)
     {
         Span<byte> a = stackalloc byte[VfioDeviceAttachIommufdPt.SizeOf];
-        if (caller.Memory.CopyFromUser(a, arg) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.CopyFromUser(a, arg) < 0) return Errno.EFAULT.Neg();
         if (Le.U32(a, VfioDeviceAttachIommufdPt.Argsz) < VfioDeviceAttachIommufdPt.SizeOf || Le.U32(a, VfioDeviceAttachIommufdPt.Flags) != 0)
             return Errno.EINVAL.Neg();
         var idev = Binding!;
@@ -84,7 +84,7 @@ public sealed class VfioDeviceFile : KernelFile
         if (rc < 0) return rc;
         Span<byte> pt = stackalloc byte[4];
         Le.Put32(pt, 0, hwptId);
-        if (caller.Memory.CopyToUser(arg + VfioDeviceAttachIommufdPt.PtId, pt) < 0)
+        if (caller.UserMemory.CopyToUser(arg + VfioDeviceAttachIommufdPt.PtId, pt) < 0)
         {
             if (changed) idev.Context.Detach(idev);
             return Errno.EFAULT.Neg();

@@ -267,19 +267,30 @@ public sealed class CcaRmmTests
     {
         var f = new Fw();
         var (pdev, rd, vdev) = f.Ready();
-        const ulong ipa = 0x1_0000_0000;
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_0000)); // not locked yet
+        const ulong ipa = 0x1_0000_0000, single = Rmi.AddrTypeSingle;
+        ulong Desc(ulong pa, ulong n = 1) => Rmi.AddrRangeDesc(pa, n);
+        // RMI_RTT_DEV_MAP(rd, vdev, base, top, flags, oaddr) [TR1]
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, single, Desc(0xf000_0000))); // not locked yet
         f.Call(Rmi.VdevLock, rd, pdev, vdev);
         f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm);
-        Assert.Equal(RmiStatus.ErrorRealm, f.Call(Rmi.RttDevMap, f.Mem.Allocate(), ipa, 3, 0xf000_0000));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 2, 0xf000_0000));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa + 8, 3, 0xf000_0000));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_2000)); // MSI-X table: not TEE memory
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_0000));
-        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_1000));
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RttDevUnmap, out ulong pa, rd, ipa, 3));
-        Assert.Equal(0xf000_0000ul, pa);
-        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevUnmap, rd, ipa, 3));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, f.Mem.Allocate(), vdev, ipa, ipa + 0x1000, single, Desc(0xf000_0000))); // unknown RD
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, Rmi.AddrTypeList, Desc(0xf000_0000)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, single, Rmi.AddrRangeDesc(0xf000_0000, 1, sz: 1))); // 2 MiB blocks
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa + 8, ipa + 0x1000, single, Desc(0xf000_0000)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, 1UL << 47, (1UL << 47) + 0x1000, single, Desc(0xf000_0000))); // outside the PAR
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, single, Desc(0xf000_2000))); // MSI-X table: not TEE memory
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x3000, single, Desc(0xf000_0000, 3))); // runs into it: nothing mapped
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RttDevMap, out ulong top, rd, vdev, ipa, ipa + 0x2000, single, Desc(0xf000_0000, 2)));
+        Assert.Equal(ipa + 0x2000, top);
+        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevMap, rd, vdev, ipa + 0x1000, ipa + 0x2000, single, Desc(0xf000_1000)));
+        // RMI_RTT_DEV_UNMAP(rd, base, top, flags, oaddr) -> x1 top, x2 the PA range (RmiAddrRangeDesc4KB), x3 0
+        Span<ulong> x = [Rmi.RttDevUnmap, rd, ipa, ipa + 0x2000, single, 0, 0, 0];
+        f.Rmm.Rmi(x);
+        Assert.Equal((ulong)RmiStatus.Success, x[0]);
+        Assert.Equal(ipa + 0x2000, x[1]);
+        Assert.Equal((0xf000_0000ul, 2ul, 0ul), Rmi.ReadAddrRangeDesc(x[2]));
+        Assert.Equal(0ul, x[3]);
+        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevUnmap, rd, ipa, ipa + 0x1000, single, 0));
         Assert.Equal(RmiStatus.ErrorRec, f.Call(Rmi.RttDevValidate, rd, f.Mem.Allocate(), ipa, ipa + 0x1000));
     }
 

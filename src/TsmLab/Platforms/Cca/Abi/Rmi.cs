@@ -90,6 +90,18 @@ public static class Rmi
         RunExitVdevId = RunExit + 0x530, RunExitDevMemBase = RunExit + 0x540, RunExitDevMemTop = RunExit + 0x548,
         RunExitDevMemPa = RunExit + 0x550, RunExitImm = RunExit + 0x600, RunGprCount = 31;
 
+    /// <summary>RmiRttProtMapFlags / RmiRttUnmapFlags [TR1]: oaddr_type in bits 1:0 (NONE 0, SINGLE 1, LIST 2), list count in bits 15:2.</summary>
+    public const ulong AddrTypeNone = 0, AddrTypeSingle = 1, AddrTypeList = 2, MapFlagsOaddrTypeMask = 3;
+
+    /// <summary>
+    /// RmiAddrRangeDesc4KB [TR1]: SZ bits 1:0 (the block size: 0 = 4 KiB), CNT bits 11:2 (number of
+    /// blocks), ADDR bits 51:12 (the first block's PA &gt;&gt; 12), ST bit 63 (memory state).
+    /// </summary>
+    public static ulong AddrRangeDesc(ulong pa, ulong count, ulong sz = 0) => (sz & 3) | ((count & 0x3FF) << 2) | (pa & 0x000F_FFFF_FFFF_F000);
+
+    /// <summary>The fields of an RmiAddrRangeDesc4KB.</summary>
+    public static (ulong Pa, ulong Count, ulong Sz) ReadAddrRangeDesc(ulong desc) => (desc & 0x000F_FFFF_FFFF_F000, (desc >> 2) & 0x3FF, desc & 3);
+
     /// <summary>REC_ENTER_FLAG_DEV_MEM_RESPONSE (bit 6): the host refused the validate-mapping request [A7].</summary>
     public const ulong RecEnterFlagDevMemResponse = 1 << 6;
 

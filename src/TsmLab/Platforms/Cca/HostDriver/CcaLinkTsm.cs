@@ -281,43 +281,58 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     }
 
     /// <summary>
-    /// <c>realm_dev_mem_map</c>: RMI_RTT_DEV_MAP of each 4 KiB page of [gpa_base, gpa_top) to
-    /// pa_base + offset. EINVAL for an empty or unaligned range, or when the RMM refuses a page
-    /// (the pages this call mapped are unmapped again). A page already mapped to the same PA by
-    /// this TDI is kept (a retried validation).
+    /// <c>realm_dev_mem_map</c>: RMI_RTT_DEV_MAP(rd, vdev, base, top, SINGLE, desc) [TR1] for each run
+    /// of [gpa_base, gpa_top) not yet mapped, mapping it to pa_base + offset. EINVAL for an empty or
+    /// unaligned range, or when the RMM refuses (the pages this call mapped are unmapped again). A
+    /// page already mapped to the same PA by this TDI is kept (a retried validation).
     /// </summary>
     private int ValidateMmio(HostVdev v, in CcaRequest r, ref TsmGuestRequest request)
     {
         const ulong mask = Rmi.Granule - 1;
         if (r.GpaTop <= r.GpaBase || ((r.GpaBase | r.GpaTop | r.PaBase) & mask) != 0 || r.PaBase + (r.GpaTop - r.GpaBase) < r.PaBase)
             return Errno.EINVAL.Neg();
-        var mapped = new List<ulong>();
-        for (ulong ipa = r.GpaBase; ipa < r.GpaTop; ipa += Rmi.Granule)
+        var mapped = new List<(ulong Base, ulong Top)>();
+        ulong ipa = r.GpaBase;
+        while (ipa < r.GpaTop)
         {
             ulong pa = r.PaBase + (ipa - r.GpaBase);
             if (v.Mappings.TryGetValue(ipa, out ulong have))
             {
-                if (have == pa) continue;
-                return Undo(v, mapped, RmiStatus.ErrorRtt, ref request);
+                if (have != pa) return Undo(v, mapped, RmiStatus.ErrorRtt, ref request);
+                ipa += Rmi.Granule;
+                continue;
             }
-            var rc = Call(Rmi.RttDevMap, v.Rd, ipa, 3, pa);
-            if (rc != RmiStatus.Success) return Undo(v, mapped, rc, ref request);
-            v.Mappings[ipa] = pa;
-            mapped.Add(ipa);
+            ulong top = ipa;
+            while (top < r.GpaTop && !v.Mappings.ContainsKey(top) && (top - ipa) / Rmi.Granule < 0x3FF) top += Rmi.Granule;
+            ulong pages = (top - ipa) / Rmi.Granule;
+            var rc = Call(Rmi.RttDevMap, out ulong done, v.Rd, v.Vdev, ipa, top, Rmi.AddrTypeSingle, Rmi.AddrRangeDesc(pa, pages));
+            if (rc != RmiStatus.Success || done != top) return Undo(v, mapped, rc == RmiStatus.Success ? RmiStatus.ErrorInput : rc, ref request);
+            for (ulong p = ipa; p < top; p += Rmi.Granule) v.Mappings[p] = pa + (p - ipa);
+            mapped.Add((ipa, top));
+            ipa = top;
         }
         request.StateChanged = mapped.Count > 0;
         return request.NoResponse();
     }
 
-    private int Undo(HostVdev v, List<ulong> mapped, RmiStatus rc, ref TsmGuestRequest request)
+    private int Undo(HostVdev v, List<(ulong Base, ulong Top)> mapped, RmiStatus rc, ref TsmGuestRequest request)
     {
-        foreach (ulong ipa in mapped)
-        {
-            Call(Rmi.RttDevUnmap, v.Rd, ipa, 3);
-            v.Mappings.Remove(ipa);
-        }
+        foreach (var (b, t) in mapped) Unmap(v, b, t);
         request.TsmCode = (ulong)rc;
         return Errno.EINVAL.Neg();
+    }
+
+    /// <summary>RMI_RTT_DEV_UNMAP over [base, top), run by run, forgetting the host's record of each page.</summary>
+    private void Unmap(HostVdev v, ulong ipaBase, ulong ipaTop)
+    {
+        ulong ipa = ipaBase;
+        while (ipa < ipaTop)
+        {
+            if (!v.Mappings.ContainsKey(ipa)) { ipa += Rmi.Granule; continue; }
+            if (Call(Rmi.RttDevUnmap, out ulong done, v.Rd, ipa, ipaTop, Rmi.AddrTypeSingle, 0) != RmiStatus.Success || done <= ipa) done = ipa + Rmi.Granule;
+            for (ulong p = ipa; p < done; p += Rmi.Granule) v.Mappings.Remove(p);
+            ipa = done;
+        }
     }
 
     /// <summary>v4: only RUN (2) is accepted → VDEV_START, the RMM sends START_INTERFACE with the LOCK nonce. EIO when the device refuses (the TDI stays LOCKED).</summary>
@@ -347,7 +362,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     private void Teardown(HostVdev v)
     {
-        foreach (ulong ipa in v.Mappings.Keys) Call(Rmi.RttDevUnmap, v.Rd, ipa, 3);
+        if (v.Mappings.Count > 0) Unmap(v, v.Mappings.Keys.Min(), v.Mappings.Keys.Max() + Rmi.Granule);
         v.Mappings.Clear();
         if (StateOf(v) is VdevState.Locked or VdevState.Started or VdevState.Error
             && (Call(Rmi.VdevUnlock, v.Rd, v.Pdev.Pdev, v.Vdev) != RmiStatus.Success
@@ -386,10 +401,10 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     // Fault point FirmwareCall (docs/reliability.md): the SMC is not made and the RMM answers busy.
     private RmiStatus Call(ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) =>
         Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
-    private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0)
+    private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, ulong a6 = 0)
     {
         x1 = 0;
-        return Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1);
+        return Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
     }
 
     // ---- DOE relay for the RMM ----
