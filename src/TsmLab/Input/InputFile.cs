@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace TsmLab.Input;
 
 /// <summary>
@@ -82,27 +80,28 @@ public static class InputFile
 public sealed class InputFileException(string message) : IOException(message);
 
 /// <summary>
-/// What kind of file a path or an open file is, from <c>statx(2)</c>'s <c>stx_mode</c> (a layout
-/// that is the same on every Linux architecture). Null means a regular file, a missing one (the
-/// open reports that), or a system where the call is unavailable.
+/// What kind of file a path or an open file is, from <c>st_mode</c> (through the one syscall entry,
+/// <see cref="Linux.Sys"/>, on x86-64 Linux; elsewhere only a directory is recognised and the size
+/// cap does the rest). Null means a regular file, or a missing one (the open reports that).
 /// </summary>
-internal static partial class FileKind
+internal static class FileKind
 {
-    private const int AtFdCwd = -100;
-    private const int AtEmptyPath = 0x1000;
-    private const uint StatxType = 0x1;
-    private const int ModeOffset = 28;
+    private static bool Native => OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64;
 
-    public static string? Describe(string path) => OperatingSystem.IsLinux() ? Describe(AtFdCwd, path, 0) : ManagedDescribe(path);
+    public static string? Describe(string path)
+    {
+        if (!Native) return Directory.Exists(path) ? "is a directory" : null;
+        return Linux.Sys.StatMode(path, out uint mode) == 0 ? Name(mode) : null;
+    }
 
     public static string? Describe(FileStream stream)
     {
-        if (!OperatingSystem.IsLinux()) return null;
+        if (!Native) return null;
         bool added = false;
         try
         {
             stream.SafeFileHandle.DangerousAddRef(ref added);
-            return Describe((int)stream.SafeFileHandle.DangerousGetHandle(), "", AtEmptyPath);
+            return Linux.Sys.FstatMode((int)stream.SafeFileHandle.DangerousGetHandle(), out uint mode) == 0 ? Name(mode) : null;
         }
         finally
         {
@@ -110,31 +109,14 @@ internal static partial class FileKind
         }
     }
 
-    private static string? Describe(int dirfd, string path, int flags)
+    private static string? Name(uint mode) => (mode & 0xF000) switch
     {
-        var buf = new byte[256];
-        try
-        {
-            if (Statx(dirfd, path, flags, StatxType, buf) != 0) return null;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return path.Length == 0 ? null : ManagedDescribe(path);
-        }
-        return (BitConverter.ToUInt16(buf, ModeOffset) & 0xF000) switch
-        {
-            0x8000 => null,
-            0x4000 => "is a directory",
-            0x2000 => "is a character device, not a regular file",
-            0x6000 => "is a block device, not a regular file",
-            0x1000 => "is a FIFO, not a regular file",
-            0xC000 => "is a socket, not a regular file",
-            _ => "is not a regular file",
-        };
-    }
-
-    private static string? ManagedDescribe(string path) => Directory.Exists(path) ? "is a directory" : null;
-
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern int Statx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
+        0x8000 => null,
+        0x4000 => "is a directory",
+        0x2000 => "is a character device, not a regular file",
+        0x6000 => "is a block device, not a regular file",
+        0x1000 => "is a FIFO, not a regular file",
+        0xC000 => "is a socket, not a regular file",
+        _ => "is not a regular file",
+    };
 }
