@@ -14,7 +14,8 @@ public enum TvmArch : uint
 
 /// <summary>
 /// The op-arch profile's one global op namespace (<c>enum iommu_vdevice_tsm_guest_req_op</c>):
-/// 1-4 as in the kamalca tree (KC), 5-7 as the Arm CCA integration tree uses them (OV).
+/// 1-4 as in the kamalca tree (KC), 5-7 as the Arm CCA integration tree uses them (OV), 8 a
+/// TsmLab definition for TDX (docs/tdx.md: the VMM's read of the TDI report and device info).
 /// </summary>
 public enum TsmReqOp : uint
 {
@@ -25,6 +26,7 @@ public enum TsmReqOp : uint
     ReadObject = 5,
     RegenObject = 6,
     ObjectInfo = 7,
+    TdxReadEvidence = 8,
 }
 
 /// <summary>

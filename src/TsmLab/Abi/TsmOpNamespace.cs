@@ -5,7 +5,8 @@ namespace TsmLab.Abi;
 /// architecture, and an arch-private op is valid only for its architecture. Follows
 /// <c>iommufd_vdevice_tsm_req_op_valid</c> of the kamalca tree (VALIDATE_MMIO and SET_TDI_STATE
 /// for all three arches, SEV_ENABLE/DISABLE_DMA only for SEV) and tags the Arm integration
-/// tree's object ops 5-7 as CCA-private (TsmLab; KC itself rejects 5-7).
+/// tree's object ops 5-7 as CCA-private (TsmLab; KC itself rejects 5-7) and op 8 (TDX evidence
+/// read, TsmLab) as TDX-private.
 /// </summary>
 public static class TsmOpNamespace
 {
@@ -18,6 +19,7 @@ public static class TsmOpNamespace
         (uint)TsmReqOp.ValidateMmio or (uint)TsmReqOp.SetTdiState => true,
         (uint)TsmReqOp.SevEnableDma or (uint)TsmReqOp.SevDisableDma => arch == TvmArch.Sev,
         (uint)TsmReqOp.ReadObject or (uint)TsmReqOp.RegenObject or (uint)TsmReqOp.ObjectInfo => arch == TvmArch.Cca,
+        (uint)TsmReqOp.TdxReadEvidence => arch == TvmArch.Tdx,
         _ => false,
     };
 
@@ -26,6 +28,7 @@ public static class TsmOpNamespace
     {
         TsmReqOp.SevEnableDma or TsmReqOp.SevDisableDma => TvmArch.Sev,
         TsmReqOp.ReadObject or TsmReqOp.RegenObject or TsmReqOp.ObjectInfo => TvmArch.Cca,
+        TsmReqOp.TdxReadEvidence => TvmArch.Tdx,
         _ => TvmArch.None,
     };
 }
