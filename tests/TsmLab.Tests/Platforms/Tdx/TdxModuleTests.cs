@@ -47,7 +47,7 @@ public sealed class TdxModuleTests
         Assert.Equal([0xFED9_0000ul], s.Tsm.SkippedDrhds);
         Assert.Single(s.Tsm.IommuIds);
         Assert.True(s.Tsm.RelayedObjects > 10, "CONNECT and KM(SETUP) went through the host relay");
-        Assert.Contains("TDH.SPDM.CONNECT", s.Module.Log);
+        Assert.True(s.Module.CallCount("TDH.SPDM.CONNECT") > 1, "CONNECT was called again after each relay");
     }
 
     [Fact]
@@ -97,7 +97,7 @@ public sealed class TdxModuleTests
         Assert.Equal(0, s.Module.KeyUpdates(Spdm));
         Assert.True(s.Guest.Lock().Ok); // DEVIF.CREATE after KM(SETUP)'s 12 messages: refresh demanded, KEY_UPDATE, call again
         Assert.True(s.Module.KeyUpdates(Spdm) >= 1);
-        Assert.Contains("TDH.SPDM.MNG", s.Module.Log);
+        Assert.True(s.Module.CallCount("TDH.SPDM.MNG") >= 1);
     }
 
     [Fact]

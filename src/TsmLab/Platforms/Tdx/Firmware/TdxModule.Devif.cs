@@ -86,7 +86,7 @@ public sealed partial class TdxModule
     {
         if (Spdm(r.Rcx) is not { } s) return TdxStatus.SpdmEntryNotPresent;
         if (FindDevif((uint)r.Rdx, r.R8) is not { } d || d.Spdm != s) return TdxStatus.DevifInvalid;
-        if (privateMmio.Values.Any(m => m.Devif == d)) return TdxStatus.DevifHasMappedMmio;
+        if (d.MappedPages > 0) return TdxStatus.DevifHasMappedMmio;
         if (dmar.Any(e => e.Devif == d)) return TdxStatus.DevifHasMappedDma;
         var id = TdiFunctionId.FromRid(TdispFuncId.Rid(d.FuncId));
         return Relayed(ref r, s, r.R9, r.R10, (out Func<ulong>? commit) =>
@@ -167,8 +167,10 @@ public sealed partial class TdxModule
         if ((pa & 0xFFF) != 0) return TdxStatus.OperandInvalid;
         var owner = devifs.FirstOrDefault(d => d.Td == td && d.State != TdiState.Error && InTeeRange(d, pa));
         if (owner is null) return TdxStatus.OperandInvalid;
-        if (privateMmio.ContainsKey((td.Tdr, gpa)) || privateMmio.Values.Any(m => m.Pa == pa)) return TdxStatus.EptEntryStateIncorrect;
+        if (privateMmio.ContainsKey((td.Tdr, gpa)) || mappedMmioPages.Contains(pa)) return TdxStatus.EptEntryStateIncorrect;
         privateMmio[(td.Tdr, gpa)] = new PrivateMmio(gpa, pa, owner);
+        mappedMmioPages.Add(pa);
+        owner.MappedPages++;
         return TdxStatus.Success;
     }
 
@@ -197,6 +199,8 @@ public sealed partial class TdxModule
         if (!privateMmio.TryGetValue(key, out var m)) return TdxStatus.EptWalkFailed;
         if (!m.Blocked) return TdxStatus.EptEntryStateIncorrect;
         privateMmio.Remove(key);
+        mappedMmioPages.Remove(m.Pa);
+        m.Devif.MappedPages--;
         return TdxStatus.Success;
     }
 }

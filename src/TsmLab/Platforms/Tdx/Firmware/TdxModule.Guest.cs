@@ -25,7 +25,7 @@ public sealed partial class TdxModule
         long seq = log?.Reserve() ?? 0;
         lock (gate) r.Rax = TdcallDispatch(tdr, ref r, memory);
         string name = TdxLeaves.NameOf(TdxCallKind.Tdcall, leaf);
-        lock (gate) Log.Add(name);
+        Count(name);
         log?.Record(seq, TraceLayer.Guest, TraceLayer.Firmware, TraceKind.FirmwareCall, $"TDCALL {name}", TdxStatus.NameOf(r.Rax),
             new("leaf", leaf.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("rcx", $"0x{rcx:x}"), new("rdx", $"0x{rdx:x}"),
             new("r8", $"0x{r8:x}"), new("r9", $"0x{r9:x}"), new("out_rcx", $"0x{r.Rcx:x}"));
@@ -92,7 +92,7 @@ public sealed partial class TdxModule
     /// TDG.MMIO.ACCEPT: RCX = GPA | level (4K = 0), RDX = MMIO range index in the TDI report, R8 =
     /// func_id, R9 = (page offset &lt;&lt; 32) | page count [TX18]. Each page must be mapped (TDH.MMIO.MAP)
     /// at the host address the report gives for that offset of that range; the range must be a TEE
-    /// range. Interruptible: after <see cref="TdxModuleOptions.MmioAcceptBatch"/> pages it returns
+    /// range. Each batch is checked whole before it is accepted. Interruptible: after <see cref="TdxModuleOptions.MmioAcceptBatch"/> pages it returns
     /// TDX_INTERRUPTED_RESUMABLE with RCX and R9 advanced to the remaining range.
     /// </summary>
     private ulong MmioAccept(TdxTd td, ref TdxRegisters r)
@@ -105,14 +105,14 @@ public sealed partial class TdxModule
         if ((range.Attributes & MmioRangeAttributes.IsNonTeeMem) != 0) return TdxStatus.OperandInvalid;
         ulong offset = r.R9 >> 32, count = (uint)r.R9, gpa = r.Rcx;
         if (count == 0 || offset + count > range.NumberOfPages) return TdxStatus.MmioAcceptSizeMismatch;
-        for (ulong i = 0; i < count; i++)
+        // Each batch is checked whole before any page of it is accepted.
+        ulong done = Math.Min(count, (ulong)Math.Max(1, Options.MmioAcceptBatch));
+        for (ulong i = 0; i < done; i++)
         {
             if (!privateMmio.TryGetValue((td.Tdr, gpa + i * 4096), out var m) || m.Blocked) return TdxStatus.EptWalkFailed;
             if (m.Devif != d || m.Pa != range.FirstPage + (offset + i) * 4096) return TdxStatus.OperandInvalid;
         }
-        ulong batch = (ulong)Math.Max(1, Options.MmioAcceptBatch);
         bool already = true;
-        ulong done = Math.Min(count, batch);
         for (ulong i = 0; i < done; i++)
         {
             var m = privateMmio[(td.Tdr, gpa + i * 4096)];

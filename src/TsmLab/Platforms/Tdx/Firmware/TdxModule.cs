@@ -34,6 +34,7 @@ public sealed partial class TdxModule : IPlatformFirmware
     private readonly Dictionary<ulong, IdeStreamObject> streams = [];
     private readonly List<DeviceInterface> devifs = [];
     private readonly Dictionary<(ulong Tdr, ulong Gpa), PrivateMmio> privateMmio = [];
+    private readonly HashSet<ulong> mappedMmioPages = [];
     private readonly List<DmarEntry> dmar = [];
     private readonly SpdmRelay relay = new();
     private readonly TdispRequester requester;
@@ -68,8 +69,18 @@ public sealed partial class TdxModule : IPlatformFirmware
     /// <summary>The global metadata a host reads before enabling the extension (stands for TDH.SYS.RD, whose field ids are not public).</summary>
     public TdxSysInfo SysInfo => Options.SysInfo;
 
-    /// <summary>Every SEAMCALL and TDCALL served, by leaf name (tests and traces).</summary>
-    public List<string> Log { get; } = [];
+    private readonly Dictionary<string, int> callCounts = [];
+
+    /// <summary>How many times each SEAMCALL and TDCALL leaf was served, by name (bounded by the number of leaves).</summary>
+    public int CallCount(string leafName)
+    {
+        lock (gate) return callCounts.GetValueOrDefault(leafName);
+    }
+
+    private void Count(string name)
+    {
+        lock (gate) callCounts[name] = callCounts.GetValueOrDefault(name) + 1;
+    }
 
     /// <inheritdoc/>
     public void AttachTrace(TraceLog? log) => trace = log;
@@ -121,7 +132,7 @@ public sealed partial class TdxModule : IPlatformFirmware
         long seq = log?.Reserve() ?? 0;
         r.Rax = Dispatch(ref r);
         string name = TdxLeaves.NameOf(TdxCallKind.Seamcall, leaf);
-        lock (gate) Log.Add(name);
+        Count(name);
         log?.Record(seq, TraceLayer.Kernel, TraceLayer.Firmware, TraceKind.FirmwareCall, $"SEAMCALL {name}", TdxStatus.NameOf(r.Rax),
             new("leaf", leaf.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("rcx", $"0x{rcx:x}"), new("rdx", $"0x{rdx:x}"), new("r8", $"0x{r8:x}"),
             new("out_rcx", $"0x{r.Rcx:x}"));

@@ -63,6 +63,8 @@ internal sealed class DeviceInterface(uint funcId, TdxTd td, SpdmObject spdm, Id
     public ulong BindSessionId { get; set; }
     public TdiState State { get; set; }
     public bool StartRequested { get; set; }
+    /// <summary>Private MMIO pages mapped for this TDI.</summary>
+    public int MappedPages { get; set; }
 }
 
 /// <summary>A device MMIO page mapped into a TD's secure EPT (TDH.MMIO.MAP), pending until the TD accepts it.</summary>

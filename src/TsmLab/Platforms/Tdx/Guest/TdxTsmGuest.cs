@@ -45,8 +45,8 @@ public sealed class TdxTsmGuest : ITsmGuest
     public byte[]? Report { get; private set; }
     /// <summary>Its MMIO ranges.</summary>
     public IReadOnlyList<MmioRange> Ranges { get; private set; } = [];
-    /// <summary>TDCALLs issued (leaf names with their statuses), for tests.</summary>
-    public List<string> Calls { get; } = [];
+    /// <summary>The last TDCALL's leaf name and status (for refusal details).</summary>
+    public string LastCall { get; private set; } = "";
 
     public bool EvidenceVerified => Report is not null;
     public bool DmaEnabled { get; private set; }
@@ -58,7 +58,7 @@ public sealed class TdxTsmGuest : ITsmGuest
     {
         r.Rax = TdxRegisters.LeafRax(leaf);
         cpu.Tdcall(ref r);
-        Calls.Add($"{TdxLeaves.NameOf(TdxCallKind.Tdcall, leaf)} {TdxStatus.NameOf(r.Rax)}");
+        LastCall = $"{TdxLeaves.NameOf(TdxCallKind.Tdcall, leaf)} {TdxStatus.NameOf(r.Rax)}";
         return r.Rax;
     }
 
