@@ -1,0 +1,111 @@
+using TsmLab.Abi;
+using TsmLab.Platforms;
+using TsmLab.Platforms.Tdx;
+using TsmLab.Platforms.Tdx.Abi;
+using TsmLab.Platforms.Tdx.Kvm;
+
+namespace TsmLab.Tests.Platforms.Tdx;
+
+/// <summary>The status and errno rows of docs/tdx.md that the end-to-end and module tests do not already show.</summary>
+public sealed class TdxStatusTests
+{
+    private const ulong Spdm = 2;
+
+    private static TdxRegisters Seamcall(TdxSession s, ushort leaf, ulong rcx = 0, ulong rdx = 0, ulong r8 = 0, ulong r9 = 0, ulong r10 = 0)
+    {
+        var r = new TdxRegisters { Rax = TdxRegisters.LeafRax(leaf), Rcx = rcx, Rdx = rdx, R8 = r8, R9 = r9, R10 = r10 };
+        s.Module.Seamcall(ref r);
+        return r;
+    }
+
+    private static ulong Tdr(TdxSession s) => TdRegistry.Of(s.Kernel).TdrFor(s.Kernel.Vms.Single());
+
+    [Fact]
+    public void ExtInit_Twice_IsConnectInvalidState()
+    {
+        var s = TdxSession.Start();
+        Assert.Equal(TdxStatus.ConnectInvalidState, Seamcall(s, TdxLeaves.ExtInit).Rax);
+    }
+
+    [Fact]
+    public void DevifRemove_WithPrivateMmioMapped_IsHasMappedMmio_AndBlockWithATdi_IsHasDeviceInterfaces()
+    {
+        var s = TdxSession.Start();
+        Assert.True(s.Guest.Lock().Ok); // the VMM's BIND mapped the TEE ranges
+        ulong rsp = s.Kernel.Machine.Memory.Allocate(), req = s.Kernel.Machine.Memory.Allocate();
+        Assert.Equal(TdxStatus.DevifHasMappedMmio, Seamcall(s, TdxLeaves.DevifRemove, Spdm, s.Vmm.HostFuncId, Tdr(s), rsp, req).Rax);
+        Assert.Equal(TdxStatus.IdeStreamHasDeviceInterfaces, Seamcall(s, TdxLeaves.IdeStreamBlock, Spdm, 0).Rax);
+    }
+
+    [Fact]
+    public void DevifRemove_WithTrustedDmaEntry_IsHasMappedDma()
+    {
+        var s = TdxSession.Start();
+        Assert.True(s.Assignment.Bind()); // bind without VALIDATE_MMIO: DMAR.ADD only
+        ulong rsp = s.Kernel.Machine.Memory.Allocate(), req = s.Kernel.Machine.Memory.Allocate();
+        Assert.Equal(TdxStatus.DevifHasMappedDma, Seamcall(s, TdxLeaves.DevifRemove, Spdm, s.Vmm.HostFuncId, Tdr(s), rsp, req).Rax);
+        Assert.Equal(TdxStatus.EptWalkFailed, Seamcall(s, TdxLeaves.MmioBlock, 0xE000_0000, Tdr(s)).Rax);
+    }
+
+    [Fact]
+    public void Bind_OfATdNotOptedIn_IsEio_TheModuleRefusesTheTdr()
+    {
+        var s = TdxSession.Start(configFlags: 0);
+        Assert.False(s.Assignment.Bind());
+        Assert.Equal(Errno.EIO.Neg(), s.Assignment.Steps[^1].Result);
+    }
+
+    [Fact]
+    public void Tdcalls_Statuses()
+    {
+        var s = TdxSession.Start();
+        var g = s.Guest;
+        var r = new TdxRegisters { Rdx = 0x1234 };
+        Assert.Equal(TdxStatus.MetadataFieldNotReadable, g.Tdcall(TdxLeaves.VmRead, ref r));
+        Assert.Equal(TdxStatus.DevifInvalid, g.ReadField(TdiReadField.TdispState, out _)); // not bound yet
+        Assert.True(g.Lock().Ok);
+        Assert.Equal(TdxStatus.OperandInvalid, g.ReadField(9, out _));
+        r = new TdxRegisters { Rcx = g.FuncId, Rdx = TdiReadField.TdispState, R12 = 1 };
+        Assert.Equal(TdxStatus.OperandInvalid, g.Tdcall(TdxLeaves.TdiRead, ref r));
+        r = new TdxRegisters { Rcx = g.FuncId, Rdx = TdiReadField.ReportHash, R8 = 0x30010 };
+        Assert.Equal(TdxStatus.OperandInvalid, g.Tdcall(TdxLeaves.TdiRead, ref r));
+        Assert.True(g.Accept().Ok);
+        r = new TdxRegisters { Rcx = g.FuncId, Rdx = 1 };
+        Assert.Equal(TdxStatus.OperandInvalid, g.Tdcall(TdxLeaves.DmarAccept, ref r));
+        r = new TdxRegisters();
+        Assert.Equal(TdxStatus.OperandInvalid, g.Tdcall(99, ref r));
+        var unknown = new TdxRegisters { Rax = TdxRegisters.LeafRax(TdxLeaves.VmRead), Rdx = TdcsField.ConfigFlags };
+        s.Module.Tdcall(0xDEAD_0000, ref unknown, s.Vcpu);
+        Assert.Equal(TdxStatus.NonRecoverableTd, unknown.Rax);
+    }
+
+    [Fact]
+    public void GuestRequests_Errnos()
+    {
+        var s = TdxSession.Start();
+        Assert.True(s.Guest.Lock().Ok);
+        var c = s.Assignment.Calls;
+        int fd = s.Assignment.IommuFd;
+        uint v = s.Assignment.VdeviceId;
+        Assert.Equal(Errno.EINVAL.Neg(), c.TsmRequest(fd, v, TsmReqOp.SetTdiState, TvmArch.Tdx, BitConverter.GetBytes(1u), 0, out _, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), c.TsmRequest(fd, v, TsmReqOp.TdxReadEvidence, TvmArch.Tdx, [0, 0, 0, 0, 1, 0, 0, 0], 4096, out _, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), c.TsmRequest(fd, v, TsmReqOp.TdxReadEvidence, TvmArch.Tdx, [7, 0, 0, 0, 0, 0, 0, 0], 4096, out _, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), c.TsmRequest(fd, v, TsmReqOp.TdxReadEvidence, TvmArch.Tdx, new byte[8], 16, out _, out _)); // report does not fit
+        Assert.Equal(Errno.EINVAL.Neg(), c.TsmRequest(fd, v, TsmReqOp.ValidateMmio, TvmArch.Tdx, new byte[24], 0, out _, out _)); // top <= base
+        long devInfo = c.TsmRequest(fd, v, TsmReqOp.TdxReadEvidence, TvmArch.Tdx, [1, 0, 0, 0, 0, 0, 0, 0], 16384, out var info, out _);
+        Assert.True(devInfo >= 0 && info.Length > 1000);
+    }
+
+    [Fact]
+    public void Tdcm_UnknownOperationAndUnknownDevice_AnswerInThePage()
+    {
+        var s = TdxSession.Start();
+        var t = s.Guest.Tdcm(GuestStep.Lock, 77, out _);
+        Assert.False(t.Ok);
+        Assert.Equal(RefusingLayer.Host, t.RefusedBy);
+        Assert.Equal(Errno.EOPNOTSUPP.Neg(), t.Code);
+        var other = new TsmLab.Platforms.Tdx.Guest.TdxTsmGuest(s.Ram, s.Vcpu, 0x20, new Dictionary<int, ulong>());
+        t = other.Tdcm(GuestStep.Lock, Tdcm.OpCheckTeeioSupp, out _);
+        Assert.Equal(Errno.ENODEV.Neg(), t.Code);
+    }
+}
