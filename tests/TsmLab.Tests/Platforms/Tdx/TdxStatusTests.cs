@@ -109,3 +109,118 @@ public sealed class TdxStatusTests
         Assert.Equal(Errno.ENODEV.Neg(), t.Code);
     }
 }
+
+public sealed class TdxLifecycleStatusTests
+{
+    private const ulong Spdm = 2;
+
+    private static TdxRegisters Seamcall(TsmLab.Platforms.Tdx.Firmware.TdxModule m, ushort leaf, ulong rcx = 0, ulong rdx = 0, ulong r8 = 0, ulong r9 = 0, ulong r10 = 0)
+    {
+        var r = new TdxRegisters { Rax = TdxRegisters.LeafRax(leaf), Rcx = rcx, Rdx = rdx, R8 = r8, R9 = r9, R10 = r10 };
+        m.Seamcall(ref r);
+        return r;
+    }
+
+    [Fact]
+    public void ExtensionLeaf_BeforeExtInit_IsConnectInvalidState_AndMemAddAfterInit_Too()
+    {
+        var bare = new TsmLab.Platforms.Tdx.Firmware.TdxModule(new TsmLab.Hardware.PhysicalMemory(0x1_0000_0000), TsmLab.Platforms.Tdx.HostDriver.VtdIommu.DefaultDrhds);
+        Assert.Equal(TdxStatus.ConnectInvalidState, Seamcall(bare, TdxLeaves.SpdmConnect, 1).Rax);
+        var s = TdxSession.Start();
+        Assert.Equal(TdxStatus.ConnectInvalidState, Seamcall(s.Module, TdxLeaves.ExtMemAdd, HpaArray.Encode(s.Kernel.Machine.Memory.Allocate(), 1)).Rax);
+    }
+
+    [Fact]
+    public void ConnectTwice_IsSpdmInvalidState_AndUnmapBeforeBlock_IsEptEntryStateIncorrect()
+    {
+        var s = TdxSession.Start();
+        var mem = s.Kernel.Machine.Memory;
+        ulong conf = mem.Allocate(), rsp = mem.Allocate(), req = mem.Allocate();
+        Assert.Equal(TdxStatus.SpdmInvalidState, Seamcall(s.Module, TdxLeaves.SpdmConnect, Spdm, conf, rsp, req, HpaArray.Encode(mem.Allocate(), 1)).Rax);
+        Assert.True(s.Guest.Lock().Ok);
+        ulong gpa = s.Guest.GuestAddressOf(s.Guest.Ranges[0]);
+        ulong tdr = TdRegistry.Of(s.Kernel).TdrFor(s.Kernel.Vms.Single());
+        Assert.Equal(TdxStatus.EptEntryStateIncorrect, Seamcall(s.Module, TdxLeaves.MmioUnmap, gpa, tdr).Rax);
+        Assert.Equal(TdxStatus.Success, Seamcall(s.Module, TdxLeaves.MmioBlock, gpa, tdr).Rax);
+        Assert.Equal(TdxStatus.Success, Seamcall(s.Module, TdxLeaves.MmioUnmap, gpa, tdr).Rax);
+    }
+
+    [Fact]
+    public void DeviceWithoutCertificate_ConnectIsSpdmAuthFailed_AndBindOfTheUnconnectedDeviceIsEinval()
+    {
+        var device = TsmLab.Tdisp.Device.TdispPciDevice.CreateDefault();
+        device.Mailbox.StandInIdentity = null;
+        var s = TdxSession.Start(TdxHost.Configuration(device) with { Connects = [] });
+        Assert.True(s.Prepared);
+        var log = new TsmLab.Tracing.TraceLog();
+        s.Module.AttachTrace(log);
+        Assert.Equal(Errno.EIO.Neg(), s.Tsm.Connect(s.Function));
+        Assert.Contains(log.Events, e => e.Name == "SEAMCALL TDH.SPDM.CONNECT" && e.Result == "TDX_SPDM_AUTH_FAILED");
+        Assert.False(s.Assignment.Bind());
+        Assert.Equal(Errno.EINVAL.Neg(), s.Assignment.Steps[^1].Result);
+    }
+
+    [Fact]
+    public void GuestRequests_WrongLengths_AreEinval()
+    {
+        var s = TdxSession.Start();
+        Assert.True(s.Guest.Lock().Ok);
+        var c = s.Assignment.Calls;
+        int fd = s.Assignment.IommuFd;
+        uint v = s.Assignment.VdeviceId;
+        Assert.Equal(Errno.EINVAL.Neg(), c.TsmRequest(fd, v, TsmReqOp.ValidateMmio, TvmArch.Tdx, new byte[16], 0, out _, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), c.TsmRequest(fd, v, TsmReqOp.SetTdiState, TvmArch.Tdx, new byte[8], 0, out _, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), c.TsmRequest(fd, v, TsmReqOp.TdxReadEvidence, TvmArch.Tdx, new byte[4], 4096, out _, out _));
+    }
+}
+
+public sealed class TdxStateStatusTests
+{
+    private const ulong Spdm = 2;
+
+    [Fact]
+    public void KmSetup_WithKeysActive_IsSpdmInvalidState()
+    {
+        var s = TdxSession.Start();
+        var mem = s.Kernel.Machine.Memory;
+        var r = new TdxRegisters { Rax = TdxRegisters.LeafRax(TdxLeaves.IdeStreamKm), Rcx = Spdm, Rdx = 0, R8 = (ulong)IdeKmOp.Setup, R9 = mem.Allocate(), R10 = mem.Allocate() };
+        s.Module.Seamcall(ref r);
+        Assert.Equal(TdxStatus.SpdmInvalidState, r.Rax);
+    }
+
+    [Fact]
+    public void AcceptAndStart_AfterRun_AreDevifTdispInvalidState()
+    {
+        var s = TdxSession.Start();
+        Assert.True(s.Guest.Lock().Ok);
+        Assert.True(s.Guest.Accept().Ok);
+        var range = s.Guest.Ranges[0];
+        Assert.Equal(TdxStatus.DevifTdispInvalidState, s.Guest.AcceptMmio(s.Guest.GuestAddressOf(range), 0, 0, 1));
+        Assert.Equal(TdxStatus.Success, s.Guest.ReadField(TdiReadField.BindSessionId, out ulong session));
+        Assert.Equal(TdxStatus.DevifTdispInvalidState, s.Guest.StartTdi(session));
+    }
+
+    [Fact]
+    public void DevifCreate_OfATdiTheDeviceHoldsLocked_IsDevifTdispInvalidState()
+    {
+        var s = TdxSession.Start();
+        var mailbox = TdxHost.DeviceOf(s.Kernel)!.Mailbox;
+        var other = new TsmLab.Tdisp.Requester.TdispRequester(new TsmLab.Tdisp.Requester.DoeTransport(mailbox));
+        var fid = TsmLab.Tdisp.Wire.TdiFunctionId.FromRid(s.Function.Address.RequesterId);
+        Assert.True(other.LockInterface(fid, new TsmLab.Tdisp.Wire.LockInterfaceParameters(TsmLab.Tdisp.Wire.LockInterfaceFlags.NoFwUpdate, 0, 0)).IsSuccess);
+        var log = new TsmLab.Tracing.TraceLog();
+        s.Module.AttachTrace(log);
+        Assert.False(s.Assignment.Bind());
+        Assert.Equal(Errno.EIO.Neg(), s.Assignment.Steps[^1].Result);
+        Assert.Contains(log.Events, e => e.Name == "SEAMCALL TDH.DEVIF.CREATE" && e.Result == "TDX_DEVIF_TDISP_INVALID_STATE");
+    }
+
+    [Fact]
+    public void OpNamespace_Op8_IsTdxOnly()
+    {
+        Assert.True(TsmOpNamespace.IsValidFor((uint)TsmReqOp.TdxReadEvidence, TvmArch.Tdx));
+        Assert.False(TsmOpNamespace.IsValidFor((uint)TsmReqOp.TdxReadEvidence, TvmArch.Cca));
+        Assert.False(TsmOpNamespace.IsValidFor((uint)TsmReqOp.TdxReadEvidence, TvmArch.Sev));
+        Assert.Equal(TvmArch.Tdx, TsmOpNamespace.OwnerOf(TsmReqOp.TdxReadEvidence));
+    }
+}

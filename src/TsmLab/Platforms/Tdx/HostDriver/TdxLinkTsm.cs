@@ -374,19 +374,8 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
 
     // ---- ITdxSpdmStandIn: what SPDM GET_CERTIFICATE / GET_MEASUREMENTS would give ----
 
-    /// <summary>The DSM's identity, built once per function (deriving its keys is costly).</summary>
-    private DeviceIdentity? Identity(uint funcId)
-    {
-        lock (identities)
-        {
-            if (identities.TryGetValue(funcId, out var known)) return known;
-            var id = kernel.Functions.FirstOrDefault(f => f.IsDsm && FuncId(f) == funcId)?.Doe is DoeMailbox { StandInIdentity: { } identity } ? identity() : null;
-            if (id is not null) identities[funcId] = id;
-            return id;
-        }
-    }
-
-    private readonly Dictionary<uint, DeviceIdentity> identities = [];
+    private DeviceIdentity? Identity(uint funcId) =>
+        kernel.Functions.FirstOrDefault(f => f.IsDsm && FuncId(f) == funcId)?.Doe is DoeMailbox { StandInIdentity: { } identity } ? identity() : null;
 
     byte[]? ITdxSpdmStandIn.CertificateChain(uint funcId) => Identity(funcId)?.SpdmCertificateChain();
 
