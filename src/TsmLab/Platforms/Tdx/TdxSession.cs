@@ -35,9 +35,9 @@ public sealed class TdxSession
         Assignment = new DeviceAssignment(Process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.X86TdxVm, VtdIommu.ViommuTypeTdx, GuestAddress));
         Prepared = Assignment.Prepare();
         Ram = new GuestRam(Process, GuestRamHva, GuestRamSize);
-        Vmm = new TdxVmm(Assignment.Calls, Assignment.IommuFd, Ram, () => Assignment.Info) { HostFuncId = TdispFuncId.Of(Function.Address) };
+        Vmm = new TdxVmm(Assignment.Calls, Assignment.IommuFd, Ram, () => Assignment.Info);
         // vfio0 is PF0: BAR0 1 MiB at 0xf0000000, BAR2 16 MiB at 0x4000000000.
-        Vmm.Attach(GuestAddress.RequesterId, Assignment.VdeviceId,
+        Vmm.Attach(GuestAddress.RequesterId, Assignment.VdeviceId, HostFuncId,
             new TdxGuestBar(0, GuestBar0, 0xF000_0000, 0x10_0000), new TdxGuestBar(2, GuestBar2, 0x40_0000_0000, 0x100_0000));
         Process.Memory.Map(KvmRunHva, AddressSpace.PageSize, Prot.ReadWrite);
         ulong tdr = Kernel.Vms.FirstOrDefault() is { } vm ? TdRegistry.Of(Kernel).TdrFor(vm) : 0;
@@ -67,6 +67,8 @@ public sealed class TdxSession
     public TdVcpu Vcpu { get; }
     public TdxTsmGuest Guest { get; }
     public PciFunction Function => Kernel.VfioDevices[0].Function;
+    /// <summary>The TDISP func_id of the assigned host function.</summary>
+    public uint HostFuncId => TdispFuncId.Of(Function.Address);
     /// <summary>The device behind the assigned function.</summary>
     public DeviceSecurityManager Device => TdxHost.DeviceOf(Kernel)?.Dsm ?? throw new InvalidOperationException("host has no TDISP device");
 }

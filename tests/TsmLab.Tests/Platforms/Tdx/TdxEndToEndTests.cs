@@ -15,16 +15,16 @@ public sealed class TdxEndToEndTests
         var s = TdxSession.Start();
         Assert.True(s.Prepared);
         Assert.True(s.Guest.Lock().Ok);
-        Assert.Equal(TdiState.ConfigLocked, s.Module.StateOf(s.Vmm.HostFuncId));
+        Assert.Equal(TdiState.ConfigLocked, s.Module.StateOf(s.HostFuncId));
         var a = s.Guest.Accept();
         Assert.True(a.Ok, a.Detail);
         Assert.Equal(TdiState.Run, s.Device.FindInterface(TdiFunctionId.FromRid(s.Function.Address.RequesterId))!.State);
-        Assert.False(s.Module.TrustedDmaEnabled(s.Vmm.HostFuncId));
+        Assert.False(s.Module.TrustedDmaEnabled(s.HostFuncId));
         Assert.True(s.Guest.EnableDma().Ok);
-        Assert.True(s.Module.TrustedDmaEnabled(s.Vmm.HostFuncId));
+        Assert.True(s.Module.TrustedDmaEnabled(s.HostFuncId));
         Assert.True(s.Guest.RefreshEvidence().Ok);
         Assert.True(s.Guest.Unlock().Ok);
-        Assert.False(s.Module.TrustedDmaEnabled(s.Vmm.HostFuncId));
+        Assert.False(s.Module.TrustedDmaEnabled(s.HostFuncId));
         Assert.Equal(TdiState.ConfigUnlocked, s.Device.FindInterface(TdiFunctionId.FromRid(s.Function.Address.RequesterId))!.State);
     }
 

@@ -33,7 +33,7 @@ public sealed class TdxStatusTests
         var s = TdxSession.Start();
         Assert.True(s.Guest.Lock().Ok); // the VMM's BIND mapped the TEE ranges
         ulong rsp = s.Kernel.Machine.Memory.Allocate(), req = s.Kernel.Machine.Memory.Allocate();
-        Assert.Equal(TdxStatus.DevifHasMappedMmio, Seamcall(s, TdxLeaves.DevifRemove, Spdm, s.Vmm.HostFuncId, Tdr(s), rsp, req).Rax);
+        Assert.Equal(TdxStatus.DevifHasMappedMmio, Seamcall(s, TdxLeaves.DevifRemove, Spdm, s.HostFuncId, Tdr(s), rsp, req).Rax);
         Assert.Equal(TdxStatus.IdeStreamHasDeviceInterfaces, Seamcall(s, TdxLeaves.IdeStreamBlock, Spdm, 0).Rax);
     }
 
@@ -43,7 +43,7 @@ public sealed class TdxStatusTests
         var s = TdxSession.Start();
         Assert.True(s.Assignment.Bind()); // bind without VALIDATE_MMIO: DMAR.ADD only
         ulong rsp = s.Kernel.Machine.Memory.Allocate(), req = s.Kernel.Machine.Memory.Allocate();
-        Assert.Equal(TdxStatus.DevifHasMappedDma, Seamcall(s, TdxLeaves.DevifRemove, Spdm, s.Vmm.HostFuncId, Tdr(s), rsp, req).Rax);
+        Assert.Equal(TdxStatus.DevifHasMappedDma, Seamcall(s, TdxLeaves.DevifRemove, Spdm, s.HostFuncId, Tdr(s), rsp, req).Rax);
         Assert.Equal(TdxStatus.EptWalkFailed, Seamcall(s, TdxLeaves.MmioBlock, 0xE000_0000, Tdr(s)).Rax);
     }
 

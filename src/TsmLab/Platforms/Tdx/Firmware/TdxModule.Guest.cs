@@ -31,23 +31,32 @@ public sealed partial class TdxModule
             new("r8", $"0x{r8:x}"), new("r9", $"0x{r9:x}"), new("out_rcx", $"0x{r.Rcx:x}"));
     }
 
+    private delegate ulong TdcallHandler(TdxModule m, TdxTd td, ref TdxRegisters r, ITdMemory memory);
+
+    /// <summary>One TDCALL leaf: number, whether R10–R15 must be zero (the TDI leaves [TX18]), handler.</summary>
+    private sealed record TdcallRow(ushort Leaf, bool HighRegistersZero, TdcallHandler Handler);
+
+    /// <summary>The TDCALL table (an unknown leaf is TDX_OPERAND_INVALID).</summary>
+    private static readonly TdcallRow[] TdcallRows =
+    [
+        new(TdxLeaves.VmRead, false, static (TdxModule m, TdxTd td, ref TdxRegisters r, ITdMemory _) => VmRead(td, ref r)),
+        new(TdxLeaves.TdiRead, true, static (TdxModule m, TdxTd td, ref TdxRegisters r, ITdMemory mem) => m.TdiRead(td, ref r, mem)),
+        new(TdxLeaves.MmioAccept, true, static (TdxModule m, TdxTd td, ref TdxRegisters r, ITdMemory _) => m.MmioAccept(td, ref r)),
+        new(TdxLeaves.TdiStartGuest, true, static (TdxModule m, TdxTd td, ref TdxRegisters r, ITdMemory _) => m.TdiStartGuest(td, ref r)),
+        new(TdxLeaves.DmarAccept, true, static (TdxModule m, TdxTd td, ref TdxRegisters r, ITdMemory _) => m.DmarAccept(td, ref r)),
+    ];
+
     private ulong TdcallDispatch(ulong tdr, ref TdxRegisters r, ITdMemory memory)
     {
         if (r.HasReservedRaxBits || r.Version != 0) return TdxStatus.OperandInvalid;
         if (Td(tdr) is not { } td) return TdxStatus.NonRecoverableTd;
-        switch (r.Leaf)
+        foreach (var row in TdcallRows)
         {
-            case TdxLeaves.VmRead: return VmRead(td, ref r);
+            if (row.Leaf != r.Leaf) continue;
+            if (row.HighRegistersZero && (r.R10 | r.R11 | r.R12 | r.R13 | r.R14 | r.R15) != 0) return TdxStatus.OperandInvalid;
+            return row.Handler(this, td, ref r, memory);
         }
-        if ((r.R10 | r.R11 | r.R12 | r.R13 | r.R14 | r.R15) != 0) return TdxStatus.OperandInvalid;
-        return r.Leaf switch
-        {
-            TdxLeaves.TdiRead => TdiRead(td, ref r, memory),
-            TdxLeaves.MmioAccept => MmioAccept(td, ref r),
-            TdxLeaves.TdiStartGuest => TdiStartGuest(td, ref r),
-            TdxLeaves.DmarAccept => DmarAccept(td, ref r),
-            _ => TdxStatus.OperandInvalid,
-        };
+        return TdxStatus.OperandInvalid;
     }
 
     /// <summary>TDG.VM.RD: RDX = field id; out R8 = value [TX30]. Only TDCS CONFIG_FLAGS is readable in the model.</summary>

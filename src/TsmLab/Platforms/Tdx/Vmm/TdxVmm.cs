@@ -23,13 +23,17 @@ public readonly record struct TdxGuestBar(int Index, ulong Gpa, ulong Hpa, ulong
 public sealed class TdxVmm(IommufdCalls calls, int iommuFd, GuestRam ram, Func<TsmInfo?> info) : ITdxExitHandler
 {
     private readonly byte[] buffer = new byte[Tdcm.MaxBufferSize];
-    private readonly Dictionary<ushort, (uint Vdevice, TdxGuestBar[] Bars)> devices = [];
+    private readonly Dictionary<ushort, (uint Vdevice, uint HostFuncId, TdxGuestBar[] Bars)> devices = [];
 
     /// <summary>The last iommufd result (for tests).</summary>
     public long LastIoctl { get; private set; }
 
-    /// <summary>Makes a vDevice visible to the TD at <paramref name="guestRid"/> with its BAR mapping.</summary>
-    public void Attach(ushort guestRid, uint vdeviceId, params TdxGuestBar[] bars) => devices[guestRid] = (vdeviceId, bars);
+    /// <summary>
+    /// Makes a vDevice visible to the TD at <paramref name="guestRid"/> with its BAR mapping;
+    /// <paramref name="hostFuncId"/> is the TDISP func_id of the host function behind it (the VMM
+    /// knows the BDF of the VFIO device it opened), which BIND tells the TD.
+    /// </summary>
+    public void Attach(ushort guestRid, uint vdeviceId, uint hostFuncId, params TdxGuestBar[] bars) => devices[guestRid] = (vdeviceId, hostFuncId, bars);
 
     public void HandleExit(ulong kvmRunHva)
     {
@@ -66,7 +70,7 @@ public sealed class TdxVmm(IommufdCalls calls, int iommuFd, GuestRam ram, Func<T
         long rc = !devices.TryGetValue((ushort)devid, out var d) ? Errno.ENODEV.Neg() : op switch
         {
             Tdcm.OpCheckTeeioSupp => CheckTeeio(page, ref length),
-            Tdcm.OpBind => Bind(d.Vdevice, d.Bars, page, ref length, out tsmCode),
+            Tdcm.OpBind => Bind(d.Vdevice, d.HostFuncId, d.Bars, page, ref length, out tsmCode),
             Tdcm.OpUnbind => LastIoctl = calls.TsmOp(iommuFd, d.Vdevice, IommuVdeviceTsmOp.TypeUnbind),
             Tdcm.OpGetTdiReport => Evidence(d.Vdevice, TdxGuestRequestPayload.ObjectTdiReport, page, capacity, ref length, out tsmCode),
             Tdcm.OpGetDeviceInfo => Evidence(d.Vdevice, TdxGuestRequestPayload.ObjectDeviceInfo, page, capacity, ref length, out tsmCode),
@@ -91,7 +95,7 @@ public sealed class TdxVmm(IommufdCalls calls, int iommuFd, GuestRam ram, Func<T
     }
 
     /// <summary>TSM_OP(BIND); the report (op 8); VALIDATE_MMIO for each TEE range at the guest BAR that range sits in. The answer's data is the TDI's host func_id (u32).</summary>
-    private long Bind(uint vdevice, TdxGuestBar[] bars, Span<byte> page, ref int length, out ulong tsmCode)
+    private long Bind(uint vdevice, uint hostFuncId, TdxGuestBar[] bars, Span<byte> page, ref int length, out ulong tsmCode)
     {
         tsmCode = 0;
         LastIoctl = calls.TsmOp(iommuFd, vdevice, IommuVdeviceTsmOp.TypeBind);
@@ -113,13 +117,10 @@ public sealed class TdxVmm(IommufdCalls calls, int iommuFd, GuestRam ram, Func<T
             LastIoctl = calls.TsmRequest(iommuFd, vdevice, TsmReqOp.ValidateMmio, TvmArch.Tdx, p, 0, out _, out tsmCode);
             if (LastIoctl < 0) return LastIoctl;
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(page[Tdcm.Data..], HostFuncId);
+        BinaryPrimitives.WriteUInt32LittleEndian(page[Tdcm.Data..], hostFuncId);
         length = 4;
         return 0;
     }
-
-    /// <summary>The TDI's host func_id, as the VMM learnt it from VFIO (the function it opened); set by the session.</summary>
-    public uint HostFuncId { get; set; }
 
     private long Evidence(uint vdevice, uint obj, Span<byte> page, int capacity, ref int length, out ulong tsmCode)
     {
