@@ -51,8 +51,11 @@ public sealed class TdxStatusTests
     public void Bind_OfATdNotOptedIn_IsEio_TheModuleRefusesTheTdr()
     {
         var s = TdxSession.Start(configFlags: 0);
+        var log = new TsmLab.Tracing.TraceLog();
+        s.Module.AttachTrace(log);
         Assert.False(s.Assignment.Bind());
         Assert.Equal(Errno.EIO.Neg(), s.Assignment.Steps[^1].Result);
+        Assert.Contains(log.Events, e => e.Name == "SEAMCALL TDH.DEVIF.CREATE" && e.Result == "TDX_OPERAND_INVALID(0x80)");
     }
 
     [Fact]

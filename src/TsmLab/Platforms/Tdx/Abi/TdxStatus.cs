@@ -45,6 +45,12 @@ public static class TdxStatus
     public const ulong DevifTdispErrorState = 0xC000_0F4A_0000_0000;
     public const ulong SpdmRequest = 0xC000_0F57_0000_0000;
 
+    /// <summary>
+    /// Linux's software-error class (bits 47:40 = 0xFF, TDX_SW_ERROR [TX2]): the host driver's own
+    /// failure, never a module status. TsmLab uses it when the driver gives up relaying an operation.
+    /// </summary>
+    public const ulong SwError = 0xC000_FF00_0000_0000;
+
     /// <summary>Operand ids in bits 31:0 [TX2]: RCX, TDR.</summary>
     public const ulong OperandRcx = 0x01, OperandTdr = 0x80;
 
@@ -69,7 +75,7 @@ public static class TdxStatus
         (SpdmAuthFailed, "TDX_SPDM_AUTH_FAILED"), (DevifHasMappedDma, "TDX_DEVIF_HAS_MAPPED_DMA"),
         (DevifInvalidMetadata, "TDX_DEVIF_INVALID_METADATA"), (SpdmEntryNotPresent, "TDX_SPDM_ENTRY_NOT_PRESENT"),
         (SpdmSessionKeyRequireRefresh, "TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH"), (ConnectInvalidState, "TDX_CONNECT_INVALID_STATE"),
-        (DevifTdispErrorState, "TDX_DEVIF_TDISP_ERROR_STATE"), (SpdmRequest, "TDX_SPDM_REQUEST"),
+        (DevifTdispErrorState, "TDX_DEVIF_TDISP_ERROR_STATE"), (SpdmRequest, "TDX_SPDM_REQUEST"), (SwError, "TDX_SW_ERROR"),
     ];
 
     /// <summary>"TDX_OPERAND_INVALID(RCX)" style name of a status, or its hex value when unknown.</summary>

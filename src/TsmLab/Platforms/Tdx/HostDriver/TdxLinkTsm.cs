@@ -82,6 +82,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
         if (r.Rax != TdxStatus.Success) return r.Rax;
         r = Call(TdxLeaves.ExtInit);
         if (r.Rax != TdxStatus.Success) return r.Rax;
+        // The DRHDs come from ACPI DMAR on a real host; the model reads the machine's list the module was built with.
         foreach (var drhd in Module.Drhds)
         {
             var mt = TdxHostPages.Allocate(kernel.Machine.Memory, sys.IommuMtPageCount);
@@ -125,7 +126,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
                     return r;
             }
         }
-        return new TdxRegisters { Rax = TdxStatus.OperandBusy };
+        return new TdxRegisters { Rax = TdxStatus.SwError }; // the module never finished: give up (Linux would too, after its own bound)
     }
 
     private static TdxRegisters Regs(ushort leaf, ulong rcx = 0, ulong rdx = 0, ulong r8 = 0, ulong r9 = 0, ulong r10 = 0, ulong r11 = 0, ulong r12 = 0, ulong r13 = 0) =>
@@ -177,8 +178,8 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
             r = Extension(link, Regs(TdxLeaves.SpdmConnect, link.SpdmId, link.Config, link.Response, link.Request, link.DevInfoPages.Array));
             if (r.Rax != TdxStatus.Success)
             {
-                Call(TdxLeaves.SpdmDelete, link.SpdmId, spdmMt.Array);
-                link.FreeAll();
+                if (Call(TdxLeaves.SpdmDelete, link.SpdmId, spdmMt.Array).Rax == TdxStatus.Success) spdmMt.Free(); // else leaked, as Linux does
+                link.FreeRelayPages();
                 return Errno.EIO.Neg();
             }
             link.DevInfo = link.DevInfoPages.Read((int)r.Rcx);
@@ -254,7 +255,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
             r = Call(TdxLeaves.DmarAdd, func, tdr, iommu);
             if (r.Rax != TdxStatus.Success)
             {
-                Extension(link, Regs(TdxLeaves.DevifRemove, link.SpdmId, func, tdr, link.Response, link.Request));
+                if (Extension(link, Regs(TdxLeaves.DevifRemove, link.SpdmId, func, tdr, link.Response, link.Request)).Rax == TdxStatus.Success) cs.Free();
                 return Errno.EIO.Neg();
             }
             tdi.PlatformState = state;
@@ -419,11 +420,6 @@ internal sealed class DsmLink(PciFunction dsm, ulong spdmId, TdxHostPages spdmMt
         DevInfoPages.Free();
     }
 
-    public void FreeAll()
-    {
-        SpdmMt.Free();
-        FreeRelayPages();
-    }
 }
 
 /// <summary>What the driver keeps per bound TDI: its link, the TD's TDR, func_id, DEVIFCS pages, the report, the private MMIO it mapped.</summary>
