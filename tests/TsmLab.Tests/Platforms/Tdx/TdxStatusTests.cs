@@ -227,3 +227,37 @@ public sealed class TdxStateStatusTests
         Assert.Equal(TvmArch.Tdx, TsmOpNamespace.OwnerOf(TsmReqOp.TdxReadEvidence));
     }
 }
+
+public sealed class TdxVmmTests
+{
+    [Fact]
+    public void Bind_WhoseMmioCannotBeMapped_IsUnboundAgain_TheTdSeesTheRefusal()
+    {
+        var s = TdxSession.Start();
+        s.Vmm.Attach(TdxSession.GuestAddress.RequesterId, s.Assignment.VdeviceId, s.HostFuncId); // no BARs: no range can be placed
+        var r = s.Guest.Lock();
+        Assert.False(r.Ok);
+        Assert.Equal(RefusingLayer.Host, r.RefusedBy);
+        Assert.Equal(Errno.EINVAL.Neg(), r.Code);
+        Assert.Equal(TsmLab.Tdisp.Wire.TdiState.ConfigUnlocked, s.Module.StateOf(s.HostFuncId));
+        Assert.Null(s.Function.Tdi);
+    }
+
+    [Fact]
+    public void ValidateMmio_FailingHalfway_LeavesNothingMapped()
+    {
+        var s = TdxSession.Start();
+        Assert.True(s.Assignment.Bind());
+        var c = s.Assignment.Calls;
+        var p = new byte[24];
+        // The first two pages of BAR0 are a TEE range; map page 1 alone first, then ask for both: page 0 maps, page 1 is taken (EIO).
+        BitConverter.GetBytes(0xE000_1000ul).CopyTo(p, 0); BitConverter.GetBytes(0xE000_2000ul).CopyTo(p, 8); BitConverter.GetBytes(0xF000_1000ul).CopyTo(p, 16);
+        Assert.Equal(0, c.TsmRequest(s.Assignment.IommuFd, s.Assignment.VdeviceId, TsmReqOp.ValidateMmio, TvmArch.Tdx, p, 0, out _, out _));
+        BitConverter.GetBytes(0xE000_0000ul).CopyTo(p, 0); BitConverter.GetBytes(0xE000_2000ul).CopyTo(p, 8); BitConverter.GetBytes(0xF000_0000ul).CopyTo(p, 16);
+        Assert.Equal(Errno.EIO.Neg(), c.TsmRequest(s.Assignment.IommuFd, s.Assignment.VdeviceId, TsmReqOp.ValidateMmio, TvmArch.Tdx, p, 0, out _, out ulong code));
+        Assert.Equal(TdxStatus.EptEntryStateIncorrect, code);
+        var r = new TdxRegisters { Rax = TdxRegisters.LeafRax(TdxLeaves.MmioBlock), Rcx = 0xE000_0000, Rdx = TdRegistry.Of(s.Kernel).TdrFor(s.Kernel.Vms.Single()) };
+        s.Module.Seamcall(ref r);
+        Assert.Equal(TdxStatus.EptWalkFailed, r.Rax); // page 0 was unmapped again
+    }
+}

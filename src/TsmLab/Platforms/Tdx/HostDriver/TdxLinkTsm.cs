@@ -311,7 +311,8 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
     /// <summary>
     /// VALIDATE_MMIO: TDH.MMIO.MAP for each page of [gpa_base, gpa_top) at pa_base + offset. Pages
     /// the module refuses with OPERAND_INVALID (not in a TEE range of the report) stay shared; when
-    /// none was mapped the request is EINVAL with that status in tsm_code; any other refusal EIO.
+    /// none was mapped the request is EINVAL with that status in tsm_code; any other refusal is EIO
+    /// after the pages this request mapped are unmapped again (BLOCK + UNMAP): all or nothing.
     /// </summary>
     private int ValidateMmio(TdxTdiState s, ref TsmGuestRequest request)
     {
@@ -325,6 +326,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
         ulong last = TdxStatus.Success;
         lock (extLock)
         {
+            int first = s.PrivateMmio.Count;
             for (ulong off = 0; off < top - gpa; off += 4096)
             {
                 var r = Call(TdxLeaves.MmioMap, gpa + off, s.Tdr, pa + off);
@@ -332,7 +334,12 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
                 if (r.Rax == TdxStatus.Success) { s.PrivateMmio.Add(gpa + off); mapped++; continue; }
                 if (TdxStatus.Code(r.Rax) == TdxStatus.OperandInvalid) continue;
                 request.TsmCode = r.Rax;
-                request.StateChanged = mapped > 0;
+                for (int i = s.PrivateMmio.Count - 1; i >= first; i--)
+                {
+                    Call(TdxLeaves.MmioBlock, s.PrivateMmio[i], s.Tdr);
+                    Call(TdxLeaves.MmioUnmap, s.PrivateMmio[i], s.Tdr);
+                    s.PrivateMmio.RemoveAt(i);
+                }
                 return Errno.EIO.Neg();
             }
         }

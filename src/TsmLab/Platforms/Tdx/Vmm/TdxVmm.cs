@@ -94,12 +94,29 @@ public sealed class TdxVmm(IommufdCalls calls, int iommuFd, GuestRam ram, Func<T
         return 0;
     }
 
-    /// <summary>TSM_OP(BIND); the report (op 8); VALIDATE_MMIO for each TEE range at the guest BAR that range sits in. The answer's data is the TDI's host func_id (u32).</summary>
+    /// <summary>
+    /// TSM_OP(BIND); the report (op 8); VALIDATE_MMIO for each TEE range at the guest BAR that
+    /// range sits in. The answer's data is the TDI's host func_id (u32). When a step after the
+    /// bind fails the VMM unbinds again, so the TD never sees a half-done BIND.
+    /// </summary>
     private long Bind(uint vdevice, uint hostFuncId, TdxGuestBar[] bars, Span<byte> page, ref int length, out ulong tsmCode)
     {
         tsmCode = 0;
         LastIoctl = calls.TsmOp(iommuFd, vdevice, IommuVdeviceTsmOp.TypeBind);
         if (LastIoctl < 0) return LastIoctl;
+        long rc = MapPrivateMmio(vdevice, bars, out tsmCode);
+        if (rc < 0)
+        {
+            calls.TsmOp(iommuFd, vdevice, IommuVdeviceTsmOp.TypeUnbind);
+            return rc;
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(page[Tdcm.Data..], hostFuncId);
+        length = 4;
+        return 0;
+    }
+
+    private long MapPrivateMmio(uint vdevice, TdxGuestBar[] bars, out ulong tsmCode)
+    {
         long rc = ReadEvidence(vdevice, TdxGuestRequestPayload.ObjectTdiReport, TdxGuestRequestPayload.MaxEvidence, out var report, out tsmCode);
         if (rc < 0) return rc;
         var parsed = DeviceInterfaceReport.Parse(report);
@@ -117,8 +134,6 @@ public sealed class TdxVmm(IommufdCalls calls, int iommuFd, GuestRam ram, Func<T
             LastIoctl = calls.TsmRequest(iommuFd, vdevice, TsmReqOp.ValidateMmio, TvmArch.Tdx, p, 0, out _, out tsmCode);
             if (LastIoctl < 0) return LastIoctl;
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(page[Tdcm.Data..], hostFuncId);
-        length = 4;
         return 0;
     }
 
