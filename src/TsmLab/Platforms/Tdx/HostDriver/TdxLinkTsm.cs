@@ -33,7 +33,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
     private readonly HostKernel kernel;
     private readonly Lock extLock = new();
     private readonly Dictionary<PciFunction, DsmLink> links = [];
-    private readonly byte[] doeResponse;
+    private byte[] doeResponse = new byte[SpdmRelay.PageSize];
 
     /// <summary>The driver of a booted TDX host: handed the machine's module, it enables the extension and the IOMMUs.</summary>
     public TdxLinkTsm(HostKernel kernel)
@@ -41,7 +41,6 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
         this.kernel = kernel;
         Module = kernel.Machine.FirmwareAs<TdxModule>();
         Module.AttachSpdmStandIn(this);
-        doeResponse = new byte[64 * 1024];
         InitStatus = Init();
     }
 
@@ -150,6 +149,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
             h.LengthBytes == length && h.Type is DoeObjectType.Spdm or DoeObjectType.SecuredSpdm && link.Dsm.Doe is { } doe)
         {
             type = h.Type;
+            if (doeResponse.Length < doe.MaxResponseSize) doeResponse = new byte[doe.MaxResponseSize];
             n = doe.Exchange(request[..length], doeResponse);
             RelayedObjects++;
         }
