@@ -2,26 +2,58 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using TsmLab.Abi;
+using TsmLab.Platforms;
 
 namespace TsmLab.Cli;
 
-/// <summary><c>tsmlab abi [--profile P] [--json]</c>: every modelled ioctl, its number, struct and fields.</summary>
+/// <summary>
+/// <c>tsmlab abi [--profile P] [--json | --header]</c>: every modelled ioctl, its number, struct and
+/// fields, or the C header tsmlab-uapi.h;
+/// <c>tsmlab abi --platform NAME [--json]</c>: a platform's firmware and guest interfaces (calls,
+/// enumerations, structs) from the tables its model runs on.
+/// </summary>
 internal static class AbiCommand
 {
     public static Command Create(CliIo io)
     {
         var profile = new Option<string>("--profile") { Description = "ABI profile: op-arch (default) or scope", DefaultValueFactory = _ => "op-arch" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("abi", "Print every ioctl of the modelled uAPI: number, struct, sizes, fields");
+        var header = new Option<bool>("--header") { Description = "Print the C header tsmlab-uapi.h (both TSM_REQ profiles, _Static_assert on every layout)" };
+        string[] platforms = [.. PlatformRegistry.All.Where(p => p.Abi is not null).Select(p => p.Name)];
+        var platform = ChoiceOption.Create("--platform", "platform", "Print a platform's firmware interfaces instead of the uAPI", platforms);
+        var cmd = new Command("abi", "Print every ioctl of the modelled uAPI, or a platform's firmware interfaces: numbers, structs, fields");
         cmd.Options.Add(profile);
         cmd.Options.Add(json);
+        cmd.Options.Add(platform);
+        cmd.Options.Add(header);
         cmd.SetAction(pr =>
         {
+            if (pr.GetValue(platform) is { } pname)
+            {
+                var abi = PlatformRegistry.Find(pname)?.Abi;
+                if (abi is null)
+                {
+                    io.Error.WriteLine($"tsmlab abi: platform '{pname}' publishes no interface tables");
+                    return Program.UsageError;
+                }
+                io.Out.Write(pr.GetValue(json) ? PlatformAbiText.Json(abi) : PlatformAbiText.Text(abi));
+                return 0;
+            }
             string name = pr.GetValue(profile)!;
             if (!TsmAbiProfiles.TryParse(name, out var p))
             {
-                io.Error.WriteLine($"tsmlab abi: unknown profile '{name}'; use op-arch or scope");
+                io.Error.WriteLine($"tsmlab abi: unknown profile '{Input.Printable.Of(name)}'; use op-arch or scope");
                 return Program.UsageError;
+            }
+            if (pr.GetValue(header))
+            {
+                if (pr.GetValue(json))
+                {
+                    io.Error.WriteLine("tsmlab abi: --header and --json exclude each other");
+                    return Program.UsageError;
+                }
+                io.Out.Write(AbiHeader.Render());
+                return 0;
             }
             io.Out.Write(pr.GetValue(json) ? Json(p) : Text(p));
             return 0;

@@ -32,15 +32,16 @@ internal static class DemoCommand
         cmd.SetAction(pr =>
         {
             string pname = pr.GetValue(platform)!, prof = pr.GetValue(profile)!;
+            if (!trace.Validate(pr, io.Error)) return Program.UsageError;
             IPlatform[] platforms = pname == "all" ? [.. PlatformRegistry.All] : PlatformRegistry.Find(pname) is { } one ? [one] : [];
             if (platforms.Length == 0)
             {
-                io.Error.WriteLine($"tsmlab demo: unknown platform '{pname}'; use {string.Join(", ", names)}");
+                io.Error.WriteLine($"tsmlab demo: unknown platform '{Input.Printable.Of(pname)}'; use {string.Join(", ", names)}");
                 return Program.UsageError;
             }
             if (!TsmAbiProfiles.TryParse(prof, out var p))
             {
-                io.Error.WriteLine($"tsmlab demo: unknown profile '{prof}'; use op-arch or scope");
+                io.Error.WriteLine($"tsmlab demo: unknown profile '{Input.Printable.Of(prof)}'; use op-arch or scope");
                 return Program.UsageError;
             }
             var skipped = platforms.Where(x => !x.Supports(p)).ToList();

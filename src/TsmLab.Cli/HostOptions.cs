@@ -41,7 +41,7 @@ internal sealed class HostOptions
         }
         if (config is null)
         {
-            error.WriteLine($"tsmlab: unknown host '{name}'; use one of: {string.Join(", ", BuiltInHosts.Names)}, or a host file (docs/hosts.md)");
+            error.WriteLine($"tsmlab: unknown host '{Input.Printable.Of(name)}'; use one of: {string.Join(", ", BuiltInHosts.Names)}, or a host file (docs/hosts.md)");
             return null;
         }
         string? profile = pr.GetValue(Profile);
@@ -49,11 +49,20 @@ internal sealed class HostOptions
         {
             if (!TsmAbiProfiles.TryParse(profile, out var p))
             {
-                error.WriteLine($"tsmlab: unknown profile '{profile}'; use op-arch or scope");
+                error.WriteLine($"tsmlab: unknown profile '{Input.Printable.Of(profile)}'; use op-arch or scope");
                 return null;
             }
             config = config with { Profile = p };
         }
-        return HostKernel.Boot(config);
+        try
+        {
+            return HostKernel.Boot(config);
+        }
+        catch (InvalidOperationException e) when (BuiltInHosts.Find(name) is null)
+        {
+            // A host file's device can describe a machine that does not boot (its connect fails, say).
+            error.WriteLine($"tsmlab: host file '{Input.Printable.Of(name)}' does not boot: {Input.Printable.Of(e.Message)}; see docs/hosts.md");
+            return null;
+        }
     }
 }

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Text.Json;
 using TsmLab.Hosts;
+using TsmLab.Input;
 
 namespace TsmLab.Cli;
 
@@ -10,7 +12,7 @@ internal static class ReplayCommand
     {
         var file = new Argument<string>("file") { Description = "JSON Lines script, or - for standard input", DefaultValueFactory = _ => "-" };
         var info = new Option<bool>("--info") { Description = "After the script, print the host as 'tsmlab info' does" };
-        var json = new Option<bool>("--json") { Description = "With --info: print the host as JSON (one object after the answer lines)" };
+        var json = new Option<bool>("--json") { Description = "With --info: print the host as JSON (one JSON line after the answer lines)" };
         var host = new HostOptions();
         var trace = new TraceOption();
         var cmd = new Command("replay", "Replay a VMM's open/mmap/ioctl sequence against a host model");
@@ -22,28 +24,37 @@ internal static class ReplayCommand
         cmd.SetAction(pr =>
         {
             string path = pr.GetValue(file)!;
-            TextReader input;
-            if (path == "-") input = io.In;
-            else
+            if (!trace.Validate(pr, io.Error)) return Program.UsageError;
+            FileStream? stream = null;
+            if (path != "-")
             {
-                if (!File.Exists(path))
+                try { stream = InputFile.OpenRegular(path, "script"); }
+                catch (InputFileException e)
                 {
-                    io.Error.WriteLine($"tsmlab replay: cannot read '{path}': no such file");
+                    io.Error.WriteLine($"tsmlab replay: {e.Message}");
                     return Program.UsageError;
                 }
-                input = new StreamReader(path);
             }
+            using var owned = stream;
             var kernel = host.Boot(pr, io.Error);
             if (kernel is null) return Program.UsageError;
             var log = trace.Attach(pr, kernel);
-            using (input == io.In ? null : input)
-            {
-                var session = new ReplaySession(kernel);
-                session.Run(input, io.Out);
-            }
-            if (pr.GetValue(info)) io.Out.Write(pr.GetValue(json) ? HostReport.Json(kernel) + "\n" : HostReport.Tree(kernel));
-            return trace.Write(pr, log, io.Error, $"tsmlab replay {path} on host {kernel.Configuration.Name}") ? 0 : Program.UsageError;
+            // A file's BOM is dropped by the decoder; standard input's by the line reader.
+            TextReader input = stream is null ? io.In : new StreamReader(stream, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            var session = new ReplaySession(kernel);
+            session.Run(new BoundedLineReader(input), io.Out);
+            // With --json the host is one more JSON line, so the output stays JSON Lines.
+            if (pr.GetValue(info)) io.Out.Write(pr.GetValue(json) ? OneLine(HostReport.Json(kernel)) + "\n" : HostReport.Tree(kernel));
+            return trace.Write(pr, log, io.Error, $"tsmlab replay {Printable.Of(path)} on host {kernel.Configuration.Name}") ? 0 : Program.UsageError;
         });
         return cmd;
+    }
+
+    private static string OneLine(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms)) doc.WriteTo(w);
+        return System.Text.Encoding.UTF8.GetString(ms.ToArray());
     }
 }

@@ -3,6 +3,7 @@
 // message); each output line is the device's answer the same way, flushed at once so another
 // program can drive the device interactively. State persists across lines.
 using System.CommandLine;
+using TsmLab.Input;
 using TsmLab.Tdisp.Device;
 
 namespace TsmLab.Cli;
@@ -27,41 +28,38 @@ internal static class TdispCommand
         }
         else
         {
-            string json;
             try
             {
-                json = File.ReadAllText(file.FullName);
+                config = DeviceConfiguration.FromFile(file.FullName);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (InputFileException e)
             {
-                io.Error.WriteLine($"tsmlab tdisp: cannot read device file '{file.FullName}' ({e.Message.TrimEnd('.')}); pass a JSON device configuration (schema in docs/tdisp.md) or omit --device for the default device");
+                io.Error.WriteLine($"tsmlab tdisp: {e.Message}; pass a JSON device configuration (schema in docs/tdisp.md) or omit --device for the default device");
                 return Program.UsageError;
-            }
-            try
-            {
-                config = DeviceConfiguration.FromJson(json);
             }
             catch (DeviceConfigurationException e)
             {
-                io.Error.WriteLine($"tsmlab tdisp: device file '{file.FullName}' is not a valid device configuration: {e.Message.TrimEnd('.')}; see docs/tdisp.md for the schema");
+                io.Error.WriteLine($"tsmlab tdisp: not a valid device configuration: {e.Message.TrimEnd('.')}; see docs/tdisp.md for the schema");
                 return Program.UsageError;
             }
         }
         var dsm = new DeviceSecurityManager(config);
         var response = new byte[dsm.MaxResponseSize];
-        while (io.In.ReadLine() is { } line)
+        var lines = new BoundedLineReader(io.In, MaxLineLength);
+        while (lines.TryReadLine(out var line, out bool tooLong))
         {
             var text = line.Trim();
+            if (tooLong)
+            {
+                io.Out.WriteLine($"error: line longer than {MaxLineLength} characters (a vendor-defined payload is at most {MaxPayload} bytes)");
+                io.Out.Flush();
+                continue;
+            }
             if (text.Length == 0)
                 continue;
-            byte[] request;
-            try
+            if (!TryParseHex(text, out var request))
             {
-                request = Convert.FromHexString(text.Replace(" ", "", StringComparison.Ordinal));
-            }
-            catch (FormatException)
-            {
-                io.Out.WriteLine("error: not a hex string (expected an even number of hex digits)");
+                io.Out.WriteLine("error: not a hex string (expected an even number of hex digits, optionally after 0x)");
                 io.Out.Flush();
                 continue;
             }
@@ -72,5 +70,27 @@ internal static class TdispCommand
             io.Out.Flush();
         }
         return 0;
+    }
+
+    /// <summary>The longest payload a DOE object can carry (2^18 dwords less its header), and its hex line.</summary>
+    private const int MaxPayload = (1 << 20) - 8;
+    private const int MaxLineLength = 4 * MaxPayload;
+
+    /// <summary>Hex digits, spaces allowed, one leading 0x allowed (as replay's "hex" fields accept).</summary>
+    private static bool TryParseHex(string text, out byte[] bytes)
+    {
+        var h = text.Replace(" ", "", StringComparison.Ordinal);
+        if (h.StartsWith("0x", StringComparison.OrdinalIgnoreCase)) h = h[2..];
+        bytes = [];
+        if (h.Length == 0 || h.Length % 2 != 0) return false;
+        try
+        {
+            bytes = Convert.FromHexString(h);
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
     }
 }

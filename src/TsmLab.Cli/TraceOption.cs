@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TsmLab.Input;
 using TsmLab.Kernel;
 using TsmLab.Tracing;
 
@@ -14,6 +15,26 @@ internal sealed class TraceOption
     {
         c.Options.Add(Option);
         c.Options.Add(Report);
+    }
+
+    /// <summary>
+    /// Checks the output names before the run, so a bad one costs nothing: an empty name, a
+    /// directory, or a folder that does not exist gets one line on <paramref name="error"/> and false.
+    /// </summary>
+    public bool Validate(ParseResult pr, TextWriter error) =>
+        ValidatePath(pr.GetValue(Option), "trace", error) && ValidatePath(pr.GetValue(Report), "report", error);
+
+    private static bool ValidatePath(string? path, string what, TextWriter error)
+    {
+        if (path is null) return true;
+        string? problem = path.Length == 0 ? "empty file name"
+            : path.Contains('\0') ? "the name contains a NUL byte"
+            : Directory.Exists(path) ? "is a directory"
+            : Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } dir && !Directory.Exists(dir) ? "no such directory"
+            : null;
+        if (problem is null) return true;
+        error.WriteLine($"tsmlab: cannot write {what} file '{Printable.Of(path)}': {problem} (--{what} needs a file to write)");
+        return false;
     }
 
     /// <summary>Attaches a log to the kernel when either output is asked for.</summary>
@@ -42,9 +63,9 @@ internal sealed class TraceOption
             write(w);
             return true;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            error.WriteLine($"tsmlab: cannot write {what} file '{path}': {e.Message}");
+            error.WriteLine($"tsmlab: cannot write {what} file '{Printable.Of(path)}': {Printable.Of(e.Message)}");
             return false;
         }
     }

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using TsmLab.Abi;
+using TsmLab.Input;
 using TsmLab.Kernel;
 using TsmLab.Tdisp.Device;
 
@@ -15,63 +15,69 @@ public static class HostFile
     /// <summary>Reads and builds the host configuration in <paramref name="path"/>.</summary>
     public static HostConfiguration Load(string path)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        byte[] bytes;
+        try { bytes = InputFile.ReadAllBytes(path, "host file"); }
+        catch (InputFileException e) { throw new HostFileException(e.Message); }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>Builds the host configuration from a host file's bytes; <paramref name="path"/> names it and anchors a relative device path.</summary>
+    public static HostConfiguration Parse(ReadOnlySpan<byte> bytes, string path)
+    {
+        string origin = $"host file '{Printable.Of(path)}'";
+        try
         {
-            throw new HostFileException($"cannot read host file '{path}' ({e.Message.TrimEnd('.')})");
-        }
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new HostFileException($"host file '{path}' is not JSON: {e.Message}"); }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new HostFileException($"host file '{path}': the top level must be an object");
-            foreach (var p in root.EnumerateObject())
-                if (p.Name is not ("name" or "base" or "profile" or "device" or "description"))
-                    throw new HostFileException($"host file '{path}': unknown field '{p.Name}' (name, base, profile, device, description)");
-            string baseName = String(root, "base", path) ?? throw new HostFileException($"host file '{path}': missing field 'base' (one of {string.Join(", ", BuiltInHosts.Names)})");
-            var config = BuiltInHosts.Find(baseName) ?? throw new HostFileException($"host file '{path}': field 'base': unknown host '{baseName}' (one of {string.Join(", ", BuiltInHosts.Names)})");
-            if (String(root, "name", path) is { } name) config = config with { Name = name };
-            if (String(root, "description", path) is { } description) config = config with { Description = description };
-            if (String(root, "profile", path) is { } profile)
+            var root = JsonInput.Parse(bytes, origin, relaxed: true).AsObject("the top level must be an object");
+            var baseValue = root.Find("base") ?? throw root.Value.Error($"missing field 'base' (one of {string.Join(", ", BuiltInHosts.Names)})");
+            string baseName = baseValue.AsString();
+            var config = BuiltInHosts.Find(baseName) ?? throw baseValue.Error($"field 'base': unknown host '{Printable.Of(baseName)}' (one of {string.Join(", ", BuiltInHosts.Names)})");
+            if (Text(root, "name") is { } name) config = config with { Name = name };
+            if (Text(root, "description") is { } description) config = config with { Description = description };
+            if (root.Find("profile") is { } profileValue)
             {
-                if (!TsmAbiProfiles.TryParse(profile, out var p)) throw new HostFileException($"host file '{path}': field 'profile': '{profile}' is not op-arch or scope");
+                string profile = profileValue.AsString();
+                if (!TsmAbiProfiles.TryParse(profile, out var p)) throw profileValue.Error($"field 'profile': '{Printable.Of(profile)}' is not op-arch or scope");
                 config = config with { Profile = p };
             }
-            if (String(root, "device", path) is { } devicePath)
-                config = WithDevice(config, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", devicePath), path);
+            if (root.Find("device") is { } deviceValue)
+            {
+                string devicePath = deviceValue.AsString();
+                config = WithDevice(config, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", devicePath), deviceValue);
+            }
+            root.RejectUnknown();
             return config;
         }
+        catch (JsonInputException e) { throw new HostFileException(e.Message); }
+    }
+
+    /// <summary>A name or description: printable text (no control characters that would reach a terminal raw).</summary>
+    private static string? Text(JsonInputObject root, string field)
+    {
+        if (root.Find(field) is not { } v) return null;
+        string s = v.AsString();
+        if (!Printable.IsClean(s)) throw v.Error($"field '{field}' contains a control or invisible formatting character ('{Printable.Of(s)}')");
+        return s;
     }
 
     /// <summary>The same host with another TDISP device: its functions, one device model behind them, and the connect moved to its PF0.</summary>
-    private static HostConfiguration WithDevice(HostConfiguration config, string devicePath, string hostPath)
+    private static HostConfiguration WithDevice(HostConfiguration config, string devicePath, JsonInputValue field)
     {
         TdispPciDevice card;
         try
         {
-            card = new TdispPciDevice(DeviceConfiguration.FromJson(File.ReadAllText(devicePath)));
+            card = new TdispPciDevice(DeviceConfiguration.FromFile(devicePath));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new HostFileException($"host file '{hostPath}': field 'device': cannot read '{devicePath}' ({e.Message.TrimEnd('.')})");
+            throw field.Error($"field 'device': {e.Message}");
         }
-        catch (Exception e) when (e is DeviceConfigurationException or JsonException or ArgumentException)
+        catch (Exception e) when (e is DeviceConfigurationException or ArgumentException)
         {
-            throw new HostFileException($"host file '{hostPath}': field 'device': '{devicePath}' is not a valid device configuration: {e.Message.TrimEnd('.')}");
+            throw field.Error($"field 'device': not a valid device configuration: {e.Message.TrimEnd('.')}");
         }
         var functions = card.Functions;
         var connects = config.Connects.Select(c => (functions[0].Address, c.Tsm)).ToList();
         return config with { Functions = functions, Devices = [card], Connects = connects };
-    }
-
-    private static string? String(JsonElement e, string name, string path)
-    {
-        if (!e.TryGetProperty(name, out var v)) return null;
-        if (v.ValueKind != JsonValueKind.String) throw new HostFileException($"host file '{path}': field '{name}' must be a string");
-        return v.GetString();
     }
 }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using TsmLab.Input;
 using TsmLab.Abi;
 using TsmLab.Kernel;
 
@@ -27,11 +28,14 @@ public sealed class ReplaySession
     public Process Process { get; }
 
     /// <summary>Runs every line of <paramref name="input"/>, writing one answer line each to <paramref name="output"/>.</summary>
-    public void Run(TextReader input, TextWriter output)
+    public void Run(TextReader input, TextWriter output) => Run(new BoundedLineReader(input), output);
+
+    /// <summary>Runs every line of <paramref name="input"/>; a line over its cap is answered with an error and skipped.</summary>
+    public void Run(BoundedLineReader input, TextWriter output)
     {
-        while (input.ReadLine() is { } line)
+        while (input.TryReadLine(out var line, out bool tooLong))
         {
-            string? answer = Execute(line);
+            string? answer = tooLong ? TooLong(input.MaxLineLength) : Execute(line);
             if (answer is null) continue;
             output.WriteLine(answer);
             output.Flush();
@@ -50,79 +54,91 @@ public sealed class ReplaySession
         w.WriteNumber("line", lineNumber);
         try
         {
-            using var doc = JsonDocument.Parse(line);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ReplayInputException("a line must be a JSON object");
-            var root = doc.RootElement;
-            string op = RequiredString(root, "op");
+            var root = JsonInput.Parse(line, origin: null, relaxed: false).AsObject("a line must be a JSON object");
+            string op = root.String("op");
             // Validate and act first, so an input error never leaves a half-written answer.
             var result = Dispatch(op, root);
             w.WriteString("op", op);
             result(w);
         }
-        catch (Exception e) when (e is JsonException or ReplayInputException)
+        catch (JsonInputException e)
         {
             w.Reset(buffer);
             buffer.Clear();
             w.WriteStartObject();
             w.WriteNumber("line", lineNumber);
-            w.WriteString("error", e is JsonException ? $"malformed JSON: {FirstSentence(e.Message)}" : e.Message);
+            w.WriteString("error", e.Field.Length == 0 && e.Detail.StartsWith("not valid JSON (", StringComparison.Ordinal)
+                ? "malformed JSON: " + e.Detail["not valid JSON (".Length..^1]
+                : e.Detail);
         }
         w.WriteEndObject();
         w.Flush();
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private Action<Utf8JsonWriter> Dispatch(string op, JsonElement e)
+    private string TooLong(int max)
     {
-        var mem = Process.Memory;
-        switch (op)
+        lineNumber++;
+        return $"{{\"line\":{lineNumber.ToString(CultureInfo.InvariantCulture)},\"error\":\"line is longer than {max.ToString(CultureInfo.InvariantCulture)} characters\"}}";
+    }
+
+    /// <summary>A replay op: what it does with its line, answering with the writer of its result fields.</summary>
+    private delegate Action<Utf8JsonWriter> ReplayHandler(ReplaySession session, JsonInputObject line);
+
+    /// <summary>One replay op: its name (the line's <c>op</c>) and its handler.</summary>
+    private sealed record ReplayOp(string Name, ReplayHandler Handler);
+
+    /// <summary>The replay ops, one row each (docs/replay.md); the unknown-op error lists them from here.</summary>
+    private static readonly ReplayOp[] Ops =
+    [
+        new("open", static (s, e) =>
         {
-            case "open":
-            {
-                int fd = Process.Open(RequiredString(e, "path"));
-                return fd >= 0 ? w => w.WriteNumber("fd", fd) : Ret(fd);
-            }
-            case "close":
-                return Ret(Process.Close(checked((int)RequiredInteger(e, "fd", int.MaxValue))));
-            case "mmap":
-                return Ret(mem.Map(RequiredInteger(e, "addr"), RequiredInteger(e, "len"), ParseProt(e)));
-            case "munmap":
-                return Ret(mem.Unmap(RequiredInteger(e, "addr"), RequiredInteger(e, "len")));
-            case "mprotect":
-                return Ret(mem.Protect(RequiredInteger(e, "addr"), RequiredInteger(e, "len"), ParseProt(e)));
-            case "write":
-            {
-                ulong addr = RequiredInteger(e, "addr");
-                byte[] bytes = ParseHex(RequiredString(e, "hex"), "hex");
-                return Ret(mem.CopyToUser(addr, bytes));
-            }
-            case "read":
-            {
-                ulong addr = RequiredInteger(e, "addr");
-                var bytes = new byte[RequiredInteger(e, "len", 1 << 20)];
-                int rc = mem.CopyFromUser(bytes, addr);
-                if (rc < 0) return Ret(rc);
-                string hex = Convert.ToHexStringLower(bytes);
-                return w => w.WriteString("hex", hex);
-            }
-            case "ioctl":
-            {
-                int fd = checked((int)RequiredInteger(e, "fd", int.MaxValue));
-                uint cmd = checked((uint)RequiredInteger(e, "cmd", uint.MaxValue));
-                ulong arg = e.TryGetProperty("arg", out _) ? RequiredInteger(e, "arg") : 0;
-                return Ret(Process.Ioctl(fd, cmd, arg));
-            }
-            case "sysfs_read":
-            {
-                int rc = Kernel.Sysfs.Read(RequiredString(e, "path"), out var value);
-                if (rc < 0) return Ret(rc);
-                return w => w.WriteString("value", value);
-            }
-            case "sysfs_write":
-                return Ret(Kernel.Sysfs.Write(RequiredString(e, "path"), RequiredString(e, "value")));
-            default:
-                throw new ReplayInputException($"unknown op '{op}' (open, close, mmap, munmap, mprotect, write, read, ioctl, sysfs_read, sysfs_write)");
-        }
+            int fd = s.Process.Open(e.String("path"));
+            return fd >= 0 ? w => w.WriteNumber("fd", fd) : Ret(fd);
+        }),
+        new("close", static (s, e) => Ret(s.Process.Close((int)e.Integer("fd", 0, int.MaxValue)))),
+        new("mmap", static (s, e) => Ret(s.Process.Memory.Map(e.Integer("addr"), e.Integer("len"), ParseProt(e)))),
+        new("munmap", static (s, e) => Ret(s.Process.Memory.Unmap(e.Integer("addr"), e.Integer("len")))),
+        new("mprotect", static (s, e) => Ret(s.Process.Memory.Protect(e.Integer("addr"), e.Integer("len"), ParseProt(e)))),
+        new("write", static (s, e) =>
+        {
+            ulong addr = e.Integer("addr");
+            byte[] bytes = e.Required("hex").AsHex();
+            return Ret(s.Process.Memory.CopyToUser(addr, bytes));
+        }),
+        new("read", static (s, e) =>
+        {
+            ulong addr = e.Integer("addr");
+            var bytes = new byte[e.Integer("len", 0, 1 << 20)];
+            int rc = s.Process.Memory.CopyFromUser(bytes, addr);
+            if (rc < 0) return Ret(rc);
+            string hex = Convert.ToHexStringLower(bytes);
+            return w => w.WriteString("hex", hex);
+        }),
+        new("ioctl", static (s, e) =>
+        {
+            int fd = (int)e.Integer("fd", 0, int.MaxValue);
+            uint cmd = (uint)e.Integer("cmd", 0, uint.MaxValue);
+            ulong arg = e.Find("arg") is { } a ? a.AsInteger() : 0;
+            return Ret(s.Process.Ioctl(fd, cmd, arg));
+        }),
+        new("sysfs_read", static (s, e) =>
+        {
+            int rc = s.Kernel.Sysfs.Read(e.String("path"), out var value);
+            if (rc < 0) return Ret(rc);
+            return w => w.WriteString("value", value);
+        }),
+        new("sysfs_write", static (s, e) => Ret(s.Kernel.Sysfs.Write(e.String("path"), e.String("value")))),
+    ];
+
+    /// <summary>The op names, in table order.</summary>
+    public static IReadOnlyList<string> OpNames { get; } = [.. Ops.Select(o => o.Name)];
+
+    private Action<Utf8JsonWriter> Dispatch(string op, JsonInputObject e)
+    {
+        foreach (var row in Ops)
+            if (row.Name == op) return row.Handler(this, e);
+        throw e.Required("op").Error($"unknown op '{Printable.Of(op)}' ({string.Join(", ", OpNames)})");
     }
 
     private static Action<Utf8JsonWriter> Ret(long rc) => w =>
@@ -131,61 +147,15 @@ public sealed class ReplaySession
         if (rc < 0) w.WriteString("errno", ErrnoNames.NameOf(rc));
     };
 
-    private static Prot ParseProt(JsonElement e) => RequiredString(e, "prot") switch
+    private static Prot ParseProt(JsonInputObject e)
     {
-        "r" => Prot.Read,
-        "rw" => Prot.ReadWrite,
-        "none" => Prot.None,
-        var p => throw new ReplayInputException($"field 'prot': '{p}' is not r, rw or none"),
-    };
-
-    private static string RequiredString(JsonElement e, string name)
-    {
-        if (!e.TryGetProperty(name, out var v)) throw new ReplayInputException($"missing field '{name}'");
-        if (v.ValueKind != JsonValueKind.String) throw new ReplayInputException($"field '{name}' must be a string");
-        return v.GetString()!;
-    }
-
-    /// <summary>An unsigned integer given as a JSON number or a string ("0x…" hex or decimal).</summary>
-    private static ulong RequiredInteger(JsonElement e, string name, ulong max = ulong.MaxValue)
-    {
-        if (!e.TryGetProperty(name, out var v)) throw new ReplayInputException($"missing field '{name}'");
-        ulong value;
-        switch (v.ValueKind)
+        var v = e.Required("prot");
+        return v.AsString() switch
         {
-            case JsonValueKind.Number when v.TryGetUInt64(out value):
-                break;
-            case JsonValueKind.String when TryParseInteger(v.GetString()!, out value):
-                break;
-            default:
-                throw new ReplayInputException($"field '{name}' must be a non-negative integer or a \"0x…\" string");
-        }
-        if (value > max) throw new ReplayInputException($"field '{name}' is too large ({value} > {max})");
-        return value;
-    }
-
-    private static bool TryParseInteger(string s, out ulong value)
-    {
-        if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
-            return ulong.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value) && s.Length > 2;
-        return ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
-    }
-
-    private static byte[] ParseHex(string hex, string field)
-    {
-        var h = hex.Replace(" ", "", StringComparison.Ordinal);
-        if (h.StartsWith("0x", StringComparison.OrdinalIgnoreCase)) h = h[2..];
-        if (h.Length % 2 != 0) throw new ReplayInputException($"field '{field}': odd number of hex digits");
-        try { return Convert.FromHexString(h); }
-        catch (FormatException) { throw new ReplayInputException($"field '{field}': not hex"); }
-    }
-
-    private static string FirstSentence(string message)
-    {
-        int i = message.IndexOf(". ", StringComparison.Ordinal);
-        return i < 0 ? message : message[..(i + 1)];
+            "r" => Prot.Read,
+            "rw" => Prot.ReadWrite,
+            "none" => Prot.None,
+            var p => throw v.Error($"field 'prot': '{Printable.Of(p)}' is not r, rw or none"),
+        };
     }
 }
-
-/// <summary>A replay line that names a bad field or op: answered as {"line":N,"error":…}.</summary>
-public sealed class ReplayInputException(string message) : Exception(message);

@@ -13,46 +13,88 @@ public enum Prot
 }
 
 /// <summary>
-/// A process's user address space: 4 KiB pages with a protection each. The kernel side copies
-/// through <see cref="CopyFromUser"/> and <see cref="CopyToUser"/>, which fail with EFAULT exactly
-/// where Linux's copy_from_user/copy_to_user would: any byte outside TASK_SIZE, unmapped, or
-/// without the needed permission (PROT_WRITE for copy-out; PROT_READ for copy-in, as on arm64
+/// A process's user address space: mappings of 4 KiB pages with a protection each. The kernel side
+/// copies through <see cref="CopyFromUser"/> and <see cref="CopyToUser"/>, which fail with EFAULT
+/// exactly where Linux's copy_from_user/copy_to_user would: any byte outside TASK_SIZE, unmapped,
+/// or without the needed permission (PROT_WRITE for copy-out; PROT_READ for copy-in, as on arm64
 /// with PAN and x86 with SMAP, where a PROT_NONE page faults). A copy-out that faults has written
 /// every byte before the faulting page, as the byte-granular tail of copy_to_user does.
+/// <para>
+/// Sparse, as an anonymous mapping is: the mappings are a sorted list of page ranges (VMAs, split
+/// and merged like Linux's), and a page's memory exists only once something is written to it
+/// (reading an untouched page reads zeroes). An mmap of 1 TiB costs one range; munmap drops the
+/// range and only the pages that were touched. At most <see cref="MaxMapCount"/> ranges (ENOMEM
+/// beyond: an operation that could split a mapping is refused when fewer than two
+/// are left, as Linux refuses past vm.max_map_count).
+/// </para>
+/// <para>
+/// Thread-safe: one lock (the model's mmap_lock, a mutex because a copy may also fill a page in)
+/// guards the ranges, the pages and the lookup cache. Copies run under it, so a copy never sees a
+/// half-done mmap, munmap or mprotect.
+/// </para>
 /// </summary>
-public sealed class AddressSpace
+public sealed class AddressSpace : IUserMemory
 {
     public const int PageShift = 12;
     public const int PageSize = 1 << PageShift;
     /// <summary>x86-64 TASK_SIZE_MAX with 4-level paging (also inside arm64's 48-bit user range).</summary>
     public const ulong UserTop = 0x0000_7FFF_FFFF_F000;
+    /// <summary>vm.max_map_count's default: the most mappings a process may have.</summary>
+    public const int MaxMapCount = 65530;
 
-    private sealed class Page
+    /// <summary>A mapping: pages [First, End) with one protection.</summary>
+    private record struct Vma(ulong First, ulong End, Prot Prot);
+
+    private readonly List<Vma> vmas = new();
+    private readonly Dictionary<ulong, byte[]> pages = new();
+    private readonly Lock mmapLock = new();
+    private int cachedVma = -1;
+    private ulong cachedPfn = ulong.MaxValue;
+    private byte[]? cachedPage;
+
+    /// <summary>Number of mapped pages (whether touched or not).</summary>
+    public long MappedPages
     {
-        public readonly byte[] Data = new byte[PageSize];
-        public Prot Prot;
+        get
+        {
+            lock (mmapLock)
+            {
+                long n = 0;
+                foreach (var v in vmas) n += (long)(v.End - v.First);
+                return n;
+            }
+        }
     }
 
-    private readonly Dictionary<ulong, Page> pages = new();
-    private ulong cachedPfn = ulong.MaxValue;
-    private Page? cachedPage;
+    /// <summary>Number of pages that hold memory (written at least once since mapped).</summary>
+    public int ResidentPages
+    {
+        get { lock (mmapLock) return pages.Count; }
+    }
 
-    /// <summary>Number of mapped pages.</summary>
-    public int MappedPages => pages.Count;
+    /// <summary>Number of mappings (VMAs) after splits and merges.</summary>
+    public int MappingCount
+    {
+        get { lock (mmapLock) return vmas.Count; }
+    }
 
     /// <summary>
     /// mmap(addr, len, prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS): replaces whatever was
     /// mapped there with zeroed pages. EINVAL for an unaligned address or a zero length; ENOMEM
-    /// for a range beyond TASK_SIZE.
+    /// for a range beyond TASK_SIZE or past the mapping count limit.
     /// </summary>
     public int Map(ulong addr, ulong len, Prot prot)
     {
         if ((addr & (PageSize - 1)) != 0 || len == 0) return Errno.EINVAL.Neg();
-        if (!TryPageRange(addr, len, out ulong first, out ulong count)) return Errno.ENOMEM.Neg();
-        for (ulong i = 0; i < count; i++)
-            pages[first + i] = new Page { Prot = prot };
-        Invalidate();
-        return 0;
+        if (!TryPageRange(addr, len, out ulong first, out ulong end)) return Errno.ENOMEM.Neg();
+        lock (mmapLock)
+        {
+            if (vmas.Count + 2 > MaxMapCount) return Errno.ENOMEM.Neg();
+            RemoveRange(first, end);
+            Insert(new Vma(first, end, prot));
+            Invalidate();
+            return 0;
+        }
     }
 
     /// <summary>mprotect: EINVAL for an unaligned address, ENOMEM when part of the range is unmapped (nothing changes then).</summary>
@@ -60,22 +102,41 @@ public sealed class AddressSpace
     {
         if ((addr & (PageSize - 1)) != 0) return Errno.EINVAL.Neg();
         if (len == 0) return 0;
-        if (!TryPageRange(addr, len, out ulong first, out ulong count)) return Errno.ENOMEM.Neg();
-        for (ulong i = 0; i < count; i++)
-            if (!pages.ContainsKey(first + i)) return Errno.ENOMEM.Neg();
-        for (ulong i = 0; i < count; i++)
-            pages[first + i].Prot = prot;
-        return 0;
+        if (!TryPageRange(addr, len, out ulong first, out ulong end)) return Errno.ENOMEM.Neg();
+        lock (mmapLock)
+        {
+            // Every page must be mapped: the ranges that overlap must cover [first, end) without a hole.
+            int i = FirstOverlapping(first);
+            ulong next = first;
+            for (int j = i; j < vmas.Count && vmas[j].First < end; j++)
+            {
+                if (vmas[j].First > next) return Errno.ENOMEM.Neg();
+                next = vmas[j].End;
+            }
+            if (next < end) return Errno.ENOMEM.Neg();
+            if (vmas.Count + 2 > MaxMapCount) return Errno.ENOMEM.Neg();
+            Split(first);
+            Split(end);
+            for (int j = FirstOverlapping(first); j < vmas.Count && vmas[j].First < end; j++)
+                vmas[j] = vmas[j] with { Prot = prot };
+            MergeAround(first, end);
+            Invalidate();
+            return 0;
+        }
     }
 
     /// <summary>munmap: EINVAL for an unaligned address or zero length; unmapped holes are fine.</summary>
     public int Unmap(ulong addr, ulong len)
     {
         if ((addr & (PageSize - 1)) != 0 || len == 0) return Errno.EINVAL.Neg();
-        if (!TryPageRange(addr, len, out ulong first, out ulong count)) return Errno.EINVAL.Neg();
-        for (ulong i = 0; i < count; i++) pages.Remove(first + i);
-        Invalidate();
-        return 0;
+        if (!TryPageRange(addr, len, out ulong first, out ulong end)) return Errno.EINVAL.Neg();
+        lock (mmapLock)
+        {
+            if (vmas.Count + 1 > MaxMapCount) return Errno.ENOMEM.Neg();
+            RemoveRange(first, end);
+            Invalidate();
+            return 0;
+        }
     }
 
     /// <summary>copy_from_user: 0, or -EFAULT if any byte of the source cannot be read.</summary>
@@ -83,19 +144,25 @@ public sealed class AddressSpace
     {
         if (destination.IsEmpty) return 0;
         if (!InUserRange(source, (ulong)destination.Length)) return Errno.EFAULT.Neg();
-        ulong addr = source;
-        int done = 0;
-        while (done < destination.Length)
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.MemoryCopy, "copy_from_user")) return Errno.EFAULT.Neg();
+        lock (mmapLock)
         {
-            var page = Lookup(addr >> PageShift);
-            if (page is null || (page.Prot & Prot.Read) == 0) return Errno.EFAULT.Neg();
-            int off = (int)(addr & (PageSize - 1));
-            int n = Math.Min(PageSize - off, destination.Length - done);
-            page.Data.AsSpan(off, n).CopyTo(destination[done..]);
-            done += n;
-            addr += (ulong)n;
+            ulong addr = source;
+            int done = 0;
+            while (done < destination.Length)
+            {
+                ulong pfn = addr >> PageShift;
+                if ((ProtOf(pfn) & Prot.Read) == 0) return Errno.EFAULT.Neg();
+                int off = (int)(addr & (PageSize - 1));
+                int n = Math.Min(PageSize - off, destination.Length - done);
+                var page = PageOf(pfn, materialise: false);
+                if (page is null) destination.Slice(done, n).Clear();
+                else page.AsSpan(off, n).CopyTo(destination[done..]);
+                done += n;
+                addr += (ulong)n;
+            }
+            return 0;
         }
-        return 0;
     }
 
     /// <summary>
@@ -106,19 +173,23 @@ public sealed class AddressSpace
     {
         if (source.IsEmpty) return 0;
         if (!InUserRange(destination, (ulong)source.Length)) return Errno.EFAULT.Neg();
-        ulong addr = destination;
-        int done = 0;
-        while (done < source.Length)
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.MemoryCopy, "copy_to_user")) return Errno.EFAULT.Neg();
+        lock (mmapLock)
         {
-            var page = Lookup(addr >> PageShift);
-            if (page is null || (page.Prot & Prot.Write) == 0) return Errno.EFAULT.Neg();
-            int off = (int)(addr & (PageSize - 1));
-            int n = Math.Min(PageSize - off, source.Length - done);
-            source.Slice(done, n).CopyTo(page.Data.AsSpan(off, n));
-            done += n;
-            addr += (ulong)n;
+            ulong addr = destination;
+            int done = 0;
+            while (done < source.Length)
+            {
+                ulong pfn = addr >> PageShift;
+                if ((ProtOf(pfn) & Prot.Write) == 0) return Errno.EFAULT.Neg();
+                int off = (int)(addr & (PageSize - 1));
+                int n = Math.Min(PageSize - off, source.Length - done);
+                source.Slice(done, n).CopyTo(PageOf(pfn, materialise: true).AsSpan(off, n));
+                done += n;
+                addr += (ulong)n;
+            }
+            return 0;
         }
-        return 0;
     }
 
     /// <summary>get_user of a u32.</summary>
@@ -135,39 +206,136 @@ public sealed class AddressSpace
     {
         if (len == 0) return true;
         if (!InUserRange(addr, len)) return false;
-        ulong first = addr >> PageShift, last = (addr + len - 1) >> PageShift;
-        for (ulong p = first; p <= last; p++)
+        ulong first = addr >> PageShift, end = ((addr + len - 1) >> PageShift) + 1;
+        lock (mmapLock)
         {
-            var page = Lookup(p);
-            if (page is null || (page.Prot & need) != need) return false;
+            ulong next = first;
+            for (int j = FirstOverlapping(first); j < vmas.Count && vmas[j].First < end; j++)
+            {
+                if (vmas[j].First > next || (vmas[j].Prot & need) != need) return false;
+                next = vmas[j].End;
+            }
+            return next >= end;
         }
-        return true;
     }
 
     private static bool InUserRange(ulong addr, ulong len) => len <= UserTop && addr <= UserTop - len;
 
-    private static bool TryPageRange(ulong addr, ulong len, out ulong firstPfn, out ulong count)
+    /// <summary>The pages [first, end) of a byte range inside TASK_SIZE; false beyond it.</summary>
+    private static bool TryPageRange(ulong addr, ulong len, out ulong first, out ulong end)
     {
-        firstPfn = addr >> PageShift;
-        count = 0;
+        first = addr >> PageShift;
+        end = first;
         if (len > UserTop || addr > UserTop - len) return false;
-        ulong end = addr + len;
-        ulong lastPfn = (end - 1) >> PageShift;
-        count = lastPfn - firstPfn + 1;
+        end = ((addr + len - 1) >> PageShift) + 1;
         return true;
     }
 
-    private Page? Lookup(ulong pfn)
+    /// <summary>Index of the first mapping whose end is above <paramref name="pfn"/> (it may start above it too).</summary>
+    private int FirstOverlapping(ulong pfn)
     {
-        if (pfn == cachedPfn) return cachedPage;
-        pages.TryGetValue(pfn, out var page);
+        int lo = 0, hi = vmas.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (vmas[mid].End <= pfn) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>The protection of a page, or None (fault) when unmapped. Caller holds the lock.</summary>
+    private Prot ProtOf(ulong pfn)
+    {
+        if (cachedVma >= 0 && cachedVma < vmas.Count && vmas[cachedVma].First <= pfn && pfn < vmas[cachedVma].End)
+            return vmas[cachedVma].Prot;
+        int i = FirstOverlapping(pfn);
+        if (i < vmas.Count && vmas[i].First <= pfn)
+        {
+            cachedVma = i;
+            return vmas[i].Prot;
+        }
+        return Prot.None;
+    }
+
+    /// <summary>A page's memory, created on first write. Caller holds the lock and has checked the mapping.</summary>
+    private byte[]? PageOf(ulong pfn, bool materialise)
+    {
+        if (pfn == cachedPfn && cachedPage is not null) return cachedPage;
+        if (!pages.TryGetValue(pfn, out var page))
+        {
+            if (!materialise) return null;
+            page = new byte[PageSize];
+            pages.Add(pfn, page);
+        }
         cachedPfn = pfn;
         cachedPage = page;
         return page;
     }
 
+    /// <summary>Drops the mappings and the pages of [first, end). Caller holds the lock.</summary>
+    private void RemoveRange(ulong first, ulong end)
+    {
+        Split(first);
+        Split(end);
+        int i = FirstOverlapping(first);
+        int j = i;
+        while (j < vmas.Count && vmas[j].First < end) j++;
+        if (j > i) vmas.RemoveRange(i, j - i);
+        DropPages(first, end);
+    }
+
+    /// <summary>Frees the touched pages of [first, end): by walking the range or the pages, whichever is smaller.</summary>
+    private void DropPages(ulong first, ulong end)
+    {
+        if (pages.Count == 0) return;
+        if (end - first <= (ulong)pages.Count)
+        {
+            for (ulong p = first; p < end; p++) pages.Remove(p);
+            return;
+        }
+        List<ulong>? doomed = null;
+        foreach (var pfn in pages.Keys)
+            if (pfn >= first && pfn < end) (doomed ??= new()).Add(pfn);
+        if (doomed is not null)
+            foreach (var pfn in doomed) pages.Remove(pfn);
+    }
+
+    /// <summary>Splits the mapping that contains page <paramref name="at"/> (not at its start) in two.</summary>
+    private void Split(ulong at)
+    {
+        int i = FirstOverlapping(at);
+        if (i >= vmas.Count || vmas[i].First >= at) return;
+        var v = vmas[i];
+        vmas[i] = v with { End = at };
+        vmas.Insert(i + 1, v with { First = at });
+    }
+
+    /// <summary>Inserts a mapping into a hole, merging with neighbours of the same protection.</summary>
+    private void Insert(Vma v)
+    {
+        int i = FirstOverlapping(v.First);
+        vmas.Insert(i, v);
+        MergeAround(v.First, v.End);
+    }
+
+    /// <summary>Merges touching mappings with equal protection from just before <paramref name="first"/> to just after <paramref name="end"/>.</summary>
+    private void MergeAround(ulong first, ulong end)
+    {
+        int i = Math.Max(0, FirstOverlapping(first) - 1);
+        while (i + 1 < vmas.Count && vmas[i].First <= end)
+        {
+            if (vmas[i].End == vmas[i + 1].First && vmas[i].Prot == vmas[i + 1].Prot)
+            {
+                vmas[i] = vmas[i] with { End = vmas[i + 1].End };
+                vmas.RemoveAt(i + 1);
+            }
+            else i++;
+        }
+    }
+
     private void Invalidate()
     {
+        cachedVma = -1;
         cachedPfn = ulong.MaxValue;
         cachedPage = null;
     }

@@ -22,6 +22,8 @@ public sealed class HostKernel
     private readonly List<KvmVm> vms = new();
     private int nextPid = 1000;
     private int nextVmId = 1;
+    /// <summary>Guards the lists of contexts and VMs (the functions and VFIO devices are fixed at boot).</summary>
+    private readonly Lock listLock = new();
 
     private HostKernel(HostConfiguration configuration, Machine machine)
     {
@@ -51,9 +53,15 @@ public sealed class HostKernel
     public IReadOnlyList<PciFunction> Functions => functions;
     public IReadOnlyList<VfioDevice> VfioDevices => vfioDevices;
     /// <summary>Open iommufd contexts.</summary>
-    public IReadOnlyList<IommufdContext> IommufdContexts => contexts;
+    public IReadOnlyList<IommufdContext> IommufdContexts
+    {
+        get { lock (listLock) return contexts.ToArray(); }
+    }
     /// <summary>VMs not yet destroyed.</summary>
-    public IEnumerable<KvmVm> Vms => vms.Where(v => !v.Destroyed);
+    public IEnumerable<KvmVm> Vms
+    {
+        get { lock (listLock) return vms.Where(v => !v.Destroyed).ToArray(); }
+    }
 
     /// <summary>
     /// Boots a host: creates its PCI functions and VFIO cdevs, loads its TSM drivers and runs
@@ -101,7 +109,7 @@ public sealed class HostKernel
     }
 
     /// <summary>Starts a process (the VMM) on this host.</summary>
-    public Process CreateProcess() => new(this, nextPid++);
+    public Process CreateProcess() => new(this, Interlocked.Increment(ref nextPid) - 1);
 
     /// <summary>The function at that address, or null.</summary>
     public PciFunction? FindFunction(PciAddress address) => functions.FirstOrDefault(f => f.Address == address);
@@ -113,7 +121,7 @@ public sealed class HostKernel
         {
             case "/dev/iommu":
                 var ctx = new IommufdContext(this);
-                contexts.Add(ctx);
+                lock (listLock) contexts.Add(ctx);
                 file = ctx;
                 return 0;
             case "/dev/kvm":
@@ -133,10 +141,16 @@ public sealed class HostKernel
 
     internal KvmVm CreateVm(ulong type, TvmArch arch)
     {
-        var vm = new KvmVm(nextVmId++, type, arch);
-        vms.Add(vm);
-        return vm;
+        lock (listLock)
+        {
+            var vm = new KvmVm(nextVmId++, type, arch);
+            vms.Add(vm);
+            return vm;
+        }
     }
 
-    internal void ContextReleased(IommufdContext ctx) => contexts.Remove(ctx);
+    internal void ContextReleased(IommufdContext ctx)
+    {
+        lock (listLock) contexts.Remove(ctx);
+    }
 }

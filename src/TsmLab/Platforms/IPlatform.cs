@@ -38,6 +38,9 @@ public interface IPlatform
     /// the platform's exits. Nothing is bound yet.
     /// </summary>
     IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace);
+
+    /// <summary>The firmware and guest interfaces the model speaks, for <c>tsmlab abi --platform</c>; null when the platform publishes none.</summary>
+    PlatformAbi? Abi => null;
 }
 
 /// <summary>A built-in host a platform provides: its name, one line about it, and a fresh configuration per call.</summary>

@@ -13,7 +13,8 @@ public static class IoctlTrace
     public static void Record(TraceLog log, long seq, Process caller, int fd, uint cmd, ulong arg, long rc)
     {
         var abi = AbiCatalog.Find(caller.Kernel.Configuration.Profile, cmd);
-        var fields = new List<TraceField> { new("fd", fd.ToString(CultureInfo.InvariantCulture)) };
+        // The descriptor the ioctl was issued on, named for the file it is; struct fields keep their uAPI names.
+        var fields = new List<TraceField> { new(FdKey(abi), fd.ToString(CultureInfo.InvariantCulture)) };
         string name = abi?.Name ?? $"ioctl 0x{cmd:x}";
         if (abi is null || abi.Struct.Size == 0)
         {
@@ -22,7 +23,7 @@ public static class IoctlTrace
         else
         {
             var bytes = new byte[abi.Struct.Size];
-            if (caller.Memory.CopyFromUser(bytes, arg) == 0)
+            if (caller.UserMemory.CopyFromUser(bytes, arg) == 0)
             {
                 foreach (var f in abi.Struct.Fields)
                 {
@@ -32,7 +33,24 @@ public static class IoctlTrace
             }
             else fields.Add(new("arg", $"0x{arg:x} (unreadable)"));
         }
+        if (abi?.Name == "KVM_CREATE_DEVICE")
+            for (int i = 1; i < fields.Count; i++)
+                if (fields[i].Name == "fd") fields[i] = fields[i] with { Name = "device_fd" };
         string result = rc < 0 ? $"{rc} {ErrnoNames.NameOf(rc)}" : rc.ToString(CultureInfo.InvariantCulture);
         log.Record(seq, TraceLayer.Vmm, TraceLayer.Kernel, TraceKind.Ioctl, name, result, [.. fields]);
     }
+
+    /// <summary>
+    /// The key of the descriptor an ioctl was called on: <c>iommufd</c>, <c>vfio_device_fd</c>,
+    /// <c>kvm_fd</c>, <c>vm_fd</c>, <c>kvm_device_fd</c>, or <c>ioctl_fd</c> for an unknown command.
+    /// </summary>
+    public static string FdKey(AbiIoctl? abi) => abi?.Device switch
+    {
+        "/dev/iommu" => "iommufd",
+        "/dev/vfio/devices/vfioN" => "vfio_device_fd",
+        "/dev/kvm" => "kvm_fd",
+        "kvm-vm fd" => "vm_fd",
+        "kvm-vfio device fd" => "kvm_device_fd",
+        _ => "ioctl_fd",
+    };
 }

@@ -141,7 +141,7 @@ public class ReplayCommandTests
     {
         var (rc, _, e) = CliRunner.Run("", "replay", "/nonexistent/x.jsonl");
         Assert.Equal(2, rc);
-        Assert.Contains("cannot read '/nonexistent/x.jsonl'", e);
+        Assert.Contains("cannot read script '/nonexistent/x.jsonl': no such file", e);
     }
 
     [Fact]
@@ -151,8 +151,10 @@ public class ReplayCommandTests
         var lines = File.ReadAllLines(path).TakeWhile(l => !l.Contains("\"op\":\"close\"", StringComparison.Ordinal));
         var (rc, o, _) = CliRunner.Run(string.Join('\n', lines), "replay", "--host", "cca", "--info", "--json");
         Assert.Equal(0, rc);
-        string json = o[o.IndexOf("{\n", StringComparison.Ordinal)..];
-        using var doc = JsonDocument.Parse(json);
+        // The host comes as one more JSON line after the answers.
+        var all = o.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(all, l => JsonDocument.Parse(l).Dispose());
+        using var doc = JsonDocument.Parse(all[^1]);
         var tdi = doc.RootElement.GetProperty("functions")[0].GetProperty("tdi");
         Assert.Equal("tsm0", tdi.GetProperty("tsm").GetString());
         Assert.Equal("Run", tdi.GetProperty("state").GetString());

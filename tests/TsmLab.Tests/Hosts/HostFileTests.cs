@@ -35,7 +35,7 @@ public sealed class HostFileTests : IDisposable
 
     [Theory]
     [InlineData("missing.json", null, "cannot read host file")]
-    [InlineData("bad.json", "{ nope", "is not JSON")]
+    [InlineData("bad.json", "{ nope", "line 1: not valid JSON")]
     [InlineData("arr.json", "[1]", "the top level must be an object")]
     [InlineData("nobase.json", "{}", "missing field 'base'")]
     [InlineData("unknownbase.json", """{ "base": "sgx" }""", "field 'base': unknown host 'sgx'")]
@@ -43,7 +43,7 @@ public sealed class HostFileTests : IDisposable
     [InlineData("profile.json", """{ "base": "cca", "profile": "v9" }""", "field 'profile'")]
     [InlineData("type.json", """{ "base": 7 }""", "field 'base' must be a string")]
     [InlineData("nodevice.json", """{ "base": "sev", "device": "none.json" }""", "field 'device': cannot read")]
-    [InlineData("baddevice.json", """{ "base": "sev", "device": "garbage.json" }""", "is not a valid device configuration")]
+    [InlineData("baddevice.json", """{ "base": "sev", "device": "garbage.json" }""", "not a valid device configuration")]
     public void BadHostFile_Exits2WithOneLineNamingTheProblem(string name, string? text, string message)
     {
         Write("garbage.json", "{ \"bus\": 1 }");

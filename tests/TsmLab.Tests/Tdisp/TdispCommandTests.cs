@@ -22,7 +22,7 @@ public class TdispCommandTests
         var (code, lines, err) = Run($"{GetVersion}\n\n  \nzz\n{GetState}\n");
         Assert.Equal(0, code);
         Assert.Equal("", err);
-        Assert.Equal(["01100100000001000000000000000000000110", "error: not a hex string (expected an even number of hex digits)", "011005000000010000000000000000000000"], lines);
+        Assert.Equal(["01100100000001000000000000000000000110", "error: not a hex string (expected an even number of hex digits, optionally after 0x)", "011005000000010000000000000000000000"], lines);
     }
 
     [Fact]
@@ -48,10 +48,14 @@ public class TdispCommandTests
         private int _next;
         public List<int> AnswersSeenBeforeEachRead { get; } = [];
 
-        public override string? ReadLine()
+        // The command reads in blocks (bounded lines): each block here is one line, served only when asked.
+        public override int Read(char[] buffer, int index, int count)
         {
             AnswersSeenBeforeEachRead.Add(output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-            return _next < lines.Length ? lines[_next++] : null;
+            if (_next >= lines.Length) return 0;
+            string line = lines[_next++] + "\n";
+            line.CopyTo(0, buffer, index, line.Length);
+            return line.Length;
         }
     }
 

@@ -230,7 +230,7 @@ public class TdispEndToEndTests
 
     [Theory]
     [InlineData("{", "not valid JSON")]
-    [InlineData("""{"device":0,"function":0,"vendorId":1,"deviceId":2,"bars":[],"tdisp":{},"ide":{},"identity":{"seed":"s"}}""", "bus: missing")]
+    [InlineData("""{"device":0,"function":0,"vendorId":1,"deviceId":2,"bars":[],"tdisp":{},"ide":{},"identity":{"seed":"s"}}""", "missing field 'bus'")]
     [InlineData("""{"segment":0,"bus":1,"device":0,"function":0,"vendorId":1,"deviceId":2,"bars":[{"index":0,"address":"0x1000","size":"0x3000"}],"tdisp":{},"ide":{},"identity":{"seed":"s"}}""", "power of two")]
     [InlineData("""{"segment":0,"bus":1,"device":40,"function":0,"vendorId":1,"deviceId":2,"bars":[],"tdisp":{},"ide":{},"identity":{"seed":"s"}}""", "device")]
     [InlineData("""{"segment":0,"bus":1,"device":0,"function":0,"vendorId":1,"deviceId":2,"bars":[],"tdisp":{"requestsSupported":["NOPE"]},"ide":{},"identity":{"seed":"s"}}""", "requestsSupported[0]")]
@@ -268,7 +268,7 @@ public class TdispEndToEndTests
         var rsp = new byte[dsm.MaxResponseSize];
         var direct = new DirectTransport(dsm);
         var doe = new DoeTransport(DoeMailbox.For(dsm));
-        for (int i = 0; i < 10; i++)
+        for (int i = 0; i < 200; i++) // past tiered JIT's call counting, whose promotions may allocate on this thread
         {
             dsm.Respond(state, rsp);
             doe.Exchange(report, rsp);

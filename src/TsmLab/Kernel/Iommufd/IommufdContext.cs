@@ -10,11 +10,29 @@ namespace TsmLab.Kernel.Iommufd;
 /// starting at 1 (XA_FLAGS_ALLOC1), lowest free first. The context lives while its fd is open
 /// or a VFIO device is bound to it; when released it destroys its objects leaf first, as
 /// iommufd_fops_release does, which unbinds their TDIs.
+/// <para>
+/// Locking (docs/reliability.md): <see cref="Gate"/> guards the id table, every object's
+/// <c>Users</c> count and the relations between objects (attachments, a device's vDevice, a
+/// vIOMMU's vDevices): it stands for the xarray lock and the per-object mutexes Linux uses
+/// (igroup->lock, viommu->vdevs lock). An ioctl that looks an object up holds a short-term
+/// reference to it until the ioctl returns (<c>iommufd_get_object</c>'s shortterm_users);
+/// destroy, unbind and the context's release wait for other threads' short-term references to
+/// go (IOMMU_DESTROY gives up with EBUSY after <see cref="DestroyWait"/>, as Linux's
+/// REMOVE_WAIT_SHORTTERM), so no object is torn down under a running ioctl. Lock order:
+/// the VFIO device's lock, then <see cref="Gate"/>, then the TSM core's rwsem, then a DSM's mutex,
+/// then a process's mmap lock.
+/// </para>
 /// </summary>
 public sealed class IommufdContext : KernelFile
 {
+    /// <summary>How long IOMMU_DESTROY waits for other threads' ioctls on the object (Linux: 60 s).</summary>
+    public static readonly TimeSpan DestroyWait = TimeSpan.FromSeconds(60);
+
     private readonly List<IommufdObject?> objects = new() { null };
-    private readonly Lock objectsLock = new();
+
+    /// <summary>The objects held short-term by the ioctls running on this thread, outermost first.</summary>
+    [ThreadStatic] private static List<(IommufdContext Context, IommufdObject Object)>? held;
+    [ThreadStatic] private static int callDepth;
 
     internal IommufdContext(HostKernel kernel)
     {
@@ -26,32 +44,94 @@ public sealed class IommufdContext : KernelFile
     internal IommufdIoctlTable Table { get; }
     public override string Name => "/dev/iommu";
 
+    /// <summary>The context's object lock (Monitor: waits for short-term users release it).</summary>
+    internal object Gate { get; } = new();
+
     /// <summary>Live objects, by id.</summary>
     public IEnumerable<IommufdObject> Objects
     {
         get
         {
-            lock (objectsLock) return objects.Where(o => o is not null).ToArray()!;
+            lock (Gate) return objects.Where(o => o is not null).ToArray()!;
         }
     }
 
     public override long Ioctl(Process caller, uint cmd, ulong arg) => IommufdDispatch.Dispatch(this, caller, cmd, arg);
 
+    /// <summary>Starts an ioctl on this thread: objects looked up until <see cref="EndCall"/> are held short-term.</summary>
+    internal static int BeginCall()
+    {
+        held ??= new();
+        callDepth++;
+        return held.Count;
+    }
+
+    /// <summary>Ends an ioctl: drops the short-term references it took and wakes anyone waiting for them.</summary>
+    internal static void EndCall(int mark)
+    {
+        var list = held!;
+        for (int i = list.Count - 1; i >= mark; i--)
+        {
+            var (ctx, obj) = list[i];
+            list.RemoveAt(i);
+            lock (ctx.Gate)
+            {
+                obj.Shortterm--;
+                if (obj.Shortterm == 0) Monitor.PulseAll(ctx.Gate);
+            }
+        }
+        callDepth--;
+    }
+
     /// <summary><c>iommufd_get_object</c>: the object of that id and type, or null (the caller answers ENOENT).</summary>
     public T? Get<T>(uint id) where T : IommufdObject
     {
-        lock (objectsLock) return id < (uint)objects.Count ? objects[(int)id] as T : null;
+        lock (Gate) return Hold(id < (uint)objects.Count ? objects[(int)id] as T : null);
     }
 
     /// <summary>The object of that id, whatever its type.</summary>
     public IommufdObject? GetAny(uint id)
     {
-        lock (objectsLock) return id < (uint)objects.Count ? objects[(int)id] : null;
+        lock (Gate) return Hold(id < (uint)objects.Count ? objects[(int)id] : null);
+    }
+
+    /// <summary>Inside an ioctl, takes a short-term reference that lasts until the ioctl returns. Caller holds <see cref="Gate"/>.</summary>
+    private T? Hold<T>(T? obj) where T : IommufdObject
+    {
+        if (obj is not null && callDepth > 0)
+        {
+            obj.Shortterm++;
+            held!.Add((this, obj));
+        }
+        return obj;
+    }
+
+    /// <summary>Short-term references this thread holds on <paramref name="obj"/> (it never waits for itself).</summary>
+    private static int HeldHere(IommufdObject obj)
+    {
+        int n = 0;
+        if (held is { } list)
+            foreach (var (_, o) in list)
+                if (ReferenceEquals(o, obj)) n++;
+        return n;
+    }
+
+    /// <summary>Waits (releasing <see cref="Gate"/>) until no other thread holds <paramref name="obj"/> short-term; false on timeout.</summary>
+    private bool WaitShortterm(IommufdObject obj, TimeSpan? timeout)
+    {
+        long deadline = timeout is { } t ? Environment.TickCount64 + (long)t.TotalMilliseconds : long.MaxValue;
+        while (obj.Shortterm - HeldHere(obj) > 0)
+        {
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0) return false;
+            Monitor.Wait(Gate, TimeSpan.FromMilliseconds(Math.Min(left, 1000)));
+        }
+        return true;
     }
 
     internal uint Add(IommufdObject obj)
     {
-        lock (objectsLock)
+        lock (Gate)
         {
             int id = objects.IndexOf(null, 1);
             if (id < 0) { id = objects.Count; objects.Add(null); }
@@ -63,29 +143,37 @@ public sealed class IommufdContext : KernelFile
 
     /// <summary>
     /// <c>iommufd_object_remove</c> for IOMMU_DESTROY: ENOENT for no object, EBUSY while
-    /// anything depends on it; else the object's destroy runs.
+    /// anything depends on it (or another thread's ioctl still uses it after <see cref="DestroyWait"/>);
+    /// else the object's destroy runs.
     /// </summary>
     internal int Remove(uint id)
     {
-        IommufdObject? obj;
-        lock (objectsLock)
+        lock (Gate)
         {
-            obj = id < (uint)objects.Count ? objects[(int)id] : null;
+            var obj = id < (uint)objects.Count ? objects[(int)id] : null;
             if (obj is null) return Errno.ENOENT.Neg();
+            if (!WaitShortterm(obj, DestroyWait)) return Errno.EBUSY.Neg();
+            if (!ReferenceEquals(objects[(int)id], obj)) return Errno.ENOENT.Neg();
             if (obj.Users != 1) return Errno.EBUSY.Neg();
             objects[(int)id] = null;
+            obj.Users = 0;
+            DestroyObject(obj);
+            return 0;
         }
-        obj.Users = 0;
-        DestroyObject(obj);
-        return 0;
     }
 
     /// <summary>Drops an object that was allocated but whose ioctl failed afterwards (iommufd_object_abort_and_destroy).</summary>
     internal void Abort(IommufdObject obj)
     {
-        lock (objectsLock) objects[(int)obj.Id] = null;
-        obj.Users = 0;
-        DestroyObject(obj);
+        lock (Gate)
+        {
+            WaitShortterm(obj, null);
+            // While this thread waited (the lock released), another may have destroyed it: never twice.
+            if (obj.Users == 0) return;
+            if (obj.Id < (uint)objects.Count && ReferenceEquals(objects[(int)obj.Id], obj)) objects[(int)obj.Id] = null;
+            obj.Users = 0;
+            DestroyObject(obj);
+        }
     }
 
     /// <summary>VFIO_DEVICE_BIND_IOMMUFD's iommufd side (iommufd_device_bind). Takes over the caller's file reference.</summary>
@@ -101,10 +189,14 @@ public sealed class IommufdContext : KernelFile
     /// <summary>VFIO's unbind (iommufd_device_unbind): destroys the vDevice first, detaches, drops the context reference.</summary>
     internal void UnbindDevice(IommufdDevice idev)
     {
-        if (idev.Vdevice is { } vdev) Abort(vdev);
-        if (idev.Attached is not null) Detach(idev);
-        lock (objectsLock) objects[(int)idev.Id] = null;
-        idev.Users = 0;
+        lock (Gate)
+        {
+            WaitShortterm(idev, null);
+            if (idev.Vdevice is { } vdev) Abort(vdev);
+            if (idev.Attached is not null) Detach(idev);
+            if (ReferenceEquals(objects[(int)idev.Id], idev)) objects[(int)idev.Id] = null;
+            idev.Users = 0;
+        }
         idev.Kvm?.Put();
         Put();
     }
@@ -115,6 +207,11 @@ public sealed class IommufdContext : KernelFile
     /// or while attached elsewhere.
     /// </summary>
     internal int Attach(IommufdDevice idev, uint ptId, out uint hwptId, out bool changed)
+    {
+        lock (Gate) return AttachLocked(idev, ptId, out hwptId, out changed);
+    }
+
+    private int AttachLocked(IommufdDevice idev, uint ptId, out uint hwptId, out bool changed)
     {
         hwptId = 0;
         changed = false;
@@ -154,12 +251,16 @@ public sealed class IommufdContext : KernelFile
 
     internal void Detach(IommufdDevice idev)
     {
-        var hwpt = idev.Attached!;
-        idev.Attached = null;
-        hwpt.Users--;
-        if (hwpt.AutoDomain && hwpt.Users == 1) Abort(hwpt);
+        lock (Gate)
+        {
+            var hwpt = idev.Attached!;
+            idev.Attached = null;
+            hwpt.Users--;
+            if (hwpt.AutoDomain && hwpt.Users == 1) Abort(hwpt);
+        }
     }
 
+    /// <summary>Undoes what an object holds on others. Caller holds <see cref="Gate"/>.</summary>
     private void DestroyObject(IommufdObject obj)
     {
         switch (obj)
@@ -184,12 +285,14 @@ public sealed class IommufdContext : KernelFile
 
     protected override void Release()
     {
-        while (true)
+        lock (Gate)
         {
-            IommufdObject? leaf;
-            lock (objectsLock) leaf = objects.FirstOrDefault(o => o is not null && o.Users == 1);
-            if (leaf is null) break;
-            Abort(leaf);
+            while (true)
+            {
+                var leaf = objects.FirstOrDefault(o => o is not null && o.Users == 1);
+                if (leaf is null) break;
+                Abort(leaf);
+            }
         }
         Kernel.ContextReleased(this);
     }

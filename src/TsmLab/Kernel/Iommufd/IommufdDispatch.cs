@@ -19,7 +19,7 @@ internal static class IommufdDispatch
     public static int Dispatch(IommufdContext ctx, Process caller, uint cmd, ulong arg)
     {
         if (!ctx.Table.TryGetRow(IoctlEncoding.Nr(cmd), out var row)) return Errno.ENOTTY.Neg();
-        var memory = caller.Memory;
+        var memory = caller.UserMemory;
         if (memory.GetUser32(arg, out uint userSize) < 0) return Errno.EFAULT.Neg();
         if (row is null || row.Number != cmd) return Errno.ENOTTY.Neg();
         if (userSize < (uint)row.Struct.MinSize) return Errno.EINVAL.Neg();
@@ -31,11 +31,14 @@ internal static class IommufdDispatch
         if (rc < 0) return rc;
 
         var ucmd = new IommufdUcmd { Context = ctx, Caller = caller, UserPointer = arg, UserSize = userSize, Cmd = kernelStruct };
-        return row.Handler(ref ucmd);
+        // Objects the handler looks up are held short-term until it returns.
+        int mark = IommufdContext.BeginCall();
+        try { return row.Handler(ref ucmd); }
+        finally { IommufdContext.EndCall(mark); }
     }
 
     /// <summary>include/linux/uaccess.h <c>copy_struct_from_user</c>.</summary>
-    internal static int CopyStructFromUser(AddressSpace memory, Span<byte> kernelStruct, ulong src, uint userSize)
+    internal static int CopyStructFromUser(IUserMemory memory, Span<byte> kernelStruct, ulong src, uint userSize)
     {
         uint ksize = (uint)kernelStruct.Length;
         if (userSize > ksize)
@@ -49,9 +52,9 @@ internal static class IommufdDispatch
     }
 
     /// <summary><c>check_zeroed_user</c>: 1 all zero, 0 a non-zero byte (before any fault), -EFAULT.</summary>
-    private static int CheckZeroedUser(AddressSpace memory, ulong from, uint length)
+    private static int CheckZeroedUser(IUserMemory memory, ulong from, uint length)
     {
-        Span<byte> chunk = stackalloc byte[256];
+        Span<byte> chunk = stackalloc byte[AddressSpace.PageSize]; // one read per page (a real program's memory costs a syscall per read)
         while (length > 0)
         {
             int n = (int)Math.Min(length, (uint)chunk.Length);

@@ -26,6 +26,8 @@ public abstract class IommufdObject
     public uint Id { get; internal set; }
     public abstract IommufdObjectType Type { get; }
     public int Users { get; internal set; } = 1;
+    /// <summary>Short-term references of running ioctls (<c>shortterm_users</c>); guarded by the context's lock.</summary>
+    internal int Shortterm { get; set; }
 }
 
 /// <summary>A device bound through VFIO_DEVICE_BIND_IOMMUFD (<c>struct iommufd_device</c>).</summary>
@@ -89,6 +91,7 @@ public sealed class Viommu : IommufdObject
     public uint ViommuType { get; }
     public KvmVm Kvm { get; }
     public int Iommu { get; }
+    /// <summary>The vDevices by virt_id; guarded by the context's lock.</summary>
     internal Dictionary<ulong, Vdevice> Vdevs { get; } = new();
 }
 
@@ -118,10 +121,14 @@ public sealed class Vdevice : IommufdObject
     public bool TsmBound => Function.Tdi is { } tdi && ReferenceEquals(tdi.Vm, Viommu.Kvm);
 
     /// <summary>State-changing requests whose result could not be copied back (EFAULT after the change).</summary>
-    public long UncertainCompletions { get; internal set; }
+    public long UncertainCompletions => Interlocked.Read(ref uncertain);
+
+    private long uncertain;
+
+    internal void CountUncertainCompletion() => Interlocked.Increment(ref uncertain);
 
     /// <summary>Requests refused for <paramref name="reason"/>.</summary>
-    public long Rejections(TsmRejection reason) => rejections[(int)reason];
+    public long Rejections(TsmRejection reason) => Interlocked.Read(ref rejections[(int)reason]);
 
     /// <summary>All refused requests.</summary>
     public long TotalRejections
@@ -129,13 +136,13 @@ public sealed class Vdevice : IommufdObject
         get
         {
             long n = 0;
-            for (int i = 1; i < rejections.Length; i++) n += rejections[i];
+            for (int i = 1; i < rejections.Length; i++) n += Interlocked.Read(ref rejections[i]);
             return n;
         }
     }
 
     internal void CountRejection(TsmRejection reason)
     {
-        if (reason != TsmRejection.None) rejections[(int)reason]++;
+        if (reason != TsmRejection.None) Interlocked.Increment(ref rejections[(int)reason]);
     }
 }

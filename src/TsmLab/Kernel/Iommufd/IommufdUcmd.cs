@@ -22,7 +22,7 @@ internal ref struct IommufdUcmd
     public readonly int Respond(int length)
     {
         int n = (int)Math.Min(UserSize, (uint)length);
-        return Caller.Memory.CopyToUser(UserPointer, Cmd[..n]) < 0 ? Errno.EFAULT.Neg() : 0;
+        return Caller.UserMemory.CopyToUser(UserPointer, Cmd[..n]) < 0 ? Errno.EFAULT.Neg() : 0;
     }
 }
 

@@ -16,6 +16,7 @@ internal static class ObjectIoctls
     public static int IoasAlloc(ref IommufdUcmd u)
     {
         if (Le.U32(u.Cmd, IommuIoasAlloc.Flags) != 0) return Errno.EOPNOTSUPP.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "IOAS")) return Errno.ENOMEM.Neg();
         var ioas = new Ioas();
         u.Context.Add(ioas);
         Le.Put32(u.Cmd, IommuIoasAlloc.OutIoasId, ioas.Id);
@@ -41,9 +42,13 @@ internal static class ObjectIoctls
         if (pt is null) return Errno.ENOENT.Neg();
         if (dataType != IommuHwptAlloc.DataNone) return Errno.EOPNOTSUPP.Neg();
         if (pt is not Ioas ioas) return Errno.EINVAL.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT")) return Errno.ENOMEM.Neg();
         var hwpt = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.Function.Iommu);
-        ioas.Users++;
-        u.Context.Add(hwpt);
+        lock (u.Context.Gate)
+        {
+            ioas.Users++;
+            u.Context.Add(hwpt);
+        }
         Le.Put32(u.Cmd, IommuHwptAlloc.OutHwptId, hwpt.Id);
         return RespondOrAbort(ref u, IommuHwptAlloc.SizeOf, hwpt);
     }
@@ -65,10 +70,14 @@ internal static class ObjectIoctls
         if (hwpt is null) return Errno.ENOENT.Neg();
         if (!hwpt.NestParent) return Errno.EINVAL.Neg();
         if (idev.Kvm is null) return Errno.ENODEV.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vIOMMU")) return Errno.ENOMEM.Neg();
         var viommu = new Viommu(hwpt, type, idev.Kvm, idev.Function.Iommu);
-        hwpt.Users++;
-        idev.Kvm.Get();
-        u.Context.Add(viommu);
+        lock (u.Context.Gate)
+        {
+            hwpt.Users++;
+            idev.Kvm.Get();
+            u.Context.Add(viommu);
+        }
         Le.Put32(u.Cmd, IommuViommuAlloc.OutViommuId, viommu.Id);
         return RespondOrAbort(ref u, IommuViommuAlloc.SizeOf, viommu);
     }
@@ -86,13 +95,19 @@ internal static class ObjectIoctls
         if (idev is null) return Errno.ENOENT.Neg();
         if (viommu.Iommu != idev.Function.Iommu) return Errno.EINVAL.Neg();
         ulong virtId = Le.U64(u.Cmd, IommuVdeviceAlloc.VirtId);
-        if (idev.Vdevice is not null || viommu.Vdevs.ContainsKey(virtId)) return Errno.EEXIST.Neg();
-        var vdev = new Vdevice(viommu, idev, virtId);
-        viommu.Users++;
-        idev.Users++;
-        idev.Vdevice = vdev;
-        viommu.Vdevs.Add(virtId, vdev);
-        u.Context.Add(vdev);
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vDevice")) return Errno.ENOMEM.Neg();
+        Vdevice vdev;
+        // Check and link under the context's lock: two threads allocating on one device or virt_id race here.
+        lock (u.Context.Gate)
+        {
+            if (idev.Vdevice is not null || viommu.Vdevs.ContainsKey(virtId)) return Errno.EEXIST.Neg();
+            vdev = new Vdevice(viommu, idev, virtId);
+            viommu.Users++;
+            idev.Users++;
+            idev.Vdevice = vdev;
+            viommu.Vdevs.Add(virtId, vdev);
+            u.Context.Add(vdev);
+        }
         Le.Put32(u.Cmd, IommuVdeviceAlloc.OutVdeviceId, vdev.Id);
         return RespondOrAbort(ref u, IommuVdeviceAlloc.SizeOf, vdev);
     }

@@ -61,7 +61,7 @@ internal static class TsmIoctls
             Profile = TsmAbiProfile.OpArch,
             Op = (TsmReqOp)op,
             Arch = (TvmArch)arch,
-            Memory = u.Caller.Memory,
+            Memory = u.Caller.UserMemory,
             ResponseUptr = Le.U64(u.Cmd, IommuVdeviceTsmReqOpArch.RespUptr),
             ResponseLength = Le.U32(u.Cmd, IommuVdeviceTsmReqOpArch.RespLen),
             TsmCode = 0,
@@ -73,7 +73,7 @@ internal static class TsmIoctls
         Le.Put64(u.Cmd, IommuVdeviceTsmReqOpArch.TsmCode, request.TsmCode);
         if (u.Respond(IommuVdeviceTsmReqOpArch.SizeOf) < 0)
         {
-            if (request.StateChanged) vdev.UncertainCompletions++;
+            if (request.StateChanged) vdev.CountUncertainCompletion();
             return Errno.EFAULT.Neg();
         }
         return rc;
@@ -99,7 +99,7 @@ internal static class TsmIoctls
             Profile = TsmAbiProfile.Scope,
             Scope = (TsmReqScope)scope,
             Arch = arch,
-            Memory = u.Caller.Memory,
+            Memory = u.Caller.UserMemory,
             ResponseUptr = Le.U64(u.Cmd, IommuVdeviceTsmReqScope.RespUptr),
             ResponseLength = Le.U32(u.Cmd, IommuVdeviceTsmReqScope.RespLen),
         };

@@ -14,6 +14,8 @@ internal sealed class KvmVfioDeviceFile : KernelFile
 {
     private readonly KvmVm vm;
     private readonly List<VfioDeviceFile> files = new();
+    /// <summary><c>kv->lock</c>: guards the file list.</summary>
+    private readonly Lock filesLock = new();
 
     public KvmVfioDeviceFile(KvmVm vm)
     {
@@ -24,17 +26,20 @@ internal sealed class KvmVfioDeviceFile : KernelFile
 
     public override string Name => "anon_inode:kvm-vfio";
 
-    public IReadOnlyList<VfioDeviceFile> Files => files;
+    public IReadOnlyList<VfioDeviceFile> Files
+    {
+        get { lock (filesLock) return files.ToArray(); }
+    }
 
     public override long Ioctl(Process caller, uint cmd, ulong arg)
     {
         if (cmd != KvmIoctl.SetDeviceAttr) return Errno.ENOTTY.Neg();
         Span<byte> attr = stackalloc byte[(int)KvmDeviceAttr.SizeOf];
-        if (caller.Memory.CopyFromUser(attr, arg) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.CopyFromUser(attr, arg) < 0) return Errno.EFAULT.Neg();
         if (Le.U32(attr, KvmDeviceAttr.Group) != KvmDeviceAttr.GroupVfioFile) return Errno.ENXIO.Neg();
         ulong which = Le.U64(attr, KvmDeviceAttr.Attr);
         if (which != KvmDeviceAttr.VfioFileAdd && which != KvmDeviceAttr.VfioFileDel) return Errno.ENXIO.Neg();
-        if (caller.Memory.GetUser32(Le.U64(attr, KvmDeviceAttr.Addr), out uint fdBits) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.GetUser32(Le.U64(attr, KvmDeviceAttr.Addr), out uint fdBits) < 0) return Errno.EFAULT.Neg();
         var file = caller.Fget((int)fdBits);
         if (file is null) return Errno.EBADF.Neg();
         try
@@ -47,30 +52,38 @@ internal sealed class KvmVfioDeviceFile : KernelFile
 
     private int Add(VfioDeviceFile vfio)
     {
-        if (files.Contains(vfio)) return Errno.EEXIST.Neg();
-        vfio.Get();
-        files.Add(vfio);
-        vfio.SetKvm(vm);
-        return 0;
+        lock (filesLock)
+        {
+            if (files.Contains(vfio)) return Errno.EEXIST.Neg();
+            vfio.Get();
+            files.Add(vfio);
+            vfio.SetKvm(vm);
+            return 0;
+        }
     }
 
     private int Del(VfioDeviceFile vfio)
     {
-        if (!files.Remove(vfio)) return Errno.ENOENT.Neg();
-        vfio.SetKvm(null);
+        lock (filesLock)
+        {
+            if (!files.Remove(vfio)) return Errno.ENOENT.Neg();
+            vfio.SetKvm(null);
+        }
         vfio.Put();
         return 0;
     }
 
     protected override void Release()
     {
-        foreach (var f in files)
+        VfioDeviceFile[] held;
+        lock (filesLock)
         {
-            f.SetKvm(null);
-            f.Put();
+            held = [.. files];
+            files.Clear();
+            foreach (var f in held) f.SetKvm(null);
         }
-        files.Clear();
-        vm.VfioDevice = null;
+        foreach (var f in held) f.Put();
+        lock (vm.Lock) vm.VfioDevice = null;
         vm.Put();
     }
 }

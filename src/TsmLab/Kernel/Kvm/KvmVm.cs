@@ -24,15 +24,21 @@ public sealed class KvmVm
     public ulong Type { get; }
     /// <summary>The confidential-VM architecture (None for a normal VM).</summary>
     public TvmArch Arch { get; }
-    public bool Destroyed { get; private set; }
+    public bool Destroyed { get => Volatile.Read(ref destroyed); private set => Volatile.Write(ref destroyed, value); }
+    private bool destroyed;
+    /// <summary><c>kvm->lock</c>: guards the VM's devices (the one KVM VFIO device).</summary>
+    internal Lock Lock { get; } = new();
     /// <summary>The VM's single KVM VFIO device, if created.</summary>
     internal KvmVfioDeviceFile? VfioDevice { get; set; }
 
-    internal void Get() => users++;
+    /// <summary>The references held (for leak checks).</summary>
+    public int Users => Volatile.Read(ref users);
+
+    internal void Get() => Interlocked.Increment(ref users);
 
     internal void Put()
     {
-        if (--users == 0) Destroyed = true;
+        if (Interlocked.Decrement(ref users) == 0) Destroyed = true;
     }
 
     public override string ToString() => $"kvm-{Id}";

@@ -18,11 +18,15 @@ internal sealed class KvmVmFile(KvmVm vm) : KernelFile
     {
         if (cmd != KvmIoctl.CreateDevice) return Errno.ENOTTY.Neg();
         Span<byte> cd = stackalloc byte[(int)KvmCreateDevice.SizeOf];
-        if (caller.Memory.CopyFromUser(cd, arg) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.CopyFromUser(cd, arg) < 0) return Errno.EFAULT.Neg();
         if (Le.U32(cd, KvmCreateDevice.Type) != KvmCreateDevice.TypeVfio) return Errno.ENODEV.Neg();
         if ((Le.U32(cd, KvmCreateDevice.Flags) & KvmCreateDevice.FlagTest) != 0) return 0;
-        if (vm.VfioDevice is not null) return Errno.EBUSY.Neg();
-        var dev = new KvmVfioDeviceFile(vm);
+        KvmVfioDeviceFile dev;
+        lock (vm.Lock)
+        {
+            if (vm.VfioDevice is not null) return Errno.EBUSY.Neg();
+            dev = new KvmVfioDeviceFile(vm);
+        }
         int fd = caller.InstallFd(dev);
         if (fd < 0)
         {
@@ -30,7 +34,7 @@ internal sealed class KvmVmFile(KvmVm vm) : KernelFile
             return fd;
         }
         Le.Put32(cd, KvmCreateDevice.Fd, (uint)fd);
-        if (caller.Memory.CopyToUser(arg, cd) < 0)
+        if (caller.UserMemory.CopyToUser(arg, cd) < 0)
         {
             // kvm_ioctl_create_device: the fd is already installed; Linux leaves it to the caller too.
             return Errno.EFAULT.Neg();

@@ -36,6 +36,20 @@ public sealed class PciConfigSpace
     /// <summary>Called after every write with its offset and length (the device observes config writes).</summary>
     public Action<int, int>? Written { get; set; }
 
+    /// <summary>
+    /// The device's reaction to Initiate Function Level Reset (PCI Express Device Control bit 15, at
+    /// capability + 0x08; the bit always reads 0); null for a function without FLR.
+    /// </summary>
+    public Action? FunctionLevelReset { get; set; }
+
+    /// <summary>Sets Initiate FLR in the PCI Express capability's Device Control; false when the function has no PCIe capability or no FLR.</summary>
+    public bool InitiateFunctionLevelReset()
+    {
+        if (FindCapability(PciExpressCapabilityId) == 0 || FunctionLevelReset is not { } reset) return false;
+        reset();
+        return true;
+    }
+
     /// <summary>Reads a little-endian value of 1, 2 or 4 bytes; all ones outside the space, as a master abort reads.</summary>
     public uint Read(int offset, int length)
     {

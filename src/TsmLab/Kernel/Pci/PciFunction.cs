@@ -60,5 +60,12 @@ public sealed class PciFunction
         return false;
     }
 
+    /// <summary>
+    /// <c>pci_try_reset_function</c>: a function-level reset, which the device sees as a config
+    /// write (Initiate FLR in Device Control), not as a TDISP message. A TDI that was LOCKED or RUN goes to ERROR
+    /// (TDISP), so a device the host gave up on never stays trusted with no binding.
+    /// </summary>
+    internal void Reset() => Config.InitiateFunctionLevelReset();
+
     public override string ToString() => Address.ToString();
 }

@@ -23,6 +23,7 @@ public ref struct GuestRequestFacts
     public TsmReqOp Op;
     public TvmArch Arch;
     public uint RequestLength;
+    public uint ResponseLength;
     public TsmDev? Tsm;
     public TsmTdi? Tdi;
     public ReadOnlySpan<byte> Payload;
@@ -54,8 +55,9 @@ public static class GuestRequestChecks
             static (in GuestRequestFacts f) => f.Tdi is null),
         new(GuestRequestStage.Bound, "the TSM serves another VM architecture", TsmRejection.ArchNotTsm, Errno.EINVAL,
             static (in GuestRequestFacts f) => f.Tsm!.Platform.Arch != f.Arch),
-        new(GuestRequestStage.Bound, "req_len above the TSM's maximum, or an op the TSM does not serve", TsmRejection.NotServed, Errno.EINVAL,
-            static (in GuestRequestFacts f) => f.RequestLength > (uint)f.Tsm!.Platform.MaxRequestLength ||
+        // resp_len above INT_MAX: its residue could not be the ioctl's int result (TsmLab check).
+        new(GuestRequestStage.Bound, "req_len above the TSM's maximum, resp_len above INT_MAX, or an op the TSM does not serve", TsmRejection.NotServed, Errno.EINVAL,
+            static (in GuestRequestFacts f) => f.RequestLength > (uint)f.Tsm!.Platform.MaxRequestLength || f.ResponseLength > int.MaxValue ||
                 (f.Profile == TsmAbiProfile.OpArch && !Serves(f.Tsm.Platform, f.Op))),
         new(GuestRequestStage.Copied, "scope profile: the TSM cannot classify the payload", TsmRejection.PlatformRejected, Errno.EINVAL,
             static (in GuestRequestFacts f) => f.Profile == TsmAbiProfile.Scope && !f.Tsm!.Platform.TryClassify(f.Payload, out _)),

@@ -24,7 +24,15 @@ public sealed class TsmCore
     internal Tracing.TraceLog? Trace { get; set; }
 
     /// <summary>The registered TSMs.</summary>
-    public IEnumerable<TsmDev> Devices => devs.Where(d => d is not null)!;
+    public IEnumerable<TsmDev> Devices
+    {
+        get
+        {
+            rwsem.EnterReadLock();
+            try { return devs.Where(d => d is not null).ToArray()!; }
+            finally { rwsem.ExitReadLock(); }
+        }
+    }
 
     /// <summary><c>tsm_register</c>: a new <c>tsmN</c> with the lowest free id.</summary>
     public TsmDev Register(string parent, ILinkTsmPlatform platform)
@@ -57,7 +65,14 @@ public sealed class TsmCore
     }
 
     /// <summary><c>find_tsm_dev</c>.</summary>
-    public TsmDev? Find(int id) => id >= 0 && id < devs.Count ? devs[id] : null;
+    public TsmDev? Find(int id)
+    {
+        rwsem.EnterReadLock();
+        try { return FindLocked(id); }
+        finally { rwsem.ExitReadLock(); }
+    }
+
+    private TsmDev? FindLocked(int id) => id >= 0 && id < devs.Count ? devs[id] : null;
 
     /// <summary>
     /// The admin's write of "tsmN" to PF0's <c>tsm/connect</c> (DW3): EINVAL for a bad format,
@@ -73,7 +88,7 @@ public sealed class TsmCore
         {
             var state = dsm.DsmState!;
             if (state.ConnectedTsm is not null) return Errno.EBUSY.Neg();
-            var tsm = Find(id);
+            var tsm = FindLocked(id);
             if (tsm is null || !tsm.IsLink) return Errno.ENXIO.Neg();
             int rc = tsm.Platform.Connect(dsm);
             if (rc < 0) return rc;
@@ -151,7 +166,7 @@ public sealed class TsmCore
     /// </summary>
     public int GuestRequest(PciFunction fn, ref TsmGuestRequest request, ulong reqUptr, uint reqLen, out TsmRejection rejection)
     {
-        var facts = new GuestRequestFacts { Profile = request.Profile, Scope = request.Scope, Op = request.Op, Arch = request.Arch, RequestLength = reqLen };
+        var facts = new GuestRequestFacts { Profile = request.Profile, Scope = request.Scope, Op = request.Op, Arch = request.Arch, RequestLength = reqLen, ResponseLength = request.ResponseLength };
         int refused = GuestRequestChecks.Run(GuestRequestStage.Entry, facts, out rejection);
         if (refused < 0) return refused;
         rwsem.EnterReadLock();
@@ -190,8 +205,17 @@ public sealed class TsmCore
     /// <summary>The TDI state of a function: the TSM's view while bound, else CONFIG_UNLOCKED.</summary>
     public TdiState StateOf(PciFunction fn)
     {
-        var tdi = fn.Tdi;
-        return tdi is null ? TdiState.ConfigUnlocked : tdi.Tsm.Platform.QueryTdiState(tdi);
+        if (fn.Tdi is null) return TdiState.ConfigUnlocked;
+        rwsem.EnterReadLock();
+        try
+        {
+            lock (fn.Dsm.DsmState!.Mutex)
+            {
+                var tdi = fn.Tdi;
+                return tdi is null ? TdiState.ConfigUnlocked : tdi.Tsm.Platform.QueryTdiState(tdi);
+            }
+        }
+        finally { rwsem.ExitReadLock(); }
     }
 
     private void DisconnectLocked(PciFunction dsm)

@@ -21,7 +21,7 @@ public ref struct TsmGuestRequest
     /// <summary>The request payload (kernel copy).</summary>
     public ReadOnlySpan<byte> Request;
     /// <summary>The caller's address space, for copy-out and for pointers inside payloads.</summary>
-    public AddressSpace Memory;
+    public IUserMemory Memory;
     /// <summary>User address of the response buffer (0: none).</summary>
     public ulong ResponseUptr;
     /// <summary>Size of the response buffer.</summary>
@@ -40,9 +40,16 @@ public ref struct TsmGuestRequest
         if ((uint)bytes.Length > ResponseLength) return Errno.EINVAL.Neg();
         if (bytes.Length > 0 && ResponseUptr == 0) return Errno.EFAULT.Neg();
         int rc = Memory.CopyToUser(ResponseUptr, bytes);
-        return rc < 0 ? rc : (int)(ResponseLength - (uint)bytes.Length);
+        return rc < 0 ? rc : Residue(ResponseLength - (uint)bytes.Length);
     }
 
     /// <summary>The residue when the request produced no response: unused response bytes if there is a buffer, else 0.</summary>
-    public readonly int NoResponse() => ResponseUptr == 0 ? 0 : (int)ResponseLength;
+    public readonly int NoResponse() => ResponseUptr == 0 ? 0 : Residue(ResponseLength);
+
+    /// <summary>
+    /// A residue as the int return value. The TSM core refuses resp_len above INT_MAX before the
+    /// firmware runs, so this never clamps on that path; a caller building a request by hand gets
+    /// INT_MAX rather than a negative number that would read as an errno.
+    /// </summary>
+    private static int Residue(uint unused) => unused > int.MaxValue ? int.MaxValue : (int)unused;
 }

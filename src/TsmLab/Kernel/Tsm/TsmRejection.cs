@@ -27,7 +27,7 @@ public enum TsmRejection
     NotConnected,
     /// <summary>The function is not bound as a TDI (ENXIO).</summary>
     NotBound,
-    /// <summary>req_len above the TSM's maximum, or the op is not one the TSM serves (EINVAL).</summary>
+    /// <summary>req_len above the TSM's maximum, resp_len above INT_MAX (its residue would not fit the return value), or the op is not one the TSM serves (EINVAL).</summary>
     NotServed,
     /// <summary>The platform refused the payload (EINVAL from the backend).</summary>
     PlatformRejected,

@@ -17,6 +17,8 @@ public sealed class VfioDevice
     public int Index { get; }
     public PciFunction Function { get; }
     public string Path => $"/dev/vfio/devices/vfio{Index}";
-    /// <summary><c>open_count</c>: files of this device currently bound.</summary>
+    /// <summary><c>open_count</c>: files of this device currently bound; guarded by <see cref="DevLock"/>.</summary>
     internal int OpenCount { get; set; }
+    /// <summary><c>dev_set->lock</c>: serialises bind, attach and unbind of every file of this device.</summary>
+    internal Lock DevLock { get; } = new();
 }

@@ -21,24 +21,34 @@ public sealed class VfioDeviceFile : KernelFile
     public override string Name => Device.Path;
 
     /// <summary>The KVM set by KVM_DEV_VFIO_FILE_ADD (no reference, as vfio_file_set_kvm).</summary>
-    public KvmVm? Kvm { get; private set; }
+    public KvmVm? Kvm { get => Volatile.Read(ref kvm); private set => Volatile.Write(ref kvm, value); }
+    private KvmVm? kvm;
 
     /// <summary>The iommufd device object while bound.</summary>
     public IommufdDevice? Binding { get; private set; }
 
     internal void SetKvm(KvmVm? vm) => Kvm = vm;
 
+    /// <summary>Bind and attach run under the device's lock (dev_set->lock), with iommufd look-ups held short-term.</summary>
     public override long Ioctl(Process caller, uint cmd, ulong arg)
     {
-        if (cmd == VfioIoctl.DeviceBindIommufd) return Bind(caller, arg);
-        if (Binding is null) return Errno.EINVAL.Neg();
-        return cmd == VfioIoctl.DeviceAttachIommufdPt ? Attach(caller, arg) : Errno.ENOTTY.Neg();
+        lock (Device.DevLock)
+        {
+            int mark = IommufdContext.BeginCall();
+            try
+            {
+                if (cmd == VfioIoctl.DeviceBindIommufd) return Bind(caller, arg);
+                if (Binding is null) return Errno.EINVAL.Neg();
+                return cmd == VfioIoctl.DeviceAttachIommufdPt ? Attach(caller, arg) : Errno.ENOTTY.Neg();
+            }
+            finally { IommufdContext.EndCall(mark); }
+        }
     }
 
     private int Bind(Process caller, ulong arg)
     {
         Span<byte> b = stackalloc byte[VfioDeviceBindIommufd.SizeOf];
-        if (caller.Memory.CopyFromUser(b, arg) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.CopyFromUser(b, arg) < 0) return Errno.EFAULT.Neg();
         if (Le.U32(b, VfioDeviceBindIommufd.Argsz) < VfioDeviceBindIommufd.SizeOf || Le.U32(b, VfioDeviceBindIommufd.Flags) != 0)
             return Errno.EINVAL.Neg();
         if (Binding is not null || Device.OpenCount != 0) return Errno.EINVAL.Neg();
@@ -55,7 +65,7 @@ public sealed class VfioDeviceFile : KernelFile
         Binding = idev;
         Span<byte> devid = stackalloc byte[4];
         Le.Put32(devid, 0, idev.Id);
-        if (caller.Memory.CopyToUser(arg + VfioDeviceBindIommufd.OutDevid, devid) < 0)
+        if (caller.UserMemory.CopyToUser(arg + VfioDeviceBindIommufd.OutDevid, devid) < 0)
         {
             Unbind();
             return Errno.EFAULT.Neg();
@@ -66,7 +76,7 @@ public sealed class VfioDeviceFile : KernelFile
     private int Attach(Process caller, ulong arg)
     {
         Span<byte> a = stackalloc byte[VfioDeviceAttachIommufdPt.SizeOf];
-        if (caller.Memory.CopyFromUser(a, arg) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.CopyFromUser(a, arg) < 0) return Errno.EFAULT.Neg();
         if (Le.U32(a, VfioDeviceAttachIommufdPt.Argsz) < VfioDeviceAttachIommufdPt.SizeOf || Le.U32(a, VfioDeviceAttachIommufdPt.Flags) != 0)
             return Errno.EINVAL.Neg();
         var idev = Binding!;
@@ -74,7 +84,7 @@ public sealed class VfioDeviceFile : KernelFile
         if (rc < 0) return rc;
         Span<byte> pt = stackalloc byte[4];
         Le.Put32(pt, 0, hwptId);
-        if (caller.Memory.CopyToUser(arg + VfioDeviceAttachIommufdPt.PtId, pt) < 0)
+        if (caller.UserMemory.CopyToUser(arg + VfioDeviceAttachIommufdPt.PtId, pt) < 0)
         {
             if (changed) idev.Context.Detach(idev);
             return Errno.EFAULT.Neg();
@@ -82,16 +92,23 @@ public sealed class VfioDeviceFile : KernelFile
         return 0;
     }
 
+    /// <summary>
+    /// Closing the bound device (vfio_df_close): iommufd unbinds it (destroying its vDevice, which
+    /// unbinds the TDI), then vfio-pci disables the device and resets it (vfio_pci_core_disable's
+    /// pci_try_reset_function), so whatever the TSM could not stop is reset on the device.
+    /// </summary>
     private void Unbind()
     {
         var idev = Binding!;
         Binding = null;
         Device.OpenCount--;
         idev.Context.UnbindDevice(idev);
+        Device.Function.Reset();
     }
 
     protected override void Release()
     {
-        if (Binding is not null) Unbind();
+        lock (Device.DevLock)
+            if (Binding is not null) Unbind();
     }
 }

@@ -29,6 +29,8 @@ public sealed class CcaPlatform : IPlatform
 
     public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace) => new Session(profile, trace);
 
+    public PlatformAbi Abi { get; } = TsmLab.Platforms.Cca.Abi.CcaAbiTables.Build();
+
     private sealed class Session : IPlatformSession
     {
         private readonly CcaRealmSession? s;

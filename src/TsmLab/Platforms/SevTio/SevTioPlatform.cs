@@ -30,6 +30,9 @@ public sealed class SevTioPlatform : IPlatform
 
     public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace) => new Session(trace);
 
+    /// <summary>The PSP, GHCB and SNP guest-message interfaces (docs/sev-tio.md), from the tables the model runs on.</summary>
+    public PlatformAbi Abi { get; } = TsmLab.Platforms.SevTio.Abi.SevTioAbiTables.Build();
+
     private sealed class Session(TraceLog? trace) : IPlatformSession
     {
         private readonly SevTioSession s = SevTioSession.Start(onBoot: k => k.Trace = trace);

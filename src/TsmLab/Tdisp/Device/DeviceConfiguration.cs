@@ -70,6 +70,14 @@ public sealed record DeviceConfiguration(
     /// <summary>Parses the JSON schema documented in docs/tdisp.md; throws <see cref="DeviceConfigurationException"/>.</summary>
     public static DeviceConfiguration FromJson(string json) => DeviceConfigurationJson.Parse(json);
 
+    /// <summary>
+    /// Reads a device file (a regular file of at most 1 MiB) and parses it; messages name the file,
+    /// the line and the field. Throws <see cref="DeviceConfigurationException"/>, or
+    /// <see cref="Input.InputFileException"/> when the file cannot be read.
+    /// </summary>
+    public static DeviceConfiguration FromFile(string path) =>
+        DeviceConfigurationJson.Parse(Input.InputFile.ReadAllBytes(path, "device file"), $"device file '{Input.Printable.Of(path)}'");
+
     /// <summary>The built-in default device (PF 0000:01:00.0, function_id 0x0100, four VFs after it).</summary>
     public static DeviceConfiguration Default => DefaultDevice.Configuration;
 }
@@ -84,4 +92,8 @@ public enum StopInUnlockedPolicy
 }
 
 /// <summary>A device configuration that does not parse or is inconsistent; the message names the field.</summary>
-public sealed class DeviceConfigurationException(string message) : FormatException(message);
+public sealed class DeviceConfigurationException : FormatException
+{
+    public DeviceConfigurationException(string message) : base(message) { }
+    public DeviceConfigurationException(string message, Exception inner) : base(message, inner) { }
+}

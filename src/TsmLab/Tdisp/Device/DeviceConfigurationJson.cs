@@ -1,8 +1,8 @@
-// Parses and validates the device configuration JSON (schema in docs/tdisp.md) with
-// JsonDocument: no reflection-based serialization. Numbers may be JSON numbers or strings
-// ("0x1000", "4096"). Every error names the offending field.
-using System.Globalization;
-using System.Text.Json;
+// Parses and validates the device configuration JSON (schema in docs/tdisp.md) through the one
+// JSON input reader (TsmLab.Input.JsonInput): no reflection-based serialization. Numbers may be
+// JSON numbers or strings ("0x1000", "4096"). Every error names the file, the line and the field;
+// unknown fields are refused; ranges that combine offsets and sizes use checked arithmetic.
+using TsmLab.Input;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
@@ -25,90 +25,101 @@ internal static class DeviceConfigurationJson
         ("SET_TDISP_CONFIG_REQUEST", TdispRequestCode.SetTdispConfig),
     ];
 
-    public static DeviceConfiguration Parse(string json)
+    public static DeviceConfiguration Parse(string json, string? origin = null) =>
+        Parse(System.Text.Encoding.UTF8.GetBytes(json), origin);
+
+    /// <summary>Parses UTF-8 JSON; <paramref name="origin"/> names the input in messages (e.g. "device file 'dev.json'").</summary>
+    public static DeviceConfiguration Parse(ReadOnlySpan<byte> utf8, string? origin)
     {
-        JsonDocument doc;
+        JsonInputValue doc;
         try
         {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            doc = JsonInput.Parse(utf8, origin, relaxed: true);
         }
-        catch (JsonException e)
+        catch (JsonInputException e)
         {
-            throw new DeviceConfigurationException($"not valid JSON: {e.Message}");
+            throw new DeviceConfigurationException(e.Message, e);
         }
-        using (doc)
+        try
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new DeviceConfigurationException("(root): expected an object");
+            var root = doc.AsObject();
             var cfg = new DeviceConfiguration(
-                (byte)Number(root, "segment", "", 0, 0xFF, 0),
-                (byte)Number(root, "bus", "", 0, 0xFF),
-                (byte)Number(root, "device", "", 0, 31),
-                (byte)Number(root, "function", "", 0, 7),
-                (ushort)Number(root, "vendorId", "", 0, 0xFFFF),
-                (ushort)Number(root, "deviceId", "", 0, 0xFFFF),
-                Layout(root, ""),
-                root.TryGetProperty("sriov", out var sriov) ? Sriov(sriov, "sriov.") : null,
-                Tdisp(Object(root, "tdisp", ""), "tdisp."),
-                Ide(Object(root, "ide", ""), "ide."),
-                Identity(Object(root, "identity", ""), "identity."),
-                Policy(root.TryGetProperty("policy", out var p) ? p : default, "policy."));
+                (byte)root.Integer("segment", 0, 0xFF, 0),
+                (byte)root.Integer("bus", 0, 0xFF),
+                (byte)root.Integer("device", 0, 31),
+                (byte)root.Integer("function", 0, 7),
+                (ushort)root.Integer("vendorId", 0, 0xFFFF),
+                (ushort)root.Integer("deviceId", 0, 0xFFFF),
+                Layout(root),
+                root.OptionalObject("sriov") is { } sriov ? Sriov(sriov) : null,
+                Tdisp(root.Object("tdisp")),
+                Ide(root.Object("ide")),
+                Identity(root.Object("identity")),
+                root.OptionalObject("policy") is { } p ? Policy(p) : new DevicePolicy());
+            root.RejectUnknown();
             Validate(cfg);
             return cfg;
         }
+        catch (JsonInputException e)
+        {
+            throw new DeviceConfigurationException(e.Message, e);
+        }
+        catch (DeviceConfigurationException e) when (origin is not null && e.InnerException is null)
+        {
+            throw new DeviceConfigurationException($"{origin}: {e.Message}", e);
+        }
     }
 
-    private static FunctionLayout Layout(JsonElement e, string path)
+    private static FunctionLayout Layout(JsonInputObject e)
     {
         var bars = new List<BarConfiguration>();
-        if (!e.TryGetProperty("bars", out var arr) || arr.ValueKind != JsonValueKind.Array)
-            throw new DeviceConfigurationException($"{path}bars: expected an array");
-        int i = 0;
-        foreach (var b in arr.EnumerateArray())
+        foreach (var item in e.Array("bars"))
         {
-            string bp = $"{path}bars[{i++}].";
+            var b = item.AsObject();
             bars.Add(new BarConfiguration(
-                (int)Number(b, "index", bp, 0, 5),
-                Number(b, "address", bp, 0, ulong.MaxValue),
-                Number(b, "size", bp, 4096, 1UL << 63),
-                Bool(b, "is64Bit", bp, true),
-                Bool(b, "prefetchable", bp, false),
-                Bool(b, "memAttrUpdatable", bp, false)));
+                (int)b.Integer("index", 0, 5),
+                b.Integer("address", 0, ulong.MaxValue),
+                b.Integer("size", 4096, 1UL << 63),
+                b.Bool("is64Bit", true),
+                b.Bool("prefetchable", false),
+                b.Bool("memAttrUpdatable", false)));
+            b.RejectUnknown();
         }
         MsixConfiguration? msix = null;
-        if (e.TryGetProperty("msix", out var m))
+        if (e.OptionalObject("msix") is { } m)
         {
-            string mp = path + "msix.";
             msix = new MsixConfiguration(
-                (int)Number(m, "tableBar", mp, 0, 5),
-                Number(m, "tableOffset", mp, 0, ulong.MaxValue),
-                (int)Number(m, "tableSize", mp, 1, 2048),
-                (int)Number(m, "pbaBar", mp, 0, 5),
-                Number(m, "pbaOffset", mp, 0, ulong.MaxValue),
-                (int)Number(m, "capabilityOffset", mp, 0x40, 0xFC, 0xB0));
+                (int)m.Integer("tableBar", 0, 5),
+                m.Integer("tableOffset", 0, ulong.MaxValue),
+                (int)m.Integer("tableSize", 1, 2048),
+                (int)m.Integer("pbaBar", 0, 5),
+                m.Integer("pbaOffset", 0, ulong.MaxValue),
+                (int)m.Integer("capabilityOffset", 0x40, 0xFC, 0xB0));
+            m.RejectUnknown();
         }
         return new FunctionLayout(bars, msix);
     }
 
-    private static SriovConfiguration Sriov(JsonElement e, string path) => new(
-        (int)Number(e, "count", path, 0, 255),
-        (int)Number(e, "firstVfOffset", path, 1, 0xFFFF),
-        (int)Number(e, "vfStride", path, 1, 0xFFFF, 1),
-        (ushort)Number(e, "vfDeviceId", path, 0, 0xFFFF),
-        Layout(e, path));
-
-    private static TdispDeviceCapabilities Tdisp(JsonElement e, string path)
+    private static SriovConfiguration Sriov(JsonInputObject e)
     {
-        bool xt = Bool(e, "xtSupported", path, false);
+        var s = new SriovConfiguration(
+            (int)e.Integer("count", 0, 255),
+            (int)e.Integer("firstVfOffset", 1, 0xFFFF),
+            (int)e.Integer("vfStride", 1, 0xFFFF, 1),
+            (ushort)e.Integer("vfDeviceId", 0, 0xFFFF),
+            Layout(e));
+        e.RejectUnknown();
+        return s;
+    }
+
+    private static TdispDeviceCapabilities Tdisp(JsonInputObject e)
+    {
+        bool xt = e.Bool("xtSupported", false);
         UInt128 requests = UInt128.Zero;
-        if (e.TryGetProperty("requestsSupported", out var reqs))
+        if (e.OptionalArray("requestsSupported") is { } reqs)
         {
-            if (reqs.ValueKind != JsonValueKind.Array)
-                throw new DeviceConfigurationException($"{path}requestsSupported: expected an array of request names or codes");
-            int i = 0;
-            foreach (var r in reqs.EnumerateArray())
-                requests |= TdispCapabilities.RequestBit(RequestCode(r, $"{path}requestsSupported[{i++}]"));
+            foreach (var r in reqs)
+                requests |= TdispCapabilities.RequestBit(RequestCode(r));
         }
         else
         {
@@ -116,90 +127,93 @@ internal static class DeviceConfigurationJson
                 if (code != TdispRequestCode.SetTdispConfig || xt)
                     requests |= TdispCapabilities.RequestBit((byte)code);
         }
-        return new TdispDeviceCapabilities(
-            (LockInterfaceFlags)Number(e, "lockFlagsSupported", path, 0, 0x1F, 0x1F),
+        var caps = new TdispDeviceCapabilities(
+            (LockInterfaceFlags)e.Integer("lockFlagsSupported", 0, 0x1F, 0x1F),
             requests,
-            (byte)Number(e, "devAddressWidth", path, 32, 64, 52),
+            (byte)e.Integer("devAddressWidth", 32, 64, 52),
             xt,
-            (byte)Number(e, "numReqThis", path, 1, 255, 1),
-            (byte)Number(e, "numReqAll", path, 1, 255, 1),
-            (InterfaceInfo)Number(e, "interfaceInfo", path, 0, 0x1F, (ulong)(InterfaceInfo.NoUpdateAfterLock | InterfaceInfo.DmaWithoutPasid)),
-            (int)Number(e, "maxReportPortion", path, 1, 0xFFFF, 1024),
-            e.TryGetProperty("deviceSpecificInfo", out var dsi) ? Hex(dsi, path + "deviceSpecificInfo") : []);
+            (byte)e.Integer("numReqThis", 1, 255, 1),
+            (byte)e.Integer("numReqAll", 1, 255, 1),
+            (InterfaceInfo)e.Integer("interfaceInfo", 0, 0x1F, (ulong)(InterfaceInfo.NoUpdateAfterLock | InterfaceInfo.DmaWithoutPasid)),
+            (int)e.Integer("maxReportPortion", 1, 0xFFFF, 1024),
+            e.Find("deviceSpecificInfo") is { } dsi ? Hex(dsi) : []);
+        e.RejectUnknown();
+        return caps;
     }
 
-    private static byte RequestCode(JsonElement r, string path)
+    private static byte RequestCode(JsonInputValue r)
     {
-        if (r.ValueKind == JsonValueKind.String)
+        if (r.Kind == JsonInputKind.String)
         {
-            string s = r.GetString()!;
+            string s = r.AsString();
             foreach (var (name, code) in RequestNames)
                 if (string.Equals(name, s, StringComparison.OrdinalIgnoreCase))
                     return (byte)code;
+            if (!JsonInputValue.TryParseInteger(s, out _))
+                throw r.Error($"{r.Name}: expected a request name (e.g. LOCK_INTERFACE_REQUEST) or a code 0x80-0xFF");
         }
-        ulong v = NumberValue(r, path);
-        if (v is < 0x80 or > 0xFF)
-            throw new DeviceConfigurationException($"{path}: expected a request name (e.g. LOCK_INTERFACE_REQUEST) or a code 0x80-0xFF");
-        return (byte)v;
+        return (byte)r.AsInteger(0x80, 0xFF);
     }
 
-    private static IdeConfiguration Ide(JsonElement e, string path)
+    private static IdeConfiguration Ide(JsonInputObject e)
     {
         var streams = new List<byte>();
-        if (e.TryGetProperty("streamIds", out var arr))
+        if (e.OptionalArray("streamIds") is { } arr)
         {
-            int i = 0;
-            foreach (var s in arr.EnumerateArray())
-            {
-                ulong v = NumberValue(s, $"{path}streamIds[{i++}]");
-                if (v > 255)
-                    throw new DeviceConfigurationException($"{path}streamIds[{i - 1}]: must be 0-255");
-                streams.Add((byte)v);
-            }
+            foreach (var s in arr)
+                streams.Add((byte)s.AsInteger(0, 255));
         }
         else
         {
             streams.Add(0);
         }
-        return new IdeConfiguration((byte)Number(e, "maxPortIndex", path, 0, 255, 0), streams);
+        var ide = new IdeConfiguration((byte)e.Integer("maxPortIndex", 0, 255, 0), streams);
+        e.RejectUnknown();
+        return ide;
     }
 
-    private static IdentityConfiguration Identity(JsonElement e, string path)
+    private static IdentityConfiguration Identity(JsonInputObject e)
     {
-        if (!e.TryGetProperty("seed", out var seed) || seed.ValueKind != JsonValueKind.String || seed.GetString()!.Length == 0)
-            throw new DeviceConfigurationException($"{path}seed: expected a non-empty string");
+        var seedValue = e.Required("seed");
+        string seed = seedValue.AsString();
+        if (seed.Length == 0)
+            throw seedValue.Error($"{seedValue.Name}: expected a non-empty string");
         var ms = new List<MeasurementConfiguration>();
-        if (e.TryGetProperty("measurements", out var arr))
+        if (e.OptionalArray("measurements") is { } arr)
         {
-            int i = 0;
-            foreach (var m in arr.EnumerateArray())
+            foreach (var item in arr)
             {
-                string mp = $"{path}measurements[{i++}].";
-                bool raw = m.TryGetProperty("raw", out var rawHex);
-                byte[] value = raw ? Hex(rawHex, mp + "raw")
-                    : m.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String ? System.Text.Encoding.UTF8.GetBytes(text.GetString()!)
-                    : throw new DeviceConfigurationException($"{mp}: expected \"raw\" (hex) or \"text\" (string, reported as its SHA-384 digest)");
-                ms.Add(new MeasurementConfiguration((byte)Number(m, "index", mp, 1, 0xEF), (byte)Number(m, "type", mp, 0, 0x7F), raw, value));
+                var m = item.AsObject();
+                byte index = (byte)m.Integer("index", 1, 0xEF);
+                byte type = (byte)m.Integer("type", 0, 0x7F);
+                var raw = m.Find("raw");
+                var text = m.Find("text");
+                if ((raw is null) == (text is null))
+                    throw item.Error($"{item.Name}: expected either \"raw\" (hex) or \"text\" (string, reported as its SHA-384 digest)");
+                byte[] value = raw is not null ? Hex(raw) : System.Text.Encoding.UTF8.GetBytes(text!.AsString());
+                m.RejectUnknown();
+                ms.Add(new MeasurementConfiguration(index, type, raw is not null, value));
             }
         }
-        return new IdentityConfiguration(seed.GetString()!, ms);
+        e.RejectUnknown();
+        return new IdentityConfiguration(seed, ms);
     }
 
-    private static DevicePolicy Policy(JsonElement e, string path)
+    private static DevicePolicy Policy(JsonInputObject e)
     {
-        if (e.ValueKind == JsonValueKind.Undefined)
-            return new DevicePolicy();
         var stop = StopInUnlockedPolicy.Succeed;
-        if (e.TryGetProperty("stopInUnlocked", out var s))
+        if (e.Find("stopInUnlocked") is { } s)
         {
-            stop = s.GetString() switch
+            stop = s.AsString() switch
             {
                 "succeed" => StopInUnlockedPolicy.Succeed,
                 "invalidInterfaceState" => StopInUnlockedPolicy.RejectInvalidInterfaceState,
-                _ => throw new DeviceConfigurationException($"{path}stopInUnlocked: expected \"succeed\" or \"invalidInterfaceState\""),
+                _ => throw s.Error($"{s.Name}: expected \"succeed\" or \"invalidInterfaceState\""),
             };
         }
-        return new DevicePolicy(stop, Bool(e, "requireIdeKeysForLock", path, true));
+        var policy = new DevicePolicy(stop, e.Bool("requireIdeKeysForLock", true));
+        e.RejectUnknown();
+        return policy;
     }
 
     private static void Validate(DeviceConfiguration c)
@@ -211,8 +225,13 @@ internal static class DeviceConfigurationJson
             if (c.Rid + s.FirstVfOffset + (long)Math.Max(0, s.Count - 1) * s.VfStride > 0xFFFF)
                 throw new DeviceConfigurationException("sriov: the last VF's RID is beyond 0xFFFF");
             foreach (var b in s.Layout.Bars)
-                if (b.Address + (ulong)s.Count * b.Size < b.Address)
+            {
+                // VF n's BAR is at Address + n * Size; the array of all VFs ends at Address + Count * Size.
+                if (!CheckedRange.TryEnd(b.Address, (ulong)s.Count, b.Size, out ulong end))
                     throw new DeviceConfigurationException($"sriov.bars (index {b.Index}): the VF BAR array overflows the address space");
+                if (!b.Is64Bit && end > 1UL << 32)
+                    throw new DeviceConfigurationException($"sriov.bars (index {b.Index}): a 32-bit VF BAR array must lie below 4 GiB");
+            }
         }
         if (c.Ide.StreamIds.Count == 0)
             throw new DeviceConfigurationException("ide.streamIds: at least one stream is required");
@@ -230,9 +249,9 @@ internal static class DeviceConfigurationJson
                 throw new DeviceConfigurationException($"{bp}: size 0x{b.Size:x} is not a power of two");
             if (b.Address % b.Size != 0)
                 throw new DeviceConfigurationException($"{bp}: address 0x{b.Address:x} is not aligned to its size");
-            if (b.Address + b.Size - 1 < b.Address)
+            if (!CheckedRange.TryLast(b.Address, b.Size, out ulong last))
                 throw new DeviceConfigurationException($"{bp}: overflows the address space");
-            if (!b.Is64Bit && b.Address + b.Size > 1UL << 32)
+            if (!b.Is64Bit && last >= 1UL << 32)
                 throw new DeviceConfigurationException($"{bp}: a 32-bit BAR must lie below 4 GiB");
             if (b.Is64Bit && b.Index == 5)
                 throw new DeviceConfigurationException($"{bp}: a 64-bit BAR cannot start at index 5");
@@ -245,9 +264,9 @@ internal static class DeviceConfigurationJson
                 ?? throw new DeviceConfigurationException($"{path}msix.tableBar: no BAR with index {m.TableBar}");
             var pba = l.Bars.FirstOrDefault(b => b.Index == m.PbaBar)
                 ?? throw new DeviceConfigurationException($"{path}msix.pbaBar: no BAR with index {m.PbaBar}");
-            if (m.TableOffset % 8 != 0 || m.TableOffset + m.TableBytes > table.Size)
+            if (m.TableOffset % 8 != 0 || !CheckedRange.Fits(m.TableOffset, m.TableBytes, table.Size))
                 throw new DeviceConfigurationException($"{path}msix.tableOffset: the table does not fit its BAR (or is not 8-byte aligned)");
-            if (m.PbaOffset % 8 != 0 || m.PbaOffset + m.PbaBytes > pba.Size)
+            if (m.PbaOffset % 8 != 0 || !CheckedRange.Fits(m.PbaOffset, m.PbaBytes, pba.Size))
                 throw new DeviceConfigurationException($"{path}msix.pbaOffset: the PBA does not fit its BAR (or is not 8-byte aligned)");
             if (m.TableBar == m.PbaBar)
             {
@@ -259,60 +278,18 @@ internal static class DeviceConfigurationJson
         }
     }
 
-    private static JsonElement Object(JsonElement e, string name, string path) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? v
-            : throw new DeviceConfigurationException($"{path}{name}: expected an object");
-
-    private static bool Bool(JsonElement e, string name, string path, bool fallback)
+    private static byte[] Hex(JsonInputValue v)
     {
-        if (!e.TryGetProperty(name, out var v))
-            return fallback;
-        return v.ValueKind switch
-        {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw new DeviceConfigurationException($"{path}{name}: expected true or false"),
-        };
-    }
-
-    private static ulong Number(JsonElement e, string name, string path, ulong min, ulong max, ulong? fallback = null)
-    {
-        if (!e.TryGetProperty(name, out var v))
-            return fallback ?? throw new DeviceConfigurationException($"{path}{name}: missing");
-        ulong n = NumberValue(v, path + name);
-        if (n < min || n > max)
-            throw new DeviceConfigurationException($"{path}{name}: {n} (0x{n:x}) is outside 0x{min:x}-0x{max:x}");
-        return n;
-    }
-
-    private static ulong NumberValue(JsonElement v, string path)
-    {
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetUInt64(out ulong n))
-            return n;
-        if (v.ValueKind == JsonValueKind.String)
-        {
-            string s = v.GetString()!.Replace("_", "", StringComparison.Ordinal);
-            bool ok = s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-                ? ulong.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out n)
-                : ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out n);
-            if (ok)
-                return n;
-        }
-        throw new DeviceConfigurationException($"{path}: expected a non-negative integer (number, or string like \"0x1000\")");
-    }
-
-    private static byte[] Hex(JsonElement v, string path)
-    {
-        if (v.ValueKind == JsonValueKind.String)
+        if (v.Kind == JsonInputKind.String)
         {
             try
             {
-                return Convert.FromHexString(v.GetString()!);
+                return Convert.FromHexString(v.AsString());
             }
             catch (FormatException)
             {
             }
         }
-        throw new DeviceConfigurationException($"{path}: expected a hex string");
+        throw v.Error($"{v.Name}: expected a hex string");
     }
 }

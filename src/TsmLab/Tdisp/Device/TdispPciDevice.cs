@@ -75,5 +75,9 @@ public sealed class TdispPciDevice : IPciEndpoint
     private static PciBarSpec[] Bars(FunctionLayout layout) =>
         [.. layout.Bars.Select(b => new PciBarSpec(b.Index, b.Address, b.Size, b.Is64Bit, b.Prefetchable))];
 
-    private static void Observe(PciConfigSpace config, Tdi tdi) => config.Written = (offset, length) => tdi.ConfigWrite(offset, length);
+    private static void Observe(PciConfigSpace config, Tdi tdi)
+    {
+        config.Written = (offset, length) => tdi.ConfigWrite(offset, length);
+        config.FunctionLevelReset = tdi.FunctionLevelReset;
+    }
 }

@@ -155,6 +155,16 @@ public sealed class TdispRequester(ITdispTransport transport)
         return ok;
     }
 
+    /// <summary>K_SET_STOP for every direction and sub-stream of key set <paramref name="keySet"/> of a stream. True when all six were acknowledged.</summary>
+    public bool StopStream(byte streamId, byte portIndex, int keySet)
+    {
+        bool ok = true;
+        foreach (var dir in (ReadOnlySpan<IdeKeyDirection>)[IdeKeyDirection.Receive, IdeKeyDirection.Transmit])
+            foreach (var ss in (ReadOnlySpan<IdeSubStream>)[IdeSubStream.PostedRequest, IdeSubStream.NonPostedRequest, IdeSubStream.Completion])
+                ok &= KeySetStop(streamId, IdeKeySubStream.Create(keySet, dir, ss), portIndex).Answered;
+        return ok;
+    }
+
     private Span<byte> Body => _request.AsSpan(1);
     private Span<byte> IdeBody => _request.AsSpan(1);
 

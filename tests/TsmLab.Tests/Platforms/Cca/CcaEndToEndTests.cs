@@ -59,9 +59,9 @@ public sealed class CcaEndToEndTests
         var after = s.Guest.Evidence!;
         Assert.Equal(before.MeasNonce + 1, after.MeasNonce);
         Assert.False(before.Measurements.AsSpan(0, 32).SequenceEqual(after.Measurements.AsSpan(0, 32)));
-        // The RMM checks the guest's nonces: the ones from before the refresh are stale.
+        // The RMM checks the guest's nonces: the ones from before the refresh are stale (RSI_ERROR_DEVICE [TR2]).
         var r = s.Guest.Rsi(Rsi.VdevValidateMapping, s.Guest.VdevId, 0x1_0000_0000, 0x1_0000_2000, 0xf000_0000, 0, before.LockNonce, before.MeasNonce, before.ReportNonce);
-        Assert.Equal((ulong)RsiStatus.ErrorState, r[0]);
+        Assert.Equal((ulong)RsiStatus.ErrorDevice, r[0]);
         Assert.True(s.Guest.Accept(), Why(s));
     }
 
@@ -142,15 +142,14 @@ public sealed class CcaEndToEndTests
     }
 
     [Fact]
-    public void ValidateMappingOfASharedIpa_KvmRejectsItWithoutAskingTheVmm()
+    public void ValidateMappingOfASharedIpa_TheRmmRefusesIt_NeitherKvmNorTheVmmIsAsked()
     {
         var s = CcaRealmSession.Start();
         Assert.True(s.Guest.Lock(), Why(s));
         var e = s.Guest.Evidence!;
         int exits = s.Vcpu.ExitCount;
         var r = s.Guest.Rsi(Rsi.VdevValidateMapping, s.Guest.VdevId, 1ul << 47, (1ul << 47) + 0x2000, 0xf000_0000, 0, e.LockNonce, e.MeasNonce, e.ReportNonce);
-        Assert.Equal((ulong)RsiStatus.Success, r[0]);
-        Assert.Equal(Rsi.ResponseReject, r[2]);
+        Assert.Equal((ulong)RsiStatus.ErrorInput, r[0]); // outside the PAR: TF-RMM's region_in_rec_par check, before any exit [TR2]
         Assert.Equal(exits, s.Vcpu.ExitCount);
     }
 

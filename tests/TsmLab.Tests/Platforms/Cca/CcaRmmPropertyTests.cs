@@ -17,7 +17,7 @@ public sealed class CcaRmmPropertyTests
     private sealed class Link(DeviceSecurityManager dsm) : IRmmDeviceLink
     {
         public ITdispTransport? TransportFor(ulong pdevId) => new DoeTransport(DoeMailbox.For(dsm));
-        public ISpdmEvidence? EvidenceFor(ulong pdevId) => null;
+        public ISpdmEvidence? EvidenceFor(ulong pdevId) => new SpdmEvidenceStandIn(dsm.Identity);
     }
 
     [Fact]
@@ -40,13 +40,13 @@ public sealed class CcaRmmPropertyTests
                 return (RmiStatus)x[0];
             }
             ulong pdev = mem.Allocate(), rd = mem.Allocate();
-            var p = new byte[0x28];
+            var p = new byte[Rmi.PdevParamsHashAlgo + 1];
             BitConverter.GetBytes(0x100ul).CopyTo(p, Rmi.PdevParamsPdevId);
-            BitConverter.GetBytes(0x100ul).CopyTo(p, Rmi.PdevParamsRidBase);
-            BitConverter.GetBytes(0x105ul).CopyTo(p, Rmi.PdevParamsRidTop);
+            BitConverter.GetBytes(0x100u).CopyTo(p, Rmi.PdevParamsRidBase);
+            BitConverter.GetBytes(0x105u).CopyTo(p, Rmi.PdevParamsRidTop);
             mem.Write(prm, p);
             Assert.Equal(RmiStatus.Success, Call(Rmi.PdevCreate, out _, pdev, prm));
-            while (Call(Rmi.PdevCommunicate, out _, pdev, comm) == RmiStatus.Incomplete) { }
+            RmmConnect.ToReady(rmm, mem, pdev, comm, prm, dsm);
             Call(Rmi.RealmCreate, out _, rd);
             var v = new byte[4096];
             BitConverter.GetBytes(0x18ul).CopyTo(v, Rmi.VdevParamsVdevId);

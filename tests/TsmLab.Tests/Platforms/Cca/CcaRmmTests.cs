@@ -103,7 +103,7 @@ public sealed class CcaRmmTests
         {
             ulong pdev = Mem.Allocate(), rd = Mem.Allocate(), vdev = Mem.Allocate();
             Assert.Equal(RmiStatus.Success, Call(Rmi.PdevCreate, pdev, PdevParams()));
-            while (Call(Rmi.PdevCommunicate, pdev, Comm) == RmiStatus.Incomplete) { }
+            RmmConnect.ToReady(Rmm, Mem, pdev, Comm, Params, Dsm);
             Assert.Equal(RmiStatus.Success, Call(Rmi.RealmCreate, rd));
             Assert.Equal(RmiStatus.Success, Call(Rmi.VdevCreate, rd, pdev, vdev, VdevParams(0x18, 0x100)));
             Assert.Equal(RmiStatus.Success, Call(Rmi.VdevCommunicate, rd, pdev, vdev, Comm));
@@ -126,6 +126,13 @@ public sealed class CcaRmmTests
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
         Assert.Equal(0ul, f.CommFlags);
         f.Call(Rmi.PdevGetState, out state, pdev);
+        Assert.Equal((ulong)PdevState.NeedsKey, state);       // [TR2]: the certificate is in, the key is not
+        Assert.False(f.Dsm.IdeKeys.IsStreamReady(0));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevSetPubkey, pdev, RmmConnect.PubkeyParams(f.Mem, f.Params, f.Dsm)));
+        f.Call(Rmi.PdevGetState, out state, pdev);
+        Assert.Equal((ulong)PdevState.HasKey, state);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        f.Call(Rmi.PdevGetState, out state, pdev);
         Assert.Equal((ulong)PdevState.Ready, state);
         Assert.True(f.Dsm.IdeKeys.IsStreamReady(0));
         Assert.True(f.Link.Exchanges >= 2 + 12); // version, capabilities, 6 x (KEY_PROG + K_SET_GO)
@@ -137,7 +144,7 @@ public sealed class CcaRmmTests
         var f = new Fw();
         ulong pdev = f.Mem.Allocate();
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(pdevId: 0x200)));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(hash: 2)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(hash: 3)));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(ridBase: 0x101)));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, 0x1234_5000));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, 0x1234_5000, f.PdevParams()));
@@ -151,10 +158,12 @@ public sealed class CcaRmmTests
         var f = new Fw(new RmmOptions { IdeStreamId = 9 });
         ulong pdev = f.Mem.Allocate();
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
+        Assert.Equal(RmiStatus.Success, RmmConnect.Communicate(f.Rmm, pdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevSetPubkey, pdev, RmmConnect.PubkeyParams(f.Mem, f.Params, f.Dsm)));
         Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
         f.Call(Rmi.PdevGetState, out ulong state, pdev);
         Assert.Equal((ulong)PdevState.Error, state);
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevDestroy, pdev));
+        Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevDestroy, pdev)); // [TR2]: only a STOPPED PDEV is destroyed
     }
 
     [Fact]
@@ -191,7 +200,7 @@ public sealed class CcaRmmTests
         Assert.Equal((ulong)VdevState.Locked, s);
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevLock, rd, pdev, vdev));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevDestroy, rd, pdev, vdev));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevStop, pdev));
+        Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevStop, pdev)); // a VDEV still exists [TR2]
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevStart, rd, pdev, vdev));
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
         Assert.Equal(TdiState.Run, tdi.State);
@@ -200,8 +209,13 @@ public sealed class CcaRmmTests
         Assert.Equal(TdiState.ConfigUnlocked, tdi.State);
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevDestroy, rd, pdev, vdev));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevGetState, vdev));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevDestroy, pdev));
+        Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevDestroy, pdev)); // READY, not STOPPED
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevStop, pdev));
+        Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevDestroy, pdev)); // the stop completes at the next COMMUNICATE
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        f.Call(Rmi.PdevGetState, out s, pdev);
+        Assert.Equal((ulong)PdevState.Stopped, s);
+        Assert.False(f.Dsm.IdeKeys.IsStreamReady(0));
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevDestroy, pdev));
     }
 
@@ -253,19 +267,30 @@ public sealed class CcaRmmTests
     {
         var f = new Fw();
         var (pdev, rd, vdev) = f.Ready();
-        const ulong ipa = 0x1_0000_0000;
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_0000)); // not locked yet
+        const ulong ipa = 0x1_0000_0000, single = Rmi.AddrTypeSingle;
+        ulong Desc(ulong pa, ulong n = 1) => Rmi.AddrRangeDesc(pa, n);
+        // RMI_RTT_DEV_MAP(rd, vdev, base, top, flags, oaddr) [TR1]
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, single, Desc(0xf000_0000))); // not locked yet
         f.Call(Rmi.VdevLock, rd, pdev, vdev);
         f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm);
-        Assert.Equal(RmiStatus.ErrorRealm, f.Call(Rmi.RttDevMap, f.Mem.Allocate(), ipa, 3, 0xf000_0000));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 2, 0xf000_0000));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa + 8, 3, 0xf000_0000));
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_2000)); // MSI-X table: not TEE memory
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_0000));
-        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevMap, rd, ipa, 3, 0xf000_1000));
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RttDevUnmap, out ulong pa, rd, ipa, 3));
-        Assert.Equal(0xf000_0000ul, pa);
-        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevUnmap, rd, ipa, 3));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, f.Mem.Allocate(), vdev, ipa, ipa + 0x1000, single, Desc(0xf000_0000))); // unknown RD
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, Rmi.AddrTypeList, Desc(0xf000_0000)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, single, Rmi.AddrRangeDesc(0xf000_0000, 1, sz: 1))); // 2 MiB blocks
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa + 8, ipa + 0x1000, single, Desc(0xf000_0000)));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, 1UL << 47, (1UL << 47) + 0x1000, single, Desc(0xf000_0000))); // outside the PAR
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, single, Desc(0xf000_2000))); // MSI-X table: not TEE memory
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x3000, single, Desc(0xf000_0000, 3))); // runs into it: nothing mapped
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RttDevMap, out ulong top, rd, vdev, ipa, ipa + 0x2000, single, Desc(0xf000_0000, 2)));
+        Assert.Equal(ipa + 0x2000, top);
+        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevMap, rd, vdev, ipa + 0x1000, ipa + 0x2000, single, Desc(0xf000_1000)));
+        // RMI_RTT_DEV_UNMAP(rd, base, top, flags, oaddr) -> x1 top, x2 the PA range (RmiAddrRangeDesc4KB), x3 0
+        Span<ulong> x = [Rmi.RttDevUnmap, rd, ipa, ipa + 0x2000, single, 0, 0, 0];
+        f.Rmm.Rmi(x);
+        Assert.Equal((ulong)RmiStatus.Success, x[0]);
+        Assert.Equal(ipa + 0x2000, x[1]);
+        Assert.Equal((0xf000_0000ul, 2ul, 0ul), Rmi.ReadAddrRangeDesc(x[2]));
+        Assert.Equal(0ul, x[3]);
+        Assert.Equal(RmiStatus.ErrorRtt, f.Call(Rmi.RttDevUnmap, rd, ipa, ipa + 0x1000, single, 0));
         Assert.Equal(RmiStatus.ErrorRec, f.Call(Rmi.RttDevValidate, rd, f.Mem.Allocate(), ipa, ipa + 0x1000));
     }
 
@@ -274,10 +299,12 @@ public sealed class CcaRmmTests
     {
         var f = new Fw();
         ulong rd = f.Mem.Allocate(), rec = f.Mem.Allocate(), run = f.Mem.Allocate();
-        Assert.Equal(RmiStatus.ErrorRealm, f.Call(Rmi.RecCreate, rec, rd));
+        ulong prm = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.ErrorRealm, f.Call(Rmi.RecCreate, rd, rec, prm)); // (rd, rec, params) [TR1]
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.RealmCreate, rd));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RealmCreate, rd));
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RecCreate, rec, rd));
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RecCreate, rd, rec, 0x1234_5000));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.RecCreate, rd, rec, prm));
         Assert.Equal(RmiStatus.ErrorRec, f.Call(Rmi.RecEnter, rec, run));
         Assert.Equal(RmiStatus.ErrorNotSupported, f.Call(0xC40001FF));
         Assert.False(f.Rmm.AttachRealmMemory(f.Mem.Allocate(), null!));

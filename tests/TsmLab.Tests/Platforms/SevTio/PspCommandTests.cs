@@ -1,20 +1,19 @@
+using System.Security.Cryptography;
 using TsmLab.Hardware;
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
-/// <summary>The PSP's command statuses, driven through its mailbox as the host driver does.</summary>
+/// <summary>
+/// The PSP's TIO commands driven through its mailbox with the command buffers of the public host
+/// driver (aik/linux sev-dev-tio.c @ aa4f5cf [S5]) and the statuses of its psp-sev.h [S6].
+/// </summary>
 public sealed class PspCommandTests
 {
-    private const ulong Dev0 = 0x5EC0_0000_0000, Tdi0 = 0x5EC1_0000_0000;
-
     private static byte[] Buf(int size, int? lengthField = null)
     {
         var b = new byte[size];
@@ -28,17 +27,62 @@ public sealed class PspCommandTests
         public SpdmCollateral? Collateral(uint deviceId) => null;
     }
 
+    private static ulong Page(SevRig rig) => SlaAddress.Data(rig.Tsm.Memory.Allocate(1));
+
     [Fact]
-    public void BeforeInit_IsInvalidPlatformState_AndInitTwiceToo()
+    public void EveryCommandBuffer_HasThePublicDriversSizeAndOffsets()
     {
-        var psp = new PspFirmware(new NoRoute(), new PhysicalMemory(0x1_0000_0000), new Rmp());
+        // sizeof(struct sev_data_tio_*) as sev_tio_cmd_buffer_len returns them [S5].
+        var expected = new Dictionary<PspCommandId, int>
+        {
+            [PspCommandId.TioStatus] = 16, [PspCommandId.TioInit] = 16, [PspCommandId.DevCreate] = 32, [PspCommandId.DevReclaim] = 16,
+            [PspCommandId.DevConnect] = 80, [PspCommandId.DevDisconnect] = 48, [PspCommandId.DevStatus] = 28, [PspCommandId.DevMeasurements] = 80,
+            [PspCommandId.DevCertificates] = 48, [PspCommandId.TdiCreate] = 48, [PspCommandId.TdiReclaim] = 32, [PspCommandId.TdiBind] = 72,
+            [PspCommandId.TdiUnbind] = 64, [PspCommandId.TdiReport] = 64, [PspCommandId.TdiStatus] = 64, [PspCommandId.GuestRequest] = 80,
+            [PspCommandId.TdiInfo] = 48,
+        };
+        Assert.Equal(expected.OrderBy(e => e.Key), PspFirmware.Served.Select(s => KeyValuePair.Create(s.Id, s.Size)).OrderBy(e => e.Key));
+        // sev_data_tio_guest_request: spdm_ctrl (32 B) @8, dev_ctx_sla @40, tdi_ctx_sla @48, gctx @56, req @64, res @72.
+        Assert.Equal((8, 40, 48, 56, 64, 72), (PspCommandBuffer.GuestRequest.SpdmCtrl, PspCommandBuffer.GuestRequest.DevCtxSla, PspCommandBuffer.GuestRequest.TdiCtxSla,
+            PspCommandBuffer.GuestRequest.Gctx, PspCommandBuffer.GuestRequest.ReqPaddr, PspCommandBuffer.GuestRequest.ResPaddr));
+        Assert.Equal(32, PspCommandBuffer.SpdmCtrl.Size);
+        // sev_data_tio_tdi_bind: guest_device_id u16 @64, tdisp_lock_if.flags u16 @66, run (b0 of the u16 @68).
+        Assert.Equal((64, 66, 68), (PspCommandBuffer.TdiBind.GuestDeviceId, PspCommandBuffer.TdiBind.LockFlags, PspCommandBuffer.TdiBind.RunWord));
+        Assert.Equal((8, 16, 18, 20), (PspCommandBuffer.DevCreate.DevCtxSla, PspCommandBuffer.DevCreate.DeviceId, PspCommandBuffer.DevCreate.RootPortId, PspCommandBuffer.DevCreate.SegmentId));
+        Assert.Equal((4, 40, 48), (PspCommandBuffer.DevMeasurements.Flags, PspCommandBuffer.DevMeasurements.DevCtxSla, PspCommandBuffer.DevMeasurements.Nonce));
+        Assert.Equal((48, 56, 57, 64), (PspCommandBuffer.DevConnect.DevCtxSla, PspCommandBuffer.DevConnect.TcMask, PspCommandBuffer.DevConnect.CertSlot, PspCommandBuffer.DevConnect.IdeStreamId));
+        Assert.Equal((48, 160, 192, 0x40), (TioStatusData.Size, DevStatusData.Size, TdiInfoData.Size, SlaBufferHeader.Size));
+        // sla_addr_t: page_type b0, page_size b1, pfn b12-51; SLA_EOL = pfn all ones.
+        Assert.Equal(0xF_FFFF_FFFF_F000ul, SlaAddress.Eol);
+        Assert.Equal(0x1234_5001ul, SlaAddress.Scatter(0x1234_5000));
+        Assert.False(SlaAddress.TryDecode(0x1234_5004, out _, out _, out _));
+    }
+
+    [Fact]
+    public void TioStatus_BeforeAndAfterInit_OtherCommandsBeforeInit_AreInvalidPlatformState_AndInitTwiceToo()
+    {
+        var memory = new PhysicalMemory(0x1_0000_0000);
+        var psp = new PspFirmware(new NoRoute(), memory, new Rmp());
+        ulong page = memory.Allocate(1);
         var status = Buf(PspCommandBuffer.TioStatus.Size);
+        Le.Put64(status, PspCommandBuffer.TioStatus.StatusPaddr, page);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TioStatus, status));
-        Assert.Equal(0u, Le.U32(status, PspCommandBuffer.TioStatus.OutFlags));
-        Assert.Equal(PspStatus.InvalidPlatformState, psp.Command(PspCommandId.DevCreate, Buf(PspCommandBuffer.DevCreate.Size)));
+        var s = memory.At(page, TioStatusData.Size);
+        Assert.Equal((uint)TioStatusData.Size, Le.U32(s, TioStatusData.Length));
+        Assert.Equal(TioStatusData.TioEn, Le.U32(s, TioStatusData.Flags));               // tio_en b0, not tio_init_done b1
+        Assert.Equal((uint)PspFirmware.ContextSize, Le.U32(s, TioStatusData.DevctxSize));
+        Assert.Equal((uint)PspFirmware.SpdmOutputMax, Le.U32(s, TioStatusData.SpdmOutSizeMax));
+        var create = Buf(PspCommandBuffer.DevCreate.Size);
+        Le.Put64(create, PspCommandBuffer.DevCreate.DevCtxSla, SlaAddress.Data(memory.Allocate(1)));
+        Assert.Equal(PspStatus.InvalidPlatformState, psp.Command(PspCommandId.DevCreate, create));
+        Assert.Equal(PspStatus.InvalidLength, psp.Command(PspCommandId.TioInit, Buf(8)));   // TIO_INIT is 16 bytes [S5]
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TioInit, Buf(PspCommandBuffer.TioInit.Size)));
         Assert.Equal(PspStatus.InvalidPlatformState, psp.Command(PspCommandId.TioInit, Buf(PspCommandBuffer.TioInit.Size)));
-        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCreate, Buf(PspCommandBuffer.DevCreate.Size)));   // no DOE route to device 0
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TioStatus, status));
+        Assert.Equal(TioStatusData.TioEn | TioStatusData.TioInitDone, Le.U32(memory.At(page, TioStatusData.Size), TioStatusData.Flags));
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCreate, create));    // no DOE route to device 0
+        Le.Put64(status, PspCommandBuffer.TioStatus.StatusPaddr, 0x1234_0000);
+        Assert.Equal(PspStatus.InvalidAddress, psp.Command(PspCommandId.TioStatus, status));
     }
 
     [Fact]
@@ -51,25 +95,101 @@ public sealed class PspCommandTests
     }
 
     [Fact]
-    public void OutputTooSmall_IsInvalidLength_WithTheNeededLength_BadAddress_IsInvalidAddress()
+    public void OutputObject_IsBufferHeaderThenCertificateObject_TooSmall_IsExpandBufferLengthRequest_BadSla_IsInvalidParamOrAddress()
     {
         var rig = new SevRig();
         var psp = rig.Tsm.Psp;
-        ulong page = rig.Tsm.Memory.Allocate(1);
+        var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
+        var mem = rig.Tsm.Memory;
         var c = Buf(PspCommandBuffer.DevCertificates.Size);
-        Le.Put64(c, PspCommandBuffer.DevCertificates.DevCtx, Dev0);
-        Le.Put64(c, PspCommandBuffer.DevCertificates.OutPaddr, page);
-        Le.Put32(c, PspCommandBuffer.DevCertificates.OutLen, 10);
-        Assert.Equal(PspStatus.InvalidLength, psp.Command(PspCommandId.DevCertificates, c));
-        uint needed = Le.U32(c, PspCommandBuffer.DevCertificates.OutLen);
-        Assert.True(needed > 500);
-        Assert.True(rig.Tsm.Memory.At(page, 4096).IndexOfAnyExcept((byte)0) < 0);
-        Le.Put32(c, PspCommandBuffer.DevCertificates.OutLen, 4096);
-        Le.Put64(c, PspCommandBuffer.DevCertificates.OutPaddr, 0x1234);
-        Assert.Equal(PspStatus.InvalidAddress, psp.Command(PspCommandId.DevCertificates, c));
-        Le.Put64(c, PspCommandBuffer.DevCertificates.OutPaddr, page);
+        d.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl));
+        Le.Put64(c, PspCommandBuffer.DevCertificates.DevCtxSla, d.DevCtx);
+
+        ulong small = SevDeviceBuffers.Alloc(mem, 4096);
+        Le.Put32(mem.At(small, 4), SlaBufferHeader.CapacitySz, 128);                            // the host says: 128 bytes
+        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output, small);
+        Assert.Equal(PspStatus.ExpandBufferLengthRequest, psp.Command(PspCommandId.DevCertificates, c));
+        uint needed = Le.U32(mem.At(small, 4), SlaBufferHeader.CapacitySz);
+        Assert.True(needed >= 4096 && needed % 4096 == 0);
+        Assert.True(mem.At(small + 4, 4092).IndexOfAnyExcept((byte)0) < 0);                    // nothing else written
+
+        ulong output = SevDeviceBuffers.Alloc(mem, needed);
+        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output, output);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.DevCertificates, c));
-        Assert.Equal(needed, Le.U32(c, PspCommandBuffer.DevCertificates.OutLen));
+        Assert.True(SlaBuffer.TryOpen(mem, output, out var buf) == PspStatus.Success);
+        var all = new byte[buf.Capacity];
+        buf.Read(0, all);
+        uint payload = Le.U32(all, SlaBufferHeader.PayloadSz), length = Le.U32(all, 0x40 + SpdmDataObject.Length);
+        Assert.Equal(SpdmDataObject.IdCertificate, Le.U32(all, 0x40 + SpdmDataObject.Id));     // SPDM_DOBJ_ID_CERTIFICATE 4
+        Assert.Equal(0u, payload % 32);
+        Assert.True(length <= payload && payload - length < 32);
+        Assert.Equal((byte)1, all[0x40 + SpdmDataObject.VersionMajor]);
+        Assert.Equal((ushort)0x0100, Le.U16(all, 0x40 + SpdmDataObject.DeviceId));
+        Assert.Equal((byte)1, all[0x40 + SpdmDataObject.Type]);
+        var chain = all.AsSpan(0x40 + 32, (int)length - 32);
+
+        var st = Buf(PspCommandBuffer.DevStatus.Size);
+        Le.Put64(st, PspCommandBuffer.DevStatus.DevCtxSla, d.DevCtx);
+        Le.Put32(st, PspCommandBuffer.DevStatus.StatusLength, DevStatusData.Size);
+        Le.Put64(st, PspCommandBuffer.DevStatus.StatusPaddr, d.DataPage);
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.DevStatus, st));
+        Assert.Equal(SHA384.HashData(chain), mem.At(d.DataPage + DevStatusData.CertsDigest, 48).ToArray());
+
+        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output, output | 0x10);   // reserved bit
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCertificates, c));
+        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output, SlaAddress.Data(0x7700_0000));
+        Assert.Equal(PspStatus.InvalidAddress, psp.Command(PspCommandId.DevCertificates, c));
+        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Scratch, SlaAddress.Null);
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCertificates, c));
+    }
+
+    [Fact]
+    public void ScatterList_IsReadUpToEol_NestedEmptyOrUnmappedEntries_AreRefused()
+    {
+        var mem = new PhysicalMemory(0x1_0000_0000);
+        ulong list = mem.Allocate(1), a = mem.Allocate(1), b = mem.Allocate(1);
+        var l = mem.At(list, 4096);
+        Le.Put64(l, 0, SlaAddress.Data(a));
+        Le.Put64(l, 8, SlaAddress.Data(b));
+        Le.Put64(l, 16, SlaAddress.Eol);
+        Assert.Equal(PspStatus.Success, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out var buf));
+        Assert.Equal(8192, buf.Capacity);
+        Assert.True(buf.Write(4090, [1, 2, 3, 4, 5, 6, 7, 8]));                                   // across the page boundary
+        Assert.Equal(new byte[] { 7, 8 }, mem.At(b, 2).ToArray());
+        Assert.False(buf.Write(8190, [1, 2, 3]));
+        Le.Put64(l, 8, SlaAddress.Scatter(b));
+        Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));   // nested scatter
+        Le.Put64(l, 8, SlaAddress.Data(0x9_0000_0000));
+        Assert.Equal(PspStatus.InvalidAddress, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));
+        Le.Put64(l, 0, SlaAddress.Eol);
+        Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));   // no pages
+        Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Data(a) | SlaAddress.PageSize2M, out _));
+        Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Null, out _));
+    }
+
+    [Fact]
+    public void DevStatus_ReportsTheConnectedDevice_ShortStatusLength_IsInvalidLength_UnknownContext_IsInvalidParam()
+    {
+        var rig = new SevRig();
+        var psp = rig.Tsm.Psp;
+        var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
+        var st = Buf(PspCommandBuffer.DevStatus.Size);
+        Le.Put64(st, PspCommandBuffer.DevStatus.DevCtxSla, Page(rig));
+        Le.Put32(st, PspCommandBuffer.DevStatus.StatusLength, DevStatusData.Size);
+        Le.Put64(st, PspCommandBuffer.DevStatus.StatusPaddr, d.DataPage);
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevStatus, st));
+        Le.Put64(st, PspCommandBuffer.DevStatus.DevCtxSla, d.DevCtx);
+        Le.Put32(st, PspCommandBuffer.DevStatus.StatusLength, DevStatusData.Size - 1);
+        Assert.Equal(PspStatus.InvalidLength, psp.Command(PspCommandId.DevStatus, st));
+        Le.Put32(st, PspCommandBuffer.DevStatus.StatusLength, DevStatusData.Size);
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.DevStatus, st));
+        var s = rig.Tsm.Memory.At(d.DataPage, DevStatusData.Size);
+        Assert.Equal((uint)DevStatusData.Size, Le.U32(s, DevStatusData.Length));
+        Assert.Equal(DevStatusData.StateConnected, s[DevStatusData.CtxState]);
+        Assert.Equal((ushort)0x0100, Le.U16(s, DevStatusData.DeviceId));
+        Assert.Equal((byte)1, s[DevStatusData.TcMask]);
+        Assert.Equal(DevStatusData.MeasDigestValid, s[DevStatusData.P2]);
+        Assert.Equal((0u, 0u), (Le.U32(s, DevStatusData.TdiCount), Le.U32(s, DevStatusData.BoundTdiCount)));
     }
 
     [Fact]
@@ -77,61 +197,128 @@ public sealed class PspCommandTests
     {
         var rig = new SevRig();
         var psp = rig.Tsm.Psp;
-        var dev = Buf(PspCommandBuffer.DevCtxOnly.Size);
-        Le.Put64(dev, PspCommandBuffer.DevCtxOnly.DevCtx, Dev0);
-        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevConnect, dev));     // connected at boot
-        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevReclaim, dev));     // still connected
+        var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
+        var connect = Buf(PspCommandBuffer.DevConnect.Size);
+        d.FillSpdmCtrl(connect.AsSpan(PspCommandBuffer.DevConnect.SpdmCtrl));
+        Le.Put64(connect, PspCommandBuffer.DevConnect.DevCtxSla, d.DevCtx);
+        connect[PspCommandBuffer.DevConnect.TcMask] = 1;
+        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevConnect, connect));   // connected at boot
+        var reclaim = Buf(PspCommandBuffer.DevReclaim.Size);
+        Le.Put64(reclaim, PspCommandBuffer.DevReclaim.DevCtxSla, d.DevCtx);
+        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevReclaim, reclaim));   // still connected
 
         var create = Buf(PspCommandBuffer.DevCreate.Size);
-        Le.Put32(create, PspCommandBuffer.DevCreate.DeviceId, 0x0100);
-        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.DevCreate, create));
+        Le.Put64(create, PspCommandBuffer.DevCreate.DevCtxSla, Page(rig));
+        Le.Put16(create, PspCommandBuffer.DevCreate.DeviceId, 0x0100);
+        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.DevCreate, create));          // device created
+        Le.Put64(create, PspCommandBuffer.DevCreate.DevCtxSla, d.DevCtx);
+        Le.Put16(create, PspCommandBuffer.DevCreate.DeviceId, 0x0200);
+        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.DevCreate, create));          // page holds a context
+        Le.Put64(create, PspCommandBuffer.DevCreate.DevCtxSla, SlaAddress.Scatter(rig.Tsm.Memory.Allocate(1)));
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCreate, create));          // a context is one data page
 
-        var status = Buf(PspCommandBuffer.DevStatus.Size);
-        Le.Put64(status, PspCommandBuffer.DevStatus.DevCtx, Dev0 + 7);
-        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevStatus, status));
-        Le.Put64(status, PspCommandBuffer.DevStatus.DevCtx, Dev0);
-        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.DevStatus, status));
-        Assert.Equal(PspCommandBuffer.DevStatus.Connected, Le.U32(status, PspCommandBuffer.DevStatus.OutFlags));
-
+        ulong tdiPage = Page(rig);
         var tdi = Buf(PspCommandBuffer.TdiCreate.Size);
-        Le.Put64(tdi, PspCommandBuffer.TdiCreate.DevCtx, Dev0);
-        Le.Put32(tdi, PspCommandBuffer.TdiCreate.FunctionId, 0x0101);
-        Assert.Equal(PspStatus.InvalidGuest, psp.Command(PspCommandId.TdiCreate, tdi));          // ASID 0
-        Le.Put32(tdi, PspCommandBuffer.TdiCreate.Asid, 9);
+        Le.Put64(tdi, PspCommandBuffer.TdiCreate.DevCtxSla, d.DevCtx);
+        Le.Put64(tdi, PspCommandBuffer.TdiCreate.TdiCtxSla, tdiPage);
+        Le.Put32(tdi, PspCommandBuffer.TdiCreate.InterfaceId, 0x0400_0101);                         // reserved bit 26
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiCreate, tdi));
+        Le.Put32(tdi, PspCommandBuffer.TdiCreate.InterfaceId, TdispInterfaceId.Encode(0x0101, 0, false));
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiCreate, tdi));
-        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiCreate, tdi));
-        ulong ctx = Le.U64(tdi, PspCommandBuffer.TdiCreate.OutTdiCtx);
-        Assert.Equal(Tdi0, ctx);
-        Le.Put32(tdi, PspCommandBuffer.TdiCreate.FunctionId, 0x0102);                            // same guest RID (0) for ASID 9
-        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiCreate, tdi));
+        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiCreate, tdi));              // page in use
+        Le.Put64(tdi, PspCommandBuffer.TdiCreate.TdiCtxSla, Page(rig));
+        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiCreate, tdi));              // function has a TDI
 
-        var one = Buf(PspCommandBuffer.TdiCtxOnly.Size);
-        Le.Put64(one, PspCommandBuffer.TdiCtxOnly.TdiCtx, ctx);
-        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiUnbind, one));      // not bound
-        var bind = Buf(PspCommandBuffer.TdiBind.Size);
-        Le.Put64(bind, PspCommandBuffer.TdiBind.TdiCtx, ctx);
-        Le.Put32(bind, PspCommandBuffer.TdiBind.Flags, PspCommandBuffer.TdiBind.FlagRun);
-        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiBind, bind));       // RUN before lock
-        Le.Put32(bind, PspCommandBuffer.TdiBind.Flags, 0x40);
-        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiBind, bind));
-        Le.Put32(bind, PspCommandBuffer.TdiBind.Flags, 0);
-        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiBind, bind));
-        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiReclaim, one));     // still bound
-        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevDisconnect, dev));  // has a TDI
+        ulong gctx9 = rig.Tsm.Memory.Allocate(1), gctx10 = rig.Tsm.Memory.Allocate(1);
+        Assert.Equal(PspStatus.Success, psp.SnpLaunchStart(gctx9, 9));
+        Assert.Equal(PspStatus.AlreadyOwned, psp.SnpLaunchStart(gctx9, 10));
+        Assert.Equal(PspStatus.Success, psp.SnpLaunchStart(gctx10, 10));
+
+        byte[] Ctx(int size, int spdm, int dev, int tdiOff, int gctxOff, ulong gctx)
+        {
+            var b = Buf(size);
+            d.FillSpdmCtrl(b.AsSpan(spdm));
+            Le.Put64(b, dev, d.DevCtx);
+            Le.Put64(b, tdiOff, tdiPage);
+            Le.Put64(b, gctxOff, gctx);
+            return b;
+        }
+        byte[] Unbind(ulong g) => Ctx(PspCommandBuffer.TdiUnbind.Size, 8, 40, 48, 56, g);
+        byte[] Bind(ulong g, ushort guestRid, ushort flags, ushort run)
+        {
+            var b = Ctx(PspCommandBuffer.TdiBind.Size, 8, 40, 48, 56, g);
+            Le.Put16(b, PspCommandBuffer.TdiBind.GuestDeviceId, guestRid);
+            Le.Put16(b, PspCommandBuffer.TdiBind.LockFlags, flags);
+            Le.Put16(b, PspCommandBuffer.TdiBind.RunWord, run);
+            return b;
+        }
+        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiUnbind, Unbind(gctx9)));      // not bound
+        Assert.Equal(PspStatus.InvalidGuest, psp.Command(PspCommandId.TdiBind, Bind(0x5000, 0x18, 1, 0)));  // no guest context there
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 0x40, 0))); // reserved lock flag
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 2)));    // reserved bit beside run
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 0)));
+        ulong second = Page(rig);
+        var tdi2 = Buf(PspCommandBuffer.TdiCreate.Size);
+        Le.Put64(tdi2, PspCommandBuffer.TdiCreate.DevCtxSla, d.DevCtx);
+        Le.Put64(tdi2, PspCommandBuffer.TdiCreate.TdiCtxSla, second);
+        Le.Put32(tdi2, PspCommandBuffer.TdiCreate.InterfaceId, 0x0102);
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiCreate, tdi2));
+        var bind2 = Bind(gctx9, 0x18, 1, 0);
+        Le.Put64(bind2, PspCommandBuffer.TdiBind.TdiCtxSla, second);
+        Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiBind, bind2));                     // guest 9 has a TDI as 0x18
+        var reclaim2 = Buf(PspCommandBuffer.TdiReclaim.Size);
+        Le.Put64(reclaim2, PspCommandBuffer.TdiReclaim.DevCtxSla, d.DevCtx);
+        Le.Put64(reclaim2, PspCommandBuffer.TdiReclaim.TdiCtxSla, second);
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiReclaim, reclaim2));
+
         var info = Buf(PspCommandBuffer.TdiInfo.Size);
-        Le.Put64(info, PspCommandBuffer.TdiInfo.TdiCtx, ctx);
+        Le.Put64(info, PspCommandBuffer.TdiInfo.DevCtxSla, d.DevCtx);
+        Le.Put64(info, PspCommandBuffer.TdiInfo.TdiCtxSla, tdiPage);
+        Le.Put64(info, PspCommandBuffer.TdiInfo.StatusPaddr, d.DataPage);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiInfo, info));
-        Assert.Equal((uint)TdiFirmwareState.BindLocked << 2, Le.U32(info, PspCommandBuffer.TdiInfo.OutP1));
-        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiUnbind, one));
-        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiReclaim, one));
-        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiReclaim, one));
+        var data = rig.Tsm.Memory.At(d.DataPage, TdiInfoData.Size);
+        Assert.Equal((uint)TdiFirmwareState.BindLocked << 2, Le.U32(data, TdiInfoData.P1) & 0xC);           // tdi_status, p1 bits 2-3
+        Assert.Equal(9u, Le.U32(data, TdiInfoData.Asid));
+        Assert.Equal(0x0101u, Le.U32(data, TdiInfoData.InterfaceId));
+        Assert.Equal(1u, Le.U32(data, TdiInfoData.P2));                                                       // NO_FW_UPDATE
+
+        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 0)));  // locked: only run
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x19, 1, 1)));       // run for another guest_device_id
+        Assert.Equal(PspStatus.InvalidGuest, psp.Command(PspCommandId.TdiBind, Bind(gctx10, 0x18, 1, 1)));      // run for another guest
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 1)));
+        Assert.Equal(TdiFirmwareState.BindRun, psp.StateOf(0x0101));
+        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 1)));
+
+        var tdiReclaim = Buf(PspCommandBuffer.TdiReclaim.Size);
+        Le.Put64(tdiReclaim, PspCommandBuffer.TdiReclaim.DevCtxSla, d.DevCtx);
+        Le.Put64(tdiReclaim, PspCommandBuffer.TdiReclaim.TdiCtxSla, tdiPage);
+        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiReclaim, tdiReclaim));   // still bound
+        var disconnect = Buf(PspCommandBuffer.DevDisconnect.Size);
+        d.FillSpdmCtrl(disconnect.AsSpan(PspCommandBuffer.DevDisconnect.SpdmCtrl));
+        Le.Put64(disconnect, PspCommandBuffer.DevDisconnect.DevCtxSla, d.DevCtx);
+        Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevDisconnect, disconnect)); // has a TDI
+        Le.Put32(disconnect, PspCommandBuffer.DevDisconnect.Flags, 2);
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevDisconnect, disconnect));      // only b0 force is defined
+        Assert.Equal(PspStatus.InvalidGuest, psp.Command(PspCommandId.TdiUnbind, Unbind(gctx10)));
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiUnbind, Unbind(gctx9)));
+
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiBind, Bind(gctx10, 0x18, 1, 1)));   // run from unbound: lock and start in one
+        Assert.Equal(TdiFirmwareState.BindRun, psp.StateOf(0x0101));
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiUnbind, Unbind(gctx10)));
+
+        Le.Put64(tdiReclaim, PspCommandBuffer.TdiReclaim.DevCtxSla, Page(rig));
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiReclaim, tdiReclaim));          // not this TDI's device
+        Le.Put64(tdiReclaim, PspCommandBuffer.TdiReclaim.DevCtxSla, d.DevCtx);
+        Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiReclaim, tdiReclaim));
+        Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiReclaim, tdiReclaim));
     }
 
     [Fact]
     public void UnimplementedCommand_IsInvalidCommand()
     {
         var rig = new SevRig();
-        Assert.Equal(PspStatus.InvalidCommand, rig.Tsm.Psp.Command(PspCommandId.RollKey, Buf(16)));
+        Assert.Equal(PspStatus.InvalidCommand, rig.Tsm.Psp.Command(PspCommandId.RollKey, Buf(PspCommandBuffer.RollKey.Size)));
+        Assert.Equal(PspStatus.InvalidCommand, rig.Tsm.Psp.Command(PspCommandId.AsidFenceClear, Buf(PspCommandBuffer.AsidFenceClear.Size)));
         Assert.Equal(PspStatus.InvalidCommand, rig.Tsm.Psp.Command((PspCommandId)0x42, Buf(16)));
     }
 
@@ -140,33 +327,61 @@ public sealed class PspCommandTests
     {
         var rig = new SevRig();
         Assert.True(rig.Guest.Lock().IsOk);
+        var s = (SevTdiState)rig.Function.Tdi!.PlatformState!;
         var c = Buf(PspCommandBuffer.GuestRequest.Size);
-        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtx, Dev0);
-        Le.Put64(c, PspCommandBuffer.GuestRequest.TdiCtx, Tdi0);
-        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, rig.Asid + 1);
+        s.Device.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.GuestRequest.SpdmCtrl));
+        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtxSla, s.Device.DevCtx);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.TdiCtxSla, s.TdiCtx);
+        ulong other = rig.Tsm.Memory.Allocate(1);
+        Assert.Equal(PspStatus.Success, rig.Tsm.Psp.SnpLaunchStart(other, rig.Asid + 1));
+        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, other);
         Assert.Equal(PspStatus.InvalidGuest, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
-        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, rig.Asid);
-        Assert.Equal(PspStatus.InvalidAddress, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
-        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtx, Dev0 + 1);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, rig.Asid);                                  // an ASID is not a guest context page
+        Assert.Equal(PspStatus.InvalidGuest, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
+        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, s.Gctx);
+        Assert.Equal(PspStatus.InvalidAddress, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));   // req/res paddr 0
+        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtxSla, SlaAddress.Data(other));
+        Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
+        Le.Put64(c, PspCommandBuffer.GuestRequest.SpdmCtrl, SlaAddress.Null);
         Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
     }
 
     [Fact]
-    public void DevMeasurements_WithNonce_PutsItFirst_AndReservedFlags_AreInvalidParam()
+    public void DevMeasurements_RawBitstreamWithNonce_PutsTheNonceFirst_DigestFormAndReservedFlags_AreInvalidParam()
     {
         var rig = new SevRig();
-        ulong page = rig.Tsm.Memory.Allocate(1);
+        var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
         var c = Buf(PspCommandBuffer.DevMeasurements.Size);
-        Le.Put64(c, PspCommandBuffer.DevMeasurements.DevCtx, Dev0);
-        Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, 2);
+        d.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.DevMeasurements.SpdmCtrl));
+        Le.Put64(c, PspCommandBuffer.DevMeasurements.DevCtxSla, d.DevCtx);
+        Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.DevMeasurements, c));   // raw_bitstream 0: digest form, not modelled
+        Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, 3);
         Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.DevMeasurements, c));
-        Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, PspCommandBuffer.DevMeasurements.FlagNonce);
+        Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, PspCommandBuffer.DevMeasurements.FlagRawBitstream);
         c.AsSpan(PspCommandBuffer.DevMeasurements.Nonce, 32).Fill(0xAB);
-        Le.Put64(c, PspCommandBuffer.DevMeasurements.OutPaddr, page);
-        Le.Put32(c, PspCommandBuffer.DevMeasurements.OutLen, 4096);
         Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.DevMeasurements, c));
-        var blob = rig.Tsm.Memory.At(page, (int)Le.U32(c, PspCommandBuffer.DevMeasurements.OutLen));
-        Assert.True(blob[..32].IndexOfAnyExcept((byte)0xAB) < 0);
+        var blob = d.ReadObject(SpdmDataObject.IdMeasurement)!;
+        Assert.True(blob.AsSpan(0, 32).IndexOfAnyExcept((byte)0xAB) < 0);
         Assert.Equal(1, blob[32]);   // first DMTF block: index 1
+        Assert.Null(d.ReadObject(SpdmDataObject.IdCertificate));
+    }
+
+    [Fact]
+    public void DevDisconnect_Force_DisconnectsWithoutKeyTraffic()
+    {
+        var rig = new SevRig();
+        var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
+        var doe = rig.Device;
+        var c = Buf(PspCommandBuffer.DevDisconnect.Size);
+        d.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.DevDisconnect.SpdmCtrl));
+        Le.Put64(c, PspCommandBuffer.DevDisconnect.DevCtxSla, d.DevCtx);
+        Le.Put32(c, PspCommandBuffer.DevDisconnect.Flags, PspCommandBuffer.DevDisconnect.FlagForce);
+        Assert.True(doe.IdeKeys.IsStreamReady(0));
+        Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.DevDisconnect, c));
+        Assert.True(doe.IdeKeys.IsStreamReady(0));                                                   // no KEY_SET_STOP reached the device
+        var reclaim = Buf(PspCommandBuffer.DevReclaim.Size);
+        Le.Put64(reclaim, PspCommandBuffer.DevReclaim.DevCtxSla, d.DevCtx);
+        Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.DevReclaim, reclaim));
+        Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.DevReclaim, reclaim));
     }
 }

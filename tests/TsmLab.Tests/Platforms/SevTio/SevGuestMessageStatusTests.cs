@@ -146,7 +146,7 @@ public sealed class SevGuestMessageStatusTests
     }
 
     [Fact]
-    public void DeviceInError_RunFails_WithDeviceError()
+    public void DeviceInError_RunFails_WithSpdmError()
     {
         var rig = new SevRig();
         Assert.True(rig.Guest.Lock().IsOk);
@@ -154,7 +154,8 @@ public sealed class SevGuestMessageStatusTests
         dsm.Interfaces[0].ConfigWrite(0x10, 4);
         var r = rig.Guest.Op(SevTioAction.Run);
         Assert.Equal(GuestOutcome.ExitFailed, r.Outcome);
-        Assert.Equal((ulong)PspStatus.DeviceError, r.ExitInfo2);
+        Assert.Equal((ulong)PspStatus.SpdmError, r.ExitInfo2);                 // SEV_RET_SPDM_ERROR 0x33 [S6]
+        Assert.Equal(0x33ul, r.ExitInfo2);
         Assert.Equal(Errno.EIO.Neg(), rig.Vmm.LastIoctl);
         Assert.Equal(TdiFirmwareState.BindLocked, rig.Tsm.Psp.StateOf(SevRig.FunctionId));
     }

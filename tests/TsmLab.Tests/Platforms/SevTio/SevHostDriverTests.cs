@@ -141,9 +141,9 @@ public sealed class SevHostDriverTests
         var rig = new SevRig();
         var c = new byte[PspCommandBuffer.TdiCreate.Size];
         Le.Put32(c, 0, (uint)c.Length);
-        Le.Put64(c, PspCommandBuffer.TdiCreate.DevCtx, 0x5EC0_0000_0000);
-        Le.Put32(c, PspCommandBuffer.TdiCreate.FunctionId, 0x0100);
-        Le.Put32(c, PspCommandBuffer.TdiCreate.Asid, 77);
+        Le.Put64(c, PspCommandBuffer.TdiCreate.DevCtxSla, rig.Tsm.BuffersOf(rig.Function.Dsm)!.DevCtx);
+        Le.Put64(c, PspCommandBuffer.TdiCreate.TdiCtxSla, SlaAddress.Data(rig.Tsm.Memory.Allocate(1)));
+        Le.Put32(c, PspCommandBuffer.TdiCreate.InterfaceId, 0x0100);
         Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.TdiCreate, c));     // another guest holds the function
         Assert.Equal(Errno.EIO.Neg(), rig.Assignment.Calls.TsmOp(rig.Assignment.IommuFd, rig.Assignment.VdeviceId, IommuVdeviceTsmOp.TypeBind));
         Assert.Null(rig.Function.Tdi);

@@ -25,6 +25,7 @@ public static class CcaCalls
         new(CcaInterface.Rmi, "RMI_PDEV_CREATE", Rmi.PdevCreate),
         new(CcaInterface.Rmi, "RMI_PDEV_DESTROY", Rmi.PdevDestroy),
         new(CcaInterface.Rmi, "RMI_PDEV_GET_STATE", Rmi.PdevGetState),
+        new(CcaInterface.Rmi, "RMI_PDEV_SET_PUBKEY", Rmi.PdevSetPubkey),
         new(CcaInterface.Rmi, "RMI_PDEV_STOP", Rmi.PdevStop),
         new(CcaInterface.Rmi, "RMI_VDEV_ABORT", Rmi.VdevAbort),
         new(CcaInterface.Rmi, "RMI_VDEV_COMMUNICATE", Rmi.VdevCommunicate),

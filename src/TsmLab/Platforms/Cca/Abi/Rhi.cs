@@ -64,4 +64,6 @@ public enum RhiStatus : ulong
     AccessFailed = 8,
     Busy = 9,
     AbortedOperationHadCompleted = 0xA,
+    /// <summary>RHI_DA_ERROR_OBJECT_UNSUPPORTED (11) [AC1]: a defined object type this host does not serve. Defined, not returned: the ACS's unsupported type (EXTENSION_EVIDENCE = 4) is VCA in the guest RFC's numbering [A3] that TsmLab follows.</summary>
+    ObjectUnsupported = 0xB,
 }

@@ -17,6 +17,7 @@ public static class Rmi
     public const ulong PdevCreate = 0xC4000176;
     public const ulong PdevDestroy = 0xC4000177;
     public const ulong PdevGetState = 0xC4000178;
+    public const ulong PdevSetPubkey = 0xC400017B;
     public const ulong PdevStop = 0xC400017C;
     public const ulong VdevAbort = 0xC4000185;
     public const ulong VdevCommunicate = 0xC4000186;
@@ -39,11 +40,35 @@ public static class Rmi
     public const int MeasParamsFlags = 0, MeasParamsNonce = 0x100;
 
     /// <summary>
-    /// rmi_pdev_params, TsmLab subset (the field names are the arm-cca-host tree's; the offsets are
-    /// TsmLab's): flags @0, pdev_id @8 (segment &lt;&lt; 16 | RID of the DSM), hash_algo @0x10
-    /// (0 SHA-256, 1 SHA-512), rid_base @0x18, rid_top @0x20 (exclusive).
+    /// struct rmi_pdev_params (RmiPdevParams, 4 KiB) [TR1]: flags @0 (b0 spdm, b2:1 category),
+    /// hb_base @8, pdev_id @0x10, routing_id @0x18, id_index @0x20, rid_base u32 @0x28, rid_top u32
+    /// @0x30 (exclusive), hash_algo u8 @0x38. (The spec draft's B4.6.46 order differs: it has no
+    /// hb_base and hash_algo @0x30; TsmLab follows the pinned TF-RMM.)
     /// </summary>
-    public const int PdevParamsFlags = 0, PdevParamsPdevId = 8, PdevParamsHashAlgo = 0x10, PdevParamsRidBase = 0x18, PdevParamsRidTop = 0x20;
+    public const int PdevParamsFlags = 0, PdevParamsHbBase = 8, PdevParamsPdevId = 0x10, PdevParamsRoutingId = 0x18, PdevParamsIdIndex = 0x20,
+        PdevParamsRidBase = 0x28, PdevParamsRidTop = 0x30, PdevParamsHashAlgo = 0x38;
+
+    /// <summary>RmiPdevFlags: b0 the device speaks SPDM; b2:1 category (0 root port, 1 off-chip accelerator endpoint, 2 on-chip).</summary>
+    public const ulong PdevFlagSpdm = 1, PdevCategoryEndpointOffChip = 1UL << 1;
+
+    /// <summary>
+    /// struct rmi_public_key_params (4 KiB) [TR1]: key[1024] @0, metadata[1024] @0x400, key_len @0x800,
+    /// metadata_len @0x808, algo u8 @0x810 (RmiSignatureAlgorithm). key_len must be the algorithm's size:
+    /// 65 (P-256) or 97 (P-384) bytes, the uncompressed point 04 || X || Y; 384 for RSASSA-3072.
+    /// </summary>
+    public const int PubkeyKey = 0, PubkeyMetadata = 0x400, PubkeyKeyLen = 0x800, PubkeyMetadataLen = 0x808, PubkeyAlgo = 0x810, PubkeyKeyMax = 1024;
+
+    /// <summary>RmiSignatureAlgorithm: RSASSA_3072 0, ECDSA_P256 1, ECDSA_P384 2.</summary>
+    public const byte SignatureRsassa3072 = 0, SignatureEcdsaP256 = 1, SignatureEcdsaP384 = 2;
+
+    /// <summary>The key length RMI_PDEV_SET_PUBKEY requires for a signature algorithm, or 0 for an unknown one.</summary>
+    public static int PubkeySize(ulong algo) => algo switch
+    {
+        SignatureEcdsaP256 => 65,
+        SignatureEcdsaP384 => 97,
+        SignatureRsassa3072 => 384,
+        _ => 0,
+    };
 
     /// <summary>
     /// Device communication data granule, TsmLab layout after RmiDevCommData's enter/exit split:
@@ -64,6 +89,18 @@ public static class Rmi
     public const int RunEntryFlags = 0, RunEntryGprs = 0x200, RunExit = 0x800, RunExitReason = RunExit, RunExitGprs = RunExit + 0x200,
         RunExitVdevId = RunExit + 0x530, RunExitDevMemBase = RunExit + 0x540, RunExitDevMemTop = RunExit + 0x548,
         RunExitDevMemPa = RunExit + 0x550, RunExitImm = RunExit + 0x600, RunGprCount = 31;
+
+    /// <summary>RmiRttProtMapFlags / RmiRttUnmapFlags [TR1]: oaddr_type in bits 1:0 (NONE 0, SINGLE 1, LIST 2), list count in bits 15:2.</summary>
+    public const ulong AddrTypeNone = 0, AddrTypeSingle = 1, AddrTypeList = 2, MapFlagsOaddrTypeMask = 3;
+
+    /// <summary>
+    /// RmiAddrRangeDesc4KB [TR1]: SZ bits 1:0 (the block size: 0 = 4 KiB), CNT bits 11:2 (number of
+    /// blocks), ADDR bits 51:12 (the first block's PA &gt;&gt; 12), ST bit 63 (memory state).
+    /// </summary>
+    public static ulong AddrRangeDesc(ulong pa, ulong count, ulong sz = 0) => (sz & 3) | ((count & 0x3FF) << 2) | (pa & 0x000F_FFFF_FFFF_F000);
+
+    /// <summary>The fields of an RmiAddrRangeDesc4KB.</summary>
+    public static (ulong Pa, ulong Count, ulong Sz) ReadAddrRangeDesc(ulong desc) => (desc & 0x000F_FFFF_FFFF_F000, (desc >> 2) & 0x3FF, desc & 3);
 
     /// <summary>REC_ENTER_FLAG_DEV_MEM_RESPONSE (bit 6): the host refused the validate-mapping request [A7].</summary>
     public const ulong RecEnterFlagDevMemResponse = 1 << 6;
@@ -99,13 +136,15 @@ public enum VdevState : ulong
     Error = 4,
 }
 
-/// <summary>PDEV states, the subset of TF-RMM's RmiPdevState the model passes through (values as TF-RMM; not in the corpus).</summary>
+/// <summary>RmmPdevState [TR1]: NEW 0, NEEDS_KEY 1, HAS_KEY 2, READY 3, STOPPED 4, ERROR 5.</summary>
 public enum PdevState : ulong
 {
     New = 0,
+    NeedsKey = 1,
+    HasKey = 2,
     Ready = 3,
-    Stopped = 7,
-    Error = 8,
+    Stopped = 4,
+    Error = 5,
 }
 
 /// <summary>RmiDevCommObject (cache_obj_id) [R1,A11]; not the RHI numbering.</summary>

@@ -14,26 +14,36 @@ namespace TsmLab.Platforms.Cca.Firmware;
 /// </summary>
 public sealed partial class CcaRmm
 {
-    private bool Connect(RmmPdev d)
+    /// <summary>
+    /// The connect phase of a NEW PDEV (TF-RMM's CONNECT_INIT): TDISP version and capabilities (the
+    /// VCA object) and the certificate chain, both handed to the host to cache.
+    /// </summary>
+    private bool ConnectInit(RmmPdev d)
     {
         var id = d.FunctionId;
         var version = d.Requester.GetVersion(id);
         if (!version.IsSuccess || version.Value is not { Length: > 0 } versions || Array.IndexOf(versions, TdispHeader.Version10) < 0) return false;
         var caps = d.Requester.GetCapabilities(id);
         if (!caps.IsSuccess) return false;
-        // IDE_KM: program key set 0 for every direction and sub-stream of the stream, then K_SET_GO [D4].
-        if (!d.Requester.ProgramAndStartStream(Options.IdeStreamId, 0, 0, _ => RandomNumberGenerator.GetBytes(40))) return false;
         d.TdispVersion = TdispHeader.Version10;
         d.Vca = Vca(versions, caps.Value);
         d.Outbox.Enqueue(new OutgoingObject(CacheObject.Vca, d.Vca));
-        if (d.Evidence is { } e)
-        {
-            d.Certificate = e.CertificateChain();
-            d.PublicKey = e.LeafPublicKey();
-            d.Outbox.Enqueue(new OutgoingObject(CacheObject.Certificate, d.Certificate));
-        }
+        if (d.Evidence is not { } e) return false;
+        d.Certificate = e.CertificateChain();
+        d.Outbox.Enqueue(new OutgoingObject(CacheObject.Certificate, d.Certificate));
         return true;
     }
+
+    /// <summary>
+    /// The secured-link phase of a PDEV with a key (TF-RMM's SECURE_SESSION): IDE_KM programs key set
+    /// 0 for every direction and sub-stream of the stream, then K_SET_GO [D4]. (The SPDM session
+    /// itself is not modelled yet: IDE_KM travels in the clear.)
+    /// </summary>
+    private bool SecureSession(RmmPdev d) =>
+        d.Requester.ProgramAndStartStream(Options.IdeStreamId, 0, 0, _ => RandomNumberGenerator.GetBytes(40));
+
+    /// <summary>The stop phase: IDE_KM K_SET_STOP for the stream (best effort: the link goes down either way).</summary>
+    private void StopConnection(RmmPdev d) => d.Requester.StopStream(Options.IdeStreamId, 0, 0);
 
     /// <summary>
     /// The VCA object (TsmLab layout; SPDM's VERSION/CAPABILITIES/ALGORITHMS are not modelled):
@@ -132,11 +142,6 @@ public sealed partial class CcaRmm
         return true;
     }
 
-    /// <summary>The digest the realm sees for an object: SHA-256 (zero-padded to 64 bytes) or SHA-512, per the PDEV's hash_algo.</summary>
-    internal static void Digest(byte hashAlgo, ReadOnlySpan<byte> data, Span<byte> digest64)
-    {
-        digest64.Clear();
-        if (hashAlgo == Abi.Rsi.HashSha512) SHA512.HashData(data, digest64);
-        else SHA256.HashData(data, digest64);
-    }
+    /// <summary>The digest the realm sees for an object: SHA-256, SHA-384 or SHA-512 per the PDEV's hash_algo, zero-padded to 64 bytes.</summary>
+    internal static void Digest(byte hashAlgo, ReadOnlySpan<byte> data, Span<byte> digest64) => Abi.HashAlgorithms.Digest(hashAlgo, data, digest64);
 }

@@ -86,8 +86,11 @@ public sealed partial class CcaRmm
 
     private RsiOutcome RsiVdevGetInfo(RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs)
     {
+        // TF-RMM handle/finish_rsi_vdev_get_info [TR2]: the address first (512-byte aligned, in the
+        // PAR), then the vdev_id; the answer comes in every VDEV state.
+        ulong addr = a[2];
+        if (addr % Abi.Rsi.InfoAlignment != 0 || !RmmRealm.InPar(addr, addr + Abi.Rsi.InfoSize)) return Done(regs, RsiStatus.ErrorInput);
         if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
-        if (v.State is not (VdevState.Locked or VdevState.Started)) return Done(regs, RsiStatus.ErrorState);
         Span<byte> info = stackalloc byte[Abi.Rsi.InfoSize];
         WriteInfo(v, info);
         return Done(regs, realm.Memory is not null && realm.Memory.Write(a[2], info) ? RsiStatus.Success : RsiStatus.ErrorInput);
@@ -95,12 +98,17 @@ public sealed partial class CcaRmm
 
     private RsiOutcome RsiVdevValidateMapping(RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs)
     {
-        if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
-        if (v.State is not (VdevState.Locked or VdevState.Started)) return Done(regs, RsiStatus.ErrorState);
-        if (!NoncesMatch(v, a[6], a[7], a[8])) return Done(regs, RsiStatus.ErrorState);
+        // TF-RMM handle/finish_rsi_vdev_validate_mapping [TR2]: range and alignment first (ERROR_INPUT),
+        // then the vdev_id, a VDEV neither LOCKED nor STARTED (ERROR_INPUT), stale nonces (ERROR_DEVICE).
         ulong b = a[2], t = a[3], pa = a[4];
         const ulong mask = Abi.Rmi.Granule - 1;
-        if (t <= b || ((b | t | pa) & mask) != 0 || a[5] > (Abi.Rsi.MappingCoherent | Abi.Rsi.MappingLimitedOrder) || !InTeeRange(v, pa, t - b))
+        if (((b | t | pa) & mask) != 0 || t <= b || !RmmRealm.InPar(b, t)) return Done(regs, RsiStatus.ErrorInput);
+        if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
+        if (v.State is not (VdevState.Locked or VdevState.Started)) return Done(regs, RsiStatus.ErrorInput);
+        if (!NoncesMatch(v, a[6], a[7], a[8])) return Done(regs, RsiStatus.ErrorDevice);
+        // TsmLab: the flags and the PA's place in the VDEV's TEE ranges are checked here (TF-RMM checks
+        // the PA against the VDEV's address ranges when the host maps it, RMI_RTT_DEV_MAP).
+        if (a[5] > (Abi.Rsi.MappingCoherent | Abi.Rsi.MappingLimitedOrder) || !InTeeRange(v, pa, t - b))
             return Done(regs, RsiStatus.ErrorInput);
         rec.Pending = new PendingValidateMapping(v, b, t, pa);
         run.Slice(Abi.Rmi.RunExit, Abi.Rmi.Granule - Abi.Rmi.RunExit).Clear();
@@ -114,8 +122,10 @@ public sealed partial class CcaRmm
 
     private RsiOutcome RsiVdevDmaEnable(RmmRec rec, RmmRealm realm, Span<byte> run, ReadOnlySpan<ulong> a, Span<ulong> regs)
     {
-        if (!realm.Vdevs.TryGetValue(a[1], out var v) || a[2] != 0) return Done(regs, RsiStatus.ErrorInput);
-        if (v.State != VdevState.Started || !NoncesMatch(v, a[4], a[5], a[6])) return Done(regs, RsiStatus.ErrorState);
+        // TF-RMM finish_rsi_vdev_dma_enable [TR2]: a VDEV not STARTED or stale nonces are ERROR_DEVICE;
+        // the flags word (x2) is not checked by the pinned revision.
+        if (!realm.Vdevs.TryGetValue(a[1], out var v)) return Done(regs, RsiStatus.ErrorInput);
+        if (v.State != VdevState.Started || !NoncesMatch(v, a[4], a[5], a[6])) return Done(regs, RsiStatus.ErrorDevice);
         v.DmaEnabled = true;
         return Done(regs, RsiStatus.Success);
     }
@@ -134,6 +144,15 @@ public sealed partial class CcaRmm
         rec.Regs.AsSpan(0, Math.Min(regs.Length, rec.Regs.Length)).CopyTo(regs);
     }
 
+    /// <summary>RsiVdevState of an RMI VDEV state (TF-RMM vdev_state_to_rsi [TR2]): NEW and UNLOCKED read as UNLOCKED.</summary>
+    internal static RsiVdevState ToRsi(VdevState s) => s switch
+    {
+        VdevState.New or VdevState.Unlocked => RsiVdevState.Unlocked,
+        VdevState.Locked => RsiVdevState.Locked,
+        VdevState.Started => RsiVdevState.Started,
+        _ => RsiVdevState.Error,
+    };
+
     /// <summary>Whether the realm's recorded evidence generations are the current ones.</summary>
     private static bool NoncesMatch(RmmVdev v, ulong lockNonce, ulong measNonce, ulong reportNonce) =>
         lockNonce == v.LockGeneration && measNonce == v.MeasGeneration && reportNonce == v.ReportGeneration;
@@ -147,8 +166,9 @@ public sealed partial class CcaRmm
         Put(info, Abi.Rsi.InfoLockNonce, v.LockGeneration);
         Put(info, Abi.Rsi.InfoMeasNonce, v.MeasGeneration);
         Put(info, Abi.Rsi.InfoReportNonce, v.ReportGeneration);
-        Put(info, Abi.Rsi.InfoTdispVersion, d.TdispVersion);
-        info[Abi.Rsi.InfoState] = (byte)v.State;
+        info[Abi.Rsi.InfoFormatType] = Abi.Rsi.FormatTdisp;
+        Put(info, Abi.Rsi.InfoFormatVersion, ((ulong)(uint)(d.TdispVersion >> 4) << 16) | (uint)(d.TdispVersion & 0xF));
+        info[Abi.Rsi.InfoState] = (byte)ToRsi(v.State);
         Digest(d.HashAlgo, d.Vca, info.Slice(Abi.Rsi.InfoVcaDigest, Abi.Rsi.DigestSize));
         Digest(d.HashAlgo, d.Certificate, info.Slice(Abi.Rsi.InfoCertDigest, Abi.Rsi.DigestSize));
         Digest(d.HashAlgo, d.PublicKey, info.Slice(Abi.Rsi.InfoPubkeyDigest, Abi.Rsi.DigestSize));

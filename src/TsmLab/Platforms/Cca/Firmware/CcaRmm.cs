@@ -67,20 +67,21 @@ public sealed partial class CcaRmm : IPlatformFirmware
         long seq = log?.Reserve() ?? 0;
         x.Slice(1, args.Length).CopyTo(args);
         x[1] = 0;
-        ulong x1 = 0;
+        Span<ulong> ret = stackalloc ulong[3];
+        ret.Clear();
         var status = RmiStatus.ErrorNotSupported;
         foreach (var c in RmiCommands)
-            if (c.Fid == fid) { status = c.Handler(this, args, out x1); break; }
+            if (c.Fid == fid) { status = c.Handler(this, args, ret); break; }
         x[0] = (ulong)status;
-        x[1] = x1;
+        ret.CopyTo(x[1..4]);
         log?.Record(seq, Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, Abi.CcaCalls.NameOf(fid),
             ((RmiStatus)x[0]).ToString(), new("fid", $"0x{fid:x}"), new("x1", $"0x{args[0]:x}"), new("x2", $"0x{args[1]:x}"), new("out_x1", $"0x{x[1]:x}"));
     }
 
     private readonly ulong[] args = new ulong[7];
 
-    /// <summary>An RMI handler: arguments x1..x7 in <c>a</c>, the output value for x1.</summary>
-    private delegate RmiStatus RmiHandler(CcaRmm rmm, ReadOnlySpan<ulong> a, out ulong x1);
+    /// <summary>An RMI handler: arguments x1..x7 in <c>a</c>, output values for x1..x3 in <c>ret</c> (cleared before the call).</summary>
+    private delegate RmiStatus RmiHandler(CcaRmm rmm, ReadOnlySpan<ulong> a, Span<ulong> ret);
 
     /// <summary>One RMI command the RMM serves: its FID (named in <see cref="Abi.CcaCalls"/>) and handler.</summary>
     private sealed record RmiCommand(ulong Fid, RmiHandler Handler);
@@ -88,28 +89,29 @@ public sealed partial class CcaRmm : IPlatformFirmware
     /// <summary>The RMI commands, one row each; any other FID is RMI_ERROR_NOT_SUPPORTED.</summary>
     private static readonly RmiCommand[] RmiCommands =
     [
-        new(Abi.Rmi.RealmCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RealmCreate(a[0]); }),
-        new(Abi.Rmi.RecCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RecCreate(a[0], a[1]); }),
-        new(Abi.Rmi.RecEnter, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.RecEnter(a[0], a[1], out x1)),
-        new(Abi.Rmi.PdevCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevCreate(a[0], a[1]); }),
-        new(Abi.Rmi.PdevCommunicate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevCommunicate(a[0], a[1]); }),
-        new(Abi.Rmi.PdevGetState, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.PdevGetState(a[0], out x1)),
-        new(Abi.Rmi.PdevStop, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevStop(a[0]); }),
-        new(Abi.Rmi.PdevAbort, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevAbort(a[0]); }),
-        new(Abi.Rmi.PdevDestroy, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.PdevDestroy(a[0]); }),
-        new(Abi.Rmi.VdevCreate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevCreate(a[0], a[1], a[2], a[3]); }),
-        new(Abi.Rmi.VdevCommunicate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevCommunicate(a[0], a[1], a[2], a[3]); }),
-        new(Abi.Rmi.VdevGetState, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.VdevGetState(a[0], out x1)),
-        new(Abi.Rmi.VdevLock, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevRequest(a[0], a[1], a[2], DeviceOp.Lock); }),
-        new(Abi.Rmi.VdevStart, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevRequest(a[0], a[1], a[2], DeviceOp.Start); }),
-        new(Abi.Rmi.VdevUnlock, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevRequest(a[0], a[1], a[2], DeviceOp.Unlock); }),
-        new(Abi.Rmi.VdevGetInterfaceReport, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevRequest(a[0], a[1], a[2], DeviceOp.GetReport); }),
-        new(Abi.Rmi.VdevGetMeasurements, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevGetMeasurements(a[0], a[1], a[2], a[3]); }),
-        new(Abi.Rmi.VdevAbort, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevAbort(a[0], a[1], a[2]); }),
-        new(Abi.Rmi.VdevDestroy, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.VdevDestroy(a[0], a[1], a[2]); }),
-        new(Abi.Rmi.RttDevMap, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => { x1 = 0; return r.RttDevMap(a[0], a[1], a[2], a[3]); }),
-        new(Abi.Rmi.RttDevUnmap, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.RttDevUnmap(a[0], a[1], a[2], out x1)),
-        new(Abi.Rmi.RttDevValidate, static (CcaRmm r, ReadOnlySpan<ulong> a, out ulong x1) => r.RttDevValidate(a[0], a[1], a[2], a[3], out x1)),
+        new(Abi.Rmi.RealmCreate, static (r, a, ret) => r.RealmCreate(a[0])),
+        new(Abi.Rmi.RecCreate, static (r, a, ret) => r.RecCreate(a[0], a[1], a[2])),
+        new(Abi.Rmi.RecEnter, static (r, a, ret) => r.RecEnter(a[0], a[1], out ret[0])),
+        new(Abi.Rmi.PdevCreate, static (r, a, ret) => r.PdevCreate(a[0], a[1])),
+        new(Abi.Rmi.PdevCommunicate, static (r, a, ret) => r.PdevCommunicate(a[0], a[1])),
+        new(Abi.Rmi.PdevSetPubkey, static (r, a, ret) => r.PdevSetPubkey(a[0], a[1])),
+        new(Abi.Rmi.PdevGetState, static (r, a, ret) => r.PdevGetState(a[0], out ret[0])),
+        new(Abi.Rmi.PdevStop, static (r, a, ret) => r.PdevStop(a[0])),
+        new(Abi.Rmi.PdevAbort, static (r, a, ret) => r.PdevAbort(a[0])),
+        new(Abi.Rmi.PdevDestroy, static (r, a, ret) => r.PdevDestroy(a[0])),
+        new(Abi.Rmi.VdevCreate, static (r, a, ret) => r.VdevCreate(a[0], a[1], a[2], a[3])),
+        new(Abi.Rmi.VdevCommunicate, static (r, a, ret) => r.VdevCommunicate(a[0], a[1], a[2], a[3])),
+        new(Abi.Rmi.VdevGetState, static (r, a, ret) => r.VdevGetState(a[0], out ret[0])),
+        new(Abi.Rmi.VdevLock, static (r, a, ret) => r.VdevRequest(a[0], a[1], a[2], DeviceOp.Lock)),
+        new(Abi.Rmi.VdevStart, static (r, a, ret) => r.VdevRequest(a[0], a[1], a[2], DeviceOp.Start)),
+        new(Abi.Rmi.VdevUnlock, static (r, a, ret) => r.VdevRequest(a[0], a[1], a[2], DeviceOp.Unlock)),
+        new(Abi.Rmi.VdevGetInterfaceReport, static (r, a, ret) => r.VdevRequest(a[0], a[1], a[2], DeviceOp.GetReport)),
+        new(Abi.Rmi.VdevGetMeasurements, static (r, a, ret) => r.VdevGetMeasurements(a[0], a[1], a[2], a[3])),
+        new(Abi.Rmi.VdevAbort, static (r, a, ret) => r.VdevAbort(a[0], a[1], a[2])),
+        new(Abi.Rmi.VdevDestroy, static (r, a, ret) => r.VdevDestroy(a[0], a[1], a[2])),
+        new(Abi.Rmi.RttDevMap, static (r, a, ret) => r.RttDevMap(a[0], a[1], a[2], a[3], a[4], a[5], out ret[0])),
+        new(Abi.Rmi.RttDevUnmap, static (r, a, ret) => r.RttDevUnmap(a[0], a[1], a[2], a[3], a[4], out ret[0], out ret[1], out ret[2])),
+        new(Abi.Rmi.RttDevValidate, static (r, a, ret) => r.RttDevValidate(a[0], a[1], a[2], a[3], out ret[0])),
     ];
 
     /// <summary>TsmLab: attaches the realm's memory (the RSI calls read and write it by IPA).</summary>
@@ -129,10 +131,11 @@ public sealed partial class CcaRmm : IPlatformFirmware
         return RmiStatus.Success;
     }
 
-    private RmiStatus RecCreate(ulong rec, ulong rd)
+    /// <summary>RMI_REC_CREATE(rd, rec, params) [TR1]: the REC's parameters page must be readable (its contents are not modelled).</summary>
+    private RmiStatus RecCreate(ulong rd, ulong rec, ulong paramsPa)
     {
+        if (!IsFreeGranule(rec) || !memory.TryPage(paramsPa, out _)) return RmiStatus.ErrorInput;
         if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
-        if (!IsFreeGranule(rec)) return RmiStatus.ErrorInput;
         recs[rec] = new RmmRec(rec, realm);
         return RmiStatus.Success;
     }
@@ -146,10 +149,10 @@ public sealed partial class CcaRmm : IPlatformFirmware
     {
         if (!IsFreeGranule(pa) || !memory.TryPage(paramsPa, out var p)) return RmiStatus.ErrorInput;
         ulong pdevId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsPdevId..]);
-        ulong hash = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsHashAlgo..]);
-        ulong ridBase = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsRidBase..]);
-        ulong ridTop = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PdevParamsRidTop..]);
-        if (hash > Abi.Rsi.HashSha512 || ridBase > (pdevId & 0xFFFF) || ridTop <= ridBase || ridTop > 0x10000) return RmiStatus.ErrorInput;
+        ulong hash = p[Abi.Rmi.PdevParamsHashAlgo];
+        ulong ridBase = BinaryPrimitives.ReadUInt32LittleEndian(p[Abi.Rmi.PdevParamsRidBase..]);
+        ulong ridTop = BinaryPrimitives.ReadUInt32LittleEndian(p[Abi.Rmi.PdevParamsRidTop..]);
+        if (!Abi.HashAlgorithms.IsDefined(hash) || ridBase > (pdevId & 0xFFFF) || ridTop <= ridBase || ridTop > 0x10000) return RmiStatus.ErrorInput;
         if (pdevs.Values.Any(d => d.PdevId == pdevId)) return RmiStatus.ErrorInput;
         var transport = link.TransportFor(pdevId);
         if (transport is null) return RmiStatus.ErrorInput;
@@ -157,16 +160,56 @@ public sealed partial class CcaRmm : IPlatformFirmware
         return RmiStatus.Success;
     }
 
+    /// <summary>
+    /// RMI_PDEV_COMMUNICATE: runs the PDEV's pending phase with the device, then hands over cached
+    /// objects. The transitions are the pinned revision's [TR2]: NEW → NEEDS_KEY (version,
+    /// capabilities, certificate), HAS_KEY → READY (the secured link: IDE key programming), a STOP
+    /// in progress → STOPPED; a device failure → ERROR.
+    /// </summary>
     private RmiStatus PdevCommunicate(ulong pa, ulong commPa)
     {
         if (!pdevs.TryGetValue(pa, out var d) || !memory.TryPage(commPa, out _)) return RmiStatus.ErrorInput;
-        if (d.Pending == DeviceOp.Connect)
+        var phase = d.Pending;
+        d.Pending = DeviceOp.None;
+        switch (phase)
         {
-            d.Pending = DeviceOp.None;
-            if (!Connect(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
-            d.State = PdevState.Ready;
+            case DeviceOp.ConnectInit:
+                if (!ConnectInit(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
+                d.State = PdevState.NeedsKey;
+                break;
+            case DeviceOp.SecureSession:
+                if (!SecureSession(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
+                d.State = PdevState.Ready;
+                break;
+            case DeviceOp.Stop:
+                StopConnection(d);
+                d.State = PdevState.Stopped;
+                break;
         }
         return Deliver(d.Outbox, commPa);
+    }
+
+    /// <summary>
+    /// RMI_PDEV_SET_PUBKEY(pdev, params) [TR2]: the host gives the device's public key, taken from
+    /// the certificate it cached. Size, algorithm and lengths are ERROR_INPUT; a PDEV not in
+    /// NEEDS_KEY is ERROR_DEVICE; on success HAS_KEY, with the secured-link phase pending.
+    /// </summary>
+    private RmiStatus PdevSetPubkey(ulong pa, ulong paramsPa)
+    {
+        if ((pa & (Abi.Rmi.Granule - 1)) != 0 || !memory.TryPage(paramsPa, out var p)) return RmiStatus.ErrorInput;
+        ulong keyLen = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PubkeyKeyLen..]);
+        ulong metaLen = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.PubkeyMetadataLen..]);
+        byte algo = p[Abi.Rmi.PubkeyAlgo];
+        if (keyLen > Abi.Rmi.PubkeyKeyMax || metaLen > Abi.Rmi.PubkeyKeyMax) return RmiStatus.ErrorInput;
+        int expected = Abi.Rmi.PubkeySize(algo);
+        if (expected == 0 || keyLen != (ulong)expected) return RmiStatus.ErrorInput;
+        if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
+        if (d.State != PdevState.NeedsKey) return RmiStatus.ErrorDevice;
+        d.PublicKey = p.Slice(Abi.Rmi.PubkeyKey, expected).ToArray();
+        d.SignatureAlgorithm = algo;
+        d.State = PdevState.HasKey;
+        d.Pending = DeviceOp.SecureSession;
+        return RmiStatus.Success;
     }
 
     private RmiStatus PdevGetState(ulong pa, out ulong state)
@@ -177,10 +220,12 @@ public sealed partial class CcaRmm : IPlatformFirmware
         return RmiStatus.Success;
     }
 
+    /// <summary>RMI_PDEV_STOP [TR2]: with no VDEV and no communication pending, schedules the stop; the next COMMUNICATE ends the link (STOPPED). Otherwise ERROR_DEVICE.</summary>
     private RmiStatus PdevStop(ulong pa)
     {
-        if (!pdevs.TryGetValue(pa, out var d) || d.VdevCount > 0) return RmiStatus.ErrorInput;
-        d.State = PdevState.Stopped;
+        if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
+        if (d.VdevCount > 0 || d.Pending != DeviceOp.None) return RmiStatus.ErrorDevice;
+        d.Pending = DeviceOp.Stop;
         return RmiStatus.Success;
     }
 
@@ -194,7 +239,8 @@ public sealed partial class CcaRmm : IPlatformFirmware
 
     private RmiStatus PdevDestroy(ulong pa)
     {
-        if (!pdevs.TryGetValue(pa, out var d) || d.VdevCount > 0 || d.State is PdevState.Ready) return RmiStatus.ErrorInput;
+        if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
+        if (d.State != PdevState.Stopped) return RmiStatus.ErrorDevice; // [TR2]: only a STOPPED PDEV is destroyed
         pdevs.Remove(pa);
         return RmiStatus.Success;
     }
@@ -330,23 +376,60 @@ public sealed partial class CcaRmm : IPlatformFirmware
 
     // ---- device RTT ----
 
-    private RmiStatus RttDevMap(ulong rd, ulong ipa, ulong level, ulong pa)
+    /// <summary>
+    /// RMI_RTT_DEV_MAP(rd, vdev, base, top, flags, oaddr) → x1 = top of what was mapped [TR1,TR2]:
+    /// the 2.0 register contract. The model takes the SINGLE output-address form (one
+    /// RmiAddrRangeDesc4KB of 4 KiB blocks), maps [base, min(top, base + count × 4 KiB)) at level 3
+    /// and checks every page against the VDEV's TEE ranges from its interface report (TsmLab: TF-RMM
+    /// checks the host's rmi_vdev_params address ranges). All pages are checked before any is
+    /// mapped, so a refusal maps nothing. LIST descriptors and larger blocks are not modelled
+    /// (ERROR_INPUT).
+    /// </summary>
+    private RmiStatus RttDevMap(ulong rd, ulong vdevPa, ulong ipaBase, ulong ipaTop, ulong flags, ulong oaddr, out ulong mappedTop)
     {
-        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
-        if (level != 3 || (ipa & (Abi.Rmi.Granule - 1)) != 0 || (pa & (Abi.Rmi.Granule - 1)) != 0) return RmiStatus.ErrorInput;
-        var vdev = realm.Vdevs.Values.FirstOrDefault(v => v.State is VdevState.Locked or VdevState.Started && InTeeRange(v, pa, Abi.Rmi.Granule));
-        if (vdev is null) return RmiStatus.ErrorInput;
-        if (realm.DevRtt.ContainsKey(ipa)) return RmiStatus.ErrorRtt;
-        realm.DevRtt[ipa] = new DevMapping(pa, vdev);
+        mappedTop = ipaBase;
+        const ulong mask = Abi.Rmi.Granule - 1;
+        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorInput;
+        var (pa, count, sz) = Abi.Rmi.ReadAddrRangeDesc(oaddr);
+        if (((ipaBase | ipaTop) & mask) != 0 || !RmmRealm.InPar(ipaBase, ipaTop) || (flags & Abi.Rmi.MapFlagsOaddrTypeMask) != Abi.Rmi.AddrTypeSingle
+            || sz != 0 || count == 0) return RmiStatus.ErrorInput;
+        if (!vdevs.TryGetValue(vdevPa, out var vdev) || vdev.Realm != realm || vdev.State is not (VdevState.Locked or VdevState.Started))
+            return RmiStatus.ErrorInput;
+        ulong top = Math.Min(ipaTop, ipaBase + count * Abi.Rmi.Granule);
+        for (ulong ipa = ipaBase; ipa < top; ipa += Abi.Rmi.Granule)
+        {
+            if (!InTeeRange(vdev, pa + (ipa - ipaBase), Abi.Rmi.Granule)) return RmiStatus.ErrorInput;
+            if (realm.DevRtt.ContainsKey(ipa)) return RmiStatus.ErrorRtt;
+        }
+        for (ulong ipa = ipaBase; ipa < top; ipa += Abi.Rmi.Granule)
+            realm.DevRtt[ipa] = new DevMapping(pa + (ipa - ipaBase), vdev);
+        mappedTop = top;
         return RmiStatus.Success;
     }
 
-    private RmiStatus RttDevUnmap(ulong rd, ulong ipa, ulong level, out ulong pa)
+    /// <summary>
+    /// RMI_RTT_DEV_UNMAP(rd, base, top, flags, oaddr) → x1 = top of what was unmapped, x2 = the
+    /// unmapped PA range as an RmiAddrRangeDesc4KB (SINGLE form), x3 = 0 [TR1]. It unmaps from
+    /// base while the mappings continue the same PA range; ERROR_RTT when base is not mapped.
+    /// </summary>
+    private RmiStatus RttDevUnmap(ulong rd, ulong ipaBase, ulong ipaTop, ulong flags, ulong oaddr, out ulong unmappedTop, out ulong range, out ulong listCount)
     {
-        pa = 0;
-        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorRealm;
-        if (level != 3 || !realm.DevRtt.Remove(ipa, out var m)) return RmiStatus.ErrorRtt;
-        pa = m.Pa;
+        unmappedTop = ipaBase;
+        range = listCount = 0;
+        _ = oaddr;
+        const ulong mask = Abi.Rmi.Granule - 1;
+        if (!realms.TryGetValue(rd, out var realm)) return RmiStatus.ErrorInput;
+        if (((ipaBase | ipaTop) & mask) != 0 || ipaTop <= ipaBase || (flags & Abi.Rmi.MapFlagsOaddrTypeMask) != Abi.Rmi.AddrTypeSingle) return RmiStatus.ErrorInput;
+        if (!realm.DevRtt.TryGetValue(ipaBase, out var first)) return RmiStatus.ErrorRtt;
+        ulong ipa = ipaBase, count = 0;
+        while (ipa < ipaTop && count < 0x3FF && realm.DevRtt.TryGetValue(ipa, out var m) && m.Pa == first.Pa + (ipa - ipaBase))
+        {
+            realm.DevRtt.Remove(ipa);
+            ipa += Abi.Rmi.Granule;
+            count++;
+        }
+        unmappedTop = ipa;
+        range = Abi.Rmi.AddrRangeDesc(first.Pa, count);
         return RmiStatus.Success;
     }
 

@@ -12,7 +12,7 @@ public interface IRealmMemory
 }
 
 /// <summary>The device operation a VDEV (or PDEV) runs at its next COMMUNICATE.</summary>
-internal enum DeviceOp { None, Connect, Create, Lock, Start, Unlock, GetReport, GetMeasurements }
+internal enum DeviceOp { None, ConnectInit, SecureSession, Stop, Create, Lock, Start, Unlock, GetReport, GetMeasurements }
 
 /// <summary>One cached evidence object waiting to be handed to the host.</summary>
 /// <summary>A cache object on its way to the host, delivered in pieces no larger than the host's buffer; <see cref="Sent"/> bytes have gone.</summary>
@@ -34,10 +34,12 @@ internal sealed class RmmPdev(ulong pa, ulong pdevId, byte hashAlgo, ushort ridB
     public TdispRequester Requester { get; } = new(transport);
     public ISpdmEvidence? Evidence { get; } = evidence;
     public PdevState State { get; set; } = PdevState.New;
-    public DeviceOp Pending { get; set; } = DeviceOp.Connect;
+    public DeviceOp Pending { get; set; } = DeviceOp.ConnectInit;
     public byte[] Vca { get; set; } = [];
     public byte[] Certificate { get; set; } = [];
+    /// <summary>The public key the host gave with RMI_PDEV_SET_PUBKEY (04 || X || Y for ECDSA).</summary>
     public byte[] PublicKey { get; set; } = [];
+    public byte SignatureAlgorithm { get; set; }
     public byte TdispVersion { get; set; }
     public Queue<OutgoingObject> Outbox { get; } = new();
     public int VdevCount { get; set; }
@@ -81,8 +83,14 @@ internal sealed class DevMapping(ulong pa, RmmVdev vdev)
 /// <summary>A realm (RD): its memory, its device RTT entries and its VDEVs by guest RID.</summary>
 internal sealed class RmmRealm(ulong rd)
 {
+    /// <summary>TsmLab: REALM_CREATE's parameters are not modelled; every realm has a 48-bit IPA space whose lower half is the protected range (PAR).</summary>
+    public const ulong ParTop = 1UL << 47;
+
     public ulong Rd { get; } = rd;
     public IRealmMemory? Memory { get; set; }
+
+    /// <summary>[base, top) lies in the realm's protected address range.</summary>
+    public static bool InPar(ulong ipaBase, ulong ipaTop) => ipaBase < ipaTop && ipaTop <= ParTop;
     public Dictionary<ulong, DevMapping> DevRtt { get; } = new();
     public Dictionary<ulong, RmmVdev> Vdevs { get; } = new();
 }

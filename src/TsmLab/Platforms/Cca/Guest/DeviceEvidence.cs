@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using TsmLab.Platforms.Cca.Abi;
+using TsmLab.Tdisp.Wire;
 using TsmLab.Tdisp.Requester;
 
 namespace TsmLab.Platforms.Cca.Guest;
@@ -31,14 +32,16 @@ public sealed class DeviceEvidence
     public string? Check(ReadOnlySpan<byte> measurementNonce)
     {
         byte algo = Info[Rsi.InfoHashAlgo];
-        if (algo > Rsi.HashSha512) return "unknown hash algorithm";
+        if (algo > Rsi.HashSha384) return "unknown hash algorithm";
+        if (Info[Rsi.InfoFormatType] != Rsi.FormatTdisp) return "interface report is not in the TDISP format";
+        if ((RsiVdevState)Info[Rsi.InfoState] is not (RsiVdevState.Locked or RsiVdevState.Started)) return "device is not locked";
         if (!DigestMatches(algo, Vca, Rsi.InfoVcaDigest)) return "VCA digest mismatch";
         if (!DigestMatches(algo, Certificate, Rsi.InfoCertDigest)) return "certificate digest mismatch";
         if (!DigestMatches(algo, Report, Rsi.InfoReportDigest)) return "interface report digest mismatch";
         if (!DigestMatches(algo, Measurements, Rsi.InfoMeasDigest)) return "measurement digest mismatch";
         using var leaf = LeafOf(Certificate);
         if (leaf is null) return "certificate chain does not parse";
-        if (!DigestMatches(algo, leaf.PublicKey.ExportSubjectPublicKeyInfo(), Rsi.InfoPubkeyDigest)) return "public key digest mismatch";
+        if (!DevicePublicKey.TryEncode(leaf, out var key, out _) || !DigestMatches(algo, key, Rsi.InfoPubkeyDigest)) return "public key digest mismatch";
         if (!MeasurementsSigned(leaf, measurementNonce)) return "measurements not fresh or not signed by the device";
         ParsedReport = DeviceInterfaceReport.Parse(Report);
         return ParsedReport is null ? "interface report does not parse" : null;
@@ -48,7 +51,7 @@ public sealed class DeviceEvidence
     {
         Span<byte> d = stackalloc byte[Rsi.DigestSize];
         d.Clear();
-        if (algo == Rsi.HashSha512) SHA512.HashData(data, d); else SHA256.HashData(data, d);
+        HashAlgorithms.Digest(algo, data, d);
         return CryptographicOperations.FixedTimeEquals(d, Info.AsSpan(offset, Rsi.DigestSize));
     }
 
@@ -66,32 +69,6 @@ public sealed class DeviceEvidence
     }
 
     /// <summary>The last certificate of an SPDM chain (length u16, reserved u16, root hash[48], DER certificates).</summary>
-    private static X509Certificate2? LeafOf(byte[] chain)
-    {
-        if (chain.Length < 52 || BinaryPrimitives.ReadUInt16LittleEndian(chain) != chain.Length) return null;
-        int at = 52, last = -1, lastLen = 0;
-        while (at < chain.Length)
-        {
-            int len = DerLength(chain.AsSpan(at));
-            if (len <= 0 || at + len > chain.Length) return null;
-            last = at;
-            lastLen = len;
-            at += len;
-        }
-        if (last < 0) return null;
-        try { return X509CertificateLoader.LoadCertificate(chain.AsSpan(last, lastLen)); }
-        catch (CryptographicException) { return null; }
-    }
 
-    /// <summary>Total length of the DER SEQUENCE at the start of <paramref name="der"/>, or -1.</summary>
-    private static int DerLength(ReadOnlySpan<byte> der)
-    {
-        if (der.Length < 2 || der[0] != 0x30) return -1;
-        if (der[1] < 0x80) return 2 + der[1];
-        int n = der[1] & 0x7F;
-        if (n is 0 or > 3 || der.Length < 2 + n) return -1;
-        int len = 0;
-        for (int i = 0; i < n; i++) len = (len << 8) | der[2 + i];
-        return 2 + n + len;
-    }
+    private static X509Certificate2? LeafOf(byte[] chain) => SpdmCertificateChain.Leaf(chain);
 }

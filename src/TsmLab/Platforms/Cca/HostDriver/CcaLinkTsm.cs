@@ -90,22 +90,26 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         pdevs[dsm] = host;
         ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
         ulong pdev = Memory.Allocate(), prm = Memory.Allocate();
-        Span<byte> p = stackalloc byte[0x28];
+        Span<byte> p = stackalloc byte[Rmi.PdevParamsHashAlgo + 1];
         p.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsFlags..], Rmi.PdevFlagSpdm | Rmi.PdevCategoryEndpointOffChip);
         BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsPdevId..], pdevId);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsHashAlgo..], Rsi.HashSha256);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsRidBase..], dsm.Address.RequesterId);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.PdevParamsRidTop..], ridTop);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[Rmi.PdevParamsRidBase..], dsm.Address.RequesterId);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[Rmi.PdevParamsRidTop..], ridTop);
+        p[Rmi.PdevParamsHashAlgo] = Rsi.HashSha256;
         Memory.Write(prm, p);
         var rc = Call(Rmi.PdevCreate, pdev, prm);
-        Memory.Free(prm);
-        if (rc != RmiStatus.Success) { pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
+        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
         host.Pdev = pdev;
-        rc = Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm);
-        if (rc != RmiStatus.Success || Call(Rmi.PdevGetState, out ulong state, pdev) != RmiStatus.Success || state != (ulong)PdevState.Ready)
+        // [TR2]: NEW --COMMUNICATE--> NEEDS_KEY; the host gives the key from the certificate it
+        // cached (RMI_PDEV_SET_PUBKEY) --> HAS_KEY --COMMUNICATE--> READY.
+        bool ok = Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success && StateOf(pdev) == PdevState.NeedsKey
+            && SetPublicKey(host, prm) && Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success
+            && StateOf(pdev) == PdevState.Ready;
+        Memory.Free(prm);
+        if (!ok)
         {
-            Call(Rmi.PdevStop, pdev);
-            Call(Rmi.PdevDestroy, pdev);
+            StopAndDestroy(pdev);
             pdevs.Remove(dsm);
             Memory.Free(pdev);
             return Errno.EIO.Neg();
@@ -113,12 +117,37 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         return 0;
     }
 
+    /// <summary>RMI_PDEV_SET_PUBKEY with the leaf key of the certificate chain the RMM handed over at connect.</summary>
+    private bool SetPublicKey(HostPdev host, ulong paramsPa)
+    {
+        if (!host.Objects.TryGetValue(CacheObject.Certificate, out var chain)) return false;
+        using var leaf = SpdmCertificateChain.Leaf(chain);
+        if (leaf is null || !DevicePublicKey.TryEncode(leaf, out var key, out byte algo)) return false;
+        Span<byte> k = stackalloc byte[Rmi.PubkeyAlgo + 1];
+        k.Clear();
+        key.CopyTo(k[Rmi.PubkeyKey..]);
+        BinaryPrimitives.WriteUInt64LittleEndian(k[Rmi.PubkeyKeyLen..], (ulong)key.Length);
+        k[Rmi.PubkeyAlgo] = algo;
+        Memory.Write(paramsPa, k);
+        return Call(Rmi.PdevSetPubkey, host.Pdev, paramsPa) == RmiStatus.Success;
+    }
+
+    private PdevState StateOf(ulong pdev) =>
+        Call(Rmi.PdevGetState, out ulong state, pdev) == RmiStatus.Success ? (PdevState)state : PdevState.Error;
+
+    /// <summary>PDEV_STOP, COMMUNICATE (the RMM ends the link: STOPPED), PDEV_DESTROY.</summary>
+    private void StopAndDestroy(ulong pdev)
+    {
+        if (StateOf(pdev) != PdevState.Stopped && Call(Rmi.PdevStop, pdev) == RmiStatus.Success)
+            Communicate(Rmi.PdevCommunicate, [], pdev, comm);
+        Call(Rmi.PdevDestroy, pdev);
+    }
+
     /// <summary><c>cca_tsm_disconnect</c>: PDEV_STOP and PDEV_DESTROY (the TSM core unbound every TDI first).</summary>
     public void Disconnect(PciFunction dsm)
     {
         if (!pdevs.Remove(dsm, out var host)) return;
-        Call(Rmi.PdevStop, host.Pdev);
-        Call(Rmi.PdevDestroy, host.Pdev);
+        StopAndDestroy(host.Pdev);
         Memory.Free(host.Pdev);
     }
 
@@ -252,43 +281,58 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     }
 
     /// <summary>
-    /// <c>realm_dev_mem_map</c>: RMI_RTT_DEV_MAP of each 4 KiB page of [gpa_base, gpa_top) to
-    /// pa_base + offset. EINVAL for an empty or unaligned range, or when the RMM refuses a page
-    /// (the pages this call mapped are unmapped again). A page already mapped to the same PA by
-    /// this TDI is kept (a retried validation).
+    /// <c>realm_dev_mem_map</c>: RMI_RTT_DEV_MAP(rd, vdev, base, top, SINGLE, desc) [TR1] for each run
+    /// of [gpa_base, gpa_top) not yet mapped, mapping it to pa_base + offset. EINVAL for an empty or
+    /// unaligned range, or when the RMM refuses (the pages this call mapped are unmapped again). A
+    /// page already mapped to the same PA by this TDI is kept (a retried validation).
     /// </summary>
     private int ValidateMmio(HostVdev v, in CcaRequest r, ref TsmGuestRequest request)
     {
         const ulong mask = Rmi.Granule - 1;
         if (r.GpaTop <= r.GpaBase || ((r.GpaBase | r.GpaTop | r.PaBase) & mask) != 0 || r.PaBase + (r.GpaTop - r.GpaBase) < r.PaBase)
             return Errno.EINVAL.Neg();
-        var mapped = new List<ulong>();
-        for (ulong ipa = r.GpaBase; ipa < r.GpaTop; ipa += Rmi.Granule)
+        var mapped = new List<(ulong Base, ulong Top)>();
+        ulong ipa = r.GpaBase;
+        while (ipa < r.GpaTop)
         {
             ulong pa = r.PaBase + (ipa - r.GpaBase);
             if (v.Mappings.TryGetValue(ipa, out ulong have))
             {
-                if (have == pa) continue;
-                return Undo(v, mapped, RmiStatus.ErrorRtt, ref request);
+                if (have != pa) return Undo(v, mapped, RmiStatus.ErrorRtt, ref request);
+                ipa += Rmi.Granule;
+                continue;
             }
-            var rc = Call(Rmi.RttDevMap, v.Rd, ipa, 3, pa);
-            if (rc != RmiStatus.Success) return Undo(v, mapped, rc, ref request);
-            v.Mappings[ipa] = pa;
-            mapped.Add(ipa);
+            ulong top = ipa;
+            while (top < r.GpaTop && !v.Mappings.ContainsKey(top) && (top - ipa) / Rmi.Granule < 0x3FF) top += Rmi.Granule;
+            ulong pages = (top - ipa) / Rmi.Granule;
+            var rc = Call(Rmi.RttDevMap, out ulong done, v.Rd, v.Vdev, ipa, top, Rmi.AddrTypeSingle, Rmi.AddrRangeDesc(pa, pages));
+            if (rc != RmiStatus.Success || done != top) return Undo(v, mapped, rc == RmiStatus.Success ? RmiStatus.ErrorInput : rc, ref request);
+            for (ulong p = ipa; p < top; p += Rmi.Granule) v.Mappings[p] = pa + (p - ipa);
+            mapped.Add((ipa, top));
+            ipa = top;
         }
         request.StateChanged = mapped.Count > 0;
         return request.NoResponse();
     }
 
-    private int Undo(HostVdev v, List<ulong> mapped, RmiStatus rc, ref TsmGuestRequest request)
+    private int Undo(HostVdev v, List<(ulong Base, ulong Top)> mapped, RmiStatus rc, ref TsmGuestRequest request)
     {
-        foreach (ulong ipa in mapped)
-        {
-            Call(Rmi.RttDevUnmap, v.Rd, ipa, 3);
-            v.Mappings.Remove(ipa);
-        }
+        foreach (var (b, t) in mapped) Unmap(v, b, t);
         request.TsmCode = (ulong)rc;
         return Errno.EINVAL.Neg();
+    }
+
+    /// <summary>RMI_RTT_DEV_UNMAP over [base, top), run by run, forgetting the host's record of each page.</summary>
+    private void Unmap(HostVdev v, ulong ipaBase, ulong ipaTop)
+    {
+        ulong ipa = ipaBase;
+        while (ipa < ipaTop)
+        {
+            if (!v.Mappings.ContainsKey(ipa)) { ipa += Rmi.Granule; continue; }
+            if (Call(Rmi.RttDevUnmap, out ulong done, v.Rd, ipa, ipaTop, Rmi.AddrTypeSingle, 0) != RmiStatus.Success || done <= ipa) done = ipa + Rmi.Granule;
+            for (ulong p = ipa; p < done; p += Rmi.Granule) v.Mappings.Remove(p);
+            ipa = done;
+        }
     }
 
     /// <summary>v4: only RUN (2) is accepted → VDEV_START, the RMM sends START_INTERFACE with the LOCK nonce. EIO when the device refuses (the TDI stays LOCKED).</summary>
@@ -318,7 +362,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     private void Teardown(HostVdev v)
     {
-        foreach (ulong ipa in v.Mappings.Keys) Call(Rmi.RttDevUnmap, v.Rd, ipa, 3);
+        if (v.Mappings.Count > 0) Unmap(v, v.Mappings.Keys.Min(), v.Mappings.Keys.Max() + Rmi.Granule);
         v.Mappings.Clear();
         if (StateOf(v) is VdevState.Locked or VdevState.Started or VdevState.Error
             && (Call(Rmi.VdevUnlock, v.Rd, v.Pdev.Pdev, v.Vdev) != RmiStatus.Success
@@ -354,8 +398,14 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         return RmiStatus.ErrorDevice;
     }
 
-    private RmiStatus Call(ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) => RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
-    private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0) => RealmRegistry.Call(Rmm, fid, out x1, a1);
+    // Fault point FirmwareCall (docs/reliability.md): the SMC is not made and the RMM answers busy.
+    private RmiStatus Call(ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) =>
+        Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
+    private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, ulong a6 = 0)
+    {
+        x1 = 0;
+        return Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
+    }
 
     // ---- DOE relay for the RMM ----
 

@@ -49,17 +49,20 @@ public sealed class RealmRegistry(CcaRmm rmm, PhysicalMemory memory)
     {
         ulong rd = RdFor(vm);
         if (rd == 0) return (0, 0);
-        ulong rec = memory.Allocate(), run = memory.Allocate();
-        if (Call(rmm, Rmi.RecCreate, rec, rd) != RmiStatus.Success) return (0, 0);
+        ulong rec = memory.Allocate(), run = memory.Allocate(), prm = memory.Allocate();
+        var rc = Call(rmm, Rmi.RecCreate, rd, rec, prm);
+        memory.Free(prm);
+        if (rc != RmiStatus.Success) return (0, 0);
         return (rec, run);
     }
 
     /// <summary>One SMC to the RMM: x0 = FID, x1.. = arguments; returns the status.</summary>
-    internal static RmiStatus Call(CcaRmm rmm, ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) => Call(rmm, fid, out _, a1, a2, a3, a4);
+    internal static RmiStatus Call(CcaRmm rmm, ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, ulong a6 = 0) =>
+        Call(rmm, fid, out _, a1, a2, a3, a4, a5, a6);
 
-    internal static RmiStatus Call(CcaRmm rmm, ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0)
+    internal static RmiStatus Call(CcaRmm rmm, ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, ulong a6 = 0)
     {
-        Span<ulong> x = [fid, a1, a2, a3, a4, 0, 0, 0];
+        Span<ulong> x = [fid, a1, a2, a3, a4, a5, a6, 0];
         rmm.Rmi(x);
         x1 = x[1];
         return (RmiStatus)x[0];

@@ -1,6 +1,6 @@
 // PSP command ids and status codes. Command ids: SEV-TIO RFC psp-sev.h [S4] (0xD0-0xE4) and
-// SEV_CMD_TIO_GUEST_REQUEST = 0xE0 [S4,S5]. Status values: enum sev_ret_code (psp-sev.h,
-// include/uapi/linux/psp-sev.h); DeviceError is a TsmLab definition (docs/sev-tio.md).
+// sev_tio_cmd_buffer_len [S5]. Status values: enum sev_ret_code of include/uapi/linux/psp-sev.h
+// in the SEV-TIO tree [S6]; the subset the model returns.
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
@@ -54,6 +54,10 @@ public enum PspStatus : uint
     InvalidCommand = 0x11,
     /// <summary>A field value the firmware rejects; for GUEST_REQUEST, a message that fails its header, sequence or authentication checks.</summary>
     InvalidParam = 0x16,
-    /// <summary>TsmLab definition: the device answered TDISP_ERROR, a failed IDE_KM ack or nothing.</summary>
-    DeviceError = 0x1000,
+    /// <summary>SEV_RET_EXPAND_BUFFER_LENGTH_REQUEST: spdm_ctrl.output is too small; its sla_buffer_hdr.capacity_sz holds the size needed, nothing else was written.</summary>
+    ExpandBufferLengthRequest = 0x31,
+    /// <summary>SEV_RET_SPDM_REQUEST: the firmware wants the host to carry an SPDM request (not returned yet: the model reaches the device over the host's DOE route, docs/sev-tio.md).</summary>
+    SpdmRequest = 0x32,
+    /// <summary>SEV_RET_SPDM_ERROR: the device refused (TDISP_ERROR, a failed IDE_KM ack) or did not answer.</summary>
+    SpdmError = 0x33,
 }

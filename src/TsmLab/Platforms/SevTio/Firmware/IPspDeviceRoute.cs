@@ -1,5 +1,5 @@
 // How the PSP reaches a device. On real hardware the PSP builds SPDM requests, returns
-// SEV_RET_TIO_SPDM_REQUEST, and the host driver carries them over the device's DOE mailbox
+// SEV_RET_SPDM_REQUEST, and the host driver carries them over the device's DOE mailbox
 // [S5]; here the host driver hands the PSP a transport that does exactly that framing
 // (DoeTransport over the device's DOE mailbox). SPDM itself (certificates, signed measurements,
 // the secure session) is not modelled yet: the collateral stands for what GET_CERTIFICATE and

@@ -1,28 +1,32 @@
-// The AMD PSP running SEV-TIO firmware: the TIO commands a host driver issues [S4,S5], each with
-// a command buffer and a status (PspStatus); the device reached only through TDISP/IDE_KM bytes
-// over the host's DOE route; the RMP and the secure device table it guards; and the guest
-// contexts whose VMPCKs never leave it (except into the guest's secrets page at launch).
+// The AMD PSP running SEV-TIO firmware: the TIO commands a host driver issues, each with the
+// command buffer the public host driver defines [S5] and a status (PspStatus [S6]); device and
+// TDI contexts in pages the host donates, named by SLA; SPDM-aware commands' output objects in
+// spdm_ctrl.output; the device reached only through TDISP/IDE_KM bytes over the host's DOE
+// route; the RMP and the secure device table it guards; and the guest contexts whose VMPCKs never
+// leave it (except into the guest's secrets page at launch).
 // Every command validates fully before changing anything: a failing command changes nothing.
+// Thread safety: the mailbox is one command at a time (as the PSP's is); _gate serialises
+// Command and the launch stand-ins and guards every context table.
 using System.Security.Cryptography;
 using TsmLab.Abi;
 using TsmLab.Hardware;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>The PSP firmware model (SEV-TIO).</summary>
 public sealed partial class PspFirmware : IPlatformFirmware
 {
-    private const ulong DevHandleBase = 0x5EC0_0000_0000, TdiHandleBase = 0x5EC1_0000_0000;
-    private readonly List<DeviceContext?> _devices = [];
-    private readonly List<TdiContext?> _tdis = [];
+    /// <summary>What TIO_STATUS reports (TsmLab values; the driver sizes its buffers from them): one page per context and SPDM buffer, output up to 64 KiB.</summary>
+    public const int ContextSize = PhysicalMemory.PageSize, SpdmBufferSize = PhysicalMemory.PageSize, SpdmOutputMin = PhysicalMemory.PageSize, SpdmOutputMax = 16 * PhysicalMemory.PageSize;
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<ulong, DeviceContext> _devices = [];
+    private readonly Dictionary<ulong, TdiContext> _tdis = [];
     private readonly Dictionary<uint, GuestContext> _guests = [];
+    private readonly Dictionary<ulong, GuestContext> _guestsByGctx = [];
     private readonly Dictionary<uint, byte[]> _deviceTable = [];
     private IPspDeviceRoute _route = NoDeviceRoute.Instance;
     private Tracing.TraceLog? _trace;
@@ -47,7 +51,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <inheritdoc/>
     public string Name => "PSP";
 
-    /// <summary>The host driver offers to carry the PSP's SPDM/DOE traffic (SEV_RET_SPDM_REQUEST); until then no device is reachable.</summary>
+    /// <summary>The host driver offers to carry the PSP's DOE traffic; until then no device is reachable.</summary>
     public void AttachHostRoute(IPspDeviceRoute route) => _route = route;
 
     /// <inheritdoc/>
@@ -63,19 +67,22 @@ public sealed partial class PspFirmware : IPlatformFirmware
 
     /// <summary>
     /// Rings the mailbox: runs <paramref name="id"/> with the command buffer
-    /// <paramref name="buffer"/> (outputs are written back into it). Never throws for bad input.
+    /// <paramref name="buffer"/>. Never throws for bad input.
     /// </summary>
     public PspStatus Command(PspCommandId id, Span<byte> buffer)
     {
-        var log = _trace;
-        if (log is null) return Run(id, buffer);
-        long seq = log.Reserve();
-        var status = Run(id, buffer);
-        log.Record(seq, Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, $"SEV_CMD_{id}",
-            status.ToString(), new("command", $"0x{(uint)id:x}"), new("length", buffer.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        return status;
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"PSP {id}")) return PspStatus.SpdmError;
+        lock (_gate)
+        {
+            var log = _trace;
+            if (log is null) return Run(id, buffer);
+            long seq = log.Reserve();
+            var status = Run(id, buffer);
+            log.Record(seq, Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.FirmwareCall, $"SEV_CMD_{id}",
+                status.ToString(), new("command", $"0x{(uint)id:x}"), new("length", buffer.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            return status;
+        }
     }
-
 
     private PspStatus Run(PspCommandId id, Span<byte> buffer)
     {
@@ -87,7 +94,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
         return PspStatus.InvalidCommand;
     }
 
-    /// <summary>One PSP command the firmware serves: its id, its command buffer's exact size, and its handler.</summary>
+    /// <summary>One PSP command the firmware serves: its id, its command buffer's exact size [S5], and its handler.</summary>
     private sealed record PspCommand(PspCommandId Id, int Size, Handler Handler);
 
     /// <summary>The commands, as one table (an unknown id is INVALID_COMMAND; a buffer of another size INVALID_LENGTH).</summary>
@@ -96,59 +103,108 @@ public sealed partial class PspFirmware : IPlatformFirmware
         new(PspCommandId.TioStatus, PspCommandBuffer.TioStatus.Size, static (p, b) => p.TioStatus(b)),
         new(PspCommandId.TioInit, PspCommandBuffer.TioInit.Size, static (p, b) => p.TioInit(b)),
         new(PspCommandId.DevCreate, PspCommandBuffer.DevCreate.Size, static (p, b) => p.DevCreate(b)),
-        new(PspCommandId.DevReclaim, PspCommandBuffer.DevCtxOnly.Size, static (p, b) => p.DevReclaim(b)),
-        new(PspCommandId.DevConnect, PspCommandBuffer.DevCtxOnly.Size, static (p, b) => p.DevConnect(b)),
-        new(PspCommandId.DevDisconnect, PspCommandBuffer.DevCtxOnly.Size, static (p, b) => p.DevDisconnect(b)),
+        new(PspCommandId.DevReclaim, PspCommandBuffer.DevReclaim.Size, static (p, b) => p.DevReclaim(b)),
+        new(PspCommandId.DevConnect, PspCommandBuffer.DevConnect.Size, static (p, b) => p.DevConnect(b)),
+        new(PspCommandId.DevDisconnect, PspCommandBuffer.DevDisconnect.Size, static (p, b) => p.DevDisconnect(b)),
         new(PspCommandId.DevStatus, PspCommandBuffer.DevStatus.Size, static (p, b) => p.DevStatus(b)),
         new(PspCommandId.DevMeasurements, PspCommandBuffer.DevMeasurements.Size, static (p, b) => p.DevMeasurements(b)),
         new(PspCommandId.DevCertificates, PspCommandBuffer.DevCertificates.Size, static (p, b) => p.DevCertificates(b)),
         new(PspCommandId.TdiCreate, PspCommandBuffer.TdiCreate.Size, static (p, b) => p.TdiCreate(b)),
-        new(PspCommandId.TdiReclaim, PspCommandBuffer.TdiCtxOnly.Size, static (p, b) => p.TdiReclaim(b)),
+        new(PspCommandId.TdiReclaim, PspCommandBuffer.TdiReclaim.Size, static (p, b) => p.TdiReclaim(b)),
         new(PspCommandId.TdiBind, PspCommandBuffer.TdiBind.Size, static (p, b) => p.TdiBind(b)),
-        new(PspCommandId.TdiUnbind, PspCommandBuffer.TdiCtxOnly.Size, static (p, b) => p.TdiUnbind(b)),
+        new(PspCommandId.TdiUnbind, PspCommandBuffer.TdiUnbind.Size, static (p, b) => p.TdiUnbind(b)),
         new(PspCommandId.TdiReport, PspCommandBuffer.TdiReport.Size, static (p, b) => p.TdiReport(b)),
         new(PspCommandId.TdiStatus, PspCommandBuffer.TdiStatus.Size, static (p, b) => p.TdiStatus(b)),
         new(PspCommandId.TdiInfo, PspCommandBuffer.TdiInfo.Size, static (p, b) => p.TdiInfo(b)),
         new(PspCommandId.GuestRequest, PspCommandBuffer.GuestRequest.Size, static (p, b) => p.GuestRequest(b)),
     ];
 
+    /// <summary>The command ids the model serves with their buffer sizes (for the ABI table).</summary>
+    public static IEnumerable<(PspCommandId Id, int Size)> Served => Commands.Select(c => (c.Id, c.Size));
+
     /// <summary>
-    /// Stands for SNP_LAUNCH_START (launch is not modelled): creates the guest context of
-    /// <paramref name="asid"/> if needed and returns VMPCK0 as the secrets page carries it into the
-    /// guest. Only the guest model's harness calls this; the host driver never does.
+    /// Stands for SNP launch (not modelled): creates the guest context of <paramref name="asid"/>
+    /// if needed and returns VMPCK0 as the secrets page carries it into the guest. Only the guest
+    /// model's harness calls this; the host driver never does.
     /// </summary>
     public byte[]? LaunchGuest(uint asid)
     {
         if (asid == 0) return null;
-        if (!_guests.ContainsKey(asid)) _guests[asid] = new GuestContext(asid, Derive($"vmpck0/{asid}", SnpGuestMessage.KeySize));
-        return GuestSecretsVmpck0(asid);
+        lock (_gate) return (byte[])Guest(asid).Vmpck0.Clone();
+    }
+
+    /// <summary>
+    /// Stands for KVM's SNP_GCTX_CREATE / SNP_LAUNCH_START (not modelled; TsmLab): the guest
+    /// context of <paramref name="asid"/> lives in the page at <paramref name="gctxPaddr"/>, which
+    /// TDI_BIND, TDI_UNBIND, TDI_REPORT and GUEST_REQUEST then name. INVALID_ADDRESS when the page
+    /// is not in memory; ALREADY_OWNED when it already holds a context.
+    /// </summary>
+    public PspStatus SnpLaunchStart(ulong gctxPaddr, uint asid)
+    {
+        if (asid == 0) return PspStatus.InvalidGuest;
+        lock (_gate)
+        {
+            if (!Memory.TryPage(gctxPaddr, out _)) return PspStatus.InvalidAddress;
+            if (_guestsByGctx.ContainsKey(gctxPaddr) || _devices.ContainsKey(gctxPaddr) || _tdis.ContainsKey(gctxPaddr)) return PspStatus.AlreadyOwned;
+            var g = Guest(asid);
+            if (g.Gctx != 0) return PspStatus.AlreadyOwned;
+            g.Gctx = gctxPaddr;
+            _guestsByGctx[gctxPaddr] = g;
+            return PspStatus.Success;
+        }
+    }
+
+    private GuestContext Guest(uint asid)
+    {
+        if (!_guests.TryGetValue(asid, out var g)) _guests[asid] = g = new GuestContext(asid, Derive($"vmpck0/{asid}", SnpGuestMessage.KeySize));
+        return g;
     }
 
     /// <summary>
     /// The guest's secrets page as SNP launch fills it: VMPCK0 of <paramref name="asid"/>, or
-    /// null when the PSP has no context for it. Only the guest model may call this (launch is
-    /// not modelled; the host never sees the page).
+    /// null when the PSP has no context for it. Only the guest model may call this.
     /// </summary>
-    public byte[]? GuestSecretsVmpck0(uint asid) => _guests.TryGetValue(asid, out var g) ? (byte[])g.Vmpck0.Clone() : null;
+    public byte[]? GuestSecretsVmpck0(uint asid)
+    {
+        lock (_gate) return _guests.TryGetValue(asid, out var g) ? (byte[])g.Vmpck0.Clone() : null;
+    }
 
     /// <summary>The SDTE the IOMMU hardware reads for a function (the secure device table is firmware-owned; the IOMMU walks it, the host cannot write it).</summary>
     public bool TryReadSdte(uint functionId, Span<byte> sdte)
     {
-        if (!_deviceTable.TryGetValue(functionId, out var e)) { sdte[..Sdte.Size].Clear(); return false; }
-        e.CopyTo(sdte);
-        return true;
+        lock (_gate)
+        {
+            if (!_deviceTable.TryGetValue(functionId, out var e)) { sdte[..Sdte.Size].Clear(); return false; }
+            e.CopyTo(sdte);
+            return true;
+        }
     }
 
     /// <summary>The firmware's bind state of the TDI for a function, or Unbound.</summary>
-    public TdiFirmwareState StateOf(uint functionId) =>
-        _tdis.FirstOrDefault(t => t is not null && t.Function.Value == functionId)?.State ?? TdiFirmwareState.Unbound;
+    public TdiFirmwareState StateOf(uint functionId)
+    {
+        lock (_gate) return _tdis.Values.FirstOrDefault(t => t.Function.Value == functionId)?.State ?? TdiFirmwareState.Unbound;
+    }
 
     private delegate PspStatus Handler(PspFirmware psp, Span<byte> buffer);
 
+    /// <summary>TIO_STATUS: struct sev_tio_status at status_paddr (tio_en always; tio_init_done after TIO_INIT).</summary>
     private PspStatus TioStatus(Span<byte> b)
     {
-        Le.Put32(b, PspCommandBuffer.TioStatus.OutFlags, _initialised ? 1u : 0u);
-        Le.Put32(b, PspCommandBuffer.TioStatus.OutDevices, (uint)_devices.Count(d => d is not null));
+        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.TioStatus.StatusPaddr), TioStatusData.Size, out var s)) return PspStatus.InvalidAddress;
+        s.Clear();
+        Le.Put32(s, TioStatusData.Length, TioStatusData.Size);
+        Le.Put32(s, TioStatusData.Flags, TioStatusData.TioEn | (_initialised ? TioStatusData.TioInitDone : 0));
+        Le.Put32(s, TioStatusData.SpdmReqSizeMin, SpdmBufferSize);
+        Le.Put32(s, TioStatusData.SpdmReqSizeMax, SpdmBufferSize);
+        Le.Put32(s, TioStatusData.SpdmScratchSizeMin, SpdmBufferSize);
+        Le.Put32(s, TioStatusData.SpdmScratchSizeMax, SpdmBufferSize);
+        Le.Put32(s, TioStatusData.SpdmOutSizeMin, SpdmOutputMin);
+        Le.Put32(s, TioStatusData.SpdmOutSizeMax, SpdmOutputMax);
+        Le.Put32(s, TioStatusData.SpdmRspSizeMin, SpdmBufferSize);
+        Le.Put32(s, TioStatusData.SpdmRspSizeMax, SpdmBufferSize);
+        Le.Put32(s, TioStatusData.DevctxSize, ContextSize);
+        Le.Put32(s, TioStatusData.TdictxSize, ContextSize);
         return PspStatus.Success;
     }
 
@@ -159,44 +215,82 @@ public sealed partial class PspFirmware : IPlatformFirmware
         return PspStatus.Success;
     }
 
+    /// <summary>A context page the host donates: a 4 KiB data-page SLA of memory no context holds yet.</summary>
+    private PspStatus DonatedPage(ulong sla, out ulong page)
+    {
+        page = 0;
+        if (sla == SlaAddress.Null || !SlaAddress.TryDecode(sla, out page, out bool scatter, out bool large) || scatter || large) return PspStatus.InvalidParam;
+        if (!Memory.TryPage(page, out _)) return PspStatus.InvalidAddress;
+        if (_devices.ContainsKey(page) || _tdis.ContainsKey(page) || _guestsByGctx.ContainsKey(page)) return PspStatus.AlreadyOwned;
+        return PspStatus.Success;
+    }
+
+    private DeviceContext? FindDevice(ulong sla) =>
+        SlaAddress.TryDecode(sla, out ulong page, out bool s, out bool l) && !s && !l && _devices.TryGetValue(page, out var d) ? d : null;
+
+    /// <summary>The TDI named by the buffer's tdi_ctx_sla, which must belong to the device its dev_ctx_sla names (else INVALID_PARAM).</summary>
+    private TdiContext? FindTdi(ReadOnlySpan<byte> b, int devOffset, int tdiOffset) =>
+        SlaAddress.TryDecode(Le.U64(b, tdiOffset), out ulong page, out bool s, out bool l) && !s && !l && _tdis.TryGetValue(page, out var t) &&
+        FindDevice(Le.U64(b, devOffset)) == t.Device ? t : null;
+
+    /// <summary>The spdm_ctrl block of an SPDM-aware command: req, resp, scratch and output must each name a buffer (INVALID_PARAM / INVALID_ADDRESS).</summary>
+    private PspStatus CheckSpdmCtrl(ReadOnlySpan<byte> b, int offset)
+    {
+        for (int i = 0; i < PspCommandBuffer.SpdmCtrl.Size; i += 8)
+        {
+            ulong sla = Le.U64(b, offset + i);
+            if (sla == SlaAddress.Null || !SlaAddress.TryDecode(sla, out ulong pa, out _, out bool large) || large) return PspStatus.InvalidParam;
+            if (!Memory.TryPage(pa, out _)) return PspStatus.InvalidAddress;
+        }
+        return PspStatus.Success;
+    }
+
     private PspStatus DevCreate(Span<byte> b)
     {
-        uint deviceId = Le.U32(b, PspCommandBuffer.DevCreate.DeviceId);
-        if (_devices.Any(d => d?.DeviceId == deviceId)) return PspStatus.AlreadyOwned;
+        var rc = DonatedPage(Le.U64(b, PspCommandBuffer.DevCreate.DevCtxSla), out ulong page);
+        if (rc != PspStatus.Success) return rc;
+        ushort rid = Le.U16(b, PspCommandBuffer.DevCreate.DeviceId);
+        byte segment = b[PspCommandBuffer.DevCreate.SegmentId];
+        uint deviceId = (uint)segment << 16 | rid;
+        if (_devices.Values.Any(d => d.DeviceId == deviceId)) return PspStatus.AlreadyOwned;
         if (_route.Transport(deviceId) is null) return PspStatus.InvalidParam;
-        int slot = _devices.IndexOf(null);
-        if (slot < 0) { slot = _devices.Count; _devices.Add(null); }
-        var dev = new DeviceContext(DevHandleBase + (ulong)slot, deviceId, b[PspCommandBuffer.DevCreate.StreamId]);
-        _devices[slot] = dev;
-        Le.Put64(b, PspCommandBuffer.DevCreate.OutDevCtx, dev.Handle);
+        _devices[page] = new DeviceContext(page, rid, Le.U16(b, PspCommandBuffer.DevCreate.RootPortId), segment);
         return PspStatus.Success;
     }
 
     private PspStatus DevReclaim(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevCtxOnly.DevCtx)) is not { } dev) return PspStatus.InvalidParam;
+        if (FindDevice(Le.U64(b, PspCommandBuffer.DevReclaim.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
         if (dev.Connected || dev.Tdis > 0) return PspStatus.InvalidGuestState;
-        _devices[(int)(dev.Handle - DevHandleBase)] = null;
+        _devices.Remove(dev.Page);
         return PspStatus.Success;
     }
 
-    /// <summary>DEV_CONNECT: TDISP version and capabilities, then IDE_KM keys for the stream, programmed and started [D4].</summary>
+    /// <summary>DEV_CONNECT: TDISP version and capabilities, then IDE_KM keys for the stream of traffic class 0, programmed and started [D4].</summary>
     private PspStatus DevConnect(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevCtxOnly.DevCtx)) is not { } dev) return PspStatus.InvalidParam;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevConnect.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindDevice(Le.U64(b, PspCommandBuffer.DevConnect.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
         if (dev.Connected) return PspStatus.InvalidGuestState;
+        byte tcMask = b[PspCommandBuffer.DevConnect.TcMask], certSlot = b[PspCommandBuffer.DevConnect.CertSlot];
+        // TsmLab: one IDE stream (traffic class 0) is modelled; SPDM has slots 0-7.
+        if (tcMask != 1 || certSlot > 7) return PspStatus.InvalidParam;
+        byte streamId = b[PspCommandBuffer.DevConnect.IdeStreamId];
         var transport = _route.Transport(dev.DeviceId);
         var collateral = _route.Collateral(dev.DeviceId);
-        if (transport is null || collateral is null) return PspStatus.DeviceError;
+        if (transport is null || collateral is null) return PspStatus.SpdmError;
         var requester = new TdispRequester(transport);
-        var pf = TdiFunctionId.FromRid((ushort)dev.DeviceId);
+        var pf = TdiFunctionId.FromRid(dev.Rid);
         var version = requester.GetVersion(pf);
-        if (!version.IsSuccess || !version.Value!.Contains(TdispHeader.Version10)) return PspStatus.DeviceError;
-        if (!requester.GetCapabilities(pf).IsSuccess) return PspStatus.DeviceError;
-        byte streamId = dev.StreamId;
+        if (!version.IsSuccess || !version.Value!.Contains(TdispHeader.Version10)) return PspStatus.SpdmError;
+        if (!requester.GetCapabilities(pf).IsSuccess) return PspStatus.SpdmError;
         if (!requester.ProgramAndStartStream(streamId, 0, 0, slot => Derive($"ide/{dev.DeviceId:x}/{streamId}/{slot.Value}", 40)))
-            return PspStatus.DeviceError;
+            return PspStatus.SpdmError;
         dev.Requester = requester;
+        dev.StreamId = streamId;
+        dev.TcMask = tcMask;
+        dev.CertSlot = certSlot;
         dev.Certificates = collateral.CertificateChain;
         dev.MeasurementRecord = [.. collateral.MeasurementBlocks.SelectMany(m => m)];
         dev.Measurements = [.. new byte[32], .. dev.MeasurementRecord];
@@ -205,120 +299,166 @@ public sealed partial class PspFirmware : IPlatformFirmware
         return PspStatus.Success;
     }
 
+    /// <summary>DEV_DISCONNECT: KEY_SET_STOP for every key of the stream, unless <c>force</c> (no SPDM traffic).</summary>
     private PspStatus DevDisconnect(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevCtxOnly.DevCtx)) is not { } dev) return PspStatus.InvalidParam;
+        uint flags = Le.U32(b, PspCommandBuffer.DevDisconnect.Flags);
+        if ((flags & ~PspCommandBuffer.DevDisconnect.FlagForce) != 0) return PspStatus.InvalidParam;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevDisconnect.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindDevice(Le.U64(b, PspCommandBuffer.DevDisconnect.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
         if (!dev.Connected || dev.Tdis > 0) return PspStatus.InvalidGuestState;
-        foreach (var dir in (ReadOnlySpan<IdeKeyDirection>)[IdeKeyDirection.Receive, IdeKeyDirection.Transmit])
-            foreach (var ss in (ReadOnlySpan<IdeSubStream>)[IdeSubStream.PostedRequest, IdeSubStream.NonPostedRequest, IdeSubStream.Completion])
-                dev.Requester!.KeySetStop(dev.StreamId, IdeKeySubStream.Create(0, dir, ss), 0);
+        if ((flags & PspCommandBuffer.DevDisconnect.FlagForce) == 0)
+            foreach (var dir in (ReadOnlySpan<IdeKeyDirection>)[IdeKeyDirection.Receive, IdeKeyDirection.Transmit])
+                foreach (var ss in (ReadOnlySpan<IdeSubStream>)[IdeSubStream.PostedRequest, IdeSubStream.NonPostedRequest, IdeSubStream.Completion])
+                    dev.Requester!.KeySetStop(dev.StreamId, IdeKeySubStream.Create(0, dir, ss), 0);
         dev.Connected = false;
         dev.Requester = null;
         return PspStatus.Success;
     }
 
+    /// <summary>DEV_STATUS: struct sev_tio_dev_status at status_paddr (status_length must hold it, else INVALID_LEN).</summary>
     private PspStatus DevStatus(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevStatus.DevCtx)) is not { } dev) return PspStatus.InvalidParam;
-        Le.Put32(b, PspCommandBuffer.DevStatus.OutFlags, dev.Connected ? PspCommandBuffer.DevStatus.Connected : 0);
-        Le.Put32(b, PspCommandBuffer.DevStatus.OutTdis, (uint)dev.Tdis);
+        if (FindDevice(Le.U64(b, PspCommandBuffer.DevStatus.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
+        if (Le.U32(b, PspCommandBuffer.DevStatus.StatusLength) < DevStatusData.Size) return PspStatus.InvalidLength;
+        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.DevStatus.StatusPaddr), DevStatusData.Size, out var s)) return PspStatus.InvalidAddress;
+        s.Clear();
+        Le.Put32(s, DevStatusData.Length, DevStatusData.Size);
+        s[DevStatusData.CtxState] = dev.Connected ? DevStatusData.StateConnected : DevStatusData.StateCreated;
+        s[DevStatusData.CertsSlot] = dev.CertSlot;
+        Le.Put16(s, DevStatusData.DeviceId, dev.Rid);
+        s[DevStatusData.SegmentId] = dev.Segment;
+        s[DevStatusData.TcMask] = dev.TcMask;
+        var bound = _tdis.Values.Where(t => t.Device == dev && t.State != TdiFirmwareState.Unbound).ToArray();
+        byte p2 = dev.Connected ? DevStatusData.MeasDigestValid : (byte)0;
+        if (bound.Any(t => (t.LockFlags & (uint)LockInterfaceFlags.NoFwUpdate) != 0)) p2 |= DevStatusData.NoFwUpdate;
+        s[DevStatusData.P2] = p2;
+        if (dev.Connected)
+        {
+            s[DevStatusData.IdeStreamId] = dev.StreamId;
+            SHA384.HashData(dev.Certificates, s.Slice(DevStatusData.CertsDigest, 48));
+            SHA384.HashData(dev.Measurements, s.Slice(DevStatusData.MeasDigest, 48));
+        }
+        Le.Put32(s, DevStatusData.TdiCount, (uint)dev.Tdis);
+        Le.Put32(s, DevStatusData.BoundTdiCount, (uint)bound.Length);
         return PspStatus.Success;
     }
 
-    /// <summary>DEV_MEASUREMENTS: the measurement blob is nonce[32] (zero without one) then the DMTF record (TsmLab definition).</summary>
+    /// <summary>
+    /// DEV_MEASUREMENTS: the measurement object (TsmLab content: nonce[32], then the DMTF record)
+    /// in spdm_ctrl.output. Only the raw bitstream form is modelled (raw_bitstream = 0, the digest
+    /// form, is INVALID_PARAM). A non-zero nonce makes the measurements fresh for the next TDI_INFO.
+    /// </summary>
     private PspStatus DevMeasurements(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevMeasurements.DevCtx)) is not { } dev) return PspStatus.InvalidParam;
-        if (!dev.Connected) return PspStatus.InvalidGuestState;
         uint flags = Le.U32(b, PspCommandBuffer.DevMeasurements.Flags);
-        if ((flags & ~PspCommandBuffer.DevMeasurements.FlagNonce) != 0) return PspStatus.InvalidParam;
-        byte[] blob = [.. b.Slice(PspCommandBuffer.DevMeasurements.Nonce, 32), .. dev.MeasurementRecord];
-        if ((flags & PspCommandBuffer.DevMeasurements.FlagNonce) == 0) blob.AsSpan(0, 32).Clear();
-        var rc = WriteOut(b, PspCommandBuffer.DevMeasurements.OutPaddr, PspCommandBuffer.DevMeasurements.OutLen, blob);
+        if (flags != PspCommandBuffer.DevMeasurements.FlagRawBitstream) return PspStatus.InvalidParam;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevMeasurements.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindDevice(Le.U64(b, PspCommandBuffer.DevMeasurements.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
+        if (!dev.Connected) return PspStatus.InvalidGuestState;
+        var nonce = b.Slice(PspCommandBuffer.DevMeasurements.Nonce, 32);
+        byte[] blob = [.. nonce, .. dev.MeasurementRecord];
+        rc = WriteObject(b, PspCommandBuffer.DevMeasurements.SpdmCtrl, SpdmDataObject.IdMeasurement, dev, blob);
         if (rc != PspStatus.Success) return rc;
         dev.Measurements = blob;
-        dev.MeasurementsFresh = (flags & PspCommandBuffer.DevMeasurements.FlagNonce) != 0;
+        dev.MeasurementsFresh = nonce.ContainsAnyExcept((byte)0);
         return PspStatus.Success;
     }
 
+    /// <summary>DEV_CERTIFICATES: the certificate object (the SPDM certificate chain) in spdm_ctrl.output.</summary>
     private PspStatus DevCertificates(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevCertificates.DevCtx)) is not { } dev) return PspStatus.InvalidParam;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevCertificates.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindDevice(Le.U64(b, PspCommandBuffer.DevCertificates.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
         if (!dev.Connected) return PspStatus.InvalidGuestState;
-        return WriteOut(b, PspCommandBuffer.DevCertificates.OutPaddr, PspCommandBuffer.DevCertificates.OutLen, dev.Certificates);
+        return WriteObject(b, PspCommandBuffer.DevCertificates.SpdmCtrl, SpdmDataObject.IdCertificate, dev, dev.Certificates);
     }
 
+    /// <summary>TDI_CREATE: a TDI context for the function interface_id names, in the donated page.</summary>
     private PspStatus TdiCreate(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.TdiCreate.DevCtx)) is not { } dev) return PspStatus.InvalidParam;
+        if (FindDevice(Le.U64(b, PspCommandBuffer.TdiCreate.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
+        var rc = DonatedPage(Le.U64(b, PspCommandBuffer.TdiCreate.TdiCtxSla), out ulong page);
+        if (rc != PspStatus.Success) return rc;
+        var iid = b.Slice(PspCommandBuffer.TdiCreate.InterfaceId, TdispInterfaceId.Size);
+        var function = new TdiFunctionId(Le.U32(iid, TdispInterfaceId.FunctionId));
+        if ((function.Value & TdiFunctionId.ReservedMask) != 0 || iid[4..].ContainsAnyExcept((byte)0)) return PspStatus.InvalidParam;
         if (!dev.Connected) return PspStatus.InvalidGuestState;
-        uint asid = Le.U32(b, PspCommandBuffer.TdiCreate.Asid);
-        if (asid == 0) return PspStatus.InvalidGuest;
-        var function = new TdiFunctionId(Le.U32(b, PspCommandBuffer.TdiCreate.FunctionId));
-        if (_tdis.Any(t => t is not null && t.Function == function)) return PspStatus.AlreadyOwned;
-        uint guestRid = Le.U32(b, PspCommandBuffer.TdiCreate.GuestRid);
-        if (_tdis.Any(t => t is not null && t.Asid == asid && t.GuestRid == guestRid)) return PspStatus.AlreadyOwned;
-        int slot = _tdis.IndexOf(null);
-        if (slot < 0) { slot = _tdis.Count; _tdis.Add(null); }
-        if (!_guests.ContainsKey(asid)) _guests[asid] = new GuestContext(asid, Derive($"vmpck0/{asid}", SnpGuestMessage.KeySize));
-        var tdi = new TdiContext(TdiHandleBase + (ulong)slot, dev, function, guestRid, asid);
-        _tdis[slot] = tdi;
+        if (_tdis.Values.Any(t => t.Function == function)) return PspStatus.AlreadyOwned;
+        _tdis[page] = new TdiContext(page, dev, function);
         dev.Tdis++;
-        Le.Put64(b, PspCommandBuffer.TdiCreate.OutTdiCtx, tdi.Handle);
         return PspStatus.Success;
     }
 
     private PspStatus TdiReclaim(Span<byte> b)
     {
-        if (FindTdi(Le.U64(b, PspCommandBuffer.TdiCtxOnly.TdiCtx)) is not { } tdi) return PspStatus.InvalidParam;
+        if (FindTdi(b, PspCommandBuffer.TdiReclaim.DevCtxSla, PspCommandBuffer.TdiReclaim.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
         if (tdi.State != TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
-        _tdis[(int)(tdi.Handle - TdiHandleBase)] = null;
+        _tdis.Remove(tdi.Page);
         tdi.Device.Tdis--;
         return PspStatus.Success;
     }
 
     /// <summary>
-    /// TDI_BIND: LOCK_INTERFACE with the given flags and the device's stream, then the whole
-    /// interface report (CONFIG_LOCKED, BIND_LOCKED). With FlagRun (SEV_TIO_OP RUN, TsmLab):
-    /// START_INTERFACE with the lock's nonce (RUN, BIND_RUN).
+    /// TDI_BIND: the TDI is given to the guest of gctx as guest_device_id; LOCK_INTERFACE with the
+    /// lock flags and the device's stream, then the whole interface report (CONFIG_LOCKED,
+    /// BIND_LOCKED). With <c>run</c>: START_INTERFACE with the lock's nonce (RUN, BIND_RUN) — of a
+    /// TDI locked by an earlier TDI_BIND for the same guest and guest_device_id, or right after
+    /// the lock (undone when the start fails).
     /// </summary>
     private PspStatus TdiBind(Span<byte> b)
     {
-        if (FindTdi(Le.U64(b, PspCommandBuffer.TdiBind.TdiCtx)) is not { } tdi) return PspStatus.InvalidParam;
-        uint flags = Le.U32(b, PspCommandBuffer.TdiBind.Flags);
+        ushort lockFlags = Le.U16(b, PspCommandBuffer.TdiBind.LockFlags), runWord = Le.U16(b, PspCommandBuffer.TdiBind.RunWord);
+        if ((lockFlags & ~PspCommandBuffer.TdiBind.LockFlagMask) != 0 || (runWord & ~PspCommandBuffer.TdiBind.Run) != 0 ||
+            b[(PspCommandBuffer.TdiBind.RunWord + 2)..].ContainsAnyExcept((byte)0))
+            return PspStatus.InvalidParam;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.TdiBind.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindTdi(b, PspCommandBuffer.TdiBind.DevCtxSla, PspCommandBuffer.TdiBind.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
+        if (!_guestsByGctx.TryGetValue(Le.U64(b, PspCommandBuffer.TdiBind.Gctx), out var guest)) return PspStatus.InvalidGuest;
+        uint guestRid = Le.U16(b, PspCommandBuffer.TdiBind.GuestDeviceId);
+        bool run = runWord != 0;
         var requester = tdi.Device.Requester!;
-        if ((flags & PspCommandBuffer.TdiBind.FlagRun) != 0)
+        if (tdi.State == TdiFirmwareState.BindLocked && run)
         {
-            if ((flags & ~PspCommandBuffer.TdiBind.FlagRun) != 0) return PspStatus.InvalidParam;
-            if (tdi.State != TdiFirmwareState.BindLocked) return PspStatus.InvalidGuestState;
-            if (!requester.StartInterface(tdi.Function, tdi.StartNonce).IsSuccess) return PspStatus.DeviceError;
+            if (tdi.Asid != guest.Asid) return PspStatus.InvalidGuest;
+            if (tdi.GuestRid != guestRid) return PspStatus.InvalidParam;
+            if (!requester.StartInterface(tdi.Function, tdi.StartNonce).IsSuccess) return PspStatus.SpdmError;
             tdi.State = TdiFirmwareState.BindRun;
             return PspStatus.Success;
         }
-        if ((flags & ~PspCommandBuffer.TdiBind.LockFlagMask) != 0) return PspStatus.InvalidParam;
         if (tdi.State != TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
-        var nonce = requester.LockInterface(tdi.Function, new LockInterfaceParameters((LockInterfaceFlags)flags, tdi.Device.StreamId, 0));
-        if (!nonce.IsSuccess) return PspStatus.DeviceError;
+        if (_tdis.Values.Any(t => t.State != TdiFirmwareState.Unbound && t.Asid == guest.Asid && t.GuestRid == guestRid)) return PspStatus.AlreadyOwned;
+        var nonce = requester.LockInterface(tdi.Function, new LockInterfaceParameters((LockInterfaceFlags)lockFlags, tdi.Device.StreamId, 0));
+        if (!nonce.IsSuccess) return PspStatus.SpdmError;
         var report = requester.GetInterfaceReport(tdi.Function);
-        if (!report.IsSuccess)
+        if (!report.IsSuccess || (run && !requester.StartInterface(tdi.Function, nonce.Value!).IsSuccess))
         {
             requester.StopInterface(tdi.Function);
-            return PspStatus.DeviceError;
+            return PspStatus.SpdmError;
         }
+        tdi.Asid = guest.Asid;
+        tdi.GuestRid = guestRid;
         tdi.StartNonce = nonce.Value!;
         tdi.Report = report.Value!.Bytes;
         tdi.Ranges = [.. report.Value.Ranges];
-        tdi.LockFlags = flags;
+        tdi.LockFlags = lockFlags;
         tdi.ReportCount++;
-        tdi.State = TdiFirmwareState.BindLocked;
+        tdi.State = run ? TdiFirmwareState.BindRun : TdiFirmwareState.BindLocked;
         return PspStatus.Success;
     }
 
-    /// <summary>TDI_UNBIND: STOP_INTERFACE, the TDI's MMIO pages invalidated in the RMP, its SDTE cleared.</summary>
+    /// <summary>TDI_UNBIND: STOP_INTERFACE, the TDI's MMIO pages invalidated in the RMP, its SDTE cleared. The TDI remembers its last guest and guest_device_id, so that guest's messages about it are answered (TDI_INFO UNBOUND) until a new TDI_BIND.</summary>
     private PspStatus TdiUnbind(Span<byte> b)
     {
-        if (FindTdi(Le.U64(b, PspCommandBuffer.TdiCtxOnly.TdiCtx)) is not { } tdi) return PspStatus.InvalidParam;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.TdiUnbind.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindTdi(b, PspCommandBuffer.TdiUnbind.DevCtxSla, PspCommandBuffer.TdiUnbind.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
         if (tdi.State == TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
+        if (!_guestsByGctx.TryGetValue(Le.U64(b, PspCommandBuffer.TdiUnbind.Gctx), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
         tdi.Device.Requester!.StopInterface(tdi.Function);
         foreach (var r in tdi.Ranges) Rmp.InvalidateMmio(tdi.Asid, r.FirstPage, (ulong)r.NumberOfPages * 4096);
         _deviceTable.Remove(tdi.Function.Value);
@@ -329,49 +469,92 @@ public sealed partial class PspFirmware : IPlatformFirmware
         return PspStatus.Success;
     }
 
+    /// <summary>TDI_REPORT: the interface report object in spdm_ctrl.output.</summary>
     private PspStatus TdiReport(Span<byte> b)
     {
-        if (FindTdi(Le.U64(b, PspCommandBuffer.TdiReport.TdiCtx)) is not { } tdi) return PspStatus.InvalidParam;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.TdiReport.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindTdi(b, PspCommandBuffer.TdiReport.DevCtxSla, PspCommandBuffer.TdiReport.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
         if (tdi.State == TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
-        return WriteOut(b, PspCommandBuffer.TdiReport.OutPaddr, PspCommandBuffer.TdiReport.OutLen, tdi.Report);
+        if (!_guestsByGctx.TryGetValue(Le.U64(b, PspCommandBuffer.TdiReport.Gctx), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
+        return WriteObject(b, PspCommandBuffer.TdiReport.SpdmCtrl, SpdmDataObject.IdReport, tdi.Device, tdi.Report);
     }
 
+    /// <summary>TDI_STATUS: the TDISP state (GET_DEVICE_INTERFACE_STATE; ERROR when the device does not answer) in struct sev_tio_tdi_status_data.</summary>
     private PspStatus TdiStatus(Span<byte> b)
     {
-        if (FindTdi(Le.U64(b, PspCommandBuffer.TdiStatus.TdiCtx)) is not { } tdi) return PspStatus.InvalidParam;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.TdiStatus.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindTdi(b, PspCommandBuffer.TdiStatus.DevCtxSla, PspCommandBuffer.TdiStatus.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
+        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.TdiStatus.StatusPaddr), TdiStatusData.Size, out var s)) return PspStatus.InvalidAddress;
         var state = tdi.Device.Requester?.GetState(tdi.Function) ?? default;
-        Le.Put32(b, PspCommandBuffer.TdiStatus.OutState, (uint)tdi.State);
-        Le.Put32(b, PspCommandBuffer.TdiStatus.OutTdispState, state.IsSuccess ? (uint)state.Value : (uint)TdiState.Error);
+        s.Clear();
+        Le.Put32(s, TdiStatusData.Length, TdiStatusData.Size);
+        s[TdiStatusData.TdispState] = state.IsSuccess ? (byte)state.Value : (byte)TdiState.Error;
         return PspStatus.Success;
     }
 
+    /// <summary>TDI_INFO: struct sev_tio_tdi_info_data at status_paddr.</summary>
     private PspStatus TdiInfo(Span<byte> b)
     {
-        if (FindTdi(Le.U64(b, PspCommandBuffer.TdiInfo.TdiCtx)) is not { } tdi) return PspStatus.InvalidParam;
-        Le.Put32(b, PspCommandBuffer.TdiInfo.OutP1, (uint)tdi.State << 2);
+        if (FindTdi(b, PspCommandBuffer.TdiInfo.DevCtxSla, PspCommandBuffer.TdiInfo.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
+        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.TdiInfo.StatusPaddr), TdiInfoData.Size, out var s)) return PspStatus.InvalidAddress;
+        var dev = tdi.Device;
+        s.Clear();
+        Le.Put32(s, TdiInfoData.Length, TdiInfoData.Size);
+        Le.Put32(s, TdiInfoData.InterfaceId, tdi.Function.Value);
+        uint p1 = (uint)tdi.State << TdiInfoData.TdiStatusShift;
+        if (dev.Connected) p1 |= TdiInfoData.MeasDigestValid | (dev.MeasurementsFresh ? TdiInfoData.MeasDigestFresh : 0);
+        Le.Put32(s, TdiInfoData.P1, p1);
+        Le.Put32(s, TdiInfoData.P2, tdi.LockFlags);
+        Le.Put64(s, TdiInfoData.SpdmAlgos, TdiInfoMessage.ModelAlgos);
+        SHA384.HashData(dev.Certificates, s.Slice(TdiInfoData.CertsDigest, 48));
+        SHA384.HashData(dev.Measurements, s.Slice(TdiInfoData.MeasDigest, 48));
+        SHA384.HashData(tdi.Report, s.Slice(TdiInfoData.InterfaceReportDigest, 48));
+        Le.Put64(s, TdiInfoData.IntfReportCounter, tdi.ReportCount);
+        Le.Put32(s, TdiInfoData.Asid, tdi.Asid);
         return PspStatus.Success;
     }
 
-    private PspStatus WriteOut(Span<byte> b, int paddrOffset, int lenOffset, ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Writes one output object into spdm_ctrl.output: the sla_buffer_hdr (payload_sz = the
+    /// object padded to 32 B), the 32-byte SPDM data object header (id, length = header + data,
+    /// version 1.0, device_id, segment_id, type 1), the data. When the buffer's capacity_sz (or its
+    /// pages) cannot hold it, only capacity_sz is rewritten — to the page-rounded size needed —
+    /// and the answer is EXPAND_BUFFER_LENGTH_REQUEST, as the driver's sla_expand expects [S5].
+    /// </summary>
+    private PspStatus WriteObject(ReadOnlySpan<byte> b, int spdmCtrl, uint objectId, DeviceContext dev, ReadOnlySpan<byte> data)
     {
-        uint capacity = Le.U32(b, lenOffset);
-        Le.Put32(b, lenOffset, (uint)bytes.Length);
-        if (capacity < (uint)bytes.Length) return PspStatus.InvalidLength;
-        if (!Memory.TryGet(Le.U64(b, paddrOffset), bytes.Length, out var dst)) return PspStatus.InvalidAddress;
-        bytes.CopyTo(dst);
+        var rc = SlaBuffer.TryOpen(Memory, Le.U64(b, spdmCtrl + PspCommandBuffer.SpdmCtrl.Output), out var output);
+        if (rc != PspStatus.Success) return rc;
+        Span<byte> hdr = stackalloc byte[SlaBufferHeader.Size + SpdmDataObject.ObjectHeaderSize];
+        output.Read(0, hdr[..SlaBufferHeader.Size]);
+        long objectLength = (long)SpdmDataObject.ObjectHeaderSize + data.Length;
+        long payload = (objectLength + SpdmDataObject.Alignment - 1) / SpdmDataObject.Alignment * SpdmDataObject.Alignment;
+        long needed = SlaBufferHeader.Size + payload;
+        if (needed > Math.Min(output.Capacity, Le.U32(hdr, SlaBufferHeader.CapacitySz)))
+        {
+            long pages = (needed + PhysicalMemory.PageSize - 1) / PhysicalMemory.PageSize;
+            if (pages > SlaBuffer.MaxPages) return PspStatus.InvalidLength;
+            Le.Put32(hdr, SlaBufferHeader.CapacitySz, (uint)(pages * PhysicalMemory.PageSize));
+            output.Write(SlaBufferHeader.CapacitySz, hdr.Slice(SlaBufferHeader.CapacitySz, 4));
+            return PspStatus.ExpandBufferLengthRequest;
+        }
+        hdr[4..].Clear();
+        Le.Put32(hdr, SlaBufferHeader.PayloadSz, (uint)payload);
+        var o = hdr[SlaBufferHeader.Size..];
+        Le.Put32(o, SpdmDataObject.Id, objectId);
+        Le.Put32(o, SpdmDataObject.Length, (uint)objectLength);
+        o[SpdmDataObject.VersionMajor] = 1;
+        Le.Put16(o, SpdmDataObject.DeviceId, dev.Rid);
+        o[SpdmDataObject.SegmentId] = dev.Segment;
+        o[SpdmDataObject.Type] = 1;
+        output.Write(0, hdr);
+        output.Write(hdr.Length, data);
+        Span<byte> pad = stackalloc byte[SpdmDataObject.Alignment];
+        pad.Clear();
+        output.Write(hdr.Length + data.Length, pad[..(int)(payload - objectLength)]);
         return PspStatus.Success;
-    }
-
-    private DeviceContext? FindDevice(ulong handle)
-    {
-        ulong i = handle - DevHandleBase;
-        return i < (ulong)_devices.Count ? _devices[(int)i] : null;
-    }
-
-    private TdiContext? FindTdi(ulong handle)
-    {
-        ulong i = handle - TdiHandleBase;
-        return i < (ulong)_tdis.Count ? _tdis[(int)i] : null;
     }
 
     private byte[] Derive(string label, int length) =>

@@ -1,16 +1,14 @@
 // SEV_CMD_TIO_GUEST_REQUEST (0xE0) [S4,S5]: the host hands the PSP the guest's request page and
-// a response page by physical address; the PSP checks the header, the sequence number and the
-// GCM tag with the guest's VMPCK, acts on the TIO message (TDI_INFO, MMIO_VALIDATE, MMIO_CONFIG,
-// SDTE_WRITE, [S2]), and seals the answer with seqno + 1. A refused message changes nothing:
-// not the sequence number, not the response page, not the RMP, not the SDTE.
+// a response page by physical address (struct sev_data_tio_guest_request, 80 B: no parameter
+// words — the guest's RDX never reaches the PSP; KVM sets it from the host's answer [S7]); the
+// PSP checks the header, the sequence number and the GCM tag with the guest's VMPCK, acts on the
+// TIO message (TDI_INFO, MMIO_VALIDATE, MMIO_CONFIG, SDTE_WRITE, [S2]), and seals the answer with
+// seqno + 1. A refused message changes nothing: not the sequence number, not the response page,
+// not the RMP, not the SDTE.
 using System.Security.Cryptography;
 using TsmLab.Abi;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.Firmware;
 
@@ -19,10 +17,10 @@ public sealed partial class PspFirmware
     private PspStatus GuestRequest(Span<byte> b)
     {
         LastRefusal = GuestMessageRefusal.None;
-        if (FindTdi(Le.U64(b, PspCommandBuffer.GuestRequest.TdiCtx)) is not { } tdi) return PspStatus.InvalidParam;
-        if (FindDevice(Le.U64(b, PspCommandBuffer.GuestRequest.DevCtx)) != tdi.Device) return PspStatus.InvalidParam;
-        uint asid = (uint)Le.U64(b, PspCommandBuffer.GuestRequest.Gctx);
-        if (asid != tdi.Asid || !_guests.TryGetValue(asid, out var guest)) return PspStatus.InvalidGuest;
+        var rc = CheckSpdmCtrl(b, PspCommandBuffer.GuestRequest.SpdmCtrl);
+        if (rc != PspStatus.Success) return rc;
+        if (FindTdi(b, PspCommandBuffer.GuestRequest.DevCtxSla, PspCommandBuffer.GuestRequest.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
+        if (!_guestsByGctx.TryGetValue(Le.U64(b, PspCommandBuffer.GuestRequest.Gctx), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
         if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.GuestRequest.ReqPaddr), SnpGuestMessage.PageSize, out var req) ||
             !Memory.TryGet(Le.U64(b, PspCommandBuffer.GuestRequest.ResPaddr), SnpGuestMessage.PageSize, out var res))
             return PspStatus.InvalidAddress;
@@ -33,13 +31,11 @@ public sealed partial class PspFirmware
         if (h.Seqno != guest.NextSeqno) return Refuse(GuestMessageRefusal.BadSequence);
         if (!SnpGuestMessage.TryOpen(guest.Aead, req, _payload, out int length)) return Refuse(GuestMessageRefusal.AuthenticationFailed);
         var payload = _payload.AsSpan(0, length);
-        ulong param = Le.U64(b, PspCommandBuffer.GuestRequest.ParamIn);
-        ulong paramOut = 0;
         int answer;
         switch (h.Type)
         {
             case SnpMsgType.TdiInfoRequest when length == TdiInfoMessage.RequestSize:
-                answer = TdiInfoAnswer(tdi, payload, param, ref paramOut);
+                answer = TdiInfoAnswer(tdi, payload);
                 break;
             case SnpMsgType.MmioValidateRequest when length == MmioValidateMessage.Size:
                 answer = MmioValidateAnswer(tdi, payload);
@@ -58,7 +54,6 @@ public sealed partial class PspFirmware
         SnpGuestMessage.Seal(guest.Aead, res, h.Seqno + 1, h.Type + 1, h.Version, 0, _answer.AsSpan(0, answer));
         _answer.AsSpan(0, answer).Clear();
         guest.NextSeqno += 2;
-        Le.Put64(b, PspCommandBuffer.GuestRequest.ParamOut, paramOut);
         return PspStatus.Success;
     }
 
@@ -69,7 +64,7 @@ public sealed partial class PspFirmware
     }
 
     /// <summary>TDI_INFO_RSP [S2]: status, lock flags, algorithms, SHA-384 digests of the evidence, report count.</summary>
-    private int TdiInfoAnswer(TdiContext tdi, ReadOnlySpan<byte> rq, ulong param, ref ulong paramOut)
+    private int TdiInfoAnswer(TdiContext tdi, ReadOnlySpan<byte> rq)
     {
         var a = _answer.AsSpan(0, TdiInfoMessage.ResponseSize);
         a.Clear();
@@ -87,11 +82,6 @@ public sealed partial class PspFirmware
         SHA384.HashData(tdi.Report, a.Slice(TdiInfoMessage.ReportDigest, TdiInfoMessage.DigestSize));
         Le.Put64(a, TdiInfoMessage.ReportCount, tdi.ReportCount);
         dev.MeasurementsFresh = false;
-        if ((param & (ulong)TdiInfoParam.State) != 0)
-        {
-            var s = dev.Requester!.GetState(tdi.Function);
-            paramOut = s.IsSuccess ? (ulong)s.Value : (ulong)TdiState.Error;
-        }
         return a.Length;
     }
 

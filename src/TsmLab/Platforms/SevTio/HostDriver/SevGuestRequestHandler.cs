@@ -7,6 +7,9 @@
 // ENOSPC with needed_npages and tsm_code = INVALID_LEN << 32 (the message is not forwarded, so the
 // guest may resend it); SEV_CMD_TIO_GUEST_REQUEST (a PSP failure: EIO, tsm_code = status); the
 // sealed response page copied out (EFAULT); DMA ops notify the IOMMU; the 16-byte answer.
+// RDX out: the PSP never sees the guest's RDX [S5,S7]. For TDI_INFO with STATE the host asks the
+// firmware for the TDISP state with TDI_STATUS after the message was served, and returns it in
+// param_out, from which the VMM (standing for KVM, which sets RDX in the public series) answers.
 using TsmLab.Abi;
 using TsmLab.Kernel.Tsm;
 using TsmLab.Platforms.SevTio.Firmware;
@@ -14,6 +17,7 @@ using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.Guest;
+using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 
@@ -62,16 +66,18 @@ internal static class SevGuestRequestHandler
         }
 
         var c = drv.Cmd(PspCommandBuffer.GuestRequest.Size);
-        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtx, s.DevCtx);
-        Le.Put64(c, PspCommandBuffer.GuestRequest.TdiCtx, s.TdiCtx);
-        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, asid);
+        s.Device.FillSpdmCtrl(c[PspCommandBuffer.GuestRequest.SpdmCtrl..]);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtxSla, s.Device.DevCtx);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.TdiCtxSla, s.TdiCtx);
+        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, s.Gctx);
         Le.Put64(c, PspCommandBuffer.GuestRequest.ReqPaddr, drv.RequestPage);
         Le.Put64(c, PspCommandBuffer.GuestRequest.ResPaddr, drv.ResponsePage);
-        Le.Put64(c, PspCommandBuffer.GuestRequest.ParamIn, param);
-        var st = drv.Psp.Command(PspCommandId.GuestRequest, c);
+        var st = drv.SpdmCommand(s.Device, PspCommandId.GuestRequest, c, PspCommandBuffer.GuestRequest.SpdmCtrl);
         request.TsmCode = (ulong)st;
         if (st != PspStatus.Success) return Errno.EIO.Neg();
-        ulong paramOut = Le.U64(c, PspCommandBuffer.GuestRequest.ParamOut);
+        ulong paramOut = 0;
+        if (type == SnpMsgType.TdiInfoRequest && (param & (ulong)TdiInfoParam.State) != 0)
+            paramOut = (ulong)(drv.TdispState(s) ?? TdiState.Error);
         request.StateChanged = type != SnpMsgType.TdiInfoRequest;
 
         var resPage = drv.Memory.At(drv.ResponsePage, PageSize);
@@ -101,27 +107,30 @@ internal static class SevGuestRequestHandler
         var blobs = new List<(Guid Guid, byte[] Bytes)>(3);
         if ((want & TdiInfoParam.Meas) != 0)
         {
-            Span<byte> nonce = stackalloc byte[32];
-            if (data != 0 && request.Memory.CopyFromUser(nonce, data) < 0) return Errno.EFAULT.Neg();
             var c = drv.Cmd(PspCommandBuffer.DevMeasurements.Size);
-            Le.Put64(c, PspCommandBuffer.DevMeasurements.DevCtx, s.DevCtx);
-            Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, data != 0 ? PspCommandBuffer.DevMeasurements.FlagNonce : 0);
-            nonce.CopyTo(c[PspCommandBuffer.DevMeasurements.Nonce..]);
-            if (Out(drv, c, PspCommandId.DevMeasurements, PspCommandBuffer.DevMeasurements.OutPaddr, PspCommandBuffer.DevMeasurements.OutLen, ref request, out var m) is var e1 && e1 != 0) return e1;
+            Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, PspCommandBuffer.DevMeasurements.FlagRawBitstream);
+            if (data != 0 && request.Memory.CopyFromUser(c.Slice(PspCommandBuffer.DevMeasurements.Nonce, 32), data) < 0) return Errno.EFAULT.Neg();
+            s.Device.FillSpdmCtrl(c[PspCommandBuffer.DevMeasurements.SpdmCtrl..]);
+            Le.Put64(c, PspCommandBuffer.DevMeasurements.DevCtxSla, s.Device.DevCtx);
+            if (Out(drv, s, c, PspCommandId.DevMeasurements, PspCommandBuffer.DevMeasurements.SpdmCtrl, SpdmDataObject.IdMeasurement, ref request, out var m) is var e1 && e1 != 0) return e1;
             blobs.Add((EvidenceBlobTable.Measurements, m));
         }
         if ((want & TdiInfoParam.Certs) != 0)
         {
             var c = drv.Cmd(PspCommandBuffer.DevCertificates.Size);
-            Le.Put64(c, PspCommandBuffer.DevCertificates.DevCtx, s.DevCtx);
-            if (Out(drv, c, PspCommandId.DevCertificates, PspCommandBuffer.DevCertificates.OutPaddr, PspCommandBuffer.DevCertificates.OutLen, ref request, out var m) is var e2 && e2 != 0) return e2;
+            s.Device.FillSpdmCtrl(c[PspCommandBuffer.DevCertificates.SpdmCtrl..]);
+            Le.Put64(c, PspCommandBuffer.DevCertificates.DevCtxSla, s.Device.DevCtx);
+            if (Out(drv, s, c, PspCommandId.DevCertificates, PspCommandBuffer.DevCertificates.SpdmCtrl, SpdmDataObject.IdCertificate, ref request, out var m) is var e2 && e2 != 0) return e2;
             blobs.Add((EvidenceBlobTable.Certificates, m));
         }
         if ((want & TdiInfoParam.Report) != 0)
         {
             var c = drv.Cmd(PspCommandBuffer.TdiReport.Size);
-            Le.Put64(c, PspCommandBuffer.TdiReport.TdiCtx, s.TdiCtx);
-            if (Out(drv, c, PspCommandId.TdiReport, PspCommandBuffer.TdiReport.OutPaddr, PspCommandBuffer.TdiReport.OutLen, ref request, out var m) is var e3 && e3 != 0) return e3;
+            s.Device.FillSpdmCtrl(c[PspCommandBuffer.TdiReport.SpdmCtrl..]);
+            Le.Put64(c, PspCommandBuffer.TdiReport.DevCtxSla, s.Device.DevCtx);
+            Le.Put64(c, PspCommandBuffer.TdiReport.TdiCtxSla, s.TdiCtx);
+            Le.Put64(c, PspCommandBuffer.TdiReport.Gctx, s.Gctx);
+            if (Out(drv, s, c, PspCommandId.TdiReport, PspCommandBuffer.TdiReport.SpdmCtrl, SpdmDataObject.IdReport, ref request, out var m) is var e3 && e3 != 0) return e3;
             blobs.Add((EvidenceBlobTable.Report, m));
         }
         var table = EvidenceBlobTable.Build(blobs);
@@ -137,18 +146,18 @@ internal static class SevGuestRequestHandler
         return rc < 0 ? rc : 0;
     }
 
-    private static int Out(SevTioLinkTsm drv, Span<byte> c, PspCommandId id, int paddr, int len, ref TsmGuestRequest request, out byte[] bytes)
+    /// <summary>Runs an output-producing command and reads its object out of spdm_ctrl.output (EIO when the PSP refused or left no such object).</summary>
+    private static int Out(SevTioLinkTsm drv, SevTdiState s, Span<byte> c, PspCommandId id, int spdmCtrl, uint objectId, ref TsmGuestRequest request, out byte[] bytes)
     {
         bytes = [];
-        Le.Put64(c, paddr, drv.OutPages);
-        Le.Put32(c, len, SevTioLinkTsm.OutCapacity);
-        var st = drv.Psp.Command(id, c);
+        var st = drv.SpdmCommand(s.Device, id, c, spdmCtrl);
         if (st != PspStatus.Success)
         {
             request.TsmCode = (ulong)st;
             return Errno.EIO.Neg();
         }
-        bytes = drv.Memory.At(drv.OutPages, (int)Le.U32(c, len)).ToArray();
+        if (s.Device.ReadObject(objectId) is not { } data) return Errno.EIO.Neg();
+        bytes = data;
         return 0;
     }
 }

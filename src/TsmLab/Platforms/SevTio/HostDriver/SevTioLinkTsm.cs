@@ -1,14 +1,18 @@
 // The host's SEV-TIO link TSM (drivers/crypto/ccp/sev-dev-tio.c and the PCI TSM glue [S5]):
-// connect = DEV_CREATE + DEV_CONNECT, bind = TDI_CREATE + TDI_BIND, unbind = TDI_UNBIND +
-// TDI_RECLAIM, and guest_req: the SEV envelope (SevGuestRequestPayload, TsmLab definition) is
-// read, the guest's encrypted request page is bounced into a firmware page and handed to
+// probe = TIO_STATUS (+ TIO_INIT when not done), connect = DEV_CREATE + DEV_CONNECT, bind =
+// TDI_CREATE + TDI_BIND, unbind = TDI_UNBIND + TDI_RECLAIM, each with the public command buffer,
+// contexts in pages the host allocates and names by SLA (SevDeviceBuffers), output objects read
+// from spdm_ctrl.output. guest_req: the SEV envelope (SevGuestRequestPayload, TsmLab definition)
+// is read, the guest's encrypted request page is bounced into a firmware page and handed to
 // SEV_CMD_TIO_GUEST_REQUEST, the sealed answer bounced back. The driver reads the message header
 // (authenticated plaintext) only to check it fits the op; it never holds the VMPCK.
 // VALIDATE_MMIO first RMPUPDATEs the MMIO pages to the guest (as KVM does, [S4]);
 // SEV_ENABLE_DMA / SEV_DISABLE_DMA notify the host IOMMU after the PSP wrote the SDTE.
+// Thread safety: _gate guards the per-device and per-VM tables and the shared command buffer.
 using TsmLab.Abi;
 using TsmLab.Hardware;
 using TsmLab.Kernel;
+using TsmLab.Kernel.Kvm;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
 using TsmLab.Platforms.SevTio.Firmware;
@@ -16,9 +20,6 @@ using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 
@@ -26,13 +27,21 @@ namespace TsmLab.Platforms.SevTio.HostDriver;
 public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
 {
     private const int PageSize = SnpGuestMessage.PageSize;
+    /// <summary>The lock flags TDI_BIND asks for (TDISP LOCK_INTERFACE: NO_FW_UPDATE).</summary>
+    internal const ushort BindLockFlags = (ushort)LockInterfaceFlags.NoFwUpdate;
     private readonly HostKernel _kernel;
-    private readonly Dictionary<PciFunction, ulong> _devCtx = [];
-    private readonly ulong _reqPage, _resPage, _outPages;
-    private const int OutPagesCount = 16;
+    internal readonly Lock Gate = new();
+    private readonly Dictionary<PciFunction, SevDeviceBuffers> _devices = [];
+    private readonly Dictionary<int, ulong> _gctx = [];
+    private readonly ulong _reqPage, _resPage, _statusPage;
     private readonly byte[] _cmd = new byte[128];
+    private readonly int _devctxSize, _tdictxSize, _spdmReqSize, _spdmScratchSize, _spdmOutSize;
 
-    /// <summary>The driver of a booted SEV-TIO host: handed the machine's PSP, it offers the PSP its DOE route and runs TIO_INIT.</summary>
+    /// <summary>
+    /// The driver of a booted SEV-TIO host: handed the machine's PSP, it offers the PSP its DOE
+    /// route, reads TIO_STATUS, runs TIO_INIT when the firmware has not been initialised, and sizes
+    /// its buffers from the status. <see cref="Available"/> is false when the firmware reports TIO off.
+    /// </summary>
     public SevTioLinkTsm(HostKernel kernel)
     {
         _kernel = kernel;
@@ -43,10 +52,32 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
         Iommu = new AmdIommuModel(Psp);
         _reqPage = Memory.Allocate(1);
         _resPage = Memory.Allocate(1);
-        _outPages = Memory.Allocate(OutPagesCount);
-        var init = Cmd(PspCommandBuffer.TioInit.Size);
-        Psp.Command(PspCommandId.TioInit, init);
+        _statusPage = Memory.Allocate(1);
+        var status = Memory.At(_statusPage, TioStatusData.Size);
+        if (TioStatus() && (Le.U32(status, TioStatusData.Flags) & TioStatusData.TioInitDone) == 0 &&
+            (Le.U32(status, TioStatusData.Flags) & TioStatusData.TioEn) != 0)
+        {
+            Psp.Command(PspCommandId.TioInit, Cmd(PspCommandBuffer.TioInit.Size));
+            TioStatus();
+        }
+        uint flags = Le.U32(status, TioStatusData.Flags);
+        Available = (flags & TioStatusData.TioInitDone) != 0;
+        _devctxSize = (int)Le.U32(status, TioStatusData.DevctxSize);
+        _tdictxSize = (int)Le.U32(status, TioStatusData.TdictxSize);
+        _spdmReqSize = (int)Le.U32(status, TioStatusData.SpdmReqSizeMax);
+        _spdmScratchSize = (int)Le.U32(status, TioStatusData.SpdmScratchSizeMax);
+        _spdmOutSize = (int)Le.U32(status, TioStatusData.SpdmOutSizeMax);
     }
+
+    private bool TioStatus()
+    {
+        var c = Cmd(PspCommandBuffer.TioStatus.Size);
+        Le.Put64(c, PspCommandBuffer.TioStatus.StatusPaddr, _statusPage);
+        return Psp.Command(PspCommandId.TioStatus, c) == PspStatus.Success;
+    }
+
+    /// <summary>True when TIO_STATUS reported TIO initialised (after TIO_INIT if needed).</summary>
+    public bool Available { get; }
 
     public string Name => "sev-tio";
     public TvmArch Arch => TvmArch.Sev;
@@ -89,74 +120,191 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
 
     // ---- link ops ----
 
+    /// <summary>DEV_CREATE (a donated context page; device_id = PF0's RID, root_port_id 0: no root port is modelled) then DEV_CONNECT (TC0 on IDE stream 0, certificate slot 0).</summary>
     public int Connect(PciFunction dsm)
     {
         if (dsm.Doe is null) return Errno.ENODEV.Neg();
-        var c = Cmd(PspCommandBuffer.DevCreate.Size);
-        Le.Put32(c, PspCommandBuffer.DevCreate.DeviceId, DeviceId(dsm));
-        c[PspCommandBuffer.DevCreate.StreamId] = 0;
-        if (Psp.Command(PspCommandId.DevCreate, c) != PspStatus.Success) return Errno.EIO.Neg();
-        ulong dev = Le.U64(c, PspCommandBuffer.DevCreate.OutDevCtx);
-        var k = Cmd(PspCommandBuffer.DevCtxOnly.Size);
-        Le.Put64(k, PspCommandBuffer.DevCtxOnly.DevCtx, dev);
-        if (Psp.Command(PspCommandId.DevConnect, k) != PspStatus.Success)
+        if (!Available) return Errno.ENODEV.Neg();
+        lock (Gate)
         {
-            Psp.Command(PspCommandId.DevReclaim, k);
-            return Errno.EIO.Neg();
+            var d = SevDeviceBuffers.Create(Memory, _devctxSize);
+            var c = Cmd(PspCommandBuffer.DevCreate.Size);
+            Le.Put64(c, PspCommandBuffer.DevCreate.DevCtxSla, d.DevCtx);
+            Le.Put16(c, PspCommandBuffer.DevCreate.DeviceId, dsm.Address.RequesterId);
+            c[PspCommandBuffer.DevCreate.SegmentId] = (byte)dsm.Address.Segment;
+            if (Psp.Command(PspCommandId.DevCreate, c) != PspStatus.Success)
+            {
+                d.Free();
+                return Errno.EIO.Neg();
+            }
+            d.AllocateSpdm(_spdmReqSize, _spdmScratchSize, _spdmOutSize);
+            var k = Cmd(PspCommandBuffer.DevConnect.Size);
+            d.FillSpdmCtrl(k[PspCommandBuffer.DevConnect.SpdmCtrl..]);
+            Le.Put64(k, PspCommandBuffer.DevConnect.DevCtxSla, d.DevCtx);
+            k[PspCommandBuffer.DevConnect.TcMask] = 1;
+            k[PspCommandBuffer.DevConnect.IdeStreamId] = 0;
+            if (SpdmCommand(d, PspCommandId.DevConnect, k, PspCommandBuffer.DevConnect.SpdmCtrl) != PspStatus.Success)
+            {
+                Reclaim(d);
+                return Errno.EIO.Neg();
+            }
+            _devices[dsm] = d;
+            return 0;
         }
-        _devCtx[dsm] = dev;
-        return 0;
     }
 
     public void Disconnect(PciFunction dsm)
     {
-        if (!_devCtx.Remove(dsm, out ulong dev)) return;
-        var k = Cmd(PspCommandBuffer.DevCtxOnly.Size);
-        Le.Put64(k, PspCommandBuffer.DevCtxOnly.DevCtx, dev);
-        Psp.Command(PspCommandId.DevDisconnect, k);
-        Psp.Command(PspCommandId.DevReclaim, k);
+        lock (Gate)
+        {
+            if (!_devices.Remove(dsm, out var d)) return;
+            var k = Cmd(PspCommandBuffer.DevDisconnect.Size);
+            d.FillSpdmCtrl(k[PspCommandBuffer.DevDisconnect.SpdmCtrl..]);
+            Le.Put64(k, PspCommandBuffer.DevDisconnect.DevCtxSla, d.DevCtx);
+            SpdmCommand(d, PspCommandId.DevDisconnect, k, PspCommandBuffer.DevDisconnect.SpdmCtrl);
+            Reclaim(d);
+        }
     }
 
-    /// <summary>TDI_CREATE (ASID = the KVM VM's id, tdi_id = guest RID) then TDI_BIND (LOCK with NO_FW_UPDATE). EIO when the PSP refuses.</summary>
+    private void Reclaim(SevDeviceBuffers d)
+    {
+        var r = Cmd(PspCommandBuffer.DevReclaim.Size);
+        Le.Put64(r, PspCommandBuffer.DevReclaim.DevCtxSla, d.DevCtx);
+        Psp.Command(PspCommandId.DevReclaim, r);
+        d.Free();
+    }
+
+    /// <summary>
+    /// The guest context page of a VM: allocated at the VM's first bind and handed to the PSP's
+    /// launch stand-in (KVM's SNP_GCTX_CREATE / SNP_LAUNCH_START are not modelled; TsmLab).
+    /// </summary>
+    private ulong GuestContext(KvmVm vm)
+    {
+        if (_gctx.TryGetValue(vm.Id, out ulong g)) return g;
+        g = Memory.Allocate(1);
+        if (Psp.SnpLaunchStart(g, (uint)vm.Id) != PspStatus.Success)
+        {
+            Memory.Free(g);
+            return 0;
+        }
+        return _gctx[vm.Id] = g;
+    }
+
+    /// <summary>
+    /// TDI_CREATE (a donated context page; interface_id = the function's RID) then TDI_BIND
+    /// (gctx of the VM, guest_device_id = the vDevice's virt_id, lock flags NO_FW_UPDATE, run 0).
+    /// EINVAL when the virt_id does not fit the u16 guest_device_id; EIO when the PSP refuses
+    /// (the TDI reclaimed, nothing bound).
+    /// </summary>
     public int Bind(TsmTdi tdi)
     {
-        if (!_devCtx.TryGetValue(tdi.Function.Dsm, out ulong dev)) return Errno.ENXIO.Neg();
-        var c = Cmd(PspCommandBuffer.TdiCreate.Size);
-        Le.Put64(c, PspCommandBuffer.TdiCreate.DevCtx, dev);
-        Le.Put32(c, PspCommandBuffer.TdiCreate.FunctionId, tdi.Function.Address.RequesterId);
-        Le.Put32(c, PspCommandBuffer.TdiCreate.GuestRid, (uint)tdi.VirtId);
-        Le.Put32(c, PspCommandBuffer.TdiCreate.Asid, (uint)tdi.Vm.Id);
-        if (Psp.Command(PspCommandId.TdiCreate, c) != PspStatus.Success) return Errno.EIO.Neg();
-        ulong ctx = Le.U64(c, PspCommandBuffer.TdiCreate.OutTdiCtx);
-        var b = Cmd(PspCommandBuffer.TdiBind.Size);
-        Le.Put64(b, PspCommandBuffer.TdiBind.TdiCtx, ctx);
-        Le.Put32(b, PspCommandBuffer.TdiBind.Flags, (uint)LockInterfaceFlags.NoFwUpdate);
-        if (Psp.Command(PspCommandId.TdiBind, b) != PspStatus.Success)
+        if (tdi.VirtId > ushort.MaxValue) return Errno.EINVAL.Neg();
+        lock (Gate)
         {
-            TdiCommand(PspCommandId.TdiReclaim, ctx);
-            return Errno.EIO.Neg();
+            if (!_devices.TryGetValue(tdi.Function.Dsm, out var d)) return Errno.ENXIO.Neg();
+            ulong gctx = GuestContext(tdi.Vm);
+            if (gctx == 0) return Errno.EIO.Neg();
+            ulong ctx = SevDeviceBuffers.Alloc(Memory, _tdictxSize);
+            var c = Cmd(PspCommandBuffer.TdiCreate.Size);
+            Le.Put64(c, PspCommandBuffer.TdiCreate.DevCtxSla, d.DevCtx);
+            Le.Put64(c, PspCommandBuffer.TdiCreate.TdiCtxSla, ctx);
+            Le.Put32(c, PspCommandBuffer.TdiCreate.InterfaceId + TdispInterfaceId.FunctionId, TdispInterfaceId.Encode(tdi.Function.Address.RequesterId, 0, false));
+            if (Psp.Command(PspCommandId.TdiCreate, c) != PspStatus.Success)
+            {
+                SevDeviceBuffers.Free(Memory, ctx);
+                return Errno.EIO.Neg();
+            }
+            var s = new SevTdiState(d, ctx, gctx, (ushort)tdi.VirtId);
+            if (TdiBind(s, run: false) != PspStatus.Success)
+            {
+                TdiReclaim(s);
+                return Errno.EIO.Neg();
+            }
+            tdi.PlatformState = s;
+            return 0;
         }
-        tdi.PlatformState = new SevTdiState(dev, ctx);
-        return 0;
+    }
+
+    /// <summary>TDI_BIND with the TDI's guest, guest_device_id and lock flags; <paramref name="run"/> sets the run bit.</summary>
+    internal PspStatus TdiBind(SevTdiState s, bool run)
+    {
+        var b = Cmd(PspCommandBuffer.TdiBind.Size);
+        s.Device.FillSpdmCtrl(b[PspCommandBuffer.TdiBind.SpdmCtrl..]);
+        Le.Put64(b, PspCommandBuffer.TdiBind.DevCtxSla, s.Device.DevCtx);
+        Le.Put64(b, PspCommandBuffer.TdiBind.TdiCtxSla, s.TdiCtx);
+        Le.Put64(b, PspCommandBuffer.TdiBind.Gctx, s.Gctx);
+        Le.Put16(b, PspCommandBuffer.TdiBind.GuestDeviceId, s.GuestDeviceId);
+        Le.Put16(b, PspCommandBuffer.TdiBind.LockFlags, BindLockFlags);
+        Le.Put16(b, PspCommandBuffer.TdiBind.RunWord, run ? PspCommandBuffer.TdiBind.Run : (ushort)0);
+        return SpdmCommand(s.Device, PspCommandId.TdiBind, b, PspCommandBuffer.TdiBind.SpdmCtrl);
+    }
+
+    internal PspStatus TdiUnbind(SevTdiState s)
+    {
+        var u = Cmd(PspCommandBuffer.TdiUnbind.Size);
+        s.Device.FillSpdmCtrl(u[PspCommandBuffer.TdiUnbind.SpdmCtrl..]);
+        Le.Put64(u, PspCommandBuffer.TdiUnbind.DevCtxSla, s.Device.DevCtx);
+        Le.Put64(u, PspCommandBuffer.TdiUnbind.TdiCtxSla, s.TdiCtx);
+        Le.Put64(u, PspCommandBuffer.TdiUnbind.Gctx, s.Gctx);
+        return SpdmCommand(s.Device, PspCommandId.TdiUnbind, u, PspCommandBuffer.TdiUnbind.SpdmCtrl);
+    }
+
+    private void TdiReclaim(SevTdiState s)
+    {
+        var r = Cmd(PspCommandBuffer.TdiReclaim.Size);
+        Le.Put64(r, PspCommandBuffer.TdiReclaim.DevCtxSla, s.Device.DevCtx);
+        Le.Put64(r, PspCommandBuffer.TdiReclaim.TdiCtxSla, s.TdiCtx);
+        Psp.Command(PspCommandId.TdiReclaim, r);
+        SevDeviceBuffers.Free(Memory, s.TdiCtx);
     }
 
     public void Unbind(TsmTdi tdi)
     {
         if (tdi.PlatformState is not SevTdiState s) return;
-        bool dma = Iommu.SecureDmaEnabled(tdi.Function.Address.RequesterId);
-        TdiCommand(PspCommandId.TdiUnbind, s.TdiCtx);
-        TdiCommand(PspCommandId.TdiReclaim, s.TdiCtx);
-        if (dma) Iommu.SecureDteChanged(tdi.Function.Address.RequesterId);
-        tdi.PlatformState = null;
+        lock (Gate)
+        {
+            bool dma = Iommu.SecureDmaEnabled(tdi.Function.Address.RequesterId);
+            TdiUnbind(s);
+            TdiReclaim(s);
+            if (dma) Iommu.SecureDteChanged(tdi.Function.Address.RequesterId);
+            tdi.PlatformState = null;
+        }
     }
 
     public TdiState QueryTdiState(TsmTdi tdi)
     {
         if (tdi.PlatformState is not SevTdiState s) return TdiState.ConfigUnlocked;
+        lock (Gate) return TdispState(s) ?? TdiState.Error;
+    }
+
+    /// <summary>TDI_STATUS: the TDISP state the firmware read from the device, or null when the PSP refused.</summary>
+    internal TdiState? TdispState(SevTdiState s)
+    {
         var c = Cmd(PspCommandBuffer.TdiStatus.Size);
-        Le.Put64(c, PspCommandBuffer.TdiStatus.TdiCtx, s.TdiCtx);
-        return Psp.Command(PspCommandId.TdiStatus, c) == PspStatus.Success
-            ? (TdiState)Le.U32(c, PspCommandBuffer.TdiStatus.OutTdispState) : TdiState.Error;
+        s.Device.FillSpdmCtrl(c[PspCommandBuffer.TdiStatus.SpdmCtrl..]);
+        Le.Put64(c, PspCommandBuffer.TdiStatus.DevCtxSla, s.Device.DevCtx);
+        Le.Put64(c, PspCommandBuffer.TdiStatus.TdiCtxSla, s.TdiCtx);
+        Le.Put64(c, PspCommandBuffer.TdiStatus.StatusPaddr, s.Device.DataPage);
+        if (SpdmCommand(s.Device, PspCommandId.TdiStatus, c, PspCommandBuffer.TdiStatus.SpdmCtrl) != PspStatus.Success) return null;
+        return (TdiState)Memory.At(s.Device.DataPage, TdiStatusData.Size)[TdiStatusData.TdispState];
+    }
+
+    /// <summary>
+    /// Runs an SPDM-aware command as the driver's sev_tio_do_cmd does: on
+    /// EXPAND_BUFFER_LENGTH_REQUEST the output buffer is replaced by one of the size the firmware
+    /// wrote into its capacity_sz, spdm_ctrl.output updated and the command issued once more.
+    /// SEV_RET_SPDM_REQUEST is not produced by this firmware (it reaches the device over the DOE
+    /// route); its relay belongs to the SPDM issue and lands here.
+    /// </summary>
+    internal PspStatus SpdmCommand(SevDeviceBuffers d, PspCommandId id, Span<byte> buffer, int spdmCtrl)
+    {
+        var st = Psp.Command(id, buffer);
+        if (st == PspStatus.ExpandBufferLengthRequest && d.ExpandOutput())
+        {
+            Le.Put64(buffer, spdmCtrl + PspCommandBuffer.SpdmCtrl.Output, d.Output);
+            st = Psp.Command(id, buffer);
+        }
+        return st;
     }
 
     /// <summary>Scope profile: the 4-byte SET_TDI_STATE payload is a state change; an encrypted envelope cannot be classified by the host.</summary>
@@ -173,22 +321,19 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
         if (request.Op == TsmReqOp.SetTdiState && request.Request.Length == SevSetTdiStatePayload.Size)
             return SetTdiState(s, ref request);
         if (request.Request.Length != SevGuestRequestPayload.Size) return Errno.EINVAL.Neg();
-        return SevGuestRequestHandler.Forward(this, tdi, s, ref request);
+        lock (Gate) return SevGuestRequestHandler.Forward(this, tdi, s, ref request);
     }
 
     private int SetTdiState(SevTdiState s, ref TsmGuestRequest request)
     {
         var state = (TdiState)Le.U32(request.Request, 0);
         PspStatus st;
-        if (state == TdiState.Run)
+        lock (Gate)
         {
-            var b = Cmd(PspCommandBuffer.TdiBind.Size);
-            Le.Put64(b, PspCommandBuffer.TdiBind.TdiCtx, s.TdiCtx);
-            Le.Put32(b, PspCommandBuffer.TdiBind.Flags, PspCommandBuffer.TdiBind.FlagRun);
-            st = Psp.Command(PspCommandId.TdiBind, b);
+            if (state == TdiState.Run) st = TdiBind(s, run: true);
+            else if (state == TdiState.ConfigUnlocked) st = TdiUnbind(s);
+            else return Errno.EINVAL.Neg();
         }
-        else if (state == TdiState.ConfigUnlocked) st = TdiCommand(PspCommandId.TdiUnbind, s.TdiCtx);
-        else return Errno.EINVAL.Neg();
         request.TsmCode = (ulong)st;
         if (st != PspStatus.Success) return Errno.EIO.Neg();
         request.StateChanged = true;
@@ -196,13 +341,6 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     }
 
     internal void Observe(string what, ReadOnlySpan<byte> bytes) => Observed?.Invoke(what, bytes.ToArray());
-
-    internal PspStatus TdiCommand(PspCommandId id, ulong tdiCtx)
-    {
-        var c = Cmd(PspCommandBuffer.TdiCtxOnly.Size);
-        Le.Put64(c, PspCommandBuffer.TdiCtxOnly.TdiCtx, tdiCtx);
-        return Psp.Command(id, c);
-    }
 
     /// <summary>A zeroed command buffer of <paramref name="size"/> with its length field set.</summary>
     internal Span<byte> Cmd(int size)
@@ -213,10 +351,14 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
         return c;
     }
 
+    /// <summary>The buffers of a connected device (tests and PSP-level callers), or null.</summary>
+    internal SevDeviceBuffers? BuffersOf(PciFunction dsm)
+    {
+        lock (Gate) return _devices.GetValueOrDefault(dsm);
+    }
+
     internal ulong RequestPage => _reqPage;
     internal ulong ResponsePage => _resPage;
-    internal ulong OutPages => _outPages;
-    internal const int OutCapacity = OutPagesCount * PageSize;
 
     /// <summary>True when [spa, spa + pages) lies inside a BAR of a function of the device (as enumeration read them from config space).</summary>
     internal bool IsDeviceMmio(PciFunction fn, ulong spa, uint pages)
@@ -229,5 +371,5 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     }
 }
 
-/// <summary>What the host driver keeps per bound TDI: the PSP's device and TDI context handles.</summary>
-internal sealed record SevTdiState(ulong DevCtx, ulong TdiCtx);
+/// <summary>What the host driver keeps per bound TDI (the driver's tsm_tdi_tio): its device's buffers, the TDI context page's SLA, the guest context page and the guest_device_id.</summary>
+internal sealed record SevTdiState(SevDeviceBuffers Device, ulong TdiCtx, ulong Gctx, ushort GuestDeviceId);

@@ -1,0 +1,19 @@
+namespace TsmLab.Kernel;
+
+/// <summary>
+/// A process's user memory as the kernel side sees it: copy_from_user, copy_to_user and
+/// get_user, each 0 or -EFAULT exactly where Linux would fault. Two implementations: the
+/// model's in-process <see cref="AddressSpace"/>, and a real program's memory reached with
+/// process_vm_readv/process_vm_writev (<see cref="Linux.ProcessMemory"/>, used by <c>tsmlab run</c>).
+/// </summary>
+public interface IUserMemory
+{
+    /// <summary>copy_from_user: 0, or -EFAULT if any byte of the source cannot be read.</summary>
+    int CopyFromUser(Span<byte> destination, ulong source);
+
+    /// <summary>copy_to_user: 0, or -EFAULT at the first byte that cannot be written (bytes before it are written).</summary>
+    int CopyToUser(ulong destination, ReadOnlySpan<byte> source);
+
+    /// <summary>get_user of a u32: 0, or -EFAULT.</summary>
+    int GetUser32(ulong addr, out uint value);
+}

@@ -1,0 +1,65 @@
+using TsmLab.Abi;
+using TsmLab.Kernel;
+
+namespace TsmLab.Linux;
+
+/// <summary>
+/// A real process's user memory, read and written with process_vm_readv/process_vm_writev, which
+/// honour page protections: an unmapped page, a PROT_NONE page, or (for writes) a read-only page
+/// gives EFAULT, as copy_from_user/copy_to_user would (/proc/PID/mem would not: it writes through
+/// protections when PROC_MEM_ALWAYS_FORCE is set). <see cref="Tid"/> is the thread whose
+/// syscall is being served; any thread of the process sees the same memory.
+/// </summary>
+public sealed unsafe class ProcessMemory : IUserMemory
+{
+    /// <summary>The thread (or process) id whose memory is accessed.</summary>
+    public int Tid { get; set; }
+
+    public int CopyFromUser(Span<byte> destination, ulong source)
+    {
+        if (destination.IsEmpty) return 0;
+        if (!InUserRange(source, (ulong)destination.Length)) return Errno.EFAULT.Neg();
+        fixed (byte* d = destination)
+            return Transfer(SysNr.ProcessVmReadv, d, source, destination.Length);
+    }
+
+    public int CopyToUser(ulong destination, ReadOnlySpan<byte> source)
+    {
+        if (source.IsEmpty) return 0;
+        if (!InUserRange(destination, (ulong)source.Length)) return Errno.EFAULT.Neg();
+        fixed (byte* s = source)
+            return Transfer(SysNr.ProcessVmWritev, s, destination, source.Length);
+    }
+
+    public int GetUser32(ulong addr, out uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        int rc = CopyFromUser(b, addr);
+        value = rc == 0 ? Le.U32(b, 0) : 0;
+        return rc;
+    }
+
+    private int Transfer(int nr, byte* local, ulong remote, int length)
+    {
+        // struct iovec { void *iov_base; size_t iov_len; } for each side.
+        ulong* liov = stackalloc ulong[2];
+        ulong* riov = stackalloc ulong[2];
+        int done = 0;
+        while (done < length)
+        {
+            liov[0] = (ulong)(local + done);
+            liov[1] = (ulong)(length - done);
+            riov[0] = remote + (ulong)done;
+            riov[1] = (ulong)(length - done);
+            long n = Sys.Call(nr, Tid, (long)liov, 1, (long)riov, 1, 0);
+            // A short transfer stops before the first page that faulted; the next round then
+            // fails on it. 0 or an error (EFAULT, or ESRCH for a caller that died meanwhile)
+            // ends the copy with EFAULT, the bytes before the fault copied.
+            if (n <= 0) return Errno.EFAULT.Neg();
+            done += (int)n;
+        }
+        return 0;
+    }
+
+    private static bool InUserRange(ulong addr, ulong len) => len <= AddressSpace.UserTop && addr <= AddressSpace.UserTop - len;
+}

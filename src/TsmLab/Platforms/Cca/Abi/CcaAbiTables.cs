@@ -1,0 +1,97 @@
+namespace TsmLab.Platforms.Cca.Abi;
+
+/// <summary>
+/// The CCA interfaces as printable tables (<c>tsmlab abi --platform cca</c>), built from the
+/// constants the RMM, KVM, the host driver and the guest use. Names are the public headers'
+/// spellings (TF-RMM smc-rmi.h/smc-rsi.h [TR1], the Linux guest [A3], the CCA ACS [AC1]).
+/// </summary>
+public static class CcaAbiTables
+{
+    /// <summary>The pinned RMM revision, for RMI and RSI together.</summary>
+    public const string Revision = "TF-RMM 9a7f8ef46378320ad69140a42e51c1ccf5914661 (2026-07-22), RMM spec DEN0137 2.0 draft";
+
+    public static PlatformAbi Build() => new(
+        "cca",
+        Revision,
+        [
+            "TF-RMM lib/smc/include/smc-rmi.h, smc-rsi.h, runtime/rsi/vdev.c, runtime/rmi/pdev.c @ 9a7f8ef [TR1,TR2]",
+            "Linux arm-cca guest RFC v3 (RHI, rsi_host_call) [A3]",
+            "Arm CCA host TSM RFC v4 (KVM_EXIT_ARM64_TIO, RTT_DEV_VALIDATE) [A7]",
+        ],
+        [.. CcaCalls.All.Select(c => new PlatformCall(c.Interface.ToString().ToUpperInvariant(), c.Name, c.Fid))],
+        [
+            PlatformEnum.Of("RmiStatus", false,
+                ("RMI_SUCCESS", 0), ("RMI_ERROR_INPUT", 1), ("RMI_ERROR_REALM", 2), ("RMI_ERROR_REC", 3), ("RMI_ERROR_RTT", 4),
+                ("RMI_ERROR_NOT_SUPPORTED", 5), ("RMI_ERROR_DEVICE", 6), ("RMI_BUSY", 10), ("RMI_INCOMPLETE", 13)),
+            PlatformEnum.Of("RsiStatus", false,
+                ("RSI_SUCCESS", (ulong)RsiStatus.Success), ("RSI_ERROR_INPUT", (ulong)RsiStatus.ErrorInput), ("RSI_ERROR_STATE", (ulong)RsiStatus.ErrorState),
+                ("RSI_INCOMPLETE", (ulong)RsiStatus.Incomplete), ("RSI_ERROR_UNKNOWN", (ulong)RsiStatus.ErrorUnknown), ("RSI_ERROR_DEVICE", (ulong)RsiStatus.ErrorDevice)),
+            PlatformEnum.Of("RhiDaStatus", false,
+                ("RHI_DA_SUCCESS", 0), ("RHI_DA_INCOMPLETE", 1), ("RHI_DA_ERROR_DATA_NOT_AVAILABLE", 2), ("RHI_DA_ERROR_INVALID_VDEV_ID", 3),
+                ("RHI_DA_ERROR_INVALID_OBJECT", 4), ("RHI_DA_ERROR_INPUT", 5), ("RHI_DA_ERROR_DEVICE", 6), ("RHI_DA_ERROR_INVALID_OFFSET", 7),
+                ("RHI_DA_ERROR_ACCESS_FAILED", 8), ("RHI_DA_ERROR_BUSY", 9), ("RHI_DA_ABORTED_OPERATION_HAD_COMPLETED", 10),
+                ("RHI_DA_ERROR_OBJECT_UNSUPPORTED", (ulong)RhiStatus.ObjectUnsupported)),
+            PlatformEnum.Of("RmmPdevState", false,
+                ("RMI_PDEV_STATE_NEW", (ulong)PdevState.New), ("RMI_PDEV_STATE_NEEDS_KEY", (ulong)PdevState.NeedsKey),
+                ("RMI_PDEV_STATE_HAS_KEY", (ulong)PdevState.HasKey), ("RMI_PDEV_STATE_READY", (ulong)PdevState.Ready),
+                ("RMI_PDEV_STATE_STOPPED", (ulong)PdevState.Stopped), ("RMI_PDEV_STATE_ERROR", (ulong)PdevState.Error)),
+            PlatformEnum.Of("RmmVdevState", false,
+                ("RMI_VDEV_STATE_NEW", (ulong)VdevState.New), ("RMI_VDEV_STATE_UNLOCKED", (ulong)VdevState.Unlocked),
+                ("RMI_VDEV_STATE_LOCKED", (ulong)VdevState.Locked), ("RMI_VDEV_STATE_STARTED", (ulong)VdevState.Started),
+                ("RMI_VDEV_STATE_ERROR", (ulong)VdevState.Error)),
+            PlatformEnum.Of("RsiVdevState", false,
+                ("RSI_VDEV_STATE_UNLOCKED", (ulong)RsiVdevState.Unlocked), ("RSI_VDEV_STATE_LOCKED", (ulong)RsiVdevState.Locked),
+                ("RSI_VDEV_STATE_STARTED", (ulong)RsiVdevState.Started), ("RSI_VDEV_STATE_ERROR", (ulong)RsiVdevState.Error)),
+            PlatformEnum.Of("RmiHashAlgorithm", false,
+                ("RMI_HASH_SHA_256", Rsi.HashSha256), ("RMI_HASH_SHA_512", Rsi.HashSha512), ("RMI_HASH_SHA_384", Rsi.HashSha384)),
+            PlatformEnum.Of("RmiSignatureAlgorithm", false,
+                ("RMI_SIGNATURE_ALGORITHM_RSASSA_3072", Rmi.SignatureRsassa3072), ("RMI_SIGNATURE_ALGORITHM_ECDSA_P256", Rmi.SignatureEcdsaP256),
+                ("RMI_SIGNATURE_ALGORITHM_ECDSA_P384", Rmi.SignatureEcdsaP384)),
+            PlatformEnum.Of("RmiDevCommObject", false,
+                ("RMI_DEV_COMM_OBJECT_VCA", (ulong)CacheObject.Vca), ("RMI_DEV_COMM_OBJECT_CERTIFICATE", (ulong)CacheObject.Certificate),
+                ("RMI_DEV_COMM_OBJECT_MEASUREMENTS", (ulong)CacheObject.Measurements), ("RMI_DEV_COMM_OBJECT_INTERFACE_REPORT", (ulong)CacheObject.InterfaceReport)),
+            PlatformEnum.Of("RhiDaObject", false,
+                ("RHI_DA_OBJECT_CERTIFICATE", Rhi.ObjCertificate), ("RHI_DA_OBJECT_MEASUREMENT", Rhi.ObjMeasurement),
+                ("RHI_DA_OBJECT_INTERFACE_REPORT", Rhi.ObjInterfaceReport), ("RHI_DA_OBJECT_VCA", Rhi.ObjVca)),
+            PlatformEnum.Of("RhiDaTdiState", false,
+                ("RHI_DA_TDI_CONFIG_UNLOCKED", Rhi.TdiConfigUnlocked), ("RHI_DA_TDI_CONFIG_LOCKED", Rhi.TdiConfigLocked), ("RHI_DA_TDI_CONFIG_RUN", Rhi.TdiRun)),
+            PlatformEnum.Of("RmiExitReason", false, ("RMI_EXIT_HOST_CALL", Rmi.ExitHostCall), ("RMI_EXIT_DEV_MEM_MAP", 9)),
+        ],
+        [
+            PlatformStruct.Of("rsi_vdevice_info", Rsi.InfoSize, false,
+                ("flags", Rsi.InfoFlags, 8), ("cert_id", Rsi.InfoCertId, 8), ("hash_algo", Rsi.InfoHashAlgo, 8),
+                ("lock_nonce", Rsi.InfoLockNonce, 8), ("meas_nonce", Rsi.InfoMeasNonce, 8), ("report_nonce", Rsi.InfoReportNonce, 8),
+                ("format_type", Rsi.InfoFormatType, 8), ("format_version", Rsi.InfoFormatVersion, 8), ("state", Rsi.InfoState, 8),
+                ("vca_digest", Rsi.InfoVcaDigest, Rsi.DigestSize), ("cert_digest", Rsi.InfoCertDigest, Rsi.DigestSize),
+                ("pubkey_digest", Rsi.InfoPubkeyDigest, Rsi.DigestSize), ("meas_digest", Rsi.InfoMeasDigest, Rsi.DigestSize),
+                ("report_digest", Rsi.InfoReportDigest, Rsi.DigestSize), ("vsmmu_addr", Rsi.InfoVsmmuAddr, 8), ("vsmmu_vsid", Rsi.InfoVsmmuVsid, 8)),
+            PlatformStruct.Of("rsi_host_call", Rsi.HostCallSize, false, ("imm", Rsi.HostCallImm, 2), ("gprs", Rsi.HostCallGprs, 31 * 8)),
+            PlatformStruct.Of("rmi_pdev_params", Rmi.Granule, false,
+                ("flags", Rmi.PdevParamsFlags, 8), ("hb_base", Rmi.PdevParamsHbBase, 8), ("pdev_id", Rmi.PdevParamsPdevId, 8),
+                ("routing_id", Rmi.PdevParamsRoutingId, 8), ("id_index", Rmi.PdevParamsIdIndex, 8), ("rid_base", Rmi.PdevParamsRidBase, 4),
+                ("rid_top", Rmi.PdevParamsRidTop, 4), ("hash_algo", Rmi.PdevParamsHashAlgo, 1)),
+            PlatformStruct.Of("rmi_public_key_params", Rmi.Granule, false,
+                ("key", Rmi.PubkeyKey, Rmi.PubkeyKeyMax), ("metadata", Rmi.PubkeyMetadata, Rmi.PubkeyKeyMax),
+                ("key_len", Rmi.PubkeyKeyLen, 8), ("metadata_len", Rmi.PubkeyMetadataLen, 8), ("algo", Rmi.PubkeyAlgo, 1)),
+            PlatformStruct.Of("rmi_vdev_params", Rmi.Granule, false,
+                ("flags", Rmi.VdevParamsFlags, 8), ("vdev_id", Rmi.VdevParamsVdevId, 8), ("tdi_id", Rmi.VdevParamsTdiId, 8),
+                ("vsmmu_addr", Rmi.VdevParamsVsmmuAddr, 8), ("vsid", Rmi.VdevParamsVsid, 8), ("num_addr_range", Rmi.VdevParamsNumAddrRange, 8),
+                ("addr_range", Rmi.VdevParamsAddrRange, Rmi.VdevParamsMaxRanges * 16)),
+            PlatformStruct.Of("rmi_vdev_measure_params", Rmi.Granule, false, ("flags", Rmi.MeasParamsFlags, 8), ("nonce", Rmi.MeasParamsNonce, 32)),
+            PlatformStruct.Of("rmi_rec_run", 2 * Rmi.RunExit, false,
+                ("enter.flags", Rmi.RunEntryFlags, 8), ("enter.gprs", Rmi.RunEntryGprs, Rmi.RunGprCount * 8),
+                ("exit.exit_reason", Rmi.RunExitReason, 8), ("exit.gprs", Rmi.RunExitGprs, Rmi.RunGprCount * 8),
+                ("exit.vdev_id_1", Rmi.RunExitVdevId, 8), ("exit.dev_mem_base", Rmi.RunExitDevMemBase, 8),
+                ("exit.dev_mem_top", Rmi.RunExitDevMemTop, 8), ("exit.dev_mem_pa", Rmi.RunExitDevMemPa, 8), ("exit.imm", Rmi.RunExitImm, 4)),
+            PlatformStruct.Of("rmi_dev_comm_data (TsmLab)", Rmi.Granule, true,
+                ("enter.buffer_pa", Rmi.CommBufferPa, 8), ("enter.buffer_len", Rmi.CommBufferLen, 8), ("exit.flags", Rmi.CommExitFlags, 8),
+                ("exit.cache_obj_id", Rmi.CommExitObjId, 8), ("exit.cache_len", Rmi.CommExitLen, 8), ("exit.cache_offset", Rmi.CommExitOffset, 8),
+                ("exit.cache_total", Rmi.CommExitTotal, 8)),
+            PlatformStruct.Of("rhi_vdev_measure_params", Rhi.MeasParamsSize, false, ("flags", Rhi.MeasParamsFlags, 8), ("nonce", Rhi.MeasParamsNonce, Rhi.NonceSize)),
+            PlatformStruct.Of("kvm_run (arm64 realm exits)", KvmRunArm.Size, false,
+                ("exit_reason", KvmRunArm.ExitReason, 4), ("hypercall.nr", KvmRunArm.HypercallNr, 8), ("hypercall.args", KvmRunArm.HypercallArgs, 48),
+                ("hypercall.ret", KvmRunArm.HypercallRet, 8), ("hypercall.flags", KvmRunArm.HypercallFlags, 8), ("cca_exit.flags", KvmRunArm.CcaFlags, 8),
+                ("cca_exit.nr", KvmRunArm.CcaNr, 8), ("cca_exit.vdev_id", KvmRunArm.CcaVdevId, 8), ("cca_exit.gpa_base", KvmRunArm.CcaGpaBase, 8),
+                ("cca_exit.gpa_top", KvmRunArm.CcaGpaTop, 8), ("cca_exit.pa_base", KvmRunArm.CcaPaBase, 8), ("cca_exit.response", KvmRunArm.CcaResponse, 8)),
+        ]);
+}
