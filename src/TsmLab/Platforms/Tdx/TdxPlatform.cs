@@ -30,6 +30,9 @@ public sealed class TdxPlatform : IPlatform
 
     public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace) => new Session(trace);
 
+    /// <summary>The SEAMCALL/TDCALL leaves, statuses and layouts (<c>tsmlab abi --platform tdx</c>).</summary>
+    public PlatformAbi Abi { get; } = TsmLab.Platforms.Tdx.Abi.TdxAbiTables.Build();
+
     private sealed class Session(TraceLog? trace) : IPlatformSession
     {
         private readonly TdxSession s = TdxSession.Start(onBoot: k => k.Trace = trace);

@@ -60,6 +60,9 @@ public static class TdxStatus
     /// <summary>The status without its operand id.</summary>
     public static ulong Code(ulong status) => status & Mask;
 
+    /// <summary>Every status the model answers, with its header name.</summary>
+    public static IReadOnlyList<(ulong Code, string Name)> All => Names;
+
     private static readonly (ulong Code, string Name)[] Names =
     [
         (Success, "TDX_SUCCESS"), (OperandInvalid, "TDX_OPERAND_INVALID"), (OperandBusy, "TDX_OPERAND_BUSY"),
