@@ -1,3 +1,4 @@
+using TsmLab.Presentation;
 using System.Text;
 using TsmLab.Hosts;
 using TsmLab.Input;

@@ -16,7 +16,7 @@ internal static class AbiCommand
 {
     public static Command Create(CliIo io)
     {
-        var profile = new Option<string>("--profile") { Description = "ABI profile: op-arch (default) or scope", DefaultValueFactory = _ => "op-arch" };
+        var profile = ChoiceOption.Create("--profile", "profile", "IOMMU_VDEVICE_TSM_REQ ABI profile", TsmAbiProfiles.Names, "op-arch");
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var header = new Option<bool>("--header") { Description = "Print the C header tsmlab-uapi.h (both TSM_REQ profiles, _Static_assert on every layout)" };
         string[] platforms = [.. PlatformRegistry.All.Where(p => p.Abi is not null).Select(p => p.Name)];

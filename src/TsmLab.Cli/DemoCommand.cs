@@ -32,7 +32,6 @@ internal static class DemoCommand
         cmd.SetAction(pr =>
         {
             string pname = pr.GetValue(platform)!, prof = pr.GetValue(profile)!;
-            if (!trace.Validate(pr, io.Error)) return Program.UsageError;
             IPlatform[] platforms = pname == "all" ? [.. PlatformRegistry.All] : PlatformRegistry.Find(pname) is { } one ? [one] : [];
             if (platforms.Length == 0)
             {

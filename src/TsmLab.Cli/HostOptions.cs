@@ -14,10 +14,8 @@ internal sealed class HostOptions
         DefaultValueFactory = _ => "default",
     };
 
-    public Option<string?> Profile { get; } = new("--profile")
-    {
-        Description = "IOMMU_VDEVICE_TSM_REQ ABI profile: op-arch (default) or scope",
-    };
+    /// <summary>The profile; absent means the host's own.</summary>
+    public Option<string> Profile { get; } = ChoiceOption.Create("--profile", "profile", "IOMMU_VDEVICE_TSM_REQ ABI profile (default: the host's)", TsmAbiProfiles.Names);
 
     public void AddTo(Command c)
     {

@@ -1,3 +1,4 @@
+using TsmLab.Presentation;
 using System.CommandLine;
 using TsmLab.Hosts;
 

@@ -41,7 +41,10 @@ public static class Program
 
     private static int RunCommand(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("TsmLab: an executable model of PCIe TDISP device assignment to confidential VMs");
+        // The root is named "tsmlab" whatever the executable is called, so usage lines read as users type them.
+        var root = new Command("tsmlab", "TsmLab: an executable model of PCIe TDISP device assignment to confidential VMs");
+        root.Options.Add(new System.CommandLine.Help.HelpOption());
+        root.Options.Add(new VersionOption());
         var io = new CliIo(stdin, stdout, stderr);
         root.Subcommands.Add(DemoCommand.Create(io));
         root.Subcommands.Add(AbiCommand.Create(io));

@@ -1,3 +1,4 @@
+using TsmLab.Presentation;
 using System.CommandLine;
 using System.Text.Json;
 using TsmLab.Hosts;
@@ -24,7 +25,6 @@ internal static class ReplayCommand
         cmd.SetAction(pr =>
         {
             string path = pr.GetValue(file)!;
-            if (!trace.Validate(pr, io.Error)) return Program.UsageError;
             FileStream? stream = null;
             if (path != "-")
             {

@@ -1,3 +1,4 @@
+using TsmLab.Presentation;
 using System.CommandLine;
 using TsmLab.Input;
 using TsmLab.Kernel;
@@ -8,8 +9,25 @@ namespace TsmLab.Cli;
 /// <summary>The --trace FILE and --report FILE.html options: what a run records and where it goes.</summary>
 internal sealed class TraceOption
 {
-    public Option<string?> Option { get; } = new("--trace") { Description = "Write every boundary crossing to FILE as JSON Lines" };
-    public Option<string?> Report { get; } = new("--report") { Description = "Write a self-contained HTML report (sequence diagram, TDI state timeline) to FILE.html" };
+    public Option<FileInfo?> Option { get; } = OutputFile("--trace", "trace", "FILE", "Write every boundary crossing to FILE as JSON Lines");
+    public Option<FileInfo?> Report { get; } = OutputFile("--report", "report", "FILE.html", "Write a self-contained HTML report (sequence diagram, TDI state timeline) to FILE.html");
+
+    /// <summary>A file to write, checked when the command line is parsed: an empty name, a directory or a missing folder is a usage error naming it.</summary>
+    private static Option<FileInfo?> OutputFile(string name, string what, string helpName, string description) => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        CustomParser = result =>
+        {
+            string path = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (Problem(path) is { } problem)
+            {
+                result.AddError($"cannot write {what} file '{Printable.Of(path)}': {problem} ({name} needs a file to write)");
+                return null;
+            }
+            return new FileInfo(path);
+        },
+    };
 
     public void AddTo(Command c)
     {
@@ -17,25 +35,13 @@ internal sealed class TraceOption
         c.Options.Add(Report);
     }
 
-    /// <summary>
-    /// Checks the output names before the run, so a bad one costs nothing: an empty name, a
-    /// directory, or a folder that does not exist gets one line on <paramref name="error"/> and false.
-    /// </summary>
-    public bool Validate(ParseResult pr, TextWriter error) =>
-        ValidatePath(pr.GetValue(Option), "trace", error) && ValidatePath(pr.GetValue(Report), "report", error);
 
-    private static bool ValidatePath(string? path, string what, TextWriter error)
-    {
-        if (path is null) return true;
-        string? problem = path.Length == 0 ? "empty file name"
-            : path.Contains('\0') ? "the name contains a NUL byte"
-            : Directory.Exists(path) ? "is a directory"
-            : Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } dir && !Directory.Exists(dir) ? "no such directory"
-            : null;
-        if (problem is null) return true;
-        error.WriteLine($"tsmlab: cannot write {what} file '{Printable.Of(path)}': {problem} (--{what} needs a file to write)");
-        return false;
-    }
+    private static string? Problem(string path) =>
+        path.Length == 0 ? "empty file name"
+        : path.Contains('\0') ? "the name contains a NUL byte"
+        : Directory.Exists(path) ? "is a directory"
+        : Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } dir && !Directory.Exists(dir) ? "no such directory"
+        : null;
 
     /// <summary>Attaches a log to the kernel when either output is asked for.</summary>
     public TraceLog? Attach(ParseResult pr, HostKernel kernel)
@@ -54,9 +60,10 @@ internal sealed class TraceOption
             && WriteFile(pr.GetValue(Report), "report", error, w => w.Write(HtmlReport.Render(title, log, header, rows)));
     }
 
-    private static bool WriteFile(string? path, string what, TextWriter error, Action<TextWriter> write)
+    private static bool WriteFile(FileInfo? file, string what, TextWriter error, Action<TextWriter> write)
     {
-        if (path is null) return true;
+        if (file is null) return true;
+        string path = file.FullName;
         try
         {
             using var w = new StreamWriter(path);

@@ -220,7 +220,7 @@ public class ReportTests
         string path = Path.GetTempFileName();
         try
         {
-            File.WriteAllText(path, TsmLab.Tracing.HtmlReport.Render("t", log));
+            File.WriteAllText(path, TsmLab.Presentation.HtmlReport.Render("t", log));
             var timeline = Parse(path).Descendants(Svg + "svg").Single(s => (string?)s.Attribute("id") == "timeline");
             var states = timeline.Elements(Svg + "rect").Select(r => ((string)r.Attribute("class")!).Split(' ')[1]).ToList();
             Assert.Equal(["ConfigUnlocked", "ConfigLocked", "Run"], states);

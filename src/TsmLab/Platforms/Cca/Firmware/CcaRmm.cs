@@ -51,8 +51,6 @@ public sealed partial class CcaRmm : IPlatformFirmware
     /// <summary>RMI calls served, for tracing and tests.</summary>
     public List<ulong> RmiLog { get; } = new();
 
-    /// <summary>Test hook: XORs the next START_INTERFACE nonce the RMM sends (a corrupted or stale nonce).</summary>
-    internal byte CorruptNextStartNonce { get; set; }
 
     /// <summary>
     /// One RMI call: <paramref name="x"/>[0] is the FID, [1..] the arguments; on return [0] holds

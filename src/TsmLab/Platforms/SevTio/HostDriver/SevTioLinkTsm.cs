@@ -109,7 +109,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     SpdmCollateral? IPspDeviceRoute.Collateral(uint deviceId)
     {
         // Stand-in for SPDM GET_CERTIFICATE/GET_MEASUREMENTS until the device answers SPDM (DoeMailbox.StandInIdentity).
-        if (Mailbox(deviceId) is not DoeMailbox { StandInIdentity: { } identity }) return null;
+        if (Mailbox(deviceId) is not ISpdmIdentityStandIn { StandInIdentity: { } identity }) return null;
         var id = identity();
         return new SpdmCollateral(id.SpdmCertificateChain(), [.. id.Measurements.Select(m => m.Encode())]);
     }

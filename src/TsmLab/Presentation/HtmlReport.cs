@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using TsmLab.Tracing;
 
-namespace TsmLab.Tracing;
+namespace TsmLab.Presentation;
 
 /// <summary>
 /// A self-contained HTML page for a trace: a summary table, a sequence diagram of the layers

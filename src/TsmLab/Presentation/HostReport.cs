@@ -6,7 +6,7 @@ using TsmLab.Kernel;
 using TsmLab.Kernel.Iommufd;
 using TsmLab.Kernel.Tsm;
 
-namespace TsmLab.Hosts;
+namespace TsmLab.Presentation;
 
 /// <summary>
 /// What <c>tsmlab info</c> shows of a host: the machine, its TSMs, its PCI functions with their
