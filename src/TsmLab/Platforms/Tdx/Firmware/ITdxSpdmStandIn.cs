@@ -3,7 +3,7 @@ namespace TsmLab.Platforms.Tdx.Firmware;
 /// <summary>
 /// What SPDM GET_CERTIFICATE and GET_MEASUREMENTS would give the module at CONNECT. The device
 /// models only SPDM VENDOR_DEFINED, so the host driver hands the module this stand-in built on
-/// the DSM's <c>DoeMailbox.StandInIdentity</c>, as the CCA and SEV-TIO hosts do (docs/design.md);
+/// the DSM mailbox's <c>ISpdmIdentityStandIn</c>, as the CCA and SEV-TIO hosts do (docs/design.md);
 /// the SPDM session work replaces it with real SPDM over the relay.
 /// </summary>
 public interface ITdxSpdmStandIn

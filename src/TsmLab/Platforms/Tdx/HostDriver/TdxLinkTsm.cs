@@ -383,7 +383,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
     // ---- ITdxSpdmStandIn: what SPDM GET_CERTIFICATE / GET_MEASUREMENTS would give ----
 
     private DeviceIdentity? Identity(uint funcId) =>
-        kernel.Functions.FirstOrDefault(f => f.IsDsm && FuncId(f) == funcId)?.Doe is DoeMailbox { StandInIdentity: { } identity } ? identity() : null;
+        kernel.Functions.FirstOrDefault(f => f.IsDsm && FuncId(f) == funcId)?.Doe is ISpdmIdentityStandIn { StandInIdentity: { } identity } ? identity() : null;
 
     byte[]? ITdxSpdmStandIn.CertificateChain(uint funcId) => Identity(funcId)?.SpdmCertificateChain();
 
