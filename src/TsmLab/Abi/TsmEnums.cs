@@ -14,7 +14,9 @@ public enum TvmArch : uint
 
 /// <summary>
 /// The op-arch profile's one global op namespace (<c>enum iommu_vdevice_tsm_guest_req_op</c>):
-/// 1-4 as in the kamalca tree (KC), 5-7 as the Arm CCA integration tree uses them (OV).
+/// 1-4 as in the kamalca tree (KC), 5-7 as the Arm CCA integration tree uses them (OV); 8 and 9
+/// are TsmLab definitions: TDX's evidence read (docs/tdx.md) and SEV-TIO's TDI_INFO guest message
+/// (docs/sev-tio.md), each tagged with its one architecture.
 /// </summary>
 public enum TsmReqOp : uint
 {
@@ -25,6 +27,8 @@ public enum TsmReqOp : uint
     ReadObject = 5,
     RegenObject = 6,
     ObjectInfo = 7,
+    TdxReadEvidence = 8,
+    SevTdiInfo = 9,
 }
 
 /// <summary>

@@ -5,7 +5,8 @@ namespace TsmLab.Abi;
 /// architecture, and an arch-private op is valid only for its architecture. Follows
 /// <c>iommufd_vdevice_tsm_req_op_valid</c> of the kamalca tree (VALIDATE_MMIO and SET_TDI_STATE
 /// for all three arches, SEV_ENABLE/DISABLE_DMA only for SEV) and tags the Arm integration
-/// tree's object ops 5-7 as CCA-private (TsmLab; KC itself rejects 5-7).
+/// tree's object ops 5-7 as CCA-private (TsmLab; KC itself rejects 5-7) op 8 (TDX evidence
+/// read, TsmLab) as TDX-private and op 9 (SEV-TIO's TDI_INFO guest message, TsmLab) as SEV-private.
 /// </summary>
 public static class TsmOpNamespace
 {
@@ -16,16 +17,18 @@ public static class TsmOpNamespace
     public static bool IsValidFor(uint op, TvmArch arch) => op switch
     {
         (uint)TsmReqOp.ValidateMmio or (uint)TsmReqOp.SetTdiState => true,
-        (uint)TsmReqOp.SevEnableDma or (uint)TsmReqOp.SevDisableDma => arch == TvmArch.Sev,
+        (uint)TsmReqOp.SevEnableDma or (uint)TsmReqOp.SevDisableDma or (uint)TsmReqOp.SevTdiInfo => arch == TvmArch.Sev,
         (uint)TsmReqOp.ReadObject or (uint)TsmReqOp.RegenObject or (uint)TsmReqOp.ObjectInfo => arch == TvmArch.Cca,
+        (uint)TsmReqOp.TdxReadEvidence => arch == TvmArch.Tdx,
         _ => false,
     };
 
     /// <summary>The architecture an op is private to, or None for an arch-neutral op.</summary>
     public static TvmArch OwnerOf(TsmReqOp op) => op switch
     {
-        TsmReqOp.SevEnableDma or TsmReqOp.SevDisableDma => TvmArch.Sev,
+        TsmReqOp.SevEnableDma or TsmReqOp.SevDisableDma or TsmReqOp.SevTdiInfo => TvmArch.Sev,
         TsmReqOp.ReadObject or TsmReqOp.RegenObject or TsmReqOp.ObjectInfo => TvmArch.Cca,
+        TsmReqOp.TdxReadEvidence => TvmArch.Tdx,
         _ => TvmArch.None,
     };
 }

@@ -3,7 +3,7 @@ namespace TsmLab.Faults;
 /// <summary>Where a fault plan can make the model fail (docs/reliability.md).</summary>
 public enum FaultPoint
 {
-    /// <summary>A call from the host into the platform firmware (an RMI SMC, a PSP command): not run, answered with a firmware error (RMI_BUSY, PSP DEVICE_ERROR).</summary>
+    /// <summary>A call from the host into the platform firmware (an RMI SMC, a PSP command): not run, answered with a firmware error (RMI_BUSY, PSP SPDM_ERROR).</summary>
     FirmwareCall,
     /// <summary>A DOE exchange with the device's mailbox: the mailbox is busy and never answers (the transport gives up: no response).</summary>
     DoeExchange,

@@ -14,6 +14,7 @@ public static class PlatformRegistry
     [
         new Cca.CcaPlatform(),
         new SevTio.SevTioPlatform(),
+        new Tdx.TdxPlatform(),
     ];
 
     /// <summary>Every registered platform, in registration order.</summary>

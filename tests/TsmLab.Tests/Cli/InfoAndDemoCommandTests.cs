@@ -25,7 +25,7 @@ public class InfoAndDemoCommandTests
         Assert.True(root.GetProperty("passed").GetBoolean());
         Assert.Equal("op-arch", root.GetProperty("profile").GetString());
         var platforms = root.GetProperty("platforms").EnumerateArray().ToList();
-        Assert.Equal(["cca", "sev"], platforms.Select(p => p.GetProperty("platform").GetString()));
+        Assert.Equal(["cca", "sev", "tdx"], platforms.Select(p => p.GetProperty("platform").GetString()));
         foreach (var p in platforms)
         {
             Assert.True(p.GetProperty("passed").GetBoolean());
@@ -42,17 +42,17 @@ public class InfoAndDemoCommandTests
     }
 
     [Fact]
-    public void Demo_ScopeProfile_RunsCcaAndSaysSevIsSkipped()
+    public void Demo_ScopeProfile_RunsCcaAndSaysSevAndTdxAreSkipped()
     {
         var (rc, o, _) = CliRunner.Run("", "demo", "--profile", "scope", "--json");
         Assert.Equal(0, rc);
         using var doc = JsonDocument.Parse(o);
         Assert.Equal("cca", doc.RootElement.GetProperty("platforms").EnumerateArray().Single().GetProperty("platform").GetString());
-        Assert.Equal("sev", doc.RootElement.GetProperty("skipped").EnumerateArray().Single().GetString());
+        Assert.Equal(["sev", "tdx"], doc.RootElement.GetProperty("skipped").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Theory]
-    [InlineData("--platform", "tdx", "unknown platform 'tdx'")]
+    [InlineData("--platform", "sgx", "unknown platform 'sgx'")]
     [InlineData("--profile", "v4", "unknown profile 'v4'")]
     public void Demo_BadOption_Exits2WithOneLine(string option, string value, string message)
     {
@@ -198,8 +198,9 @@ public class ReportTests
             var timeline = doc.Descendants(Svg + "svg").Single(s => (string?)s.Attribute("id") == "timeline");
             Assert.Contains(timeline.Elements(Svg + "text"), t => t.Value.StartsWith("cca: TDI", StringComparison.Ordinal));
             Assert.Contains(timeline.Elements(Svg + "text"), t => t.Value.StartsWith("sev: TDI", StringComparison.Ordinal));
+            Assert.Contains(timeline.Elements(Svg + "text"), t => t.Value.StartsWith("tdx: TDI", StringComparison.Ordinal));
             var rows = doc.Descendants(Xhtml + "table").Single().Descendants(Xhtml + "tr").Skip(1).ToList();
-            Assert.Equal(["cca", "sev"], rows.Select(r => r.Elements(Xhtml + "td").First().Value));
+            Assert.Equal(["cca", "sev", "tdx"], rows.Select(r => r.Elements(Xhtml + "td").First().Value));
             Assert.All(rows, r => Assert.Equal("passed", r.Elements(Xhtml + "td").Last().Value));
             string text = File.ReadAllText(html);
             Assert.DoesNotContain("src=", text);

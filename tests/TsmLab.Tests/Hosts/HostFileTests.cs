@@ -38,7 +38,7 @@ public sealed class HostFileTests : IDisposable
     [InlineData("bad.json", "{ nope", "line 1: not valid JSON")]
     [InlineData("arr.json", "[1]", "the top level must be an object")]
     [InlineData("nobase.json", "{}", "missing field 'base'")]
-    [InlineData("unknownbase.json", """{ "base": "tdx" }""", "field 'base': unknown host 'tdx'")]
+    [InlineData("unknownbase.json", """{ "base": "sgx" }""", "field 'base': unknown host 'sgx'")]
     [InlineData("field.json", """{ "base": "cca", "colour": "red" }""", "unknown field 'colour'")]
     [InlineData("profile.json", """{ "base": "cca", "profile": "v9" }""", "field 'profile'")]
     [InlineData("type.json", """{ "base": 7 }""", "field 'base' must be a string")]

@@ -21,7 +21,7 @@ public class TsmReqPropertyTests
     private static int? Reference(uint arch, uint op, bool vdevOk, uint reqLen)
     {
         if (arch is < 1 or > 3) return Neg(Errno.EINVAL);
-        bool opValid = op switch { 1 or 2 => true, 3 or 4 => arch == 2, 5 or 6 or 7 => arch == 1, _ => false };
+        bool opValid = op switch { 1 or 2 => true, 3 or 4 or 9 => arch == 2, 5 or 6 or 7 => arch == 1, 8 => arch == 3, _ => false };
         if (!opValid) return Neg(Errno.EINVAL);
         if (!vdevOk) return Neg(Errno.ENOENT);
         if (arch != (uint)TvmArch.Cca) return Neg(Errno.EINVAL);          // not the VM's arch

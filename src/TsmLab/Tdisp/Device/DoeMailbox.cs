@@ -6,7 +6,7 @@ using TsmLab.Tdisp.Wire;
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>A function's DOE mailbox: unwraps DOE objects and frames the answers [D2].</summary>
-public sealed class DoeMailbox(ISpdmResponder spdm, ISpdmResponder? securedSpdm = null) : TsmLab.Kernel.Pci.IDoeMailbox
+public sealed class DoeMailbox(ISpdmResponder spdm, ISpdmResponder? securedSpdm = null) : TsmLab.Kernel.Pci.IDoeMailbox, ISpdmIdentityStandIn
 {
     /// <summary>A mailbox answering SPDM VENDOR_DEFINED messages for <paramref name="device"/>.</summary>
     public static DoeMailbox For(IVdmResponder device) => new(new SpdmVendorDefinedResponder(device));

@@ -1,3 +1,4 @@
+using TsmLab.Kernel;
 using TsmLab.Abi;
 using TsmLab.Platforms.Cca;
 using TsmLab.Platforms.Cca.Abi;
@@ -88,9 +89,9 @@ public sealed class CcaEndToEndTests
     [Fact]
     public void StartWithAWrongNonce_DeviceRefuses_StateUnchanged_GuestSeesDevice()
     {
-        var s = CcaRealmSession.Start();
+        var s = CcaRealmSession.Start(TsmAbiProfile.OpArch, TamperHost.Configuration(TsmAbiProfile.OpArch, out var tamper));
         Assert.True(s.Guest.Lock(), Why(s));
-        s.Link.Rmm.CorruptNextStartNonce = 0x5A;
+        tamper.XorNext = 0x5A;
         Assert.False(s.Guest.Accept());
         Assert.Equal(RhiStatus.Device, s.Guest.LastStatus);
         Assert.Equal(TdiState.ConfigLocked, s.Device.Interfaces[0].State);

@@ -28,9 +28,9 @@ public sealed class CcaGuestRequestTests
         public long Scoped(TsmReqScope scope, byte[] payload, int resp = 0) => Calls.TsmRequestScoped(Fd, Vdev, scope, payload, resp, out _);
     }
 
-    private static Rig Make(TsmAbiProfile profile = TsmAbiProfile.OpArch, bool bind = true)
+    private static Rig Make(TsmAbiProfile profile = TsmAbiProfile.OpArch, bool bind = true, HostConfiguration? config = null)
     {
-        var (k, a, _) = CcaHostDriverTests.Assigned(profile, bind);
+        var (k, a, _) = CcaHostDriverTests.Assigned(profile, bind, config);
         return new Rig(k, a);
     }
 
@@ -195,8 +195,8 @@ public sealed class CcaGuestRequestTests
     [Fact]
     public void SetTdiState_DeviceRefusesStart_ReturnsEio_TsmCodeDevice_StaysLocked()
     {
-        var r = Make();
-        r.Rmm.CorruptNextStartNonce = 0x80;
+        var r = Make(config: TamperHost.Configuration(TsmAbiProfile.OpArch, out var tamper));
+        tamper.XorNext = 0x80;
         Assert.Equal(-(long)Errno.EIO, r.Op(TsmReqOp.SetTdiState, U32s(2), 0, out _, out ulong code));
         Assert.Equal((ulong)RmiStatus.ErrorDevice, code);
         Assert.Equal(TdiState.ConfigLocked, r.DeviceState);

@@ -11,9 +11,9 @@ namespace TsmLab.Tests.Platforms.Cca;
 
 public sealed class CcaHostDriverTests
 {
-    internal static (HostKernel Kernel, DeviceAssignment A, DeviceSecurityManager Dsm) Assigned(TsmAbiProfile profile = TsmAbiProfile.OpArch, bool bind = true)
+    internal static (HostKernel Kernel, DeviceAssignment A, DeviceSecurityManager Dsm) Assigned(TsmAbiProfile profile = TsmAbiProfile.OpArch, bool bind = true, HostConfiguration? config = null)
     {
-        var kernel = HostKernel.Boot(CcaHost.Configuration(profile));
+        var kernel = HostKernel.Boot(config ?? CcaHost.Configuration(profile));
         var a = new DeviceAssignment(kernel.CreateProcess(), new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.ArmRealm,
             IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, new TsmLab.Kernel.Pci.PciAddress(0, 0, 3, 0)));
         Assert.True(a.Prepare());

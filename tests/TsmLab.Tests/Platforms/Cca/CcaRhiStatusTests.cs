@@ -1,3 +1,4 @@
+using TsmLab.Kernel;
 using TsmLab.Abi;
 using TsmLab.Platforms.Cca;
 using TsmLab.Platforms.Cca.Abi;
@@ -7,9 +8,9 @@ namespace TsmLab.Tests.Platforms.Cca;
 /// <summary>Every RHI status the VMM answers, reached through RSI_HOST_CALL from the realm.</summary>
 public sealed class CcaRhiStatusTests
 {
-    private static CcaRealmSession Locked(TsmAbiProfile profile = TsmAbiProfile.OpArch)
+    private static CcaRealmSession Locked(TsmAbiProfile profile = TsmAbiProfile.OpArch, HostConfiguration? config = null)
     {
-        var s = CcaRealmSession.Start(profile);
+        var s = CcaRealmSession.Start(profile, config);
         Assert.True(s.Guest.Lock(), s.Guest.Failure);
         return s;
     }
@@ -148,8 +149,8 @@ public sealed class CcaRhiStatusTests
     [Fact]
     public void Device_WhenTheDeviceRefusesStart()
     {
-        var s = Locked();
-        s.Link.Rmm.CorruptNextStartNonce = 1;
+        var s = Locked(config: TamperHost.Configuration(TsmAbiProfile.OpArch, out var tamper));
+        tamper.XorNext = 1;
         var r = Call(s, Rhi.DaVdevSetTdiState, Vdev(s), Rhi.TdiRun);
         Assert.Equal((ulong)RhiStatus.Device, Call(s, Rhi.DaVdevContinue, Vdev(s), r.X1).X0);
     }

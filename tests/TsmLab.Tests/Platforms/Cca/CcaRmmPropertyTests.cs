@@ -16,7 +16,8 @@ public sealed class CcaRmmPropertyTests
 
     private sealed class Link(DeviceSecurityManager dsm) : IRmmDeviceLink
     {
-        public ITdispTransport? TransportFor(ulong pdevId) => new DoeTransport(DoeMailbox.For(dsm));
+        public readonly Tdisp.StartNonceTamper.Transport Tamper = new(new DoeTransport(DoeMailbox.For(dsm)));
+        public ITdispTransport? TransportFor(ulong pdevId) => Tamper;
         public ISpdmEvidence? EvidenceFor(ulong pdevId) => new SpdmEvidenceStandIn(dsm.Identity);
     }
 
@@ -27,7 +28,8 @@ public sealed class CcaRmmPropertyTests
         {
             var mem = new PhysicalMemory(0x8_8000_0000);
             var dsm = DeviceSecurityManager.CreateDefault(new DeterministicEntropySource(7));
-            var rmm = new CcaRmm(mem, new Link(dsm));
+            var link = new Link(dsm);
+            var rmm = new CcaRmm(mem, link);
             ulong comm = mem.Allocate(), buf = mem.Allocate(16), prm = mem.Allocate();
             mem.Write(comm, BitConverter.GetBytes(buf).Concat(BitConverter.GetBytes(16ul * 4096)).ToArray());
             RmiStatus Call(ulong fid, out ulong x1, params ulong[] a)
@@ -67,7 +69,7 @@ public sealed class CcaRmmPropertyTests
                     case Op.GetReport: Call(Rmi.VdevGetInterfaceReport, out _, rd, pdev, vdev); break;
                     case Op.Communicate: while (Call(Rmi.VdevCommunicate, out _, rd, pdev, vdev, comm) == RmiStatus.Incomplete) { } break;
                     case Op.Abort: Call(Rmi.VdevAbort, out _, rd, pdev, vdev); break;
-                    case Op.CorruptStart: rmm.CorruptNextStartNonce = 0x11; break;
+                    case Op.CorruptStart: link.Tamper.XorNext = 0x11; break;
                     case Op.Destroy:
                         if (Call(Rmi.VdevDestroy, out _, rd, pdev, vdev) == RmiStatus.Success) vdev = 0;
                         break;

@@ -17,7 +17,9 @@ public sealed class CcaRmmTests
     private sealed class Link(DeviceSecurityManager dsm) : IRmmDeviceLink
     {
         public int Exchanges;
-        public ITdispTransport? TransportFor(ulong pdevId) => pdevId == PdevId ? new CountingTransport(new DoeTransport(DoeMailbox.For(dsm)), this) : null;
+        /// <summary>Between the RMM and the device: flips the next START nonce when asked.</summary>
+        public readonly Tdisp.StartNonceTamper.Transport Tamper = new(new DoeTransport(DoeMailbox.For(dsm)));
+        public ITdispTransport? TransportFor(ulong pdevId) => pdevId == PdevId ? new CountingTransport(Tamper, this) : null;
         public ISpdmEvidence? EvidenceFor(ulong pdevId) => pdevId == PdevId ? new SpdmEvidenceStandIn(dsm.Identity) : null;
     }
 
@@ -226,7 +228,7 @@ public sealed class CcaRmmTests
         var (pdev, rd, vdev) = f.Ready();
         f.Call(Rmi.VdevLock, rd, pdev, vdev);
         f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm);
-        f.Rmm.CorruptNextStartNonce = 0xFF;
+        f.Link.Tamper.XorNext = 0xFF;
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevStart, rd, pdev, vdev));
         Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
         f.Call(Rmi.VdevGetState, out ulong s, vdev);

@@ -62,11 +62,24 @@ public sealed class SevHostDriverTests
         var (rig, req, resp) = Sealed(SnpMsgType.TdiInfoRequest, TdiInfoMessage.RequestSize);
         int before = rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest);
         Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.ValidateMmio, new byte[8], 16, out _));
-        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SetTdiState, Envelope(req, resp, edit: p => Le.Put32(p, SevGuestRequestPayload.Reserved, 1)), 16, out _));
-        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SetTdiState, Envelope(req, resp), 8, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, resp, edit: p => Le.Put32(p, SevGuestRequestPayload.Reserved, 1)), 16, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, resp), 8, out _));
         Assert.Equal(before, rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest));
-        Assert.Equal(0, Req(rig, TsmReqOp.SetTdiState, Envelope(req, resp), 16, out ulong code));
+        Assert.Equal(0, Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, resp), 16, out ulong code));
         Assert.Equal(0ul, code);
+    }
+
+    /// <summary>TDI_INFO has its own SEV-tagged op (9): SET_TDI_STATE no longer carries a 64-byte envelope, and op 9 is SEV's only.</summary>
+    [Fact]
+    public void TdiInfo_TravelsUnderItsOwnSevOp_NotUnderSetTdiState()
+    {
+        var (rig, req, resp) = Sealed(SnpMsgType.TdiInfoRequest, TdiInfoMessage.RequestSize);
+        int before = rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest);
+        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SetTdiState, Envelope(req, resp), 16, out _));
+        var calls = rig.Assignment.Calls;
+        Assert.Equal(Errno.EINVAL.Neg(), calls.TsmRequest(rig.Assignment.IommuFd, rig.Assignment.VdeviceId, TsmReqOp.SevTdiInfo, TvmArch.Cca, Envelope(req, resp), 16, out _, out _));
+        Assert.Equal(before, rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest));
+        Assert.Equal(0, Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, resp), 16, out _));
     }
 
     [Fact]
@@ -83,10 +96,10 @@ public sealed class SevHostDriverTests
     public void RequestPageFault_IsEfault_ResponsePageFault_IsEfaultAfterTheFirmwareRan()
     {
         var (rig, req, _) = Sealed(SnpMsgType.TdiInfoRequest, TdiInfoMessage.RequestSize);
-        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SetTdiState, Envelope(0x5000_0000_0000, 0x5000_0000_0000), 16, out _));
+        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SevTdiInfo, Envelope(0x5000_0000_0000, 0x5000_0000_0000), 16, out _));
         Assert.Equal(0, rig.Process.Memory.Map(0x5000_0000_0000, 4096, Prot.Read));
         ulong seqno = rig.Guest.NextSeqno;
-        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SetTdiState, Envelope(req, 0x5000_0000_0000), 16, out ulong code));
+        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, 0x5000_0000_0000), 16, out ulong code));
         Assert.Equal(0ul, code);
         rig.Guest.NextSeqno = seqno + 2;    // the PSP consumed the message; its answer was lost
         Assert.True(rig.Guest.Info(TdiInfoParam.None).IsOk);
@@ -118,7 +131,7 @@ public sealed class SevHostDriverTests
 
         var p = Envelope(rig.Ram.HvaBase + SnpTioGuest.RequestGpa, rig.Ram.HvaBase + SnpTioGuest.ResponseGpa, (ulong)TdiInfoParam.Certs);
         var calls = rig.Assignment.Calls;
-        Assert.Equal(Errno.ENOSPC.Neg(), calls.TsmRequest(rig.Assignment.IommuFd, rig.Assignment.VdeviceId, TsmReqOp.SetTdiState, TvmArch.Sev, p, 16, out _, out ulong code));
+        Assert.Equal(Errno.ENOSPC.Neg(), calls.TsmRequest(rig.Assignment.IommuFd, rig.Assignment.VdeviceId, TsmReqOp.SevTdiInfo, TvmArch.Sev, p, 16, out _, out ulong code));
         Assert.Equal(SevTsmCode.InvalidLength, code);
     }
 
@@ -129,9 +142,9 @@ public sealed class SevHostDriverTests
         Assert.Equal(0, rig.Process.Memory.Map(0x5000_0000_0000, 4096, Prot.Read));
         int before = rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest);
         var p = Envelope(req, resp, (ulong)TdiInfoParam.Certs, e => { Le.Put64(e, SevGuestRequestPayload.DataUptr, 0x5000_0000_0000); Le.Put32(e, SevGuestRequestPayload.DataNpages, 1); });
-        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SetTdiState, p, 16, out _));
+        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SevTdiInfo, p, 16, out _));
         p = Envelope(req, resp, (ulong)TdiInfoParam.Meas, e => { Le.Put64(e, SevGuestRequestPayload.DataUptr, 0x5100_0000_0000); Le.Put32(e, SevGuestRequestPayload.DataNpages, 1); });
-        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SetTdiState, p, 16, out _));
+        Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SevTdiInfo, p, 16, out _));
         Assert.Equal(before, rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest));
     }
 

@@ -97,8 +97,6 @@ public sealed partial class CcaRmm
             {
                 Span<byte> nonce = stackalloc byte[32];
                 v.LockNonce.CopyTo(nonce);
-                nonce[0] ^= CorruptNextStartNonce;
-                CorruptNextStartNonce = 0;
                 if (!rq.StartInterface(id, nonce).IsSuccess) return false;
                 v.State = VdevState.Started;
                 return true;

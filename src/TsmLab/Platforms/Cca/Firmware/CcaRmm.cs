@@ -19,6 +19,8 @@ public sealed partial class CcaRmm : IPlatformFirmware
     private IRmmDeviceLink link = NoDeviceLink.Instance;
     private Tracing.TraceLog? trace;
     private readonly Dictionary<ulong, RmmPdev> pdevs = new();
+    /// <summary>The pdev_ids in use (PDEV_CREATE refuses a second PDEV for one device without scanning every PDEV).</summary>
+    private readonly HashSet<ulong> pdevIds = [];
     private readonly Dictionary<ulong, RmmVdev> vdevs = new();
     private readonly Dictionary<ulong, RmmRealm> realms = new();
     private readonly Dictionary<ulong, RmmRec> recs = new();
@@ -51,8 +53,6 @@ public sealed partial class CcaRmm : IPlatformFirmware
     /// <summary>RMI calls served, for tracing and tests.</summary>
     public List<ulong> RmiLog { get; } = new();
 
-    /// <summary>Test hook: XORs the next START_INTERFACE nonce the RMM sends (a corrupted or stale nonce).</summary>
-    internal byte CorruptNextStartNonce { get; set; }
 
     /// <summary>
     /// One RMI call: <paramref name="x"/>[0] is the FID, [1..] the arguments; on return [0] holds
@@ -153,9 +153,10 @@ public sealed partial class CcaRmm : IPlatformFirmware
         ulong ridBase = BinaryPrimitives.ReadUInt32LittleEndian(p[Abi.Rmi.PdevParamsRidBase..]);
         ulong ridTop = BinaryPrimitives.ReadUInt32LittleEndian(p[Abi.Rmi.PdevParamsRidTop..]);
         if (!Abi.HashAlgorithms.IsDefined(hash) || ridBase > (pdevId & 0xFFFF) || ridTop <= ridBase || ridTop > 0x10000) return RmiStatus.ErrorInput;
-        if (pdevs.Values.Any(d => d.PdevId == pdevId)) return RmiStatus.ErrorInput;
+        if (pdevIds.Contains(pdevId)) return RmiStatus.ErrorInput;
         var transport = link.TransportFor(pdevId);
         if (transport is null) return RmiStatus.ErrorInput;
+        pdevIds.Add(pdevId);
         pdevs[pa] = new RmmPdev(pa, pdevId, (byte)hash, (ushort)ridBase, (ushort)ridTop, transport, link.EvidenceFor(pdevId));
         return RmiStatus.Success;
     }
@@ -242,6 +243,7 @@ public sealed partial class CcaRmm : IPlatformFirmware
         if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
         if (d.State != PdevState.Stopped) return RmiStatus.ErrorDevice; // [TR2]: only a STOPPED PDEV is destroyed
         pdevs.Remove(pa);
+        pdevIds.Remove(d.PdevId);
         return RmiStatus.Success;
     }
 
@@ -256,11 +258,12 @@ public sealed partial class CcaRmm : IPlatformFirmware
         ulong tdiId = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.VdevParamsTdiId..]);
         ulong ranges = BinaryPrimitives.ReadUInt64LittleEndian(p[Abi.Rmi.VdevParamsNumAddrRange..]);
         if (tdiId < pdev.RidBase || tdiId >= pdev.RidTop || ranges > Abi.Rmi.VdevParamsMaxRanges) return RmiStatus.ErrorInput;
-        if (realm.Vdevs.ContainsKey(vdevId) || vdevs.Values.Any(v => v.Pdev == pdev && v.FunctionId.Rid == tdiId)) return RmiStatus.ErrorInput;
+        if (realm.Vdevs.ContainsKey(vdevId) || pdev.Tdis.Contains((ushort)tdiId)) return RmiStatus.ErrorInput;
         var vdev = new RmmVdev(pa, realm, pdev, vdevId, (ushort)tdiId);
         vdevs[pa] = vdev;
         realm.Vdevs[vdevId] = vdev;
         pdev.VdevCount++;
+        pdev.Tdis.Add((ushort)tdiId);
         return RmiStatus.Success;
     }
 
@@ -347,6 +350,7 @@ public sealed partial class CcaRmm : IPlatformFirmware
         vdevs.Remove(pa);
         v.Realm.Vdevs.Remove(v.VdevId);
         v.Pdev.VdevCount--;
+        v.Pdev.Tdis.Remove(v.FunctionId.Rid);
         return RmiStatus.Success;
     }
 

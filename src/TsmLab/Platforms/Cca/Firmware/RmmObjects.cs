@@ -43,6 +43,8 @@ internal sealed class RmmPdev(ulong pa, ulong pdevId, byte hashAlgo, ushort ridB
     public byte TdispVersion { get; set; }
     public Queue<OutgoingObject> Outbox { get; } = new();
     public int VdevCount { get; set; }
+    /// <summary>The functions (RIDs) with a VDEV on this PDEV: VDEV_CREATE's duplicate check is one lookup, whatever the number of devices.</summary>
+    public HashSet<ushort> Tdis { get; } = [];
     public TdiFunctionId FunctionId => TdiFunctionId.FromRid((ushort)PdevId);
 }
 

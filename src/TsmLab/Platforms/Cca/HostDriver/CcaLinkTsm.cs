@@ -83,7 +83,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     /// </summary>
     public int Connect(PciFunction dsm)
     {
-        if (dsm.Doe is not { } doe || doe is not DoeMailbox { StandInIdentity: { } identity }) return Errno.ENODEV.Neg();
+        if (dsm.Doe is not { } doe || doe is not ISpdmIdentityStandIn { StandInIdentity: { } identity }) return Errno.ENODEV.Neg();
         ulong pdevId = dsm.Address.GuestRid;
         var transport = new DoeTransport(doe);
         var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(identity()));

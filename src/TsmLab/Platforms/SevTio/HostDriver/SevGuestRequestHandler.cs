@@ -41,7 +41,7 @@ internal static class SevGuestRequestHandler
         var type = (SnpMsgType)reqPage[SnpGuestMessage.TypeOffset];
         bool fits = request.Op switch
         {
-            TsmReqOp.SetTdiState => type == SnpMsgType.TdiInfoRequest,
+            TsmReqOp.SevTdiInfo => type == SnpMsgType.TdiInfoRequest,
             TsmReqOp.ValidateMmio => type is SnpMsgType.MmioValidateRequest or SnpMsgType.MmioConfigRequest,
             TsmReqOp.SevEnableDma or TsmReqOp.SevDisableDma => type == SnpMsgType.SdteWriteRequest,
             _ => false,

@@ -92,7 +92,8 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     public IReadOnlyList<TsmOpDescriptor> Ops { get; } =
     [
         new(TsmReqOp.ValidateMmio, TsmReqClass.StateChange, SevGuestRequestPayload.Size, SevGuestResponsePayload.Size),
-        new(TsmReqOp.SetTdiState, TsmReqClass.StateChange, -1, SevGuestResponsePayload.Size),
+        new(TsmReqOp.SetTdiState, TsmReqClass.StateChange, SevSetTdiStatePayload.Size, 0),
+        new(TsmReqOp.SevTdiInfo, TsmReqClass.Info, SevGuestRequestPayload.Size, SevGuestResponsePayload.Size),
         new(TsmReqOp.SevEnableDma, TsmReqClass.StateChange, SevGuestRequestPayload.Size, SevGuestResponsePayload.Size),
         new(TsmReqOp.SevDisableDma, TsmReqClass.StateChange, SevGuestRequestPayload.Size, SevGuestResponsePayload.Size),
     ];
@@ -108,7 +109,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     SpdmCollateral? IPspDeviceRoute.Collateral(uint deviceId)
     {
         // Stand-in for SPDM GET_CERTIFICATE/GET_MEASUREMENTS until the device answers SPDM (DoeMailbox.StandInIdentity).
-        if (Mailbox(deviceId) is not DoeMailbox { StandInIdentity: { } identity }) return null;
+        if (Mailbox(deviceId) is not ISpdmIdentityStandIn { StandInIdentity: { } identity }) return null;
         var id = identity();
         return new SpdmCollateral(id.SpdmCertificateChain(), [.. id.Measurements.Select(m => m.Encode())]);
     }
@@ -318,8 +319,8 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     {
         if (request.Arch != TvmArch.Sev || tdi.PlatformState is not SevTdiState s) return Errno.EINVAL.Neg();
         Observe("iommufd payload", request.Request);
-        if (request.Op == TsmReqOp.SetTdiState && request.Request.Length == SevSetTdiStatePayload.Size)
-            return SetTdiState(s, ref request);
+        if (request.Op == TsmReqOp.SetTdiState)
+            return request.Request.Length == SevSetTdiStatePayload.Size ? SetTdiState(s, ref request) : Errno.EINVAL.Neg();
         if (request.Request.Length != SevGuestRequestPayload.Size) return Errno.EINVAL.Neg();
         lock (Gate) return SevGuestRequestHandler.Forward(this, tdi, s, ref request);
     }

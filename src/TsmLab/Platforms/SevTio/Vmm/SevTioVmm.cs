@@ -112,7 +112,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
         var msg = (SnpMsgType)type[0];
         var op = msg switch
         {
-            SnpMsgType.TdiInfoRequest => TsmReqOp.SetTdiState,
+            SnpMsgType.TdiInfoRequest => TsmReqOp.SevTdiInfo,
             SnpMsgType.MmioValidateRequest or SnpMsgType.MmioConfigRequest => TsmReqOp.ValidateMmio,
             SnpMsgType.SdteWriteRequest => (g.Rdx & 1) != 0 ? TsmReqOp.SevEnableDma : TsmReqOp.SevDisableDma,
             _ => (TsmReqOp)0,
