@@ -1,8 +1,5 @@
 using TsmLab.Faults;
 using TsmLab.Kernel;
-using TsmLab.Platforms.Cca;
-using TsmLab.Platforms.SevTio;
-using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
 using Xunit.Abstractions;
 
@@ -20,21 +17,16 @@ public abstract class FaultWalkTests(ITestOutputHelper output)
     /// <summary>At most this many N per point and platform (evenly spread, always the first and the last).</summary>
     private const int MaxWalk = 24;
 
-    private sealed record Flow(HostKernel Kernel, Process Vmm, DeviceSecurityManager Device, Func<bool> Run);
+    private sealed record Flow(HostKernel Kernel, Process Vmm, Func<TdiState> DeviceState, Func<bool> Run);
 
-    private static Flow Cca()
+    /// <summary>A registered platform's demo host with its VMM and guest; the flow is the guest's lock, accept, DMA enable, unlock.</summary>
+    private static Flow Start(string platform)
     {
-        var s = CcaRealmSession.Start();
-        var g = s.Guest;
-        return new Flow(s.Kernel, s.Assignment.Calls.Process, s.Device, () => g.Lock() && g.Accept() && g.Unlock());
-    }
-
-    private static Flow Sev()
-    {
-        var s = SevTioSession.Start();
+        var s = TsmLab.Platforms.PlatformRegistry.Find(platform)!.Start(TsmLab.Abi.TsmAbiProfile.OpArch, null);
         Assert.True(s.Prepared);
         var g = s.Guest;
-        return new Flow(s.Kernel, s.Process, s.Device, () => g.Lock().IsOk && g.Accept().IsOk && g.EnableDma().IsOk && g.Unlock().IsOk);
+        return new Flow(s.Kernel, s.Assignment.Calls.Process, () => s.DeviceTdiState,
+            () => g.Lock().Ok && g.Accept().Ok && g.EnableDma().Ok && g.Unlock().Ok);
     }
 
     public static TheoryData<FaultPoint> Points()
@@ -53,7 +45,7 @@ public abstract class FaultWalkTests(ITestOutputHelper output)
     /// <summary>Runs the walk of <paramref name="point"/> over <paramref name="platform"/>'s guest flow.</summary>
     protected void WalkGuestFlow(string platform, FaultPoint point)
     {
-        Func<Flow> start = platform == "cca" ? Cca : Sev;
+        Func<Flow> start = () => Start(platform);
 
         // Count the hits of a clean run (a plan that never fires).
         var counting = new FaultPlan(point, 0);
@@ -79,9 +71,8 @@ public abstract class FaultWalkTests(ITestOutputHelper output)
             Assert.True(flow.Kernel.IommufdContexts.Count == 0, $"{at}: a context is left");
             Assert.True(flow.Kernel.Functions.All(f => f.Tdi is null), $"{at}: a TDI is still bound");
             Assert.True(flow.Kernel.VfioDevices.All(v => v.OpenCount == 0), $"{at}: a VFIO binding is left");
-            foreach (var tdi in flow.Device.Interfaces)
-                Assert.True(tdi.State is TdiState.ConfigUnlocked or TdiState.Error,
-                    $"{at}: TDI {tdi.FunctionId.Value:x} left {tdi.State} with no host binding");
+            var left = flow.DeviceState();
+            Assert.True(left is TdiState.ConfigUnlocked or TdiState.Error, $"{at}: the TDI was left {left} with no host binding");
         }
         output.WriteLine(string.Join(", ", outcomes.Select(kv => $"{kv.Key}: {kv.Value}")));
 
@@ -132,6 +123,14 @@ public sealed class CcaFaultWalkTests(ITestOutputHelper output) : FaultWalkTests
     [Theory]
     [MemberData(nameof(Points))]
     public void EveryNthFault_LeavesTheModelConsistent_AndACleanRetrySucceeds(FaultPoint point) => WalkGuestFlow("cca", point);
+}
+
+/// <summary>fail-nth over the TDX guest flow.</summary>
+public sealed class TdxFaultWalkTests(ITestOutputHelper output) : FaultWalkTests(output)
+{
+    [Theory]
+    [MemberData(nameof(Points))]
+    public void EveryNthFault_LeavesTheModelConsistent_AndACleanRetrySucceeds(FaultPoint point) => WalkGuestFlow("tdx", point);
 }
 
 /// <summary>fail-nth over the SEV-TIO guest flow.</summary>

@@ -69,8 +69,15 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
     private TdxRegisters Call(ushort leaf, ulong rcx = 0, ulong rdx = 0, ulong r8 = 0, ulong r9 = 0, ulong r10 = 0, ulong r11 = 0, ulong r12 = 0, ulong r13 = 0)
     {
         var r = new TdxRegisters { Rax = TdxRegisters.LeafRax(leaf), Rcx = rcx, Rdx = rdx, R8 = r8, R9 = r9, R10 = r10, R11 = r11, R12 = r12, R13 = r13 };
-        Module.Seamcall(ref r);
+        Seamcall(ref r);
         return r;
+    }
+
+    /// <summary>One SEAMCALL. Fault point FirmwareCall (docs/reliability.md): not made, the module answers TDX_OPERAND_BUSY.</summary>
+    private void Seamcall(ref TdxRegisters r)
+    {
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"SEAMCALL 0x{r.Rax:x}")) { r.Rax = TdxStatus.OperandBusy; return; }
+        Module.Seamcall(ref r);
     }
 
     private ulong Init()
@@ -109,7 +116,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
         for (int round = 0; round < MaxRelayRounds; round++)
         {
             var r = template;
-            Module.Seamcall(ref r);
+            Seamcall(ref r);
             switch (r.Rax)
             {
                 case TdxStatus.SpdmRequest:
