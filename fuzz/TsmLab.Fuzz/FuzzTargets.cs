@@ -25,7 +25,7 @@ public static class FuzzTargets
         ("vdm", "SPDM VENDOR_DEFINED_REQUEST framing (classic and large) in front of the device", Vdm),
         ("doe", "DOE data objects into the device's mailbox", Doe),
         ("tdisp-requester", "device answers as the TSM's TDISP/IDE_KM requester decodes them (a misbehaving device)", Requester),
-        ("replay", "tsmlab replay JSON Lines against a booted host (first byte picks default/cca/sev)", Replay),
+        ("replay", "tsmlab replay JSON Lines against a booted host (first byte picks default/cca/sev/tdx)", Replay),
         ("host-file", "host files (JSON), and booting what they describe", HostFileTarget),
         ("device-file", "device configuration files (JSON), and building the device they describe", DeviceFile),
     ];
@@ -134,7 +134,7 @@ public static class FuzzTargets
         r.StopInterface(pf);
     }
 
-    private static readonly string[] ReplayHosts = ["default", "cca", "sev"];
+    private static readonly string[] ReplayHosts = ["default", "cca", "sev", "tdx"];
 
     public static void Replay(byte[] data)
     {

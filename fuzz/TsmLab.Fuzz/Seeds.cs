@@ -87,8 +87,8 @@ internal static class Seeds
         FuzzTargets.RequesterScript(new TdispRequester(answers));
         Put("tdisp-requester", "answers", FuzzInput.Frame(answers.Exchanges.Select(x => x.Response)));
 
-        // replay: the examples, on the host each was written for (first byte: 0 default, 1 cca, 2 sev).
-        foreach (var (file, host) in new[] { ("assign.jsonl", (byte)0), ("cca-assign.jsonl", (byte)1), ("sev-assign.jsonl", (byte)2) })
+        // replay: the examples, on the host each was written for (first byte: 0 default, 1 cca, 2 sev, 3 tdx).
+        foreach (var (file, host) in new[] { ("assign.jsonl", (byte)0), ("cca-assign.jsonl", (byte)1), ("sev-assign.jsonl", (byte)2), ("tdx-assign.jsonl", (byte)3) })
         {
             string path = Path.Combine(FindRepo(), "examples", file);
             Put("replay", file, [host, .. File.ReadAllBytes(path)]);
