@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
@@ -64,7 +65,7 @@ public class CcaEvidenceReadBench
         s.Assignment.Calls.Process.Memory.Map(ResponseHva, (ulong)Size, Prot.ReadWrite);
         Span<byte> p = stackalloc byte[16];
         p.Clear();
-        Le.Put32(p, 0, (uint)CacheObject.Measurements);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)CacheObject.Measurements);
         read = CcaStructs.TsmReq(calls, vdev, TsmReqOp.ReadObject, p, ResponseHva, (uint)Size);
         if (ReadObject() != 0) throw new InvalidOperationException("READ_OBJECT did not fill the buffer");
         var got = new byte[Size];

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Vmm;
@@ -23,9 +24,9 @@ internal static class CcaStructs
     public static ulong TsmOp(IommufdCalls calls, uint vdev, uint type)
     {
         var s = new byte[IommuVdeviceTsmOp.SizeOf];
-        Le.Put32(s, IommuVdeviceTsmOp.Size, IommuVdeviceTsmOp.SizeOf);
-        Le.Put32(s, IommuVdeviceTsmOp.Type, type);
-        Le.Put32(s, IommuVdeviceTsmOp.VdeviceId, vdev);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(IommuVdeviceTsmOp.Size), IommuVdeviceTsmOp.SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(IommuVdeviceTsmOp.Type), type);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(IommuVdeviceTsmOp.VdeviceId), vdev);
         return calls.Scratch.Put(s);
     }
 
@@ -35,9 +36,9 @@ internal static class CcaStructs
     public static byte[] Mmio(ulong gpaBase, ulong gpaTop, ulong paBase)
     {
         var p = new byte[24];
-        Le.Put64(p, 0, gpaBase);
-        Le.Put64(p, 8, gpaTop);
-        Le.Put64(p, 16, paBase);
+        BinaryPrimitives.WriteUInt64LittleEndian(p, gpaBase);
+        BinaryPrimitives.WriteUInt64LittleEndian(p.AsSpan(8), gpaTop);
+        BinaryPrimitives.WriteUInt64LittleEndian(p.AsSpan(16), paBase);
         return p;
     }
 

@@ -1,13 +1,15 @@
-// `tsmlab tdisp [--device FILE]`: drives a modelled TDISP device line by line. Each input line is
-// a PCI-SIG vendor-defined payload in hex (protocol_id 0x00 IDE_KM / 0x01 TDISP, then the
-// message); each output line is the device's answer the same way, flushed at once so another
-// program can drive the device interactively. State persists across lines.
 using System.CommandLine;
 using TsmLab.Input;
 using TsmLab.Tdisp.Device;
 
 namespace TsmLab.Cli;
 
+/// <summary>
+/// `tsmlab tdisp [--device FILE]`: drives a modelled TDISP device line by line. Each input line is
+/// a PCI-SIG vendor-defined payload in hex (protocol_id 0x00 IDE_KM / 0x01 TDISP, then the
+/// message); each output line is the device's answer the same way, flushed at once so another
+/// program can drive the device interactively. State persists across lines.
+/// </summary>
 internal static class TdispCommand
 {
     public static Command Create(CliIo io)

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 namespace TsmLab.Abi;
 
 // Numbers and layouts of include/uapi/linux/iommufd.h (torvalds/linux; iommufd TSM series v5,
@@ -118,13 +119,13 @@ public static class IommuVdeviceTsmReqScope
     public static void Write(Span<byte> s, uint vdeviceId, TsmReqScope scope, uint reqLen, uint respLen, ulong reqUptr, ulong respUptr)
     {
         s[..SizeOf].Clear();
-        Le.Put32(s, Size, SizeOf);
-        Le.Put32(s, VdeviceId, vdeviceId);
-        Le.Put32(s, Scope, (uint)scope);
-        Le.Put32(s, ReqLen, reqLen);
-        Le.Put32(s, RespLen, respLen);
-        Le.Put64(s, ReqUptr, reqUptr);
-        Le.Put64(s, RespUptr, respUptr);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[Size..], SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[VdeviceId..], vdeviceId);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[Scope..], (uint)scope);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[ReqLen..], reqLen);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[RespLen..], respLen);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[ReqUptr..], reqUptr);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[RespUptr..], respUptr);
     }
 
     public static readonly AbiStruct Layout = AbiStruct.Define("iommu_vdevice_tsm_req", SizeOf, "resp_uptr",
@@ -142,14 +143,14 @@ public static class IommuVdeviceTsmReqOpArch
     public static void Write(Span<byte> s, uint vdeviceId, TsmReqOp op, TvmArch arch, uint reqLen, uint respLen, ulong reqUptr, ulong respUptr)
     {
         s[..SizeOf].Clear();
-        Le.Put32(s, Size, SizeOf);
-        Le.Put32(s, VdeviceId, vdeviceId);
-        Le.Put32(s, Op, (uint)op);
-        Le.Put32(s, TvmArch, (uint)arch);
-        Le.Put32(s, ReqLen, reqLen);
-        Le.Put32(s, RespLen, respLen);
-        Le.Put64(s, ReqUptr, reqUptr);
-        Le.Put64(s, RespUptr, respUptr);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[Size..], SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[VdeviceId..], vdeviceId);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[Op..], (uint)op);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TvmArch..], (uint)arch);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[ReqLen..], reqLen);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[RespLen..], respLen);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[ReqUptr..], reqUptr);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[RespUptr..], respUptr);
     }
 
     public static readonly AbiStruct Layout = AbiStruct.Define("iommu_vdevice_tsm_req", SizeOf, "tsm_code",

@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Kernel;
 
@@ -197,7 +198,7 @@ public sealed class AddressSpace : IUserMemory
     {
         Span<byte> b = stackalloc byte[4];
         int rc = CopyFromUser(b, addr);
-        value = rc == 0 ? Le.U32(b, 0) : 0;
+        value = rc == 0 ? BinaryPrimitives.ReadUInt32LittleEndian(b) : 0;
         return rc;
     }
 

@@ -1,5 +1,6 @@
 using TsmLab.Abi;
 using TsmLab.Kernel;
+using System.Buffers.Binary;
 
 namespace TsmLab.Linux;
 
@@ -35,7 +36,7 @@ public sealed unsafe class ProcessMemory : IUserMemory
     {
         Span<byte> b = stackalloc byte[4];
         int rc = CopyFromUser(b, addr);
-        value = rc == 0 ? Le.U32(b, 0) : 0;
+        value = rc == 0 ? BinaryPrimitives.ReadUInt32LittleEndian(b) : 0;
         return rc;
     }
 

@@ -1,4 +1,3 @@
-using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Linux;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TsmLab.Abi;
 using TsmLab.Kernel;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tracing;
 
@@ -27,7 +28,7 @@ public static class IoctlTrace
             {
                 foreach (var f in abi.Struct.Fields)
                 {
-                    ulong v = f.Size == 8 ? Le.U64(bytes, f.Offset) : f.Size == 4 ? Le.U32(bytes, f.Offset) : f.Size == 2 ? Le.U16(bytes, f.Offset) : bytes[f.Offset];
+                    ulong v = f.Size == 8 ? BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(f.Offset)) : f.Size == 4 ? BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(f.Offset)) : f.Size == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(f.Offset)) : bytes[f.Offset];
                     fields.Add(new(f.Name, f.Name.EndsWith("uptr", StringComparison.Ordinal) || f.Name == "addr" ? $"0x{v:x}" : v.ToString(CultureInfo.InvariantCulture)));
                 }
             }

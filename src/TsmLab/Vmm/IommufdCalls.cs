@@ -1,5 +1,6 @@
 using TsmLab.Abi;
 using TsmLab.Kernel;
+using System.Buffers.Binary;
 
 namespace TsmLab.Vmm;
 
@@ -18,44 +19,44 @@ public sealed class IommufdCalls(Process process, ScratchMemory scratch)
     public long CreateVfioKvmDevice(int vmFd, out int deviceFd)
     {
         Span<byte> s = stackalloc byte[(int)KvmCreateDevice.SizeOf];
-        Le.Put32(s, KvmCreateDevice.Type, KvmCreateDevice.TypeVfio);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[KvmCreateDevice.Type..], KvmCreateDevice.TypeVfio);
         ulong a = scratch.Put(s);
         long rc = process.Ioctl(vmFd, KvmIoctl.CreateDevice, a);
-        deviceFd = rc == 0 ? (int)Le.U32(scratch.Read(a, 12), KvmCreateDevice.Fd) : -1;
+        deviceFd = rc == 0 ? (int)BinaryPrimitives.ReadUInt32LittleEndian(scratch.Read(a, 12).AsSpan(KvmCreateDevice.Fd)) : -1;
         return rc;
     }
 
     public long AddVfioFile(int kvmDeviceFd, int vfioFd)
     {
         Span<byte> fd = stackalloc byte[4];
-        Le.Put32(fd, 0, (uint)vfioFd);
+        BinaryPrimitives.WriteUInt32LittleEndian(fd, (uint)vfioFd);
         ulong fdAddr = scratch.Put(fd);
         Span<byte> s = stackalloc byte[(int)KvmDeviceAttr.SizeOf];
-        Le.Put32(s, KvmDeviceAttr.Group, KvmDeviceAttr.GroupVfioFile);
-        Le.Put64(s, KvmDeviceAttr.Attr, KvmDeviceAttr.VfioFileAdd);
-        Le.Put64(s, KvmDeviceAttr.Addr, fdAddr);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[KvmDeviceAttr.Group..], KvmDeviceAttr.GroupVfioFile);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[KvmDeviceAttr.Attr..], KvmDeviceAttr.VfioFileAdd);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[KvmDeviceAttr.Addr..], fdAddr);
         return process.Ioctl(kvmDeviceFd, KvmIoctl.SetDeviceAttr, scratch.Put(s));
     }
 
     public long BindIommufd(int vfioFd, int iommuFd, out uint devId)
     {
         Span<byte> s = stackalloc byte[VfioDeviceBindIommufd.SizeOf];
-        Le.Put32(s, VfioDeviceBindIommufd.Argsz, VfioDeviceBindIommufd.SizeOf);
-        Le.Put32(s, VfioDeviceBindIommufd.Iommufd, (uint)iommuFd);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[VfioDeviceBindIommufd.Argsz..], VfioDeviceBindIommufd.SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[VfioDeviceBindIommufd.Iommufd..], (uint)iommuFd);
         ulong a = scratch.Put(s);
         long rc = process.Ioctl(vfioFd, VfioIoctl.DeviceBindIommufd, a);
-        devId = rc == 0 ? Le.U32(scratch.Read(a, VfioDeviceBindIommufd.SizeOf), VfioDeviceBindIommufd.OutDevid) : 0;
+        devId = rc == 0 ? BinaryPrimitives.ReadUInt32LittleEndian(scratch.Read(a, VfioDeviceBindIommufd.SizeOf).AsSpan(VfioDeviceBindIommufd.OutDevid)) : 0;
         return rc;
     }
 
     public long AttachPt(int vfioFd, uint ptId, out uint hwptId)
     {
         Span<byte> s = stackalloc byte[VfioDeviceAttachIommufdPt.SizeOf];
-        Le.Put32(s, VfioDeviceAttachIommufdPt.Argsz, VfioDeviceAttachIommufdPt.SizeOf);
-        Le.Put32(s, VfioDeviceAttachIommufdPt.PtId, ptId);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[VfioDeviceAttachIommufdPt.Argsz..], VfioDeviceAttachIommufdPt.SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[VfioDeviceAttachIommufdPt.PtId..], ptId);
         ulong a = scratch.Put(s);
         long rc = process.Ioctl(vfioFd, VfioIoctl.DeviceAttachIommufdPt, a);
-        hwptId = rc == 0 ? Le.U32(scratch.Read(a, VfioDeviceAttachIommufdPt.SizeOf), VfioDeviceAttachIommufdPt.PtId) : 0;
+        hwptId = rc == 0 ? BinaryPrimitives.ReadUInt32LittleEndian(scratch.Read(a, VfioDeviceAttachIommufdPt.SizeOf).AsSpan(VfioDeviceAttachIommufdPt.PtId)) : 0;
         return rc;
     }
 
@@ -65,43 +66,43 @@ public sealed class IommufdCalls(Process process, ScratchMemory scratch)
     public long HwptAlloc(int iommuFd, uint devId, uint ptId, uint flags, out uint hwptId) =>
         Iommufd(iommuFd, IommufdIoctl.HwptAlloc, IommuHwptAlloc.SizeOf, s =>
         {
-            Le.Put32(s, IommuHwptAlloc.Flags, flags);
-            Le.Put32(s, IommuHwptAlloc.DevId, devId);
-            Le.Put32(s, IommuHwptAlloc.PtId, ptId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuHwptAlloc.Flags..], flags);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuHwptAlloc.DevId..], devId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuHwptAlloc.PtId..], ptId);
         }, IommuHwptAlloc.OutHwptId, out hwptId);
 
     public long ViommuAlloc(int iommuFd, uint type, uint devId, uint hwptId, out uint viommuId) =>
         Iommufd(iommuFd, IommufdIoctl.ViommuAlloc, IommuViommuAlloc.SizeOf, s =>
         {
-            Le.Put32(s, IommuViommuAlloc.Type, type);
-            Le.Put32(s, IommuViommuAlloc.DevId, devId);
-            Le.Put32(s, IommuViommuAlloc.HwptId, hwptId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuViommuAlloc.Type..], type);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuViommuAlloc.DevId..], devId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuViommuAlloc.HwptId..], hwptId);
         }, IommuViommuAlloc.OutViommuId, out viommuId);
 
     public long VdeviceAlloc(int iommuFd, uint viommuId, uint devId, ulong virtId, out uint vdeviceId) =>
         Iommufd(iommuFd, IommufdIoctl.VdeviceAlloc, IommuVdeviceAlloc.SizeOf, s =>
         {
-            Le.Put32(s, IommuVdeviceAlloc.ViommuId, viommuId);
-            Le.Put32(s, IommuVdeviceAlloc.DevId, devId);
-            Le.Put64(s, IommuVdeviceAlloc.VirtId, virtId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuVdeviceAlloc.ViommuId..], viommuId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuVdeviceAlloc.DevId..], devId);
+            BinaryPrimitives.WriteUInt64LittleEndian(s[IommuVdeviceAlloc.VirtId..], virtId);
         }, IommuVdeviceAlloc.OutVdeviceId, out vdeviceId);
 
     public long Destroy(int iommuFd, uint id) =>
-        Iommufd(iommuFd, IommufdIoctl.Destroy, IommuDestroy.SizeOf, s => Le.Put32(s, IommuDestroy.Id, id), -1, out _);
+        Iommufd(iommuFd, IommufdIoctl.Destroy, IommuDestroy.SizeOf, s => BinaryPrimitives.WriteUInt32LittleEndian(s[IommuDestroy.Id..], id), -1, out _);
 
     public long TsmOp(int iommuFd, uint vdeviceId, uint type) =>
         Iommufd(iommuFd, IommufdIoctl.VdeviceTsmOp, IommuVdeviceTsmOp.SizeOf, s =>
         {
-            Le.Put32(s, IommuVdeviceTsmOp.Type, type);
-            Le.Put32(s, IommuVdeviceTsmOp.VdeviceId, vdeviceId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuVdeviceTsmOp.Type..], type);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[IommuVdeviceTsmOp.VdeviceId..], vdeviceId);
         }, -1, out _);
 
     /// <summary>IOMMU_VDEVICE_TSM_INFO; on success <paramref name="info"/> holds the kernel's answer.</summary>
     public long TsmInfo(int iommuFd, uint vdeviceId, out TsmInfo info)
     {
         Span<byte> s = stackalloc byte[IommuVdeviceTsmInfo.SizeOf];
-        Le.Put32(s, IommuVdeviceTsmInfo.Size, IommuVdeviceTsmInfo.SizeOf);
-        Le.Put32(s, IommuVdeviceTsmInfo.VdeviceId, vdeviceId);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[IommuVdeviceTsmInfo.Size..], IommuVdeviceTsmInfo.SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[IommuVdeviceTsmInfo.VdeviceId..], vdeviceId);
         ulong a = scratch.Put(s);
         long rc = process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmInfo, a);
         info = rc == 0 ? Vmm.TsmInfo.Parse(scratch.Read(a, IommuVdeviceTsmInfo.SizeOf)) : default;
@@ -121,7 +122,7 @@ public sealed class IommufdCalls(Process process, ScratchMemory scratch)
         IommuVdeviceTsmReqOpArch.Write(s, vdeviceId, op, arch, (uint)request.Length, (uint)responseLength, req, resp);
         ulong a = scratch.Put(s);
         long rc = process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, a);
-        tsmCode = Le.U64(scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf), IommuVdeviceTsmReqOpArch.TsmCode);
+        tsmCode = BinaryPrimitives.ReadUInt64LittleEndian(scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf).AsSpan(IommuVdeviceTsmReqOpArch.TsmCode));
         int produced = rc >= 0 && rc <= responseLength ? responseLength - (int)rc : 0;
         response = produced > 0 ? scratch.Read(resp, produced) : [];
         return rc;
@@ -145,11 +146,11 @@ public sealed class IommufdCalls(Process process, ScratchMemory scratch)
     private long Iommufd(int fd, uint cmd, int size, Fill fill, int outOffset, out uint outValue)
     {
         var s = new byte[size];
-        Le.Put32(s, 0, (uint)size);
+        BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)size);
         fill(s);
         ulong a = scratch.Put(s);
         long rc = process.Ioctl(fd, cmd, a);
-        outValue = rc == 0 && outOffset >= 0 ? Le.U32(scratch.Read(a, size), outOffset) : 0;
+        outValue = rc == 0 && outOffset >= 0 ? BinaryPrimitives.ReadUInt32LittleEndian(scratch.Read(a, size).AsSpan(outOffset)) : 0;
         return rc;
     }
 }

@@ -1,5 +1,6 @@
 using TsmLab.Abi;
 using TsmLab.Tdisp.Wire;
+using System.Buffers.Binary;
 
 namespace TsmLab.Vmm;
 
@@ -18,9 +19,9 @@ public readonly record struct TsmInfo(
     public bool Supports(TsmReqOp op) => (SupportedOps & (1ul << (int)op)) != 0;
 
     public static TsmInfo Parse(ReadOnlySpan<byte> s) => new(
-        Le.U32(s, IommuVdeviceTsmInfo.OutTsmId), (TvmArch)Le.U32(s, IommuVdeviceTsmInfo.OutTvmArch),
-        Le.U32(s, IommuVdeviceTsmInfo.OutBus), (TdiState)Le.U32(s, IommuVdeviceTsmInfo.OutTdiState),
-        Le.U32(s, IommuVdeviceTsmInfo.OutFlags), Le.U64(s, IommuVdeviceTsmInfo.OutSupportedOps),
-        Le.U32(s, IommuVdeviceTsmInfo.OutMaxReqLen), Le.U32(s, IommuVdeviceTsmInfo.OutMaxRespLen),
-        Le.U32(s, IommuVdeviceTsmInfo.OutScopeMask), Le.U32(s, IommuVdeviceTsmInfo.OutRejections));
+        BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutTsmId..]), (TvmArch)BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutTvmArch..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutBus..]), (TdiState)BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutTdiState..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutFlags..]), BinaryPrimitives.ReadUInt64LittleEndian(s[IommuVdeviceTsmInfo.OutSupportedOps..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutMaxReqLen..]), BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutMaxRespLen..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutScopeMask..]), BinaryPrimitives.ReadUInt32LittleEndian(s[IommuVdeviceTsmInfo.OutRejections..]));
 }

@@ -1,5 +1,6 @@
 using TsmLab.Abi;
 using TsmLab.Kernel;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Kernel;
 
@@ -32,10 +33,10 @@ internal static class Raw
     public static byte[] Struct(int size, params (int Offset, ulong Value, int Width)[] fields)
     {
         var b = new byte[size];
-        Le.Put32(b, 0, (uint)size);
+        BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)size);
         foreach (var (off, v, w) in fields)
         {
-            if (w == 8) Le.Put64(b, off, v); else Le.Put32(b, off, (uint)v);
+            if (w == 8) BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(off), v); else BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(off), (uint)v);
         }
         return b;
     }

@@ -2,6 +2,7 @@ using TsmLab.Abi;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Kernel;
 
@@ -68,7 +69,7 @@ internal sealed class TestTsmPlatform(TvmArch arch) : ILinkTsmPlatform
     {
         requestClass = default;
         if (request.Length < 4) return false;
-        switch (Le.U32(request, 0))
+        switch (BinaryPrimitives.ReadUInt32LittleEndian(request))
         {
             case 1 when request.Length == 4: requestClass = TsmReqClass.Info; return true;
             case 2 when request.Length == 8: requestClass = TsmReqClass.StateChange; return true;
@@ -83,12 +84,12 @@ internal sealed class TestTsmPlatform(TvmArch arch) : ILinkTsmPlatform
         if (r.Profile == TsmAbiProfile.Scope)
         {
             Span<byte> s = stackalloc byte[4];
-            if (Le.U32(r.Request, 0) == 1)
+            if (BinaryPrimitives.ReadUInt32LittleEndian(r.Request) == 1)
             {
-                Le.Put32(s, 0, (uint)state);
+                BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)state);
                 return r.Respond(s);
             }
-            return SetState(tdi, ref r, Le.U32(r.Request, 4));
+            return SetState(tdi, ref r, BinaryPrimitives.ReadUInt32LittleEndian(r.Request[4..]));
         }
         switch (r.Op)
         {
@@ -98,18 +99,18 @@ internal sealed class TestTsmPlatform(TvmArch arch) : ILinkTsmPlatform
                 return r.NoResponse();
             case TsmReqOp.SetTdiState:
                 if (r.Request.Length != 4) return Errno.EINVAL.Neg();
-                return SetState(tdi, ref r, Le.U32(r.Request, 0));
+                return SetState(tdi, ref r, BinaryPrimitives.ReadUInt32LittleEndian(r.Request));
             case TsmReqOp.ObjectInfo:
             {
                 if (r.Request.Length != 4) return Errno.EINVAL.Neg();
                 Span<byte> s = stackalloc byte[4];
-                Le.Put32(s, 0, (uint)Object.Length);
+                BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)Object.Length);
                 return r.Respond(s);
             }
             case TsmReqOp.ReadObject:
             {
                 if (r.Request.Length != 16) return Errno.EINVAL.Neg();
-                ulong offset = Le.U64(r.Request, 8);
+                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(r.Request[8..]);
                 if (offset > (ulong)Object.Length) return Errno.EINVAL.Neg();
                 var rest = Object.AsSpan((int)offset);
                 return r.Respond(rest[..Math.Min(rest.Length, (int)r.ResponseLength)]);

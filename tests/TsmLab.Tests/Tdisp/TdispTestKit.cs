@@ -1,11 +1,13 @@
-// Shared helpers for the TDISP tests: hand-built request bytes, a device with reproducible
-// nonces, and drivers that put a TDI into each state of §5.6.
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tests.Tdisp;
 
+/// <summary>
+/// Shared helpers for the TDISP tests: hand-built request bytes, a device with reproducible nonces,
+/// and drivers that put a TDI into each state of §5.6.
+/// </summary>
 internal sealed class FailingEntropySource : ITdispEntropySource
 {
     public bool Fail { get; set; } = true;

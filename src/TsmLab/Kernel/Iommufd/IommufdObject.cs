@@ -1,4 +1,3 @@
-using TsmLab.Abi;
 using TsmLab.Kernel.Kvm;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;

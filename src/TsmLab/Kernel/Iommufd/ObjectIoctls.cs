@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Kernel.Iommufd;
 
@@ -10,16 +11,16 @@ namespace TsmLab.Kernel.Iommufd;
 internal static class ObjectIoctls
 {
     /// <summary>IOMMU_DESTROY: ENOENT, EBUSY (see <see cref="IommufdContext.Remove"/>).</summary>
-    public static int Destroy(ref IommufdUcmd u) => u.Context.Remove(Le.U32(u.Cmd, IommuDestroy.Id));
+    public static int Destroy(ref IommufdUcmd u) => u.Context.Remove(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuDestroy.Id..]));
 
     /// <summary>IOMMU_IOAS_ALLOC: flags must be 0 (EOPNOTSUPP).</summary>
     public static int IoasAlloc(ref IommufdUcmd u)
     {
-        if (Le.U32(u.Cmd, IommuIoasAlloc.Flags) != 0) return Errno.EOPNOTSUPP.Neg();
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuIoasAlloc.Flags..]) != 0) return Errno.EOPNOTSUPP.Neg();
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "IOAS")) return Errno.ENOMEM.Neg();
         var ioas = new Ioas();
         u.Context.Add(ioas);
-        Le.Put32(u.Cmd, IommuIoasAlloc.OutIoasId, ioas.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuIoasAlloc.OutIoasId..], ioas.Id);
         return RespondOrAbort(ref u, IommuIoasAlloc.SizeOf, ioas);
     }
 
@@ -31,14 +32,14 @@ internal static class ObjectIoctls
     /// </summary>
     public static int HwptAlloc(ref IommufdUcmd u)
     {
-        uint flags = Le.U32(u.Cmd, IommuHwptAlloc.Flags);
-        if ((flags & ~IommuHwptAlloc.FlagNestParent) != 0 || Le.U32(u.Cmd, IommuHwptAlloc.Reserved) != 0)
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.Flags..]);
+        if ((flags & ~IommuHwptAlloc.FlagNestParent) != 0 || BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.Reserved..]) != 0)
             return Errno.EOPNOTSUPP.Neg();
-        uint dataType = Le.U32(u.Cmd, IommuHwptAlloc.DataType);
-        if (Le.U32(u.Cmd, IommuHwptAlloc.DataLen) == 0 && dataType != IommuHwptAlloc.DataNone) return Errno.EINVAL.Neg();
-        var idev = u.Context.Get<IommufdDevice>(Le.U32(u.Cmd, IommuHwptAlloc.DevId));
+        uint dataType = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.DataType..]);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.DataLen..]) == 0 && dataType != IommuHwptAlloc.DataNone) return Errno.EINVAL.Neg();
+        var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
-        var pt = u.Context.GetAny(Le.U32(u.Cmd, IommuHwptAlloc.PtId));
+        var pt = u.Context.GetAny(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.PtId..]));
         if (pt is null) return Errno.ENOENT.Neg();
         if (dataType != IommuHwptAlloc.DataNone) return Errno.EOPNOTSUPP.Neg();
         if (pt is not Ioas ioas) return Errno.EINVAL.Neg();
@@ -49,7 +50,7 @@ internal static class ObjectIoctls
             ioas.Users++;
             u.Context.Add(hwpt);
         }
-        Le.Put32(u.Cmd, IommuHwptAlloc.OutHwptId, hwpt.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptAlloc.OutHwptId..], hwpt.Id);
         return RespondOrAbort(ref u, IommuHwptAlloc.SizeOf, hwpt);
     }
 
@@ -61,12 +62,12 @@ internal static class ObjectIoctls
     /// </summary>
     public static int ViommuAlloc(ref IommufdUcmd u)
     {
-        uint type = Le.U32(u.Cmd, IommuViommuAlloc.Type);
-        if (Le.U32(u.Cmd, IommuViommuAlloc.Flags) != 0 || type == IommuViommuAlloc.TypeDefault) return Errno.EOPNOTSUPP.Neg();
-        var idev = u.Context.Get<IommufdDevice>(Le.U32(u.Cmd, IommuViommuAlloc.DevId));
+        uint type = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.Type..]);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.Flags..]) != 0 || type == IommuViommuAlloc.TypeDefault) return Errno.EOPNOTSUPP.Neg();
+        var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
         if (!u.Context.Kernel.Configuration.Iommu.SupportsViommuType(type)) return Errno.EOPNOTSUPP.Neg();
-        var hwpt = u.Context.Get<HwPagetable>(Le.U32(u.Cmd, IommuViommuAlloc.HwptId));
+        var hwpt = u.Context.Get<HwPagetable>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.HwptId..]));
         if (hwpt is null) return Errno.ENOENT.Neg();
         if (!hwpt.NestParent) return Errno.EINVAL.Neg();
         if (idev.Kvm is null) return Errno.ENODEV.Neg();
@@ -78,7 +79,7 @@ internal static class ObjectIoctls
             idev.Kvm.Get();
             u.Context.Add(viommu);
         }
-        Le.Put32(u.Cmd, IommuViommuAlloc.OutViommuId, viommu.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuViommuAlloc.OutViommuId..], viommu.Id);
         return RespondOrAbort(ref u, IommuViommuAlloc.SizeOf, viommu);
     }
 
@@ -89,12 +90,12 @@ internal static class ObjectIoctls
     /// </summary>
     public static int VdeviceAlloc(ref IommufdUcmd u)
     {
-        var viommu = u.Context.Get<Viommu>(Le.U32(u.Cmd, IommuVdeviceAlloc.ViommuId));
+        var viommu = u.Context.Get<Viommu>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceAlloc.ViommuId..]));
         if (viommu is null) return Errno.ENOENT.Neg();
-        var idev = u.Context.Get<IommufdDevice>(Le.U32(u.Cmd, IommuVdeviceAlloc.DevId));
+        var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceAlloc.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
         if (viommu.Iommu != idev.Function.Iommu) return Errno.EINVAL.Neg();
-        ulong virtId = Le.U64(u.Cmd, IommuVdeviceAlloc.VirtId);
+        ulong virtId = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuVdeviceAlloc.VirtId..]);
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vDevice")) return Errno.ENOMEM.Neg();
         Vdevice vdev;
         // Check and link under the context's lock: two threads allocating on one device or virt_id race here.
@@ -108,7 +109,7 @@ internal static class ObjectIoctls
             viommu.Vdevs.Add(virtId, vdev);
             u.Context.Add(vdev);
         }
-        Le.Put32(u.Cmd, IommuVdeviceAlloc.OutVdeviceId, vdev.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceAlloc.OutVdeviceId..], vdev.Id);
         return RespondOrAbort(ref u, IommuVdeviceAlloc.SizeOf, vdev);
     }
 

@@ -1,6 +1,7 @@
 using TsmLab.Abi;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Kernel.Tsm;
+using System.Buffers.Binary;
 
 namespace TsmLab.Kernel.Iommufd;
 
@@ -18,13 +19,13 @@ internal static class TsmIoctls
     /// </summary>
     public static int TsmOp(ref IommufdUcmd u)
     {
-        if (Le.U32(u.Cmd, IommuVdeviceTsmOp.Flags) != 0) return Errno.EOPNOTSUPP.Neg();
-        var vdev = u.Context.Get<Vdevice>(Le.U32(u.Cmd, IommuVdeviceTsmOp.VdeviceId));
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmOp.Flags..]) != 0) return Errno.EOPNOTSUPP.Neg();
+        var vdev = u.Context.Get<Vdevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmOp.VdeviceId..]));
         if (vdev is null) return Errno.ENOENT.Neg();
         var kvm = vdev.Viommu.Kvm;
         if (kvm is null) return Errno.ENODEV.Neg();
         var tsm = u.Context.Kernel.Tsm;
-        switch (Le.U32(u.Cmd, IommuVdeviceTsmOp.Type))
+        switch (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmOp.Type..]))
         {
             case IommuVdeviceTsmOp.TypeBind:
                 int rc = tsm.Bind(vdev.Function, kvm, vdev.VirtId);
@@ -47,9 +48,9 @@ internal static class TsmIoctls
     /// </summary>
     public static int TsmReqOpArch(ref IommufdUcmd u)
     {
-        uint arch = Le.U32(u.Cmd, IommuVdeviceTsmReqOpArch.TvmArch);
-        uint op = Le.U32(u.Cmd, IommuVdeviceTsmReqOpArch.Op);
-        uint vdevId = Le.U32(u.Cmd, IommuVdeviceTsmReqOpArch.VdeviceId);
+        uint arch = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqOpArch.TvmArch..]);
+        uint op = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqOpArch.Op..]);
+        uint vdevId = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqOpArch.VdeviceId..]);
         if (!TsmOpNamespace.IsKnownArch(arch)) return Reject(ref u, vdevId, TsmRejection.UnknownArch);
         if (!TsmOpNamespace.IsValidFor(op, (TvmArch)arch)) return Reject(ref u, vdevId, TsmRejection.OpNotValidForArch);
         var vdev = u.Context.Get<Vdevice>(vdevId);
@@ -62,15 +63,15 @@ internal static class TsmIoctls
             Op = (TsmReqOp)op,
             Arch = (TvmArch)arch,
             Memory = u.Caller.UserMemory,
-            ResponseUptr = Le.U64(u.Cmd, IommuVdeviceTsmReqOpArch.RespUptr),
-            ResponseLength = Le.U32(u.Cmd, IommuVdeviceTsmReqOpArch.RespLen),
+            ResponseUptr = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuVdeviceTsmReqOpArch.RespUptr..]),
+            ResponseLength = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqOpArch.RespLen..]),
             TsmCode = 0,
         };
         int rc = u.Context.Kernel.Tsm.GuestRequest(vdev.Function, ref request,
-            Le.U64(u.Cmd, IommuVdeviceTsmReqOpArch.ReqUptr), Le.U32(u.Cmd, IommuVdeviceTsmReqOpArch.ReqLen), out var why);
+            BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuVdeviceTsmReqOpArch.ReqUptr..]), BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqOpArch.ReqLen..]), out var why);
         Count(ref u, vdev, why, rc);
 
-        Le.Put64(u.Cmd, IommuVdeviceTsmReqOpArch.TsmCode, request.TsmCode);
+        BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuVdeviceTsmReqOpArch.TsmCode..], request.TsmCode);
         if (u.Respond(IommuVdeviceTsmReqOpArch.SizeOf) < 0)
         {
             if (request.StateChanged) vdev.CountUncertainCompletion();
@@ -86,9 +87,9 @@ internal static class TsmIoctls
     /// </summary>
     public static int TsmReqScope(ref IommufdUcmd u)
     {
-        uint vdevId = Le.U32(u.Cmd, IommuVdeviceTsmReqScope.VdeviceId);
-        if (Le.U32(u.Cmd, IommuVdeviceTsmReqScope.Reserved) != 0) return Reject(ref u, vdevId, TsmRejection.ReservedNotZero, Errno.EOPNOTSUPP);
-        uint scope = Le.U32(u.Cmd, IommuVdeviceTsmReqScope.Scope);
+        uint vdevId = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqScope.VdeviceId..]);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqScope.Reserved..]) != 0) return Reject(ref u, vdevId, TsmRejection.ReservedNotZero, Errno.EOPNOTSUPP);
+        uint scope = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqScope.Scope..]);
         if (scope > IommuVdeviceTsmReqScope.ScopeLast) return Reject(ref u, vdevId, TsmRejection.ScopeOutOfRange);
         var vdev = u.Context.Get<Vdevice>(vdevId);
         if (vdev is null) return Errno.ENOENT.Neg();
@@ -100,11 +101,11 @@ internal static class TsmIoctls
             Scope = (TsmReqScope)scope,
             Arch = arch,
             Memory = u.Caller.UserMemory,
-            ResponseUptr = Le.U64(u.Cmd, IommuVdeviceTsmReqScope.RespUptr),
-            ResponseLength = Le.U32(u.Cmd, IommuVdeviceTsmReqScope.RespLen),
+            ResponseUptr = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuVdeviceTsmReqScope.RespUptr..]),
+            ResponseLength = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqScope.RespLen..]),
         };
         int rc = u.Context.Kernel.Tsm.GuestRequest(vdev.Function, ref request,
-            Le.U64(u.Cmd, IommuVdeviceTsmReqScope.ReqUptr), Le.U32(u.Cmd, IommuVdeviceTsmReqScope.ReqLen), out var why);
+            BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuVdeviceTsmReqScope.ReqUptr..]), BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmReqScope.ReqLen..]), out var why);
         Count(ref u, vdev, why, rc);
         return rc;
     }
@@ -117,8 +118,8 @@ internal static class TsmIoctls
     /// </summary>
     public static int TsmInfo(ref IommufdUcmd u)
     {
-        if (Le.U32(u.Cmd, IommuVdeviceTsmInfo.Flags) != 0) return Errno.EOPNOTSUPP.Neg();
-        var vdev = u.Context.Get<Vdevice>(Le.U32(u.Cmd, IommuVdeviceTsmInfo.VdeviceId));
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.Flags..]) != 0) return Errno.EOPNOTSUPP.Neg();
+        var vdev = u.Context.Get<Vdevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.VdeviceId..]));
         if (vdev is null) return Errno.ENOENT.Neg();
         var kernel = u.Context.Kernel;
         var fn = vdev.Function;
@@ -144,16 +145,16 @@ internal static class TsmIoctls
             }
         }
 
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutTsmId, tsm is null ? IommuVdeviceTsmInfo.NoTsm : (uint)tsm.Id);
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutTvmArch, (uint)vmArch);
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutBus, IommuVdeviceTsmInfo.BusPci);
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutTdiState, vdev.TsmBound ? (uint)kernel.Tsm.StateOf(fn) : (uint)TdiState.ConfigUnlocked);
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutFlags, flags);
-        Le.Put64(u.Cmd, IommuVdeviceTsmInfo.OutSupportedOps, ops);
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutMaxReqLen, served ? (uint)tsm!.Platform.MaxRequestLength : 0);
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutMaxRespLen, served ? (uint)tsm!.Platform.MaxResponseLength : 0);
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutScopeMask, scopes);
-        Le.Put32(u.Cmd, IommuVdeviceTsmInfo.OutRejections, (uint)Math.Min(vdev.TotalRejections, uint.MaxValue));
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutTsmId..], tsm is null ? IommuVdeviceTsmInfo.NoTsm : (uint)tsm.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutTvmArch..], (uint)vmArch);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutBus..], IommuVdeviceTsmInfo.BusPci);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutTdiState..], vdev.TsmBound ? (uint)kernel.Tsm.StateOf(fn) : (uint)TdiState.ConfigUnlocked);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutFlags..], flags);
+        BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutSupportedOps..], ops);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutMaxReqLen..], served ? (uint)tsm!.Platform.MaxRequestLength : 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutMaxRespLen..], served ? (uint)tsm!.Platform.MaxResponseLength : 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutScopeMask..], scopes);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.OutRejections..], (uint)Math.Min(vdev.TotalRejections, uint.MaxValue));
         return u.Respond(IommuVdeviceTsmInfo.SizeOf);
     }
 

@@ -1,5 +1,6 @@
 using TsmLab.Abi;
 using TsmLab.Kernel.Vfio;
+using System.Buffers.Binary;
 
 namespace TsmLab.Kernel.Kvm;
 
@@ -36,10 +37,10 @@ internal sealed class KvmVfioDeviceFile : KernelFile
         if (cmd != KvmIoctl.SetDeviceAttr) return Errno.ENOTTY.Neg();
         Span<byte> attr = stackalloc byte[(int)KvmDeviceAttr.SizeOf];
         if (caller.UserMemory.CopyFromUser(attr, arg) < 0) return Errno.EFAULT.Neg();
-        if (Le.U32(attr, KvmDeviceAttr.Group) != KvmDeviceAttr.GroupVfioFile) return Errno.ENXIO.Neg();
-        ulong which = Le.U64(attr, KvmDeviceAttr.Attr);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(attr[KvmDeviceAttr.Group..]) != KvmDeviceAttr.GroupVfioFile) return Errno.ENXIO.Neg();
+        ulong which = BinaryPrimitives.ReadUInt64LittleEndian(attr[KvmDeviceAttr.Attr..]);
         if (which != KvmDeviceAttr.VfioFileAdd && which != KvmDeviceAttr.VfioFileDel) return Errno.ENXIO.Neg();
-        if (caller.UserMemory.GetUser32(Le.U64(attr, KvmDeviceAttr.Addr), out uint fdBits) < 0) return Errno.EFAULT.Neg();
+        if (caller.UserMemory.GetUser32(BinaryPrimitives.ReadUInt64LittleEndian(attr[KvmDeviceAttr.Addr..]), out uint fdBits) < 0) return Errno.EFAULT.Neg();
         var file = caller.Fget((int)fdBits);
         if (file is null) return Errno.EBADF.Neg();
         try

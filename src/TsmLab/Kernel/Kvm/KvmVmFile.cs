@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Kernel.Kvm;
 
@@ -19,8 +20,8 @@ internal sealed class KvmVmFile(KvmVm vm) : KernelFile
         if (cmd != KvmIoctl.CreateDevice) return Errno.ENOTTY.Neg();
         Span<byte> cd = stackalloc byte[(int)KvmCreateDevice.SizeOf];
         if (caller.UserMemory.CopyFromUser(cd, arg) < 0) return Errno.EFAULT.Neg();
-        if (Le.U32(cd, KvmCreateDevice.Type) != KvmCreateDevice.TypeVfio) return Errno.ENODEV.Neg();
-        if ((Le.U32(cd, KvmCreateDevice.Flags) & KvmCreateDevice.FlagTest) != 0) return 0;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(cd[KvmCreateDevice.Type..]) != KvmCreateDevice.TypeVfio) return Errno.ENODEV.Neg();
+        if ((BinaryPrimitives.ReadUInt32LittleEndian(cd[KvmCreateDevice.Flags..]) & KvmCreateDevice.FlagTest) != 0) return 0;
         KvmVfioDeviceFile dev;
         lock (vm.Lock)
         {
@@ -33,7 +34,7 @@ internal sealed class KvmVmFile(KvmVm vm) : KernelFile
             dev.Put();
             return fd;
         }
-        Le.Put32(cd, KvmCreateDevice.Fd, (uint)fd);
+        BinaryPrimitives.WriteUInt32LittleEndian(cd[KvmCreateDevice.Fd..], (uint)fd);
         if (caller.UserMemory.CopyToUser(arg, cd) < 0)
         {
             // kvm_ioctl_create_device: the fd is already installed; Linux leaves it to the caller too.

@@ -1,4 +1,3 @@
-using TsmLab.Kernel;
 using TsmLab.Tracing;
 
 namespace TsmLab.Kernel.Pci;

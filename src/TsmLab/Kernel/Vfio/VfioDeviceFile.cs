@@ -1,6 +1,7 @@
 using TsmLab.Abi;
 using TsmLab.Kernel.Iommufd;
 using TsmLab.Kernel.Kvm;
+using System.Buffers.Binary;
 
 namespace TsmLab.Kernel.Vfio;
 
@@ -49,10 +50,10 @@ public sealed class VfioDeviceFile : KernelFile
     {
         Span<byte> b = stackalloc byte[VfioDeviceBindIommufd.SizeOf];
         if (caller.UserMemory.CopyFromUser(b, arg) < 0) return Errno.EFAULT.Neg();
-        if (Le.U32(b, VfioDeviceBindIommufd.Argsz) < VfioDeviceBindIommufd.SizeOf || Le.U32(b, VfioDeviceBindIommufd.Flags) != 0)
+        if (BinaryPrimitives.ReadUInt32LittleEndian(b[VfioDeviceBindIommufd.Argsz..]) < VfioDeviceBindIommufd.SizeOf || BinaryPrimitives.ReadUInt32LittleEndian(b[VfioDeviceBindIommufd.Flags..]) != 0)
             return Errno.EINVAL.Neg();
         if (Binding is not null || Device.OpenCount != 0) return Errno.EINVAL.Neg();
-        var file = caller.Fget(Le.S32(b, VfioDeviceBindIommufd.Iommufd));
+        var file = caller.Fget(BinaryPrimitives.ReadInt32LittleEndian(b[VfioDeviceBindIommufd.Iommufd..]));
         if (file is null) return Errno.EBADF.Neg();
         if (file is not IommufdContext ictx)
         {
@@ -64,7 +65,7 @@ public sealed class VfioDeviceFile : KernelFile
         Device.OpenCount++;
         Binding = idev;
         Span<byte> devid = stackalloc byte[4];
-        Le.Put32(devid, 0, idev.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(devid, idev.Id);
         if (caller.UserMemory.CopyToUser(arg + VfioDeviceBindIommufd.OutDevid, devid) < 0)
         {
             Unbind();
@@ -77,13 +78,13 @@ public sealed class VfioDeviceFile : KernelFile
     {
         Span<byte> a = stackalloc byte[VfioDeviceAttachIommufdPt.SizeOf];
         if (caller.UserMemory.CopyFromUser(a, arg) < 0) return Errno.EFAULT.Neg();
-        if (Le.U32(a, VfioDeviceAttachIommufdPt.Argsz) < VfioDeviceAttachIommufdPt.SizeOf || Le.U32(a, VfioDeviceAttachIommufdPt.Flags) != 0)
+        if (BinaryPrimitives.ReadUInt32LittleEndian(a[VfioDeviceAttachIommufdPt.Argsz..]) < VfioDeviceAttachIommufdPt.SizeOf || BinaryPrimitives.ReadUInt32LittleEndian(a[VfioDeviceAttachIommufdPt.Flags..]) != 0)
             return Errno.EINVAL.Neg();
         var idev = Binding!;
-        int rc = idev.Context.Attach(idev, Le.U32(a, VfioDeviceAttachIommufdPt.PtId), out uint hwptId, out bool changed);
+        int rc = idev.Context.Attach(idev, BinaryPrimitives.ReadUInt32LittleEndian(a[VfioDeviceAttachIommufdPt.PtId..]), out uint hwptId, out bool changed);
         if (rc < 0) return rc;
         Span<byte> pt = stackalloc byte[4];
-        Le.Put32(pt, 0, hwptId);
+        BinaryPrimitives.WriteUInt32LittleEndian(pt, hwptId);
         if (caller.UserMemory.CopyToUser(arg + VfioDeviceAttachIommufdPt.PtId, pt) < 0)
         {
             if (changed) idev.Context.Detach(idev);

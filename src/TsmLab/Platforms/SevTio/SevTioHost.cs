@@ -4,10 +4,6 @@ using TsmLab.Kernel.Pci;
 using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Device;
-using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio;
 

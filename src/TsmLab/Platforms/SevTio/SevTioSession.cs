@@ -6,9 +6,7 @@ using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Tdisp.Device;
 using TsmLab.Vmm;
-using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Firmware;
 
 namespace TsmLab.Platforms.SevTio;
 

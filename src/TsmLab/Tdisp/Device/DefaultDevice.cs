@@ -1,7 +1,9 @@
-// The built-in default device, shipped as the embedded resource DefaultDevice.json.
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>The default device every host starts from: PF 0000:01:00.0 (function_id 0x0100) with four VFs.</summary>
+/// <remarks>
+/// The built-in default device, shipped as the embedded resource DefaultDevice.json.
+/// </remarks>
 public static class DefaultDevice
 {
     private const string ResourceName = "TsmLab.Tdisp.Device.DefaultDevice.json";

@@ -1,8 +1,3 @@
-// Deterministic ECDSA (RFC 6979, HMAC-SHA-384 nonce) over the curve of a .NET ECDsa key, so the
-// device's certificate chain is byte-stable for a seed. The curve parameters come from the key
-// itself (ExportExplicitParameters), the arithmetic is Jacobian over System.Numerics.BigInteger.
-// A few milliseconds a signature and not constant-time: used only to sign the model's
-// own certificates once per identity, never on a request path.
 using System.Formats.Asn1;
 using System.Numerics;
 using System.Security.Cryptography;
@@ -11,6 +6,13 @@ using System.Security.Cryptography.X509Certificates;
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>Signs with RFC 6979 deterministic nonces; the signature is a DER ECDSA-Sig-Value.</summary>
+/// <remarks>
+/// Deterministic ECDSA (RFC 6979, HMAC-SHA-384 nonce) over the curve of a .NET ECDsa key, so the
+/// device's certificate chain is byte-stable for a seed. The curve parameters come from the key
+/// itself (ExportExplicitParameters), the arithmetic is Jacobian over System.Numerics.BigInteger. A
+/// few milliseconds a signature and not constant-time: used only to sign the model's own
+/// certificates once per identity, never on a request path.
+/// </remarks>
 internal sealed class DeterministicEcdsa
 {
     private readonly BigInteger p, a, n, d, gx, gy;

@@ -1,11 +1,13 @@
-// The configuration a modelled TDISP device is built from (parsed from JSON by
-// DeviceConfigurationJson). Where the spec is silent (BAR/MSI-X placement, SR-IOV routing,
-// IDE registers) the fields follow PCIe config-space conventions; see docs/tdisp.md.
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>A memory BAR of a function: index 0-5, base address as assigned by the host, size (power of two, at least 4 KiB).</summary>
+/// <remarks>
+/// The configuration a modelled TDISP device is built from (parsed from JSON by
+/// DeviceConfigurationJson). Where the spec is silent (BAR/MSI-X placement, SR-IOV routing, IDE
+/// registers) the fields follow PCIe config-space conventions; see docs/tdisp.md.
+/// </remarks>
 public sealed record BarConfiguration(int Index, ulong Address, ulong Size, bool Is64Bit, bool Prefetchable, bool MemAttrUpdatable = false);
 
 /// <summary>Where a function's MSI-X table and PBA sit (BAR and offset) and how many vectors the table has.</summary>

@@ -1,12 +1,14 @@
-// Parses and validates the device configuration JSON (schema in docs/tdisp.md) through the one
-// JSON input reader (TsmLab.Input.JsonInput): no reflection-based serialization. Numbers may be
-// JSON numbers or strings ("0x1000", "4096"). Every error names the file, the line and the field;
-// unknown fields are refused; ranges that combine offsets and sizes use checked arithmetic.
 using TsmLab.Input;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
 
+/// <summary>
+/// Parses and validates the device configuration JSON (schema in docs/tdisp.md) through the one
+/// JSON input reader (TsmLab.Input.JsonInput): no reflection-based serialization. Numbers may be
+/// JSON numbers or strings ("0x1000", "4096"). Every error names the file, the line and the field;
+/// unknown fields are refused; ranges that combine offsets and sizes use checked arithmetic.
+/// </summary>
 internal static class DeviceConfigurationJson
 {
     private static readonly (string Name, TdispRequestCode Code)[] RequestNames =

@@ -1,11 +1,3 @@
-// The device's identity for SPDM (used by a later SPDM issue; TDISP itself does not carry it):
-// a root CA and an ECDSA P-384 leaf, both keys derived from the configured seed with HKDF-SHA-384
-// (the scalar is re-derived with a counter until 0 < d < n), fixed serials and validity, and the
-// DMTF measurement blocks (DSP0274) of the configured measurements.
-// Stability: keys, subject names, serials, validity, extensions, measurements and the signatures
-// (RFC 6979 deterministic ECDSA, DeterministicEcdsa.cs) are byte-stable for a seed, so the whole
-// chain and its digests are the same on every run. Signed once per seed and subject in a process
-// (the signing is deterministic, so the cached DER is what signing again would give).
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -14,6 +6,16 @@ using System.Text;
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>A DMTF measurement block: index, spec 0x01 (DMTF), then type/size/value [DSP0274].</summary>
+/// <remarks>
+/// The device's identity for SPDM (used by a later SPDM issue; TDISP itself does not carry it): a
+/// root CA and an ECDSA P-384 leaf, both keys derived from the configured seed with HKDF-SHA-384
+/// (the scalar is re-derived with a counter until 0 &lt; d &lt; n), fixed serials and validity, and
+/// the DMTF measurement blocks (DSP0274) of the configured measurements. Stability: keys, subject
+/// names, serials, validity, extensions, measurements and the signatures (RFC 6979 deterministic
+/// ECDSA, DeterministicEcdsa.cs) are byte-stable for a seed, so the whole chain and its digests are
+/// the same on every run. Signed once per seed and subject in a process (the signing is
+/// deterministic, so the cached DER is what signing again would give).
+/// </remarks>
 public sealed record MeasurementBlock(byte Index, byte ValueType, byte[] Value)
 {
     /// <summary>Type bit 7: the value is a raw bit stream (else a digest).</summary>
@@ -48,7 +50,7 @@ public sealed class DeviceIdentity
     /// </summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Seed, string Leaf), Lazy<(byte[] Root, byte[] Leaf)>> SignedChains = new();
 
-    private readonly Lazy<(X509Certificate2 Root, X509Certificate2 Leaf)> _chain;
+    private readonly Lazy<(X509Certificate2 Root, X509Certificate2 Leaf)> chain;
 
     public DeviceIdentity(DeviceConfiguration configuration)
     {
@@ -63,7 +65,7 @@ public sealed class DeviceIdentity
             blocks.Add(m.Raw ? new MeasurementBlock(m.Index, (byte)(m.Type | MeasurementBlock.RawBitStream), m.Value)
                              : new MeasurementBlock(m.Index, m.Type, SHA384.HashData(m.Value)));
         Measurements = blocks;
-        _chain = new(BuildChain);
+        chain = new(BuildChain);
     }
 
     public string Seed { get; }
@@ -74,8 +76,8 @@ public sealed class DeviceIdentity
     public X500DistinguishedName RootSubject { get; }
     public X500DistinguishedName LeafSubject { get; }
     public IReadOnlyList<MeasurementBlock> Measurements { get; }
-    public X509Certificate2 RootCertificate => _chain.Value.Root;
-    public X509Certificate2 LeafCertificate => _chain.Value.Leaf;
+    public X509Certificate2 RootCertificate => chain.Value.Root;
+    public X509Certificate2 LeafCertificate => chain.Value.Leaf;
 
     /// <summary>The chain, root first, as DER.</summary>
     public IReadOnlyList<byte[]> CertificateChainDer => [RootCertificate.RawData, LeafCertificate.RawData];

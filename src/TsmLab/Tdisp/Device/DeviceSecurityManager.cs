@@ -1,20 +1,22 @@
-// The device security manager (DSM) of a TDISP device (PCIe 6.x §11) [D1]: it owns the device's
-// TDIs (the PF and its SR-IOV VFs), its IDE key slots [D4] and identity, and answers PCI-SIG
-// vendor-defined payloads. TDISP requests go through one generic entry (size, version, code,
-// supported bitmap, interface, per-code size and state from TdispRequestTable) before a handler
-// sees them; every rejection is a TDISP_ERROR [E1-E4] and leaves all state unchanged.
-// Transport-independent: framing lives in SpdmVendorDefinedResponder and DoeMailbox.
 using System.Buffers.Binary;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>A TDISP device's DSM serving every TDI of its functions (TDISP over protocol 0x01, IDE_KM over 0x00).</summary>
+/// <remarks>
+/// The device security manager (DSM) of a TDISP device (PCIe 6.x §11) [D1]: it owns the device's
+/// TDIs (the PF and its SR-IOV VFs), its IDE key slots [D4] and identity, and answers PCI-SIG
+/// vendor-defined payloads. TDISP requests go through one generic entry (size, version, code,
+/// supported bitmap, interface, per-code size and state from TdispRequestTable) before a handler
+/// sees them; every rejection is a TDISP_ERROR [E1-E4] and leaves all state unchanged.
+/// Transport-independent: framing lives in SpdmVendorDefinedResponder and DoeMailbox.
+/// </remarks>
 public sealed class DeviceSecurityManager : IVdmResponder
 {
-    private readonly Tdi[] _tdis;
-    private readonly Dictionary<ushort, Tdi> _byRid = [];
-    private readonly Lazy<DeviceIdentity> _identity;
+    private readonly Tdi[] tdis;
+    private readonly Dictionary<ushort, Tdi> byRid = [];
+    private readonly Lazy<DeviceIdentity> identity;
 
     /// <summary>Builds a device from a configuration; <paramref name="entropy"/> defaults to the OS CSPRNG.</summary>
     public DeviceSecurityManager(DeviceConfiguration configuration, ITdispEntropySource? entropy = null)
@@ -32,17 +34,17 @@ public sealed class DeviceSecurityManager : IVdmResponder
         if (configuration.Sriov is { } s)
             for (int i = 0; i < s.Count; i++)
                 tdis.Add(new Tdi(this, TdiFunctionId.FromRid((ushort)(configuration.Rid + s.FirstVfOffset + i * s.VfStride)), i, s.Layout, t.DeviceSpecificInfo.Length));
-        _tdis = [.. tdis];
-        foreach (var tdi in _tdis)
-            if (!_byRid.TryAdd(tdi.FunctionId.Rid, tdi))
+        this.tdis = [.. tdis];
+        foreach (var tdi in this.tdis)
+            if (!byRid.TryAdd(tdi.FunctionId.Rid, tdi))
                 throw new DeviceConfigurationException($"two functions share RID 0x{tdi.FunctionId.Rid:x4}");
-        _identity = new Lazy<DeviceIdentity>(() => new DeviceIdentity(configuration));
+        identity = new Lazy<DeviceIdentity>(() => new DeviceIdentity(configuration));
         int maxReport = 0;
-        foreach (var tdi in _tdis)
+        foreach (var tdi in this.tdis)
             maxReport = Math.Max(maxReport, Math.Min(t.MaxReportPortion, InterfaceReport.SizeOf(tdi.ReportRangeCount, t.DeviceSpecificInfo.Length)));
         MaxResponseSize = 1 + Math.Max(Math.Max(DeviceInterfaceReportResponse.FixedSize + maxReport, VdmMessage.FixedSize + 255),
             IdeKmQueryResponse.FixedSize + 4 * IdeRegisterCount);
-        _ideRegisters = new uint[IdeRegisterCount];
+        ideRegisters = new uint[IdeRegisterCount];
     }
 
     /// <summary>The built-in default device (see <see cref="DefaultDevice"/>).</summary>
@@ -54,9 +56,9 @@ public sealed class DeviceSecurityManager : IVdmResponder
     /// <summary>What TDISP_CAPABILITIES answers.</summary>
     public TdispCapabilities Capabilities { get; }
     /// <summary>The device's keys, certificate chain and measurements (built on first use).</summary>
-    public DeviceIdentity Identity => _identity.Value;
+    public DeviceIdentity Identity => identity.Value;
     /// <summary>Every TDI: the PF first, then its VFs in RID order.</summary>
-    public IReadOnlyList<Tdi> Interfaces => _tdis;
+    public IReadOnlyList<Tdi> Interfaces => tdis;
     /// <summary>STOP_INTERFACE in CONFIG_UNLOCKED: success (default, [V1]) or INVALID_INTERFACE_STATE ([E4]).</summary>
     public StopInUnlockedPolicy StopInUnlockedPolicy { get; set; }
     /// <summary>Whether LOCK_INTERFACE requires the default stream's IDE keys programmed and started (default on, [V1]).</summary>
@@ -77,7 +79,7 @@ public sealed class DeviceSecurityManager : IVdmResponder
             return null;
         if (id.SegmentValid ? id.Segment != Configuration.Segment : id.Segment != 0)
             return null;
-        return _byRid.GetValueOrDefault(id.Rid);
+        return byRid.GetValueOrDefault(id.Rid);
     }
 
     internal InterfaceInfo ReportInterfaceInfo =>
@@ -85,7 +87,7 @@ public sealed class DeviceSecurityManager : IVdmResponder
 
     internal bool AllInterfacesUnlocked()
     {
-        foreach (var t in _tdis)
+        foreach (var t in tdis)
             if (t.State != TdiState.ConfigUnlocked)
                 return false;
         return true;
@@ -93,7 +95,7 @@ public sealed class DeviceSecurityManager : IVdmResponder
 
     internal void ResetVirtualFunctions()
     {
-        foreach (var t in _tdis)
+        foreach (var t in tdis)
             if (t.IsVirtualFunction)
                 t.ResetAsVirtualFunction();
     }
@@ -154,7 +156,7 @@ public sealed class DeviceSecurityManager : IVdmResponder
     // ---- IDE_KM [D4] (§5.8) ----
 
     private const int IdeRegisterCount = 2 + 5 * 8;
-    private readonly uint[] _ideRegisters;
+    private readonly uint[] ideRegisters;
 
     private int RespondIdeKm(ReadOnlySpan<byte> request, Span<byte> response)
     {
@@ -176,7 +178,7 @@ public sealed class DeviceSecurityManager : IVdmResponder
                     return 0;
                 int count = FillIdeRegisters();
                 return IdeKmQueryResponse.Write(response, q.PortIndex, (byte)Configuration.Rid, Configuration.Bus, Configuration.Segment,
-                    ide.MaxPortIndex, _ideRegisters.AsSpan(0, count));
+                    ide.MaxPortIndex, ideRegisters.AsSpan(0, count));
             case IdeKmObjectId.KeyProg:
             {
                 var m = IdeKmStreamMessage.ReadLenient(request);
@@ -213,18 +215,18 @@ public sealed class DeviceSecurityManager : IVdmResponder
     {
         var streams = IdeKeys.StreamIds;
         int count = Math.Min(streams.Count, 8);
-        _ideRegisters[0] = (1u << 1) | (1u << 6) | ((uint)(count - 1) << 16);
-        _ideRegisters[1] = 0;
+        ideRegisters[0] = (1u << 1) | (1u << 6) | ((uint)(count - 1) << 16);
+        ideRegisters[1] = 0;
         ushort ridBase = Configuration.Rid;
-        ushort ridLimit = _tdis[^1].FunctionId.Rid;
+        ushort ridLimit = tdis[^1].FunctionId.Rid;
         for (int i = 0; i < count; i++)
         {
             int r = 2 + i * 5;
-            _ideRegisters[r] = 0;
-            _ideRegisters[r + 1] = (IdeKeys.IsStreamReady(streams[i]) ? 1u : 0u) | ((uint)streams[i] << 24);
-            _ideRegisters[r + 2] = 0;
-            _ideRegisters[r + 3] = (uint)ridLimit << 8;
-            _ideRegisters[r + 4] = 1u | ((uint)ridBase << 8);
+            ideRegisters[r] = 0;
+            ideRegisters[r + 1] = (IdeKeys.IsStreamReady(streams[i]) ? 1u : 0u) | ((uint)streams[i] << 24);
+            ideRegisters[r + 2] = 0;
+            ideRegisters[r + 3] = (uint)ridLimit << 8;
+            ideRegisters[r + 4] = 1u | ((uint)ridBase << 8);
         }
         return 2 + count * 5;
     }

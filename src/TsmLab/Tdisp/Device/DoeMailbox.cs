@@ -1,11 +1,13 @@
-// The device's DOE mailbox [D2] (§5.1): one DOE data object in (8-byte header, DWORD-padded),
-// one out. Type 1 (SPDM) goes to the SPDM responder; type 2 (SECURED_SPDM) needs a session layer
-// that a later issue adds (pass one as the secured responder); anything else gets no response.
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>A function's DOE mailbox: unwraps DOE objects and frames the answers [D2].</summary>
+/// <remarks>
+/// The device's DOE mailbox [D2] (§5.1): one DOE data object in (8-byte header, DWORD-padded), one
+/// out. Type 1 (SPDM) goes to the SPDM responder; type 2 (SECURED_SPDM) needs a session layer that
+/// a later issue adds (pass one as the secured responder); anything else gets no response.
+/// </remarks>
 public sealed class DoeMailbox(ISpdmResponder spdm, ISpdmResponder? securedSpdm = null) : TsmLab.Kernel.Pci.IDoeMailbox, ISpdmIdentityStandIn
 {
     /// <summary>A mailbox answering SPDM VENDOR_DEFINED messages for <paramref name="device"/>.</summary>

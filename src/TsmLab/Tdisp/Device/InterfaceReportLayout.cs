@@ -1,22 +1,24 @@
-// How a function's BARs become the MMIO ranges of its interface report (§5.5) [D1,O1]:
-// one range per BAR region, the MSI-X table and PBA pages cut out as their own ranges
-// (attribute bits b0/b1), range_id = BAR index, first_page = BAR address + region offset +
-// MMIO_REPORTING_OFFSET. Without LOCK_MSIX the table and PBA stay host-owned, so they carry
-// IS_NON_TEE_MEM (a modelling choice, see docs/tdisp.md). Segments are computed once; the
-// report is written at LOCK time into a preallocated buffer without allocating.
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
 
+/// <summary>
+/// How a function's BARs become the MMIO ranges of its interface report (§5.5) [D1,O1]: one range
+/// per BAR region, the MSI-X table and PBA pages cut out as their own ranges (attribute bits
+/// b0/b1), range_id = BAR index, first_page = BAR address + region offset + MMIO_REPORTING_OFFSET.
+/// Without LOCK_MSIX the table and PBA stay host-owned, so they carry IS_NON_TEE_MEM (a modelling
+/// choice, see docs/tdisp.md). Segments are computed once; the report is written at LOCK time into
+/// a preallocated buffer without allocating.
+/// </summary>
 internal sealed class InterfaceReportLayout
 {
     private readonly record struct Segment(int BarSlot, ulong Offset, uint Pages, MmioRangeAttributes Attributes, ushort RangeId);
 
-    private readonly Segment[] _segments;
-    private readonly MmioRange[] _scratch;
+    private readonly Segment[] segments;
+    private readonly MmioRange[] scratch;
 
     public FunctionLayout Layout { get; }
-    public int RangeCount => _segments.Length;
+    public int RangeCount => segments.Length;
 
     public InterfaceReportLayout(FunctionLayout layout)
     {
@@ -46,12 +48,12 @@ internal sealed class InterfaceReportLayout
             if (at < bar.Size)
                 segs.Add(new Segment(slot, at, Pages(bar.Size - at), normal, (ushort)bar.Index));
         }
-        _segments = [.. segs.OrderBy(s => layout.Bars[s.BarSlot].Index).ThenBy(s => s.Offset)];
-        _scratch = new MmioRange[_segments.Length];
+        segments = [.. segs.OrderBy(s => layout.Bars[s.BarSlot].Index).ThenBy(s => s.Offset)];
+        scratch = new MmioRange[segments.Length];
     }
 
     /// <summary>The report size for this function with the given device-specific info.</summary>
-    public int ReportSize(int deviceSpecificInfoLength) => InterfaceReport.SizeOf(_segments.Length, deviceSpecificInfoLength);
+    public int ReportSize(int deviceSpecificInfoLength) => InterfaceReport.SizeOf(segments.Length, deviceSpecificInfoLength);
 
     /// <summary>False when some range would overflow 64 bits once the reporting offset is added.</summary>
     public bool FitsWithOffset(ReadOnlySpan<ulong> barAddresses, ulong reportingOffset)
@@ -70,16 +72,16 @@ internal sealed class InterfaceReportLayout
         InterfaceInfo info, ushort msixMessageControl, ReadOnlySpan<byte> deviceSpecificInfo)
     {
         bool msixLocked = (lockParams.Flags & LockInterfaceFlags.LockMsix) != 0;
-        for (int i = 0; i < _segments.Length; i++)
+        for (int i = 0; i < segments.Length; i++)
         {
-            var s = _segments[i];
+            var s = segments[i];
             var attr = s.Attributes;
             if (!msixLocked && (attr & (MmioRangeAttributes.MsixTable | MmioRangeAttributes.MsixPba)) != 0)
                 attr |= MmioRangeAttributes.IsNonTeeMem;
-            _scratch[i] = new MmioRange(barAddresses[s.BarSlot] + s.Offset + lockParams.MmioReportingOffset, s.Pages, attr, s.RangeId);
+            scratch[i] = new MmioRange(barAddresses[s.BarSlot] + s.Offset + lockParams.MmioReportingOffset, s.Pages, attr, s.RangeId);
         }
         var fields = new InterfaceReportFields(info, msixLocked ? msixMessageControl : (ushort)0, 0, 0);
-        return InterfaceReport.Write(destination, fields, _scratch, deviceSpecificInfo);
+        return InterfaceReport.Write(destination, fields, scratch, deviceSpecificInfo);
     }
 
     private static ulong Floor(ulong v) => v & ~(ulong)(MmioRange.PageSize - 1);

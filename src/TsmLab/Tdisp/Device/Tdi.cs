@@ -1,37 +1,39 @@
-// A TDISP device interface (TDI): one function of the device (the PF or a VF) and its state
-// machine (§5.6) [D1,V1,E1-E4]. The TDISP requests reach it only through the DSM's dispatch;
-// the methods here model what the device itself observes on the link: config-space writes,
-// BAR moves and function-level resets, which move LOCKED/RUN to ERROR (PCIe 6.x §11; the
-// register set treated as locked is a modelling choice, see docs/tdisp.md).
 using System.Security.Cryptography;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>One TDI: a function the DSM serves, with its TDISP state, lock parameters, nonce and report.</summary>
+/// <remarks>
+/// A TDISP device interface (TDI): one function of the device (the PF or a VF) and its state
+/// machine (§5.6) [D1,V1,E1-E4]. The TDISP requests reach it only through the DSM's dispatch; the
+/// methods here model what the device itself observes on the link: config-space writes, BAR moves
+/// and function-level resets, which move LOCKED/RUN to ERROR (PCIe 6.x §11; the register set
+/// treated as locked is a modelling choice, see docs/tdisp.md).
+/// </remarks>
 public sealed class Tdi
 {
     /// <summary>Config-space offsets of a type-0 header treated as locked while LOCKED/RUN:
     /// Command, BAR0-5 and the Expansion ROM BAR (MSI-X Message Control too when LOCK_MSIX).</summary>
     private static readonly (int Start, int End)[] LockedRegisters = [(0x04, 0x06), (0x10, 0x28), (0x30, 0x34)];
 
-    private readonly DeviceSecurityManager _dsm;
-    private readonly InterfaceReportLayout _layout;
-    private readonly ulong[] _barAddresses;
-    private readonly byte[] _nonce = new byte[LockInterfaceResponse.NonceSize];
-    private readonly byte[] _report;
-    private readonly ulong[] _boundP2pStreams = new ulong[4];
+    private readonly DeviceSecurityManager dsm;
+    private readonly InterfaceReportLayout layout;
+    private readonly ulong[] barAddresses;
+    private readonly byte[] nonce = new byte[LockInterfaceResponse.NonceSize];
+    private readonly byte[] report;
+    private readonly ulong[] boundP2pStreams = new ulong[4];
 
     internal Tdi(DeviceSecurityManager dsm, TdiFunctionId functionId, int vfIndex, FunctionLayout layout, int deviceSpecificInfoLength)
     {
-        _dsm = dsm;
+        this.dsm = dsm;
         FunctionId = functionId;
         VfIndex = vfIndex;
-        _layout = new InterfaceReportLayout(layout);
-        _barAddresses = new ulong[layout.Bars.Count];
-        for (int i = 0; i < _barAddresses.Length; i++)
-            _barAddresses[i] = layout.Bars[i].Address + (vfIndex < 0 ? 0 : (ulong)vfIndex * layout.Bars[i].Size);
-        _report = new byte[_layout.ReportSize(deviceSpecificInfoLength)];
+        this.layout = new InterfaceReportLayout(layout);
+        barAddresses = new ulong[layout.Bars.Count];
+        for (int i = 0; i < barAddresses.Length; i++)
+            barAddresses[i] = layout.Bars[i].Address + (vfIndex < 0 ? 0 : (ulong)vfIndex * layout.Bars[i].Size);
+        report = new byte[this.layout.ReportSize(deviceSpecificInfoLength)];
     }
 
     /// <summary>The function_id this TDI answers to (RID; segment per the DSM).</summary>
@@ -40,20 +42,20 @@ public sealed class Tdi
     public int VfIndex { get; }
     public bool IsVirtualFunction => VfIndex >= 0;
     public TdiState State { get; private set; }
-    public FunctionLayout Layout => _layout.Layout;
+    public FunctionLayout Layout => layout.Layout;
     /// <summary>The parameters of the LOCK that holds, or null while UNLOCKED/after STOP.</summary>
     public LockInterfaceParameters? LockParameters { get; private set; }
     /// <summary>The report built at LOCK time (empty while UNLOCKED).</summary>
-    public ReadOnlySpan<byte> Report => _report.AsSpan(0, ReportLength);
+    public ReadOnlySpan<byte> Report => report.AsSpan(0, ReportLength);
     public int ReportLength { get; private set; }
     /// <summary>Number of MMIO ranges the report carries.</summary>
-    public int ReportRangeCount => _layout.RangeCount;
+    public int ReportRangeCount => layout.RangeCount;
     /// <summary>The current address of BAR slot <paramref name="barIndex"/> (by BAR index).</summary>
-    public ulong GetBarAddress(int barIndex) => _barAddresses[SlotOf(barIndex)];
+    public ulong GetBarAddress(int barIndex) => barAddresses[SlotOf(barIndex)];
     /// <summary>The MSI-X Message Control value reported when LOCK_MSIX is set (table size - 1).</summary>
     public ushort MsixMessageControl => Layout.Msix is { } m ? (ushort)(m.TableSize - 1) : (ushort)0;
 
-    public bool IsP2pStreamBound(byte streamId) => (_boundP2pStreams[streamId >> 6] & (1UL << (streamId & 63))) != 0;
+    public bool IsP2pStreamBound(byte streamId) => (boundP2pStreams[streamId >> 6] & (1UL << (streamId & 63))) != 0;
 
     /// <summary>A config-space write of <paramref name="length"/> bytes at <paramref name="offset"/>.
     /// A write touching a locked register while LOCKED/RUN moves the TDI to ERROR; returns whether it did.</summary>
@@ -75,7 +77,7 @@ public sealed class Tdi
     /// UNLOCKED (the next report shows it); while LOCKED/RUN the TDI goes to ERROR.</summary>
     public void ChangeBar(int barIndex, ulong newAddress)
     {
-        _barAddresses[SlotOf(barIndex)] = newAddress;
+        barAddresses[SlotOf(barIndex)] = newAddress;
         if (State is TdiState.ConfigLocked or TdiState.Run)
             EnterError(TdiStateChangeCause.BarChange);
     }
@@ -87,7 +89,7 @@ public sealed class Tdi
         if (State is TdiState.ConfigLocked or TdiState.Run)
             EnterError(TdiStateChangeCause.FunctionLevelReset);
         if (!IsVirtualFunction)
-            _dsm.ResetVirtualFunctions();
+            dsm.ResetVirtualFunctions();
     }
 
     internal void ResetAsVirtualFunction()
@@ -96,37 +98,37 @@ public sealed class Tdi
             EnterError(TdiStateChangeCause.FunctionLevelReset);
     }
 
-    internal bool ReportFits(ulong reportingOffset) => _layout.FitsWithOffset(_barAddresses, reportingOffset);
+    internal bool ReportFits(ulong reportingOffset) => layout.FitsWithOffset(barAddresses, reportingOffset);
 
     /// <summary>Commits a LOCK: records the parameters and nonce, builds the report. Validation is the caller's.</summary>
     internal void Lock(in LockInterfaceParameters p, ReadOnlySpan<byte> nonce, InterfaceInfo info, ReadOnlySpan<byte> deviceSpecificInfo)
     {
-        nonce.CopyTo(_nonce);
+        nonce.CopyTo(this.nonce);
         LockParameters = p;
-        ReportLength = _layout.Write(_report, _barAddresses, p, info, MsixMessageControl, deviceSpecificInfo);
+        ReportLength = layout.Write(report, barAddresses, p, info, MsixMessageControl, deviceSpecificInfo);
         SetState(TdiState.ConfigLocked, TdiStateChangeCause.LockInterface);
     }
 
-    internal bool NonceMatches(ReadOnlySpan<byte> nonce) => CryptographicOperations.FixedTimeEquals(nonce, _nonce);
+    internal bool NonceMatches(ReadOnlySpan<byte> nonce) => CryptographicOperations.FixedTimeEquals(nonce, this.nonce);
 
     internal void Start()
     {
-        CryptographicOperations.ZeroMemory(_nonce);
+        CryptographicOperations.ZeroMemory(nonce);
         SetState(TdiState.Run, TdiStateChangeCause.StartInterface);
     }
 
     internal void Stop()
     {
-        CryptographicOperations.ZeroMemory(_nonce);
-        Array.Clear(_boundP2pStreams);
+        CryptographicOperations.ZeroMemory(nonce);
+        Array.Clear(boundP2pStreams);
         LockParameters = null;
         ReportLength = 0;
         if (State != TdiState.ConfigUnlocked)
             SetState(TdiState.ConfigUnlocked, TdiStateChangeCause.StopInterface);
     }
 
-    internal void BindP2p(byte streamId) => _boundP2pStreams[streamId >> 6] |= 1UL << (streamId & 63);
-    internal void UnbindP2p(byte streamId) => _boundP2pStreams[streamId >> 6] &= ~(1UL << (streamId & 63));
+    internal void BindP2p(byte streamId) => boundP2pStreams[streamId >> 6] |= 1UL << (streamId & 63);
+    internal void UnbindP2p(byte streamId) => boundP2pStreams[streamId >> 6] &= ~(1UL << (streamId & 63));
 
     /// <summary>Finds the reported range equal to <paramref name="range"/> except for attributes; -1 if none.</summary>
     internal int FindReportedRange(in MmioRange range)
@@ -142,13 +144,13 @@ public sealed class Tdi
         return -1;
     }
 
-    internal MmioRange GetReportedRange(int index) => MmioRange.Read(_report.AsSpan(InterfaceReport.FixedSize + index * MmioRange.Size, MmioRange.Size));
+    internal MmioRange GetReportedRange(int index) => MmioRange.Read(report.AsSpan(InterfaceReport.FixedSize + index * MmioRange.Size, MmioRange.Size));
 
-    internal void SetReportedRange(int index, in MmioRange range) => InterfaceReport.WriteRange(_report, index, range);
+    internal void SetReportedRange(int index, in MmioRange range) => InterfaceReport.WriteRange(report, index, range);
 
     private void EnterError(TdiStateChangeCause cause)
     {
-        CryptographicOperations.ZeroMemory(_nonce);
+        CryptographicOperations.ZeroMemory(nonce);
         SetState(TdiState.Error, cause);
     }
 
@@ -156,7 +158,7 @@ public sealed class Tdi
     {
         var from = State;
         State = to;
-        _dsm.StateChanged?.Invoke(new TdiStateChange(FunctionId, from, to, cause));
+        dsm.StateChanged?.Invoke(new TdiStateChange(FunctionId, from, to, cause));
     }
 
     private int SlotOf(int barIndex)

@@ -1,6 +1,3 @@
-// Trace hooks: every TDISP/IDE_KM exchange with the TDI state before and after (as OpenVMM's
-// emulator records [O1]), and every TDI state change with its cause. Both are structs passed
-// to optional delegates, so nothing allocates when no listener is attached.
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
@@ -13,6 +10,11 @@ namespace TsmLab.Tdisp.Device;
 /// <param name="StateBefore">The named TDI's state before; null when no TDI was resolved.</param>
 /// <param name="StateAfter">The named TDI's state after; null when no TDI was resolved.</param>
 /// <param name="Error">The TDISP_ERROR code answered, or None.</param>
+/// <remarks>
+/// Trace hooks: every TDISP/IDE_KM exchange with the TDI state before and after (as OpenVMM's
+/// emulator records [O1]), and every TDI state change with its cause. Both are structs passed to
+/// optional delegates, so nothing allocates when no listener is attached.
+/// </remarks>
 public readonly record struct TdispExchangeEvent(
     VdmProtocolId Protocol,
     byte RequestCode,

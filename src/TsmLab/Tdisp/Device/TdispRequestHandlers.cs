@@ -1,11 +1,13 @@
-// What each TDISP request does once the DSM has checked its size and the TDI's state
-// (TdispRequestTable). Every rejection is a TDISP_ERROR written before any state changes, so an
-// error leaves the TDI as it was. Sources: [D1] layouts, [E1-E4] spdm-emu behaviour, [V1] the
-// Intel validator; where they are silent the choice is documented in docs/tdisp.md.
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
 
+/// <summary>
+/// What each TDISP request does once the DSM has checked its size and the TDI's state
+/// (TdispRequestTable). Every rejection is a TDISP_ERROR written before any state changes, so an
+/// error leaves the TDI as it was. Sources: [D1] layouts, [E1-E4] spdm-emu behaviour, [V1] the
+/// Intel validator; where they are silent the choice is documented in docs/tdisp.md.
+/// </summary>
 internal static class TdispRequestHandlers
 {
     private static ReadOnlySpan<byte> SupportedVersions => [TdispHeader.Version10];

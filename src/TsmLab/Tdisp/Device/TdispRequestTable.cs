@@ -1,12 +1,14 @@
-// The TDISP dispatch table (STYLE: like iommufd's ioctl table and libspdm's handler table):
-// one row per request code with its exact (or minimum) size [D1 §5.3] and the TDI states it is
-// allowed in [§5.6]. The DSM does every generic check from the row; handlers see a request of
-// the right size and state and only decide what is special about it.
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Device;
 
 /// <summary>Answers one validated request; returns the response size.</summary>
+/// <remarks>
+/// The TDISP dispatch table (STYLE: like iommufd's ioctl table and libspdm's handler table): one
+/// row per request code with its exact (or minimum) size [D1 §5.3] and the TDI states it is allowed
+/// in [§5.6]. The DSM does every generic check from the row; handlers see a request of the right
+/// size and state and only decide what is special about it.
+/// </remarks>
 internal delegate int TdispRequestHandler(DeviceSecurityManager dsm, Tdi tdi, ReadOnlySpan<byte> request, Span<byte> response);
 
 /// <summary>A bit per <see cref="TdiState"/>.</summary>

@@ -1,13 +1,15 @@
-// How the TSM side reaches a device: one PCI-SIG vendor-defined payload (protocol_id + message)
-// out, one back. DirectTransport calls the device in process; DoeTransport adds the SPDM
-// VENDOR_DEFINED and DOE framing a real mailbox sees [D2,D3]. A secure-session transport would
-// implement the same interface.
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Requester;
 
 /// <summary>Carries one vendor-defined payload to the device and its answer back.</summary>
+/// <remarks>
+/// How the TSM side reaches a device: one PCI-SIG vendor-defined payload (protocol_id + message)
+/// out, one back. DirectTransport calls the device in process; DoeTransport adds the SPDM
+/// VENDOR_DEFINED and DOE framing a real mailbox sees [D2,D3]. A secure-session transport would
+/// implement the same interface.
+/// </remarks>
 public interface ITdispTransport
 {
     /// <summary>Sends <paramref name="request"/> and writes the answer into <paramref name="response"/>;
@@ -18,14 +20,14 @@ public interface ITdispTransport
 /// <summary>Calls the device's <see cref="IVdmResponder"/> directly, in process.</summary>
 public sealed class DirectTransport(IVdmResponder device) : ITdispTransport
 {
-    private readonly byte[] _buffer = new byte[device.MaxResponseSize];
+    private readonly byte[] buffer = new byte[device.MaxResponseSize];
 
     public int Exchange(ReadOnlySpan<byte> request, Span<byte> response)
     {
         if (response.Length >= device.MaxResponseSize)
             return device.Respond(request, response);
-        int n = device.Respond(request, _buffer);
-        _buffer.AsSpan(0, n).CopyTo(response);
+        int n = device.Respond(request, buffer);
+        buffer.AsSpan(0, n).CopyTo(response);
         return n;
     }
 }
@@ -36,8 +38,8 @@ public sealed class DirectTransport(IVdmResponder device) : ITdispTransport
 /// <param name="largePayload">Use the SPDM 1.4 large VENDOR_DEFINED form (needs version 0x14 or later).</param>
 public sealed class DoeTransport(TsmLab.Kernel.Pci.IDoeMailbox mailbox, byte spdmVersion = SpdmVendorDefinedMessage.SpdmVersion12, bool largePayload = false) : ITdispTransport
 {
-    private byte[] _request = new byte[256];
-    private readonly byte[] _response = new byte[mailbox.MaxResponseSize];
+    private byte[] request = new byte[256];
+    private readonly byte[] response = new byte[mailbox.MaxResponseSize];
 
     /// <summary>The last SPDM response when it was not VENDOR_DEFINED_RESPONSE (e.g. SPDM ERROR), for diagnostics.</summary>
     public byte LastSpdmCode { get; private set; }
@@ -48,18 +50,18 @@ public sealed class DoeTransport(TsmLab.Kernel.Pci.IDoeMailbox mailbox, byte spd
             throw new InvalidOperationException("the large VENDOR_DEFINED form needs SPDM 1.4");
         int spdmSize = SpdmVendorDefinedMessage.HeaderSize(largePayload) + request.Length;
         int objectSize = DoeHeader.ObjectSize(spdmSize);
-        if (_request.Length < objectSize)
-            _request = new byte[objectSize];
-        var obj = _request.AsSpan(0, objectSize);
+        if (this.request.Length < objectSize)
+            this.request = new byte[objectSize];
+        var obj = this.request.AsSpan(0, objectSize);
         int written = SpdmVendorDefinedMessage.Write(obj[DoeHeader.Size..], spdmVersion, SpdmVendorDefinedMessage.RequestCode, largePayload, request);
         obj[(DoeHeader.Size + written)..].Clear();
         DoeHeader.Write(obj, DoeObjectType.Spdm, written);
         // Fault points: a busy mailbox that never answers (the exchange is lost); below, a cut answer.
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.DoeExchange, "DOE exchange")) return 0;
-        int n = mailbox.Exchange(obj, _response);
-        if (n == 0 || !DoeHeader.TryRead(_response.AsSpan(0, n), out var h) || h.LengthBytes > n)
+        int n = mailbox.Exchange(obj, this.response);
+        if (n == 0 || !DoeHeader.TryRead(this.response.AsSpan(0, n), out var h) || h.LengthBytes > n)
             return 0;
-        var spdm = _response.AsSpan(DoeHeader.Size, h.LengthBytes - DoeHeader.Size);
+        var spdm = this.response.AsSpan(DoeHeader.Size, h.LengthBytes - DoeHeader.Size);
         LastSpdmCode = spdm.Length > 1 ? spdm[1] : (byte)0;
         if (!SpdmVendorDefinedMessage.TryRead(spdm, out var msg) || msg.Code != SpdmVendorDefinedMessage.ResponseCode)
             return 0;

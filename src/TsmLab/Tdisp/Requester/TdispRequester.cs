@@ -1,19 +1,21 @@
-// The TSM-side TDISP and IDE_KM requester the platform firmware models use: typed calls that
-// write the request bytes [D1,D4], exchange them over any ITdispTransport, and decode the answer.
-// A TDISP_ERROR comes back as a value (TdispOutcome.DeviceError); a response of the wrong type,
-// size or function_id is MalformedResponse. Buffers are allocated once per requester.
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Requester;
 
 /// <summary>Sends TDISP and IDE_KM requests to a device and decodes its answers.</summary>
+/// <remarks>
+/// The TSM-side TDISP and IDE_KM requester the platform firmware models use: typed calls that write
+/// the request bytes [D1,D4], exchange them over any ITdispTransport, and decode the answer. A
+/// TDISP_ERROR comes back as a value (TdispOutcome.DeviceError); a response of the wrong type, size
+/// or function_id is MalformedResponse. Buffers are allocated once per requester.
+/// </remarks>
 public sealed class TdispRequester(ITdispTransport transport)
 {
     /// <summary>Largest report portion a single GET_DEVICE_INTERFACE_REPORT may ask for.</summary>
     public const ushort MaxPortionRequest = ushort.MaxValue;
 
-    private readonly byte[] _request = new byte[1 + 512];
-    private readonly byte[] _response = new byte[1 + DeviceInterfaceReportResponse.FixedSize + ushort.MaxValue];
+    private readonly byte[] request = new byte[1 + 512];
+    private readonly byte[] response = new byte[1 + DeviceInterfaceReportResponse.FixedSize + ushort.MaxValue];
 
     public ITdispTransport Transport => transport;
 
@@ -165,14 +167,14 @@ public sealed class TdispRequester(ITdispTransport transport)
         return ok;
     }
 
-    private Span<byte> Body => _request.AsSpan(1);
-    private Span<byte> IdeBody => _request.AsSpan(1);
+    private Span<byte> Body => request.AsSpan(1);
+    private Span<byte> IdeBody => request.AsSpan(1);
 
     private TdispOutcome Exchange(int length, TdiFunctionId id, out ReadOnlySpan<byte> message)
     {
-        _request[0] = (byte)VdmProtocolId.Tdisp;
-        int n = transport.Exchange(_request.AsSpan(0, 1 + length), _response);
-        message = n > 1 && _response[0] == (byte)VdmProtocolId.Tdisp ? _response.AsSpan(1, n - 1) : default;
+        request[0] = (byte)VdmProtocolId.Tdisp;
+        int n = transport.Exchange(request.AsSpan(0, 1 + length), response);
+        message = n > 1 && response[0] == (byte)VdmProtocolId.Tdisp ? response.AsSpan(1, n - 1) : default;
         if (!TdispHeader.TryRead(message, out var h) || h.Version != TdispHeader.Version10 || h.FunctionId != id)
             return TdispOutcome.MalformedResponse;
         return h.MessageType == (byte)TdispResponseCode.TdispError ? TdispOutcome.DeviceError : TdispOutcome.Success;
@@ -180,9 +182,9 @@ public sealed class TdispRequester(ITdispTransport transport)
 
     private ReadOnlySpan<byte> ExchangeIdeKm(int length)
     {
-        _request[0] = (byte)VdmProtocolId.IdeKm;
-        int n = transport.Exchange(_request.AsSpan(0, 1 + length), _response);
-        return n > 1 && _response[0] == (byte)VdmProtocolId.IdeKm ? _response.AsSpan(1, n - 1) : default;
+        request[0] = (byte)VdmProtocolId.IdeKm;
+        int n = transport.Exchange(request.AsSpan(0, 1 + length), response);
+        return n > 1 && response[0] == (byte)VdmProtocolId.IdeKm ? response.AsSpan(1, n - 1) : default;
     }
 
     private IdeKmAck IdeAck(int length, IdeKmObjectId expected)

@@ -1,10 +1,12 @@
-// What a typed requester call returns: the decoded answer, the device's TDISP_ERROR, or a note
-// that no well-formed answer came back. Device errors are values, never exceptions.
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Tdisp.Requester;
 
 /// <summary>How an exchange ended.</summary>
+/// <remarks>
+/// What a typed requester call returns: the decoded answer, the device's TDISP_ERROR, or a note
+/// that no well-formed answer came back. Device errors are values, never exceptions.
+/// </remarks>
 public enum TdispOutcome
 {
     /// <summary>The expected response arrived and decoded.</summary>

@@ -1,8 +1,10 @@
-// DEVICE_INTERFACE_STATE (0x05, 17 B): tdi_state u8 @16 [D1] (§5.3).
-// GET_DEVICE_INTERFACE_STATE (0x85) is header-only (see HeaderOnlyMessage).
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>DEVICE_INTERFACE_STATE: the TDI's state [D1].</summary>
+/// <remarks>
+/// DEVICE_INTERFACE_STATE (0x05, 17 B): tdi_state u8 @16 [D1] (§5.3). GET_DEVICE_INTERFACE_STATE
+/// (0x85) is header-only (see HeaderOnlyMessage).
+/// </remarks>
 public readonly ref struct DeviceInterfaceStateResponse
 {
     public const int Size = 17;

@@ -1,11 +1,13 @@
-// PCIe DOE data-object header (8 B) [D2] (§5.1):
-//   0 vendor_id u16 (0x0001 PCI-SIG) | 2 type u8 (0 DISCOVERY, 1 SPDM, 2 SECURED_SPDM) | 3 reserved
-//   4 length u32: DWORDs including the header in bits 0-17 (0 means 2^18), bits 18-31 reserved.
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>DOE data object types of the PCI-SIG vendor [D2].</summary>
+/// <remarks>
+/// PCIe DOE data-object header (8 B) [D2] (§5.1): 0 vendor_id u16 (0x0001 PCI-SIG) | 2 type u8 (0
+/// DISCOVERY, 1 SPDM, 2 SECURED_SPDM) | 3 reserved 4 length u32: DWORDs including the header in
+/// bits 0-17 (0 means 2^18), bits 18-31 reserved.
+/// </remarks>
 public enum DoeObjectType : byte
 {
     Discovery = 0,

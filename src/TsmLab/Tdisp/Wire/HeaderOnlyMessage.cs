@@ -1,10 +1,12 @@
-// TDISP messages that are only the 16-byte header [D1] (§5.3): GET_TDISP_VERSION,
-// GET_DEVICE_INTERFACE_STATE, STOP_INTERFACE_REQUEST and the empty responses
-// (START/STOP_INTERFACE_RESPONSE, BIND/UNBIND_P2P_STREAM_RESPONSE,
-// SET_MMIO_ATTRIBUTE_RESPONSE, SET_TDISP_CONFIG_RESPONSE).
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>Reader and writer for a TDISP message with no payload (exactly 16 bytes) [D1].</summary>
+/// <remarks>
+/// TDISP messages that are only the 16-byte header [D1] (§5.3): GET_TDISP_VERSION,
+/// GET_DEVICE_INTERFACE_STATE, STOP_INTERFACE_REQUEST and the empty responses
+/// (START/STOP_INTERFACE_RESPONSE, BIND/UNBIND_P2P_STREAM_RESPONSE, SET_MMIO_ATTRIBUTE_RESPONSE,
+/// SET_TDISP_CONFIG_RESPONSE).
+/// </remarks>
 public readonly ref struct HeaderOnlyMessage
 {
     public const int Size = TdispHeader.Size;

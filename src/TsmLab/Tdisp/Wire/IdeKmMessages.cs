@@ -1,16 +1,16 @@
-// IDE_KM messages (protocol_id 0x00) [D4] (§5.8), layouts from libspdm pci_idekm.h:
-//   QUERY       (3 B): object_id, reserved, port_index
-//   QUERY_RESP  (7 B + regs): object_id, reserved, port_index, dev_func_num, bus_num, segment,
-//                max_port_index, then the IDE extended-capability registers (u32 each)
-//   KEY_PROG    (7 B + 32 B key + 8 B IFV): object_id, reserved[2], stream_id, reserved,
-//                key_sub_stream, port_index
-//   KP_ACK      (7 B): as KEY_PROG's header with status in the reserved byte @4
-//   K_SET_GO / K_SET_STOP / K_GOSTOP_ACK (7 B): KEY_PROG's header without key
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>IDE_KM object ids [D4].</summary>
+/// <remarks>
+/// IDE_KM messages (protocol_id 0x00) [D4] (§5.8), layouts from libspdm pci_idekm.h: QUERY       (3
+/// B): object_id, reserved, port_index QUERY_RESP  (7 B + regs): object_id, reserved, port_index,
+/// dev_func_num, bus_num, segment, max_port_index, then the IDE extended-capability registers (u32
+/// each) KEY_PROG    (7 B + 32 B key + 8 B IFV): object_id, reserved[2], stream_id, reserved,
+/// key_sub_stream, port_index KP_ACK      (7 B): as KEY_PROG's header with status in the reserved
+/// byte @4 K_SET_GO / K_SET_STOP / K_GOSTOP_ACK (7 B): KEY_PROG's header without key
+/// </remarks>
 public enum IdeKmObjectId : byte
 {
     Query = 0,

@@ -1,12 +1,13 @@
-// DEVICE_INTERFACE_REPORT body [D1,O1,T4] (§5.5):
-//   0 interface_info u16 | 2 reserved u16 | 4 msi_x_message_control u16 | 6 lnr_control u16
-//   8 tph_control u32 | 12 mmio_range_count u32 | 16 MMIO_RANGE[n] (16 B each)
-//   then device_specific_info_len u32 and device_specific_info[].
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>interface_info bits; bits 5-15 must be 0 for TDISP 1.0 [D1,V1].</summary>
+/// <remarks>
+/// DEVICE_INTERFACE_REPORT body [D1,O1,T4] (§5.5): 0 interface_info u16 | 2 reserved u16 | 4
+/// msi_x_message_control u16 | 6 lnr_control u16 8 tph_control u32 | 12 mmio_range_count u32 | 16
+/// MMIO_RANGE[n] (16 B each) then device_specific_info_len u32 and device_specific_info[].
+/// </remarks>
 [Flags]
 public enum InterfaceInfo : ushort
 {
@@ -29,7 +30,7 @@ public readonly ref struct InterfaceReport
 {
     public const int FixedSize = 16;
 
-    private readonly ReadOnlySpan<byte> _body;
+    private readonly ReadOnlySpan<byte> body;
 
     public InterfaceReportFields Fields { get; }
     public int RangeCount { get; }
@@ -37,7 +38,7 @@ public readonly ref struct InterfaceReport
 
     private InterfaceReport(ReadOnlySpan<byte> body, InterfaceReportFields fields, int count, ReadOnlySpan<byte> dsi)
     {
-        _body = body;
+        this.body = body;
         Fields = fields;
         RangeCount = count;
         DeviceSpecificInfo = dsi;
@@ -46,7 +47,7 @@ public readonly ref struct InterfaceReport
     /// <summary>The size of a report with <paramref name="rangeCount"/> ranges and the given device-specific info.</summary>
     public static int SizeOf(int rangeCount, int deviceSpecificInfoLength) => FixedSize + rangeCount * MmioRange.Size + 4 + deviceSpecificInfoLength;
 
-    public MmioRange GetRange(int index) => MmioRange.Read(_body.Slice(FixedSize + index * MmioRange.Size, MmioRange.Size));
+    public MmioRange GetRange(int index) => MmioRange.Read(body.Slice(FixedSize + index * MmioRange.Size, MmioRange.Size));
 
     /// <summary>Parses a complete report; false when sizes are inconsistent.</summary>
     public static bool TryRead(ReadOnlySpan<byte> body, out InterfaceReport report)

@@ -1,11 +1,13 @@
-// GET_DEVICE_INTERFACE_REPORT (0x84, 20 B): offset u16 @16; length u16 @18.
-// DEVICE_INTERFACE_REPORT (0x04): portion_length u16 @16; remainder_length u16 @18; bytes @20.
-// [D1] (§5.3); clipping and remainder arithmetic [E2].
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>GET_DEVICE_INTERFACE_REPORT: asks for one portion of the report [D1].</summary>
+/// <remarks>
+/// GET_DEVICE_INTERFACE_REPORT (0x84, 20 B): offset u16 @16; length u16 @18.
+/// DEVICE_INTERFACE_REPORT (0x04): portion_length u16 @16; remainder_length u16 @18; bytes @20.
+/// [D1] (§5.3); clipping and remainder arithmetic [E2].
+/// </remarks>
 public readonly ref struct GetDeviceInterfaceReportRequest
 {
     public const int Size = 20;

@@ -1,11 +1,13 @@
-// LOCK_INTERFACE_REQUEST (0x83, 36 B): flags u16 @16; default_stream_id u8 @18; reserved @19;
-// mmio_reporting_offset u64 @20; bind_p2p_address_mask u64 @28.
-// LOCK_INTERFACE_RESPONSE (0x03, 48 B): start_interface_nonce[32] @16. [D1] (§5.3, §5.4)
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>The parameters a TSM locks a TDI with [D1].</summary>
+/// <remarks>
+/// LOCK_INTERFACE_REQUEST (0x83, 36 B): flags u16 @16; default_stream_id u8 @18; reserved @19;
+/// mmio_reporting_offset u64 @20; bind_p2p_address_mask u64 @28. LOCK_INTERFACE_RESPONSE (0x03, 48
+/// B): start_interface_nonce[32] @16. [D1] (§5.3, §5.4)
+/// </remarks>
 public readonly record struct LockInterfaceParameters(
     LockInterfaceFlags Flags,
     byte DefaultStreamId,

@@ -1,10 +1,12 @@
-// MMIO_RANGE (16 B) [D1,O1,T4] (§5.5): first_page u64 (byte address of the first 4K page,
-// MMIO_REPORTING_OFFSET added), number_of_pages u32, range_attributes u16, range_id u16.
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>MMIO_RANGE range_attributes bits; bits 4-15 must be 0 [D1,V1].</summary>
+/// <remarks>
+/// MMIO_RANGE (16 B) [D1,O1,T4] (§5.5): first_page u64 (byte address of the first 4K page,
+/// MMIO_REPORTING_OFFSET added), number_of_pages u32, range_attributes u16, range_id u16.
+/// </remarks>
 [Flags]
 public enum MmioRangeAttributes : ushort
 {

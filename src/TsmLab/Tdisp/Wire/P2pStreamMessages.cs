@@ -1,9 +1,11 @@
-// BIND_P2P_STREAM_REQUEST (0x88, 18 B): p2p_stream_id u8 @16; stream_config u8 @17 (b0 XT enable).
-// UNBIND_P2P_STREAM_REQUEST (0x89, 17 B): p2p_stream_id u8 @16. [D1] (§5.3)
-// Both responses are header-only (see HeaderOnlyMessage).
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>BIND_P2P_STREAM_REQUEST [D1].</summary>
+/// <remarks>
+/// BIND_P2P_STREAM_REQUEST (0x88, 18 B): p2p_stream_id u8 @16; stream_config u8 @17 (b0 XT enable).
+/// UNBIND_P2P_STREAM_REQUEST (0x89, 17 B): p2p_stream_id u8 @16. [D1] (§5.3) Both responses are
+/// header-only (see HeaderOnlyMessage).
+/// </remarks>
 public readonly ref struct BindP2pStreamRequest
 {
     public const int Size = 18;

@@ -1,8 +1,10 @@
-// SET_MMIO_ATTRIBUTE_REQUEST (0x8A, 32 B): one MMIO_RANGE @16 [D1] (§5.3).
-// SET_MMIO_ATTRIBUTE_RESPONSE (0x0A) is header-only (see HeaderOnlyMessage).
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>SET_MMIO_ATTRIBUTE_REQUEST: changes the attributes of one reported range [D1].</summary>
+/// <remarks>
+/// SET_MMIO_ATTRIBUTE_REQUEST (0x8A, 32 B): one MMIO_RANGE @16 [D1] (§5.3).
+/// SET_MMIO_ATTRIBUTE_RESPONSE (0x0A) is header-only (see HeaderOnlyMessage).
+/// </remarks>
 public readonly ref struct SetMmioAttributeRequest
 {
     public const int Size = 32;

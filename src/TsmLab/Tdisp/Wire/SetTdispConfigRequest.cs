@@ -1,11 +1,13 @@
-// SET_TDISP_CONFIG_REQUEST (0x8C, 20 B, newer TDISP with XT): dsm_config u32 @16
-// (b0 XT_MODE_ENABLE, b1 XT_BIT_FOR_LOCKED_MSIX) [D1] (§5.3).
-// SET_TDISP_CONFIG_RESPONSE (0x0C) is header-only (see HeaderOnlyMessage).
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>SET_TDISP_CONFIG_REQUEST dsm_config bits [D1].</summary>
+/// <remarks>
+/// SET_TDISP_CONFIG_REQUEST (0x8C, 20 B, newer TDISP with XT): dsm_config u32 @16 (b0
+/// XT_MODE_ENABLE, b1 XT_BIT_FOR_LOCKED_MSIX) [D1] (§5.3). SET_TDISP_CONFIG_RESPONSE (0x0C) is
+/// header-only (see HeaderOnlyMessage).
+/// </remarks>
 [Flags]
 public enum TdispDsmConfig : uint
 {

@@ -1,16 +1,17 @@
-// SPDM VENDOR_DEFINED_REQUEST (0xFE) / VENDOR_DEFINED_RESPONSE (0x7E) with the PCI-SIG ids
-// [D2,D3] (§5.1). Classic form (SPDM 1.0-1.3, and 1.4 without the large flag):
-//   0 SPDMVersion | 1 code | 2 param1 | 3 param2 | 4 standard_id u16 = 3 | 6 len u8 = 2
-//   7 vendor_id u16 = 0x0001 | 9 payload_length u16 | 11 payload (protocol_id, message)
-// SPDM 1.4 large form (libspdm pcidoe.h pci_doe_spdm_vendor_defined_header_large_t [D2]):
-// SPDMVersion >= 0x14 and param1 bit 0 (LargeReq / LargeResp) set, then
-//   4 standard_id u16 | 6 len u8 = 2 | 7 vendor_id u16 | 9 reserved u16 = 0
-//   11 payload_length u32 | 15 payload
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>An SPDM VENDOR_DEFINED request or response carrying a PCI-SIG payload [D2,D3].</summary>
+/// <remarks>
+/// SPDM VENDOR_DEFINED_REQUEST (0xFE) / VENDOR_DEFINED_RESPONSE (0x7E) with the PCI-SIG ids [D2,D3]
+/// (§5.1). Classic form (SPDM 1.0-1.3, and 1.4 without the large flag): 0 SPDMVersion | 1 code | 2
+/// param1 | 3 param2 | 4 standard_id u16 = 3 | 6 len u8 = 2 7 vendor_id u16 = 0x0001 | 9
+/// payload_length u16 | 11 payload (protocol_id, message) SPDM 1.4 large form (libspdm pcidoe.h
+/// pci_doe_spdm_vendor_defined_header_large_t [D2]): SPDMVersion &gt;= 0x14 and param1 bit 0
+/// (LargeReq / LargeResp) set, then 4 standard_id u16 | 6 len u8 = 2 | 7 vendor_id u16 | 9 reserved
+/// u16 = 0 11 payload_length u32 | 15 payload
+/// </remarks>
 public readonly ref struct SpdmVendorDefinedMessage
 {
     public const byte RequestCode = 0xFE;

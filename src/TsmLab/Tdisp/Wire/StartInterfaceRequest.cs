@@ -1,8 +1,10 @@
-// START_INTERFACE_REQUEST (0x86, 48 B): start_interface_nonce[32] @16 [D1] (§5.3).
-// START_INTERFACE_RESPONSE (0x06) is header-only (see HeaderOnlyMessage).
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>START_INTERFACE_REQUEST: echoes the nonce LOCK returned [D1].</summary>
+/// <remarks>
+/// START_INTERFACE_REQUEST (0x86, 48 B): start_interface_nonce[32] @16 [D1] (§5.3).
+/// START_INTERFACE_RESPONSE (0x06) is header-only (see HeaderOnlyMessage).
+/// </remarks>
 public readonly ref struct StartInterfaceRequest
 {
     public const int Size = 48;

@@ -1,8 +1,10 @@
-// TDISP INTERFACE_ID.function_id [D1] (§5.2): RID in bits 0-15, requester segment in
-// bits 16-23, segment-valid in bit 24; bits 25-31 reserved.
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>The function_id of a TDISP INTERFACE_ID: which function (TDI) a message names [D1].</summary>
+/// <remarks>
+/// TDISP INTERFACE_ID.function_id [D1] (§5.2): RID in bits 0-15, requester segment in bits 16-23,
+/// segment-valid in bit 24; bits 25-31 reserved.
+/// </remarks>
 public readonly record struct TdiFunctionId(uint Value)
 {
     public const uint SegmentValidBit = 1u << 24;

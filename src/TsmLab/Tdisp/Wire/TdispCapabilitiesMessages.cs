@@ -1,13 +1,14 @@
-// GET_TDISP_CAPABILITIES (0x82, 20 B): tsm_caps u32 @16.
-// TDISP_CAPABILITIES (0x02, 44 B): dsm_caps u32 @16; req_msgs_supported[16] @20;
-// lock_interface_flags_supported u16 @36; reserved[3] @38; dev_addr_width u8 @41;
-// num_req_this u8 @42; num_req_all u8 @43. [D1] (§5.3)
-// req_msgs_supported: bit (code - 0x80), so 0x81..0x87 is 0xFE in byte 0 [E1,V1].
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>GET_TDISP_CAPABILITIES request [D1].</summary>
+/// <remarks>
+/// GET_TDISP_CAPABILITIES (0x82, 20 B): tsm_caps u32 @16. TDISP_CAPABILITIES (0x02, 44 B): dsm_caps
+/// u32 @16; req_msgs_supported[16] @20; lock_interface_flags_supported u16 @36; reserved[3] @38;
+/// dev_addr_width u8 @41; num_req_this u8 @42; num_req_all u8 @43. [D1] (§5.3) req_msgs_supported:
+/// bit (code - 0x80), so 0x81..0x87 is 0xFE in byte 0 [E1,V1].
+/// </remarks>
 public readonly ref struct GetTdispCapabilitiesRequest
 {
     public const int Size = 20;

@@ -1,8 +1,10 @@
-// TDISP 1.0 message codes, state numbers and error codes. Source: PCIe 6.x §11 via
-// DMTF libspdm pci_tdisp.h [D1]; spec reference §5.3, §5.6, §5.7.
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>TDISP request codes (0x81..0x8C) [D1].</summary>
+/// <remarks>
+/// TDISP 1.0 message codes, state numbers and error codes. Source: PCIe 6.x §11 via DMTF libspdm
+/// pci_tdisp.h [D1]; spec reference §5.3, §5.6, §5.7.
+/// </remarks>
 public enum TdispRequestCode : byte
 {
     GetTdispVersion = 0x81,

@@ -1,11 +1,13 @@
-// TDISP_ERROR (0x7F, 24 B + extended data): error_code u32 @16; error_data u32 @20;
-// extended error data after it (registry_id, vendor_id_len, vendor_id, data) [D1] (§5.3, §5.7).
-// UNSUPPORTED_REQUEST carries the request code in error_data [E3].
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>TDISP_ERROR: the device's answer to a request it rejects [D1].</summary>
+/// <remarks>
+/// TDISP_ERROR (0x7F, 24 B + extended data): error_code u32 @16; error_data u32 @20; extended error
+/// data after it (registry_id, vendor_id_len, vendor_id, data) [D1] (§5.3, §5.7).
+/// UNSUPPORTED_REQUEST carries the request code in error_data [E3].
+/// </remarks>
 public readonly ref struct TdispErrorResponse
 {
     public const int Size = 24;

@@ -1,10 +1,12 @@
-// TDISP message header (16 bytes) [D1] (§5.2):
-//   0 version u8 (0x10) | 1 message_type u8 | 2 reserved[2] | 4 function_id u32 | 8 reserved u64
 using System.Buffers.Binary;
 
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>The 16-byte header every TDISP message starts with [D1].</summary>
+/// <remarks>
+/// TDISP message header (16 bytes) [D1] (§5.2): 0 version u8 (0x10) | 1 message_type u8 | 2
+/// reserved[2] | 4 function_id u32 | 8 reserved u64
+/// </remarks>
 public readonly ref struct TdispHeader
 {
     public const int Size = 16;

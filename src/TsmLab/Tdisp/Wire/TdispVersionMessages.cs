@@ -1,8 +1,10 @@
-// TDISP_VERSION (0x01) [D1] (§5.3): header, version_num_count u8 @16, then count x u8 @17.
-// GET_TDISP_VERSION (0x81) is header-only (see HeaderOnlyMessage).
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>TDISP_VERSION response: the TDISP versions the DSM speaks [D1].</summary>
+/// <remarks>
+/// TDISP_VERSION (0x01) [D1] (§5.3): header, version_num_count u8 @16, then count x u8 @17.
+/// GET_TDISP_VERSION (0x81) is header-only (see HeaderOnlyMessage).
+/// </remarks>
 public readonly ref struct TdispVersionResponse
 {
     public const int FixedSize = 17;

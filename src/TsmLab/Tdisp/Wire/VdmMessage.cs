@@ -1,8 +1,10 @@
-// VDM_REQUEST (0x8B) / VDM_RESPONSE (0x0B), variable size [D1] (§5.3):
-// registry_id u8 @16 (0 PCI-SIG, 1 CXL); vendor_id_len u8 @17; vendor_id @18; data after it.
 namespace TsmLab.Tdisp.Wire;
 
 /// <summary>VDM_REQUEST and VDM_RESPONSE: a vendor-defined message inside TDISP [D1].</summary>
+/// <remarks>
+/// VDM_REQUEST (0x8B) / VDM_RESPONSE (0x0B), variable size [D1] (§5.3): registry_id u8 @16 (0
+/// PCI-SIG, 1 CXL); vendor_id_len u8 @17; vendor_id @18; data after it.
+/// </remarks>
 public readonly ref struct VdmMessage
 {
     public const int FixedSize = 18;

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using TsmLab.Kernel.Tsm;
 using TsmLab.Tests.Cli;
 

@@ -1,11 +1,10 @@
-using TsmLab.Kernel;
 using TsmLab.Abi;
 using TsmLab.Platforms.Cca;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Platforms.Cca.Vmm;
-using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Platforms.Cca;
 
@@ -193,8 +192,8 @@ public sealed class CcaEndToEndTests
             var mem = s.Assignment.Calls.Process.Memory;
             Span<byte> run = stackalloc byte[KvmRunArm.Size];
             mem.CopyFromUser(run, kvmRunHva);
-            if (Le.U64(run, KvmRunArm.HypercallNr) != Rhi.DaFeatures) return;
-            Le.Put64(run, KvmRunArm.HypercallArgs, Le.U64(run, KvmRunArm.HypercallArgs) & ~Rhi.FeatGetMeasurement);
+            if (BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunArm.HypercallNr..]) != Rhi.DaFeatures) return;
+            BinaryPrimitives.WriteUInt64LittleEndian(run[KvmRunArm.HypercallArgs..], BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunArm.HypercallArgs..]) & ~Rhi.FeatGetMeasurement);
             mem.CopyToUser(kvmRunHva, run);
         }
     }
@@ -206,9 +205,9 @@ public sealed class CcaEndToEndTests
         {
             Span<byte> run = stackalloc byte[KvmRunArm.Size];
             s.Assignment.Calls.Process.Memory.CopyFromUser(run, kvmRunHva);
-            ulong fid = Le.U64(run, KvmRunArm.HypercallNr), type = Le.U64(run, KvmRunArm.HypercallArgs + 16), ipa = Le.U64(run, KvmRunArm.HypercallArgs + 24);
+            ulong fid = BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunArm.HypercallNr..]), type = BinaryPrimitives.ReadUInt64LittleEndian(run[(KvmRunArm.HypercallArgs + 16)..]), ipa = BinaryPrimitives.ReadUInt64LittleEndian(run[(KvmRunArm.HypercallArgs + 24)..]);
             s.Vmm.HandleExit(kvmRunHva);
-            if (Le.U32(run, KvmRunArm.ExitReason) == KvmRunArm.ExitHypercall && fid == Rhi.DaObjectRead && type == objectType)
+            if (BinaryPrimitives.ReadUInt32LittleEndian(run[KvmRunArm.ExitReason..]) == KvmRunArm.ExitHypercall && fid == Rhi.DaObjectRead && type == objectType)
             {
                 Span<byte> b = stackalloc byte[1];
                 s.Ram.Read(ipa + 20, b);
@@ -226,8 +225,8 @@ public sealed class CcaEndToEndTests
             var mem = s.Assignment.Calls.Process.Memory;
             Span<byte> run = stackalloc byte[KvmRunArm.Size];
             mem.CopyFromUser(run, kvmRunHva);
-            if (Le.U32(run, KvmRunArm.ExitReason) != KvmRunArm.ExitArm64Tio) { s.Vmm.HandleExit(kvmRunHva); return; }
-            Le.Put64(run, KvmRunArm.CcaResponse, 1);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(run[KvmRunArm.ExitReason..]) != KvmRunArm.ExitArm64Tio) { s.Vmm.HandleExit(kvmRunHva); return; }
+            BinaryPrimitives.WriteUInt64LittleEndian(run[KvmRunArm.CcaResponse..], 1);
             mem.CopyToUser(kvmRunHva, run);
         }
     }

@@ -5,6 +5,7 @@ using TsmLab.Platforms.Cca;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Vmm;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Platforms.Cca;
 
@@ -88,14 +89,14 @@ public sealed class CcaGuestRequestTests
         var r = Make();
         var payload = r.Calls.Scratch.Put(Cat(U32s(3, 0), U64s(0)));
         var s = new byte[IommuVdeviceTsmReqOpArch.SizeOf];
-        Le.Put32(s, 0, (uint)s.Length);
-        Le.Put32(s, 4, r.Vdev);
-        Le.Put32(s, 8, (uint)TsmReqOp.ReadObject);
-        Le.Put32(s, 12, (uint)TvmArch.Cca);
-        Le.Put32(s, 16, 16);
-        Le.Put32(s, 20, 64);
-        Le.Put64(s, 24, payload);
-        Le.Put64(s, 32, 0x6000_0000_0000);
+        BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)s.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(4), r.Vdev);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(8), (uint)TsmReqOp.ReadObject);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(12), (uint)TvmArch.Cca);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(16), 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(20), 64);
+        BinaryPrimitives.WriteUInt64LittleEndian(s.AsSpan(24), payload);
+        BinaryPrimitives.WriteUInt64LittleEndian(s.AsSpan(32), 0x6000_0000_0000);
         Assert.Equal(-(long)Errno.EFAULT, r.Calls.Process.Ioctl(r.Fd, IommufdIoctl.VdeviceTsmReq, r.Calls.Scratch.Put(s)));
     }
 
@@ -245,12 +246,12 @@ public sealed class CcaGuestRequestTests
         var mem = r.Calls.Process.Memory;
         Assert.Equal(0, mem.Map(page, 4096, Prot.ReadWrite));
         var s = new byte[IommuVdeviceTsmReqOpArch.SizeOf];
-        Le.Put32(s, 0, (uint)s.Length);
-        Le.Put32(s, 4, r.Vdev);
-        Le.Put32(s, 8, (uint)TsmReqOp.SetTdiState);
-        Le.Put32(s, 12, (uint)TvmArch.Cca);
-        Le.Put32(s, 16, 4);
-        Le.Put64(s, 24, r.Calls.Scratch.Put(U32s(2)));
+        BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)s.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(4), r.Vdev);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(8), (uint)TsmReqOp.SetTdiState);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(12), (uint)TvmArch.Cca);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(16), 4);
+        BinaryPrimitives.WriteUInt64LittleEndian(s.AsSpan(24), r.Calls.Scratch.Put(U32s(2)));
         mem.CopyToUser(page, s);
         Assert.Equal(0, mem.Protect(page, 4096, Prot.Read));
         Assert.Equal(-(long)Errno.EFAULT, r.Calls.Process.Ioctl(r.Fd, IommufdIoctl.VdeviceTsmReq, page));

@@ -1,10 +1,9 @@
-using TsmLab.Hardware;
 using TsmLab.Abi;
-using TsmLab.Hosts;
 using TsmLab.Platforms.Cca;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Platforms.Cca.Vmm;
 using TsmLab.Tdisp.Device;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Platforms.Cca;
 
@@ -47,17 +46,17 @@ public class CcaLargeObjectTests
     {
         var calls = s.Assignment.Calls;
         var p = new byte[16];
-        Le.Put32(p, 0, (uint)CacheObject.Measurements);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)CacheObject.Measurements);
         ulong req = calls.Scratch.Put(p);
         var st = new byte[IommuVdeviceTsmReqOpArch.SizeOf];
-        Le.Put32(st, 0, (uint)st.Length);
-        Le.Put32(st, IommuVdeviceTsmReqOpArch.VdeviceId, vdev);
-        Le.Put32(st, IommuVdeviceTsmReqOpArch.Op, (uint)TsmReqOp.ReadObject);
-        Le.Put32(st, IommuVdeviceTsmReqOpArch.TvmArch, (uint)TvmArch.Cca);
-        Le.Put32(st, IommuVdeviceTsmReqOpArch.ReqLen, 16);
-        Le.Put32(st, IommuVdeviceTsmReqOpArch.RespLen, size);
-        Le.Put64(st, IommuVdeviceTsmReqOpArch.ReqUptr, req);
-        Le.Put64(st, IommuVdeviceTsmReqOpArch.RespUptr, hva);
+        BinaryPrimitives.WriteUInt32LittleEndian(st, (uint)st.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(IommuVdeviceTsmReqOpArch.VdeviceId), vdev);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(IommuVdeviceTsmReqOpArch.Op), (uint)TsmReqOp.ReadObject);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(IommuVdeviceTsmReqOpArch.TvmArch), (uint)TvmArch.Cca);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(IommuVdeviceTsmReqOpArch.ReqLen), 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(IommuVdeviceTsmReqOpArch.RespLen), size);
+        BinaryPrimitives.WriteUInt64LittleEndian(st.AsSpan(IommuVdeviceTsmReqOpArch.ReqUptr), req);
+        BinaryPrimitives.WriteUInt64LittleEndian(st.AsSpan(IommuVdeviceTsmReqOpArch.RespUptr), hva);
         Assert.Equal(0, calls.Process.Ioctl(s.Assignment.IommuFd, IommufdIoctl.VdeviceTsmReq, calls.Scratch.Put(st)));
         var got = new byte[size];
         Assert.Equal(0, calls.Process.Memory.CopyFromUser(got, hva));

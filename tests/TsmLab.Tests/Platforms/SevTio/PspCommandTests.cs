@@ -1,10 +1,10 @@
 using System.Security.Cryptography;
 using TsmLab.Hardware;
-using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.HostDriver;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -17,7 +17,7 @@ public sealed class PspCommandTests
     private static byte[] Buf(int size, int? lengthField = null)
     {
         var b = new byte[size];
-        Le.Put32(b, 0, (uint)(lengthField ?? size));
+        BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)(lengthField ?? size));
         return b;
     }
 
@@ -65,23 +65,23 @@ public sealed class PspCommandTests
         var psp = new PspFirmware(new NoRoute(), memory, new Rmp());
         ulong page = memory.Allocate(1);
         var status = Buf(PspCommandBuffer.TioStatus.Size);
-        Le.Put64(status, PspCommandBuffer.TioStatus.StatusPaddr, page);
+        BinaryPrimitives.WriteUInt64LittleEndian(status.AsSpan(PspCommandBuffer.TioStatus.StatusPaddr), page);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TioStatus, status));
         var s = memory.At(page, TioStatusData.Size);
-        Assert.Equal((uint)TioStatusData.Size, Le.U32(s, TioStatusData.Length));
-        Assert.Equal(TioStatusData.TioEn, Le.U32(s, TioStatusData.Flags));               // tio_en b0, not tio_init_done b1
-        Assert.Equal((uint)PspFirmware.ContextSize, Le.U32(s, TioStatusData.DevctxSize));
-        Assert.Equal((uint)PspFirmware.SpdmOutputMax, Le.U32(s, TioStatusData.SpdmOutSizeMax));
+        Assert.Equal((uint)TioStatusData.Size, BinaryPrimitives.ReadUInt32LittleEndian(s[TioStatusData.Length..]));
+        Assert.Equal(TioStatusData.TioEn, BinaryPrimitives.ReadUInt32LittleEndian(s[TioStatusData.Flags..]));               // tio_en b0, not tio_init_done b1
+        Assert.Equal((uint)PspFirmware.ContextSize, BinaryPrimitives.ReadUInt32LittleEndian(s[TioStatusData.DevctxSize..]));
+        Assert.Equal((uint)PspFirmware.SpdmOutputMax, BinaryPrimitives.ReadUInt32LittleEndian(s[TioStatusData.SpdmOutSizeMax..]));
         var create = Buf(PspCommandBuffer.DevCreate.Size);
-        Le.Put64(create, PspCommandBuffer.DevCreate.DevCtxSla, SlaAddress.Data(memory.Allocate(1)));
+        BinaryPrimitives.WriteUInt64LittleEndian(create.AsSpan(PspCommandBuffer.DevCreate.DevCtxSla), SlaAddress.Data(memory.Allocate(1)));
         Assert.Equal(PspStatus.InvalidPlatformState, psp.Command(PspCommandId.DevCreate, create));
         Assert.Equal(PspStatus.InvalidLength, psp.Command(PspCommandId.TioInit, Buf(8)));   // TIO_INIT is 16 bytes [S5]
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TioInit, Buf(PspCommandBuffer.TioInit.Size)));
         Assert.Equal(PspStatus.InvalidPlatformState, psp.Command(PspCommandId.TioInit, Buf(PspCommandBuffer.TioInit.Size)));
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TioStatus, status));
-        Assert.Equal(TioStatusData.TioEn | TioStatusData.TioInitDone, Le.U32(memory.At(page, TioStatusData.Size), TioStatusData.Flags));
+        Assert.Equal(TioStatusData.TioEn | TioStatusData.TioInitDone, BinaryPrimitives.ReadUInt32LittleEndian(memory.At(page, TioStatusData.Size)[TioStatusData.Flags..]));
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCreate, create));    // no DOE route to device 0
-        Le.Put64(status, PspCommandBuffer.TioStatus.StatusPaddr, 0x1234_0000);
+        BinaryPrimitives.WriteUInt64LittleEndian(status.AsSpan(PspCommandBuffer.TioStatus.StatusPaddr), 0x1234_0000);
         Assert.Equal(PspStatus.InvalidAddress, psp.Command(PspCommandId.TioStatus, status));
     }
 
@@ -103,43 +103,43 @@ public sealed class PspCommandTests
         var mem = rig.Tsm.Memory;
         var c = Buf(PspCommandBuffer.DevCertificates.Size);
         d.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl));
-        Le.Put64(c, PspCommandBuffer.DevCertificates.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevCertificates.DevCtxSla), d.DevCtx);
 
         ulong small = SevDeviceBuffers.Alloc(mem, 4096);
-        Le.Put32(mem.At(small, 4), SlaBufferHeader.CapacitySz, 128);                            // the host says: 128 bytes
-        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output, small);
+        BinaryPrimitives.WriteUInt32LittleEndian(mem.At(small, 4)[SlaBufferHeader.CapacitySz..], 128);                            // the host says: 128 bytes
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output), small);
         Assert.Equal(PspStatus.ExpandBufferLengthRequest, psp.Command(PspCommandId.DevCertificates, c));
-        uint needed = Le.U32(mem.At(small, 4), SlaBufferHeader.CapacitySz);
+        uint needed = BinaryPrimitives.ReadUInt32LittleEndian(mem.At(small, 4)[SlaBufferHeader.CapacitySz..]);
         Assert.True(needed >= 4096 && needed % 4096 == 0);
         Assert.True(mem.At(small + 4, 4092).IndexOfAnyExcept((byte)0) < 0);                    // nothing else written
 
         ulong output = SevDeviceBuffers.Alloc(mem, needed);
-        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output, output);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output), output);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.DevCertificates, c));
         Assert.True(SlaBuffer.TryOpen(mem, output, out var buf) == PspStatus.Success);
         var all = new byte[buf.Capacity];
         buf.Read(0, all);
-        uint payload = Le.U32(all, SlaBufferHeader.PayloadSz), length = Le.U32(all, 0x40 + SpdmDataObject.Length);
-        Assert.Equal(SpdmDataObject.IdCertificate, Le.U32(all, 0x40 + SpdmDataObject.Id));     // SPDM_DOBJ_ID_CERTIFICATE 4
+        uint payload = BinaryPrimitives.ReadUInt32LittleEndian(all.AsSpan(SlaBufferHeader.PayloadSz)), length = BinaryPrimitives.ReadUInt32LittleEndian(all.AsSpan(0x40 + SpdmDataObject.Length));
+        Assert.Equal(SpdmDataObject.IdCertificate, BinaryPrimitives.ReadUInt32LittleEndian(all.AsSpan(0x40 + SpdmDataObject.Id)));     // SPDM_DOBJ_ID_CERTIFICATE 4
         Assert.Equal(0u, payload % 32);
         Assert.True(length <= payload && payload - length < 32);
         Assert.Equal((byte)1, all[0x40 + SpdmDataObject.VersionMajor]);
-        Assert.Equal((ushort)0x0100, Le.U16(all, 0x40 + SpdmDataObject.DeviceId));
+        Assert.Equal((ushort)0x0100, BinaryPrimitives.ReadUInt16LittleEndian(all.AsSpan(0x40 + SpdmDataObject.DeviceId)));
         Assert.Equal((byte)1, all[0x40 + SpdmDataObject.Type]);
         var chain = all.AsSpan(0x40 + 32, (int)length - 32);
 
         var st = Buf(PspCommandBuffer.DevStatus.Size);
-        Le.Put64(st, PspCommandBuffer.DevStatus.DevCtxSla, d.DevCtx);
-        Le.Put32(st, PspCommandBuffer.DevStatus.StatusLength, DevStatusData.Size);
-        Le.Put64(st, PspCommandBuffer.DevStatus.StatusPaddr, d.DataPage);
+        BinaryPrimitives.WriteUInt64LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.StatusLength), DevStatusData.Size);
+        BinaryPrimitives.WriteUInt64LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.StatusPaddr), d.DataPage);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.DevStatus, st));
         Assert.Equal(SHA384.HashData(chain), mem.At(d.DataPage + DevStatusData.CertsDigest, 48).ToArray());
 
-        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output, output | 0x10);   // reserved bit
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output), output | 0x10);   // reserved bit
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCertificates, c));
-        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output, SlaAddress.Data(0x7700_0000));
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output), SlaAddress.Data(0x7700_0000));
         Assert.Equal(PspStatus.InvalidAddress, psp.Command(PspCommandId.DevCertificates, c));
-        Le.Put64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Scratch, SlaAddress.Null);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Scratch), SlaAddress.Null);
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCertificates, c));
     }
 
@@ -149,19 +149,19 @@ public sealed class PspCommandTests
         var mem = new PhysicalMemory(0x1_0000_0000);
         ulong list = mem.Allocate(1), a = mem.Allocate(1), b = mem.Allocate(1);
         var l = mem.At(list, 4096);
-        Le.Put64(l, 0, SlaAddress.Data(a));
-        Le.Put64(l, 8, SlaAddress.Data(b));
-        Le.Put64(l, 16, SlaAddress.Eol);
+        BinaryPrimitives.WriteUInt64LittleEndian(l, SlaAddress.Data(a));
+        BinaryPrimitives.WriteUInt64LittleEndian(l[8..], SlaAddress.Data(b));
+        BinaryPrimitives.WriteUInt64LittleEndian(l[16..], SlaAddress.Eol);
         Assert.Equal(PspStatus.Success, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out var buf));
         Assert.Equal(8192, buf.Capacity);
         Assert.True(buf.Write(4090, [1, 2, 3, 4, 5, 6, 7, 8]));                                   // across the page boundary
         Assert.Equal(new byte[] { 7, 8 }, mem.At(b, 2).ToArray());
         Assert.False(buf.Write(8190, [1, 2, 3]));
-        Le.Put64(l, 8, SlaAddress.Scatter(b));
+        BinaryPrimitives.WriteUInt64LittleEndian(l[8..], SlaAddress.Scatter(b));
         Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));   // nested scatter
-        Le.Put64(l, 8, SlaAddress.Data(0x9_0000_0000));
+        BinaryPrimitives.WriteUInt64LittleEndian(l[8..], SlaAddress.Data(0x9_0000_0000));
         Assert.Equal(PspStatus.InvalidAddress, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));
-        Le.Put64(l, 0, SlaAddress.Eol);
+        BinaryPrimitives.WriteUInt64LittleEndian(l, SlaAddress.Eol);
         Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Scatter(list), out _));   // no pages
         Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Data(a) | SlaAddress.PageSize2M, out _));
         Assert.Equal(PspStatus.InvalidParam, SlaBuffer.TryOpen(mem, SlaAddress.Null, out _));
@@ -174,22 +174,22 @@ public sealed class PspCommandTests
         var psp = rig.Tsm.Psp;
         var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
         var st = Buf(PspCommandBuffer.DevStatus.Size);
-        Le.Put64(st, PspCommandBuffer.DevStatus.DevCtxSla, Page(rig));
-        Le.Put32(st, PspCommandBuffer.DevStatus.StatusLength, DevStatusData.Size);
-        Le.Put64(st, PspCommandBuffer.DevStatus.StatusPaddr, d.DataPage);
+        BinaryPrimitives.WriteUInt64LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.DevCtxSla), Page(rig));
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.StatusLength), DevStatusData.Size);
+        BinaryPrimitives.WriteUInt64LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.StatusPaddr), d.DataPage);
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevStatus, st));
-        Le.Put64(st, PspCommandBuffer.DevStatus.DevCtxSla, d.DevCtx);
-        Le.Put32(st, PspCommandBuffer.DevStatus.StatusLength, DevStatusData.Size - 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.StatusLength), DevStatusData.Size - 1);
         Assert.Equal(PspStatus.InvalidLength, psp.Command(PspCommandId.DevStatus, st));
-        Le.Put32(st, PspCommandBuffer.DevStatus.StatusLength, DevStatusData.Size);
+        BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(PspCommandBuffer.DevStatus.StatusLength), DevStatusData.Size);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.DevStatus, st));
         var s = rig.Tsm.Memory.At(d.DataPage, DevStatusData.Size);
-        Assert.Equal((uint)DevStatusData.Size, Le.U32(s, DevStatusData.Length));
+        Assert.Equal((uint)DevStatusData.Size, BinaryPrimitives.ReadUInt32LittleEndian(s[DevStatusData.Length..]));
         Assert.Equal(DevStatusData.StateConnected, s[DevStatusData.CtxState]);
-        Assert.Equal((ushort)0x0100, Le.U16(s, DevStatusData.DeviceId));
+        Assert.Equal((ushort)0x0100, BinaryPrimitives.ReadUInt16LittleEndian(s[DevStatusData.DeviceId..]));
         Assert.Equal((byte)1, s[DevStatusData.TcMask]);
         Assert.Equal(DevStatusData.MeasDigestValid, s[DevStatusData.P2]);
-        Assert.Equal((0u, 0u), (Le.U32(s, DevStatusData.TdiCount), Le.U32(s, DevStatusData.BoundTdiCount)));
+        Assert.Equal((0u, 0u), (BinaryPrimitives.ReadUInt32LittleEndian(s[DevStatusData.TdiCount..]), BinaryPrimitives.ReadUInt32LittleEndian(s[DevStatusData.BoundTdiCount..])));
     }
 
     [Fact]
@@ -200,33 +200,33 @@ public sealed class PspCommandTests
         var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
         var connect = Buf(PspCommandBuffer.DevConnect.Size);
         d.FillSpdmCtrl(connect.AsSpan(PspCommandBuffer.DevConnect.SpdmCtrl));
-        Le.Put64(connect, PspCommandBuffer.DevConnect.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(connect.AsSpan(PspCommandBuffer.DevConnect.DevCtxSla), d.DevCtx);
         connect[PspCommandBuffer.DevConnect.TcMask] = 1;
         Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevConnect, connect));   // connected at boot
         var reclaim = Buf(PspCommandBuffer.DevReclaim.Size);
-        Le.Put64(reclaim, PspCommandBuffer.DevReclaim.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(reclaim.AsSpan(PspCommandBuffer.DevReclaim.DevCtxSla), d.DevCtx);
         Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevReclaim, reclaim));   // still connected
 
         var create = Buf(PspCommandBuffer.DevCreate.Size);
-        Le.Put64(create, PspCommandBuffer.DevCreate.DevCtxSla, Page(rig));
-        Le.Put16(create, PspCommandBuffer.DevCreate.DeviceId, 0x0100);
+        BinaryPrimitives.WriteUInt64LittleEndian(create.AsSpan(PspCommandBuffer.DevCreate.DevCtxSla), Page(rig));
+        BinaryPrimitives.WriteUInt16LittleEndian(create.AsSpan(PspCommandBuffer.DevCreate.DeviceId), 0x0100);
         Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.DevCreate, create));          // device created
-        Le.Put64(create, PspCommandBuffer.DevCreate.DevCtxSla, d.DevCtx);
-        Le.Put16(create, PspCommandBuffer.DevCreate.DeviceId, 0x0200);
+        BinaryPrimitives.WriteUInt64LittleEndian(create.AsSpan(PspCommandBuffer.DevCreate.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt16LittleEndian(create.AsSpan(PspCommandBuffer.DevCreate.DeviceId), 0x0200);
         Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.DevCreate, create));          // page holds a context
-        Le.Put64(create, PspCommandBuffer.DevCreate.DevCtxSla, SlaAddress.Scatter(rig.Tsm.Memory.Allocate(1)));
+        BinaryPrimitives.WriteUInt64LittleEndian(create.AsSpan(PspCommandBuffer.DevCreate.DevCtxSla), SlaAddress.Scatter(rig.Tsm.Memory.Allocate(1)));
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevCreate, create));          // a context is one data page
 
         ulong tdiPage = Page(rig);
         var tdi = Buf(PspCommandBuffer.TdiCreate.Size);
-        Le.Put64(tdi, PspCommandBuffer.TdiCreate.DevCtxSla, d.DevCtx);
-        Le.Put64(tdi, PspCommandBuffer.TdiCreate.TdiCtxSla, tdiPage);
-        Le.Put32(tdi, PspCommandBuffer.TdiCreate.InterfaceId, 0x0400_0101);                         // reserved bit 26
+        BinaryPrimitives.WriteUInt64LittleEndian(tdi.AsSpan(PspCommandBuffer.TdiCreate.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(tdi.AsSpan(PspCommandBuffer.TdiCreate.TdiCtxSla), tdiPage);
+        BinaryPrimitives.WriteUInt32LittleEndian(tdi.AsSpan(PspCommandBuffer.TdiCreate.InterfaceId), 0x0400_0101);                         // reserved bit 26
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiCreate, tdi));
-        Le.Put32(tdi, PspCommandBuffer.TdiCreate.InterfaceId, TdispInterfaceId.Encode(0x0101, 0, false));
+        BinaryPrimitives.WriteUInt32LittleEndian(tdi.AsSpan(PspCommandBuffer.TdiCreate.InterfaceId), TdispInterfaceId.Encode(0x0101, 0, false));
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiCreate, tdi));
         Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiCreate, tdi));              // page in use
-        Le.Put64(tdi, PspCommandBuffer.TdiCreate.TdiCtxSla, Page(rig));
+        BinaryPrimitives.WriteUInt64LittleEndian(tdi.AsSpan(PspCommandBuffer.TdiCreate.TdiCtxSla), Page(rig));
         Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiCreate, tdi));              // function has a TDI
 
         ulong gctx9 = rig.Tsm.Memory.Allocate(1), gctx10 = rig.Tsm.Memory.Allocate(1);
@@ -238,18 +238,18 @@ public sealed class PspCommandTests
         {
             var b = Buf(size);
             d.FillSpdmCtrl(b.AsSpan(spdm));
-            Le.Put64(b, dev, d.DevCtx);
-            Le.Put64(b, tdiOff, tdiPage);
-            Le.Put64(b, gctxOff, gctx);
+            BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(dev), d.DevCtx);
+            BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(tdiOff), tdiPage);
+            BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(gctxOff), gctx);
             return b;
         }
         byte[] Unbind(ulong g) => Ctx(PspCommandBuffer.TdiUnbind.Size, 8, 40, 48, 56, g);
         byte[] Bind(ulong g, ushort guestRid, ushort flags, ushort run)
         {
             var b = Ctx(PspCommandBuffer.TdiBind.Size, 8, 40, 48, 56, g);
-            Le.Put16(b, PspCommandBuffer.TdiBind.GuestDeviceId, guestRid);
-            Le.Put16(b, PspCommandBuffer.TdiBind.LockFlags, flags);
-            Le.Put16(b, PspCommandBuffer.TdiBind.RunWord, run);
+            BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(PspCommandBuffer.TdiBind.GuestDeviceId), guestRid);
+            BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(PspCommandBuffer.TdiBind.LockFlags), flags);
+            BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(PspCommandBuffer.TdiBind.RunWord), run);
             return b;
         }
         Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiUnbind, Unbind(gctx9)));      // not bound
@@ -259,28 +259,28 @@ public sealed class PspCommandTests
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 0)));
         ulong second = Page(rig);
         var tdi2 = Buf(PspCommandBuffer.TdiCreate.Size);
-        Le.Put64(tdi2, PspCommandBuffer.TdiCreate.DevCtxSla, d.DevCtx);
-        Le.Put64(tdi2, PspCommandBuffer.TdiCreate.TdiCtxSla, second);
-        Le.Put32(tdi2, PspCommandBuffer.TdiCreate.InterfaceId, 0x0102);
+        BinaryPrimitives.WriteUInt64LittleEndian(tdi2.AsSpan(PspCommandBuffer.TdiCreate.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(tdi2.AsSpan(PspCommandBuffer.TdiCreate.TdiCtxSla), second);
+        BinaryPrimitives.WriteUInt32LittleEndian(tdi2.AsSpan(PspCommandBuffer.TdiCreate.InterfaceId), 0x0102);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiCreate, tdi2));
         var bind2 = Bind(gctx9, 0x18, 1, 0);
-        Le.Put64(bind2, PspCommandBuffer.TdiBind.TdiCtxSla, second);
+        BinaryPrimitives.WriteUInt64LittleEndian(bind2.AsSpan(PspCommandBuffer.TdiBind.TdiCtxSla), second);
         Assert.Equal(PspStatus.AlreadyOwned, psp.Command(PspCommandId.TdiBind, bind2));                     // guest 9 has a TDI as 0x18
         var reclaim2 = Buf(PspCommandBuffer.TdiReclaim.Size);
-        Le.Put64(reclaim2, PspCommandBuffer.TdiReclaim.DevCtxSla, d.DevCtx);
-        Le.Put64(reclaim2, PspCommandBuffer.TdiReclaim.TdiCtxSla, second);
+        BinaryPrimitives.WriteUInt64LittleEndian(reclaim2.AsSpan(PspCommandBuffer.TdiReclaim.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(reclaim2.AsSpan(PspCommandBuffer.TdiReclaim.TdiCtxSla), second);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiReclaim, reclaim2));
 
         var info = Buf(PspCommandBuffer.TdiInfo.Size);
-        Le.Put64(info, PspCommandBuffer.TdiInfo.DevCtxSla, d.DevCtx);
-        Le.Put64(info, PspCommandBuffer.TdiInfo.TdiCtxSla, tdiPage);
-        Le.Put64(info, PspCommandBuffer.TdiInfo.StatusPaddr, d.DataPage);
+        BinaryPrimitives.WriteUInt64LittleEndian(info.AsSpan(PspCommandBuffer.TdiInfo.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(info.AsSpan(PspCommandBuffer.TdiInfo.TdiCtxSla), tdiPage);
+        BinaryPrimitives.WriteUInt64LittleEndian(info.AsSpan(PspCommandBuffer.TdiInfo.StatusPaddr), d.DataPage);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiInfo, info));
         var data = rig.Tsm.Memory.At(d.DataPage, TdiInfoData.Size);
-        Assert.Equal((uint)TdiFirmwareState.BindLocked << 2, Le.U32(data, TdiInfoData.P1) & 0xC);           // tdi_status, p1 bits 2-3
-        Assert.Equal(9u, Le.U32(data, TdiInfoData.Asid));
-        Assert.Equal(0x0101u, Le.U32(data, TdiInfoData.InterfaceId));
-        Assert.Equal(1u, Le.U32(data, TdiInfoData.P2));                                                       // NO_FW_UPDATE
+        Assert.Equal((uint)TdiFirmwareState.BindLocked << 2, BinaryPrimitives.ReadUInt32LittleEndian(data[TdiInfoData.P1..]) & 0xC);           // tdi_status, p1 bits 2-3
+        Assert.Equal(9u, BinaryPrimitives.ReadUInt32LittleEndian(data[TdiInfoData.Asid..]));
+        Assert.Equal(0x0101u, BinaryPrimitives.ReadUInt32LittleEndian(data[TdiInfoData.InterfaceId..]));
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(data[TdiInfoData.P2..]));                                                       // NO_FW_UPDATE
 
         Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 0)));  // locked: only run
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x19, 1, 1)));       // run for another guest_device_id
@@ -290,14 +290,14 @@ public sealed class PspCommandTests
         Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiBind, Bind(gctx9, 0x18, 1, 1)));
 
         var tdiReclaim = Buf(PspCommandBuffer.TdiReclaim.Size);
-        Le.Put64(tdiReclaim, PspCommandBuffer.TdiReclaim.DevCtxSla, d.DevCtx);
-        Le.Put64(tdiReclaim, PspCommandBuffer.TdiReclaim.TdiCtxSla, tdiPage);
+        BinaryPrimitives.WriteUInt64LittleEndian(tdiReclaim.AsSpan(PspCommandBuffer.TdiReclaim.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(tdiReclaim.AsSpan(PspCommandBuffer.TdiReclaim.TdiCtxSla), tdiPage);
         Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.TdiReclaim, tdiReclaim));   // still bound
         var disconnect = Buf(PspCommandBuffer.DevDisconnect.Size);
         d.FillSpdmCtrl(disconnect.AsSpan(PspCommandBuffer.DevDisconnect.SpdmCtrl));
-        Le.Put64(disconnect, PspCommandBuffer.DevDisconnect.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(disconnect.AsSpan(PspCommandBuffer.DevDisconnect.DevCtxSla), d.DevCtx);
         Assert.Equal(PspStatus.InvalidGuestState, psp.Command(PspCommandId.DevDisconnect, disconnect)); // has a TDI
-        Le.Put32(disconnect, PspCommandBuffer.DevDisconnect.Flags, 2);
+        BinaryPrimitives.WriteUInt32LittleEndian(disconnect.AsSpan(PspCommandBuffer.DevDisconnect.Flags), 2);
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.DevDisconnect, disconnect));      // only b0 force is defined
         Assert.Equal(PspStatus.InvalidGuest, psp.Command(PspCommandId.TdiUnbind, Unbind(gctx10)));
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiUnbind, Unbind(gctx9)));
@@ -306,9 +306,9 @@ public sealed class PspCommandTests
         Assert.Equal(TdiFirmwareState.BindRun, psp.StateOf(0x0101));
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiUnbind, Unbind(gctx10)));
 
-        Le.Put64(tdiReclaim, PspCommandBuffer.TdiReclaim.DevCtxSla, Page(rig));
+        BinaryPrimitives.WriteUInt64LittleEndian(tdiReclaim.AsSpan(PspCommandBuffer.TdiReclaim.DevCtxSla), Page(rig));
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiReclaim, tdiReclaim));          // not this TDI's device
-        Le.Put64(tdiReclaim, PspCommandBuffer.TdiReclaim.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(tdiReclaim.AsSpan(PspCommandBuffer.TdiReclaim.DevCtxSla), d.DevCtx);
         Assert.Equal(PspStatus.Success, psp.Command(PspCommandId.TdiReclaim, tdiReclaim));
         Assert.Equal(PspStatus.InvalidParam, psp.Command(PspCommandId.TdiReclaim, tdiReclaim));
     }
@@ -330,19 +330,19 @@ public sealed class PspCommandTests
         var s = (SevTdiState)rig.Function.Tdi!.PlatformState!;
         var c = Buf(PspCommandBuffer.GuestRequest.Size);
         s.Device.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.GuestRequest.SpdmCtrl));
-        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtxSla, s.Device.DevCtx);
-        Le.Put64(c, PspCommandBuffer.GuestRequest.TdiCtxSla, s.TdiCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.GuestRequest.DevCtxSla), s.Device.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.GuestRequest.TdiCtxSla), s.TdiCtx);
         ulong other = rig.Tsm.Memory.Allocate(1);
         Assert.Equal(PspStatus.Success, rig.Tsm.Psp.SnpLaunchStart(other, rig.Asid + 1));
-        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, other);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.GuestRequest.Gctx), other);
         Assert.Equal(PspStatus.InvalidGuest, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
-        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, rig.Asid);                                  // an ASID is not a guest context page
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.GuestRequest.Gctx), rig.Asid);                                  // an ASID is not a guest context page
         Assert.Equal(PspStatus.InvalidGuest, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
-        Le.Put64(c, PspCommandBuffer.GuestRequest.Gctx, s.Gctx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.GuestRequest.Gctx), s.Gctx);
         Assert.Equal(PspStatus.InvalidAddress, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));   // req/res paddr 0
-        Le.Put64(c, PspCommandBuffer.GuestRequest.DevCtxSla, SlaAddress.Data(other));
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.GuestRequest.DevCtxSla), SlaAddress.Data(other));
         Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
-        Le.Put64(c, PspCommandBuffer.GuestRequest.SpdmCtrl, SlaAddress.Null);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.GuestRequest.SpdmCtrl), SlaAddress.Null);
         Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.GuestRequest, c));
     }
 
@@ -353,11 +353,11 @@ public sealed class PspCommandTests
         var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
         var c = Buf(PspCommandBuffer.DevMeasurements.Size);
         d.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.DevMeasurements.SpdmCtrl));
-        Le.Put64(c, PspCommandBuffer.DevMeasurements.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevMeasurements.DevCtxSla), d.DevCtx);
         Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.DevMeasurements, c));   // raw_bitstream 0: digest form, not modelled
-        Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, 3);
+        BinaryPrimitives.WriteUInt32LittleEndian(c.AsSpan(PspCommandBuffer.DevMeasurements.Flags), 3);
         Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.DevMeasurements, c));
-        Le.Put32(c, PspCommandBuffer.DevMeasurements.Flags, PspCommandBuffer.DevMeasurements.FlagRawBitstream);
+        BinaryPrimitives.WriteUInt32LittleEndian(c.AsSpan(PspCommandBuffer.DevMeasurements.Flags), PspCommandBuffer.DevMeasurements.FlagRawBitstream);
         c.AsSpan(PspCommandBuffer.DevMeasurements.Nonce, 32).Fill(0xAB);
         Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.DevMeasurements, c));
         var blob = d.ReadObject(SpdmDataObject.IdMeasurement)!;
@@ -374,13 +374,13 @@ public sealed class PspCommandTests
         var doe = rig.Device;
         var c = Buf(PspCommandBuffer.DevDisconnect.Size);
         d.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.DevDisconnect.SpdmCtrl));
-        Le.Put64(c, PspCommandBuffer.DevDisconnect.DevCtxSla, d.DevCtx);
-        Le.Put32(c, PspCommandBuffer.DevDisconnect.Flags, PspCommandBuffer.DevDisconnect.FlagForce);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevDisconnect.DevCtxSla), d.DevCtx);
+        BinaryPrimitives.WriteUInt32LittleEndian(c.AsSpan(PspCommandBuffer.DevDisconnect.Flags), PspCommandBuffer.DevDisconnect.FlagForce);
         Assert.True(doe.IdeKeys.IsStreamReady(0));
         Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.DevDisconnect, c));
         Assert.True(doe.IdeKeys.IsStreamReady(0));                                                   // no KEY_SET_STOP reached the device
         var reclaim = Buf(PspCommandBuffer.DevReclaim.Size);
-        Le.Put64(reclaim, PspCommandBuffer.DevReclaim.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(reclaim.AsSpan(PspCommandBuffer.DevReclaim.DevCtxSla), d.DevCtx);
         Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.DevReclaim, reclaim));
         Assert.Equal(PspStatus.InvalidParam, rig.Tsm.Psp.Command(PspCommandId.DevReclaim, reclaim));
     }

@@ -1,10 +1,6 @@
 using TsmLab.Platforms.SevTio.Guest;
-using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 

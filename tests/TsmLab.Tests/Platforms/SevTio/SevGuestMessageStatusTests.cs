@@ -1,12 +1,9 @@
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Guest;
 using TsmLab.Platforms.SevTio.Firmware;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -27,16 +24,16 @@ public sealed class SevGuestMessageStatusTests
         ulong gpa = (rangeId == 2 ? SevRig.GuestBar2 : SevRig.GuestBar0) + offset;
         Span<byte> rq = stackalloc byte[MmioValidateMessage.Size];
         rq.Clear();
-        Le.Put64(rq, MmioValidateMessage.TdiId, tdiId ?? rig.Guest.TdiId);
-        Le.Put64(rq, MmioValidateMessage.SubrangeBase, gpa >> 12);
-        Le.Put32(rq, MmioValidateMessage.PageCount, pages);
-        Le.Put32(rq, MmioValidateMessage.RangeOffset, offset);
-        Le.Put16(rq, MmioValidateMessage.Flags, flags);
-        Le.Put16(rq, MmioValidateMessage.RangeId, rangeId);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq[MmioValidateMessage.TdiId..], tdiId ?? rig.Guest.TdiId);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq[MmioValidateMessage.SubrangeBase..], gpa >> 12);
+        BinaryPrimitives.WriteUInt32LittleEndian(rq[MmioValidateMessage.PageCount..], pages);
+        BinaryPrimitives.WriteUInt32LittleEndian(rq[MmioValidateMessage.RangeOffset..], offset);
+        BinaryPrimitives.WriteUInt16LittleEndian(rq[MmioValidateMessage.Flags..], flags);
+        BinaryPrimitives.WriteUInt16LittleEndian(rq[MmioValidateMessage.RangeId..], rangeId);
         var r = rig.Guest.Exchange(SnpMsgType.MmioValidateRequest, rq, (gpa & ~0xFFFul) | (hostAssigns ? 1ul : 0), (ulong)pages << 32, out var rsp, out _);
         Assert.Equal(GuestOutcome.Ok, r.Outcome);
-        if (expectChanged is { } c) Assert.Equal(c, (Le.U16(rsp, MmioValidateMessage.Flags) & MmioValidateMessage.FlagChanged) != 0);
-        return (MmioValidateStatus)Le.U16(rsp, MmioValidateMessage.Status);
+        if (expectChanged is { } c) Assert.Equal(c, (BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(MmioValidateMessage.Flags)) & MmioValidateMessage.FlagChanged) != 0);
+        return (MmioValidateStatus)BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(MmioValidateMessage.Status));
     }
 
     [Fact]
@@ -87,9 +84,9 @@ public sealed class SevGuestMessageStatusTests
         var rig = Running();
         Span<byte> rq = stackalloc byte[TdiInfoMessage.RequestSize];
         rq.Clear();
-        Le.Put64(rq, 0, 0x77);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq, 0x77);
         Assert.True(rig.Guest.Exchange(SnpMsgType.TdiInfoRequest, rq, 0, 0, out var rsp, out _).IsOk);
-        Assert.Equal((ushort)TdiInfoStatus.Invalid, Le.U16(rsp, TdiInfoMessage.Status));
+        Assert.Equal((ushort)TdiInfoStatus.Invalid, BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(TdiInfoMessage.Status)));
         Assert.True(rig.Guest.Info(TdiInfoParam.State).IsOk);
         Assert.Equal(TdiState.Run, rig.Guest.Evidence!.TdispState);
         Assert.True(rig.Guest.Op(SevTioAction.Stop).IsOk);
@@ -105,22 +102,22 @@ public sealed class SevGuestMessageStatusTests
         Assert.Equal(new GuestResult(GuestOutcome.Refused, 0, (ushort)SdteWriteStatus.TdiNotBound), rig.Guest.EnableDma());
         Assert.True(rig.Guest.Op(SevTioAction.Run).IsOk);
         Assert.Equal(new GuestResult(GuestOutcome.Refused, 0, (ushort)SdteWriteStatus.Reserved),
-            rig.Guest.SdteWrite(s => { Sdte.WriteEnable(s, 0); Le.Put32(s, Sdte.AsidWord, 5); }, 1));
+            rig.Guest.SdteWrite(s => { Sdte.WriteEnable(s, 0); BinaryPrimitives.WriteUInt32LittleEndian(s[Sdte.AsidWord..], 5); }, 1));
         Assert.Equal(new GuestResult(GuestOutcome.Refused, 0, (ushort)SdteWriteStatus.Reserved),
-            rig.Guest.SdteWrite(s => Le.Put64(s, 0, Sdte.IrBit), 1));
+            rig.Guest.SdteWrite(s => BinaryPrimitives.WriteUInt64LittleEndian(s, Sdte.IrBit), 1));
         Assert.False(rig.Tsm.Psp.TryReadSdte(SevRig.FunctionId, new byte[64]));
         Span<byte> rq = stackalloc byte[SdteWriteMessage.RequestSize];
         rq.Clear();
-        Le.Put64(rq, 0, 0x55);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq, 0x55);
         Assert.True(rig.Guest.Exchange(SnpMsgType.SdteWriteRequest, rq, 0, 0, out var rsp, out _).IsOk);
-        Assert.Equal((ushort)SdteWriteStatus.InvalidTdi, Le.U16(rsp, SdteWriteMessage.Status));
+        Assert.Equal((ushort)SdteWriteStatus.InvalidTdi, BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(SdteWriteMessage.Status)));
 
         Assert.True(rig.Guest.EnableDma(vtom: 1ul << 40).IsOk);
         var sdte = new byte[64];
         Assert.True(rig.Tsm.Psp.TryReadSdte(SevRig.FunctionId, sdte));
-        Assert.Equal(Sdte.ValidBit | Sdte.IrBit | Sdte.IwBit, Le.U64(sdte, 0));
-        Assert.Equal(rig.Asid | (SevRig.GuestAddress.GuestRid << 16), Le.U32(sdte, Sdte.AsidWord));
-        Assert.Equal(1u | (uint)((1ul << 40) >> 21 << 1), Le.U32(sdte, Sdte.VtomWord));
+        Assert.Equal(Sdte.ValidBit | Sdte.IrBit | Sdte.IwBit, BinaryPrimitives.ReadUInt64LittleEndian(sdte));
+        Assert.Equal(rig.Asid | (SevRig.GuestAddress.GuestRid << 16), BinaryPrimitives.ReadUInt32LittleEndian(sdte.AsSpan(Sdte.AsidWord)));
+        Assert.Equal(1u | (uint)((1ul << 40) >> 21 << 1), BinaryPrimitives.ReadUInt32LittleEndian(sdte.AsSpan(Sdte.VtomWord)));
         Assert.True(rig.Tsm.Iommu.SecureDmaEnabled(SevRig.FunctionId));
     }
 
@@ -140,9 +137,9 @@ public sealed class SevGuestMessageStatusTests
         Assert.Equal(new GuestResult(GuestOutcome.Refused, 0, (ushort)MmioConfigStatus.NotReported), rig.Guest.MmioConfig(4, false, 0, out _));
         Span<byte> rq = stackalloc byte[MmioConfigMessage.Size];
         rq.Clear();
-        Le.Put64(rq, 0, 0x66);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq, 0x66);
         Assert.True(rig.Guest.Exchange(SnpMsgType.MmioConfigRequest, rq, 0, 0, out var rsp, out _).IsOk);
-        Assert.Equal((ushort)MmioConfigStatus.InvalidTdi, Le.U16(rsp, MmioConfigMessage.Status));
+        Assert.Equal((ushort)MmioConfigStatus.InvalidTdi, BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(MmioConfigMessage.Status)));
     }
 
     [Fact]

@@ -2,12 +2,10 @@ using System.Security.Cryptography;
 using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Platforms.SevTio.Guest;
-using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Firmware;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -17,10 +15,10 @@ public sealed class SevHostDriverTests
     private static byte[] Envelope(ulong req, ulong resp, ulong param = 0, Action<byte[]>? edit = null)
     {
         var p = new byte[SevGuestRequestPayload.Size];
-        Le.Put64(p, SevGuestRequestPayload.ReqUptr, req);
-        Le.Put64(p, SevGuestRequestPayload.RespUptr, resp);
-        Le.Put32(p, SevGuestRequestPayload.GuestRid, SevRig.GuestAddress.GuestRid);
-        Le.Put64(p, SevGuestRequestPayload.Param, param);
+        BinaryPrimitives.WriteUInt64LittleEndian(p.AsSpan(SevGuestRequestPayload.ReqUptr), req);
+        BinaryPrimitives.WriteUInt64LittleEndian(p.AsSpan(SevGuestRequestPayload.RespUptr), resp);
+        BinaryPrimitives.WriteUInt32LittleEndian(p.AsSpan(SevGuestRequestPayload.GuestRid), SevRig.GuestAddress.GuestRid);
+        BinaryPrimitives.WriteUInt64LittleEndian(p.AsSpan(SevGuestRequestPayload.Param), param);
         edit?.Invoke(p);
         return p;
     }
@@ -31,7 +29,7 @@ public sealed class SevHostDriverTests
         Assert.True(rig.Guest.Lock().IsOk);
         var page = new byte[4096];
         var payload = new byte[payloadLength];
-        Le.Put64(payload, 0, rig.Guest.TdiId);
+        BinaryPrimitives.WriteUInt64LittleEndian(payload, rig.Guest.TdiId);
         using var key = new AesGcm(rig.Tsm.Psp.LaunchGuest(rig.Asid)!, 16);
         SnpGuestMessage.Seal(key, page, rig.Guest.NextSeqno, type, TioMessageVersion.Current, 0, payload);
         rig.Ram.Write(SnpTioGuest.RequestGpa, page);
@@ -47,9 +45,9 @@ public sealed class SevHostDriverTests
         var rig = new SevRig();
         Assert.True(rig.Guest.Op(SevTioAction.Bind).IsOk);
         var p = new byte[4];
-        Le.Put32(p, 0, (uint)TdiState.ConfigLocked);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)TdiState.ConfigLocked);
         Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SetTdiState, p, 0, out _));
-        Le.Put32(p, 0, (uint)TdiState.Run);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)TdiState.Run);
         Assert.Equal(0, Req(rig, TsmReqOp.SetTdiState, p, 0, out ulong code));
         Assert.Equal(0ul, code);
         Assert.Equal(Errno.EIO.Neg(), Req(rig, TsmReqOp.SetTdiState, p, 0, out code));          // RUN twice: the PSP refuses
@@ -62,7 +60,7 @@ public sealed class SevHostDriverTests
         var (rig, req, resp) = Sealed(SnpMsgType.TdiInfoRequest, TdiInfoMessage.RequestSize);
         int before = rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest);
         Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.ValidateMmio, new byte[8], 16, out _));
-        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, resp, edit: p => Le.Put32(p, SevGuestRequestPayload.Reserved, 1)), 16, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, resp, edit: p => BinaryPrimitives.WriteUInt32LittleEndian(p.AsSpan(SevGuestRequestPayload.Reserved), 1)), 16, out _));
         Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, resp), 8, out _));
         Assert.Equal(before, rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest));
         Assert.Equal(0, Req(rig, TsmReqOp.SevTdiInfo, Envelope(req, resp), 16, out ulong code));
@@ -109,11 +107,11 @@ public sealed class SevHostDriverTests
     public void MmioValidate_WithValidateBit_AndNoPages_IsEinval_AndAssignsNothing()
     {
         var (rig, req, resp) = Sealed(SnpMsgType.MmioValidateRequest, MmioValidateMessage.Size);
-        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.ValidateMmio, Envelope(req, resp, 1, p => Le.Put64(p, SevGuestRequestPayload.MmioPa, 0xF000_0000)), 16, out _));
+        Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.ValidateMmio, Envelope(req, resp, 1, p => BinaryPrimitives.WriteUInt64LittleEndian(p.AsSpan(SevGuestRequestPayload.MmioPa), 0xF000_0000)), 16, out _));
         Assert.Equal(Errno.EINVAL.Neg(), Req(rig, TsmReqOp.ValidateMmio, Envelope(req, resp, 1, p =>
         {
-            Le.Put64(p, SevGuestRequestPayload.MmioPa, 0xF000_0800);
-            Le.Put32(p, SevGuestRequestPayload.MmioNpages, 1);
+            BinaryPrimitives.WriteUInt64LittleEndian(p.AsSpan(SevGuestRequestPayload.MmioPa), 0xF000_0800);
+            BinaryPrimitives.WriteUInt32LittleEndian(p.AsSpan(SevGuestRequestPayload.MmioNpages), 1);
         }), 16, out _));
         Assert.False(rig.Tsm.Rmp.Lookup(0xF000_0000).Assigned);
     }
@@ -141,9 +139,9 @@ public sealed class SevHostDriverTests
         var (rig, req, resp) = Sealed(SnpMsgType.TdiInfoRequest, TdiInfoMessage.RequestSize);
         Assert.Equal(0, rig.Process.Memory.Map(0x5000_0000_0000, 4096, Prot.Read));
         int before = rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest);
-        var p = Envelope(req, resp, (ulong)TdiInfoParam.Certs, e => { Le.Put64(e, SevGuestRequestPayload.DataUptr, 0x5000_0000_0000); Le.Put32(e, SevGuestRequestPayload.DataNpages, 1); });
+        var p = Envelope(req, resp, (ulong)TdiInfoParam.Certs, e => { BinaryPrimitives.WriteUInt64LittleEndian(e.AsSpan(SevGuestRequestPayload.DataUptr), 0x5000_0000_0000); BinaryPrimitives.WriteUInt32LittleEndian(e.AsSpan(SevGuestRequestPayload.DataNpages), 1); });
         Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SevTdiInfo, p, 16, out _));
-        p = Envelope(req, resp, (ulong)TdiInfoParam.Meas, e => { Le.Put64(e, SevGuestRequestPayload.DataUptr, 0x5100_0000_0000); Le.Put32(e, SevGuestRequestPayload.DataNpages, 1); });
+        p = Envelope(req, resp, (ulong)TdiInfoParam.Meas, e => { BinaryPrimitives.WriteUInt64LittleEndian(e.AsSpan(SevGuestRequestPayload.DataUptr), 0x5100_0000_0000); BinaryPrimitives.WriteUInt32LittleEndian(e.AsSpan(SevGuestRequestPayload.DataNpages), 1); });
         Assert.Equal(Errno.EFAULT.Neg(), Req(rig, TsmReqOp.SevTdiInfo, p, 16, out _));
         Assert.Equal(before, rig.Tsm.Psp.Log.Count(c => c == PspCommandId.GuestRequest));
     }
@@ -153,10 +151,10 @@ public sealed class SevHostDriverTests
     {
         var rig = new SevRig();
         var c = new byte[PspCommandBuffer.TdiCreate.Size];
-        Le.Put32(c, 0, (uint)c.Length);
-        Le.Put64(c, PspCommandBuffer.TdiCreate.DevCtxSla, rig.Tsm.BuffersOf(rig.Function.Dsm)!.DevCtx);
-        Le.Put64(c, PspCommandBuffer.TdiCreate.TdiCtxSla, SlaAddress.Data(rig.Tsm.Memory.Allocate(1)));
-        Le.Put32(c, PspCommandBuffer.TdiCreate.InterfaceId, 0x0100);
+        BinaryPrimitives.WriteUInt32LittleEndian(c, (uint)c.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.TdiCreate.DevCtxSla), rig.Tsm.BuffersOf(rig.Function.Dsm)!.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.TdiCreate.TdiCtxSla), SlaAddress.Data(rig.Tsm.Memory.Allocate(1)));
+        BinaryPrimitives.WriteUInt32LittleEndian(c.AsSpan(PspCommandBuffer.TdiCreate.InterfaceId), 0x0100);
         Assert.Equal(PspStatus.Success, rig.Tsm.Psp.Command(PspCommandId.TdiCreate, c));     // another guest holds the function
         Assert.Equal(Errno.EIO.Neg(), rig.Assignment.Calls.TsmOp(rig.Assignment.IommuFd, rig.Assignment.VdeviceId, IommuVdeviceTsmOp.TypeBind));
         Assert.Null(rig.Function.Tdi);

@@ -1,8 +1,8 @@
-using TsmLab.Abi;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.HostDriver;
+using System.Buffers.Binary;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 
@@ -25,9 +25,9 @@ public sealed class SevHostPspBufferTests
         Assert.Equal(PspStatus.Success, SlaBuffer.TryOpen(rig.Tsm.Memory, d.Output, out var output));
         Span<byte> cap = stackalloc byte[4];
         output.Read(SlaBufferHeader.CapacitySz, cap);
-        Assert.Equal((uint)PspFirmware.SpdmOutputMax, Le.U32(cap, 0));
+        Assert.Equal((uint)PspFirmware.SpdmOutputMax, BinaryPrimitives.ReadUInt32LittleEndian(cap));
         var resp = rig.Tsm.Memory.At(SlaAddress.Data(d.Resp), 0x50);
-        Assert.Equal(SpdmDataObject.IdResp, Le.U32(resp, 0x40 + SpdmDataObject.Id));                          // dobj_response_init
+        Assert.Equal(SpdmDataObject.IdResp, BinaryPrimitives.ReadUInt32LittleEndian(resp[(0x40 + SpdmDataObject.Id)..]));                          // dobj_response_init
         Assert.Equal(PspCommandId.DevConnect, rig.Tsm.Psp.Log.Last(c => c is PspCommandId.DevCreate or PspCommandId.DevConnect));
     }
 
@@ -38,14 +38,14 @@ public sealed class SevHostPspBufferTests
         var d = rig.Tsm.BuffersOf(rig.Function.Dsm)!;
         d.UseOutput(SevDeviceBuffers.Alloc(rig.Tsm.Memory, 4096), 256);
         var c = new byte[PspCommandBuffer.DevCertificates.Size];
-        Le.Put32(c, 0, (uint)c.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(c, (uint)c.Length);
         d.FillSpdmCtrl(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl));
-        Le.Put64(c, PspCommandBuffer.DevCertificates.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevCertificates.DevCtxSla), d.DevCtx);
         int before = rig.Tsm.Psp.Log.Count;
         Assert.Equal(PspStatus.Success, rig.Tsm.SpdmCommand(d, PspCommandId.DevCertificates, c, PspCommandBuffer.DevCertificates.SpdmCtrl));
         Assert.Equal(2, rig.Tsm.Psp.Log.Count - before);                                                       // EXPAND, then again
         Assert.Equal(4096, d.OutputLength);
-        Assert.Equal(d.Output, Le.U64(c, PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output));
+        Assert.Equal(d.Output, BinaryPrimitives.ReadUInt64LittleEndian(c.AsSpan(PspCommandBuffer.DevCertificates.SpdmCtrl + PspCommandBuffer.SpdmCtrl.Output)));
         Assert.Equal(rig.Device.Identity.SpdmCertificateChain(), d.ReadObject(SpdmDataObject.IdCertificate));
     }
 

@@ -1,14 +1,11 @@
-using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Pci;
 using TsmLab.Platforms.SevTio;
 using TsmLab.Platforms.SevTio.Guest;
 using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Vmm;
 using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.Firmware;
 
 namespace TsmLab.Tests.Platforms.SevTio;
 

@@ -1,7 +1,6 @@
 using TsmLab.Platforms.SevTio;
 using TsmLab.Abi;
 using TsmLab.Platforms.SevTio.Guest;
-using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Platforms.SevTio.Kvm;

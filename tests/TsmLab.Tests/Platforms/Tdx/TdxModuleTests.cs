@@ -1,9 +1,6 @@
-using TsmLab.Hardware;
-using TsmLab.Kernel;
 using TsmLab.Platforms.Tdx;
 using TsmLab.Platforms.Tdx.Abi;
 using TsmLab.Platforms.Tdx.Firmware;
-using TsmLab.Platforms.Tdx.HostDriver;
 using TsmLab.Tdisp.Device;
 
 namespace TsmLab.Tests.Platforms.Tdx;

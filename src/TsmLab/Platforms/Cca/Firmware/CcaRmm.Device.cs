@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using TsmLab.Platforms.Cca.Abi;
-using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Platforms.Cca.Firmware;

@@ -1,6 +1,7 @@
 using TsmLab.Abi;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Vmm;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.Cca.Vmm;
 
@@ -37,13 +38,13 @@ public sealed class CcaTsmRequests(IommufdCalls calls, int iommuFd, TsmAbiProfil
         p.Clear();
         if (profile == TsmAbiProfile.OpArch)
         {
-            Le.Put32(p, 0, (uint)obj);
-            Le.Put64(p, 8, offset);
+            BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)obj);
+            BinaryPrimitives.WriteUInt64LittleEndian(p[8..], offset);
             return Send(vdev, TsmReqOp.ReadObject, TsmReqScope.PciInfo, p, respUptr, maxLen);
         }
-        Le.Put32(p, 0, 2);
-        Le.Put32(p, 4, (uint)rhiType);
-        Le.Put64(p, 8, offset);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, 2);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[4..], (uint)rhiType);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[8..], offset);
         return Send(vdev, 0, TsmReqScope.PciInfo, p, respUptr, maxLen);
     }
 
@@ -54,15 +55,15 @@ public sealed class CcaTsmRequests(IommufdCalls calls, int iommuFd, TsmAbiProfil
         p.Clear();
         if (profile == TsmAbiProfile.OpArch)
         {
-            Le.Put32(p, 0, (uint)obj);
-            Le.Put64(p, 8, flags);
-            Le.Put64(p, 16, noncePtr);
+            BinaryPrimitives.WriteUInt32LittleEndian(p, (uint)obj);
+            BinaryPrimitives.WriteUInt64LittleEndian(p[8..], flags);
+            BinaryPrimitives.WriteUInt64LittleEndian(p[16..], noncePtr);
             return Send(vdev, TsmReqOp.RegenObject, TsmReqScope.PciInfo, p, 0, 0);
         }
         if (obj == CacheObject.InterfaceReport) return Send(vdev, 0, TsmReqScope.PciInfo, Payload(p, 4, 3), 0, 0);
-        Le.Put32(p, 0, 4);
-        Le.Put64(p, 8, flags);
-        Le.Put64(p, 16, noncePtr);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, 4);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[8..], flags);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[16..], noncePtr);
         return Send(vdev, 0, TsmReqScope.PciInfo, p, 0, 0);
     }
 
@@ -73,15 +74,15 @@ public sealed class CcaTsmRequests(IommufdCalls calls, int iommuFd, TsmAbiProfil
         p.Clear();
         if (profile == TsmAbiProfile.OpArch)
         {
-            Le.Put64(p, 0, gpaBase);
-            Le.Put64(p, 8, gpaTop);
-            Le.Put64(p, 16, paBase);
+            BinaryPrimitives.WriteUInt64LittleEndian(p, gpaBase);
+            BinaryPrimitives.WriteUInt64LittleEndian(p[8..], gpaTop);
+            BinaryPrimitives.WriteUInt64LittleEndian(p[16..], paBase);
             return Send(vdev, TsmReqOp.ValidateMmio, 0, p[..24], 0, 0);
         }
-        Le.Put32(p, 0, 5);
-        Le.Put64(p, 8, gpaBase);
-        Le.Put64(p, 16, gpaTop);
-        Le.Put64(p, 24, paBase);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, 5);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[8..], gpaBase);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[16..], gpaTop);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[24..], paBase);
         return Send(vdev, 0, TsmReqScope.PciStateChange, p, 0, 0);
     }
 
@@ -98,8 +99,8 @@ public sealed class CcaTsmRequests(IommufdCalls calls, int iommuFd, TsmAbiProfil
     {
         p = p[..length];
         p.Clear();
-        Le.Put32(p, 0, w0);
-        if (length >= 8) Le.Put32(p, 4, w1);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, w0);
+        if (length >= 8) BinaryPrimitives.WriteUInt32LittleEndian(p[4..], w1);
         return p;
     }
 
@@ -113,7 +114,7 @@ public sealed class CcaTsmRequests(IommufdCalls calls, int iommuFd, TsmAbiProfil
             IommuVdeviceTsmReqOpArch.Write(s, vdev, op, TvmArch.Cca, (uint)payload.Length, respLen, req, respUptr);
             ulong a = calls.Scratch.Put(s);
             long rc = calls.Process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, a);
-            LastTsmCode = Le.U64(calls.Scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf), IommuVdeviceTsmReqOpArch.TsmCode);
+            LastTsmCode = BinaryPrimitives.ReadUInt64LittleEndian(calls.Scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf).AsSpan(IommuVdeviceTsmReqOpArch.TsmCode));
             return rc;
         }
         Span<byte> t = stackalloc byte[IommuVdeviceTsmReqScope.SizeOf];

@@ -3,6 +3,7 @@ using TsmLab.Kernel;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Platforms.Cca.HostDriver;
 using TsmLab.Vmm;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.Cca.Vmm;
 
@@ -46,24 +47,24 @@ public sealed class CcaVmm : IRealmExitHandler
         calls.Scratch.Reset();
         Span<byte> run = stackalloc byte[KvmRunArm.Size];
         if (process.Memory.CopyFromUser(run, kvmRunHva) < 0) return;
-        uint reason = Le.U32(run, KvmRunArm.ExitReason);
+        uint reason = BinaryPrimitives.ReadUInt32LittleEndian(run[KvmRunArm.ExitReason..]);
         if (reason == KvmRunArm.ExitHypercall)
         {
             Span<ulong> x = stackalloc ulong[6];
-            for (int i = 0; i < 6; i++) x[i] = Le.U64(run, KvmRunArm.HypercallArgs + 8 * i);
-            ulong fid = Le.U64(run, KvmRunArm.HypercallNr);
+            for (int i = 0; i < 6; i++) x[i] = BinaryPrimitives.ReadUInt64LittleEndian(run[(KvmRunArm.HypercallArgs + 8 * i)..]);
+            ulong fid = BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunArm.HypercallNr..]);
             // Every exit gives the worker a turn, except ABORT, which the VMM serves before the worker moves on.
             if (fid != Rhi.DaVdevAbort) Worker.Tick();
             Span<ulong> o = stackalloc ulong[4];
             HostCall(fid, x, o);
-            for (int i = 0; i < 4; i++) Le.Put64(run, KvmRunArm.HypercallArgs + 8 * i, o[i]);
+            for (int i = 0; i < 4; i++) BinaryPrimitives.WriteUInt64LittleEndian(run[(KvmRunArm.HypercallArgs + 8 * i)..], o[i]);
             Log.Add($"RHI 0x{fid:x} -> {(fid == Rhi.DaFeatures ? $"0x{o[0]:x}" : ((RhiStatus)o[0]).ToString())}");
         }
         else if (reason == KvmRunArm.ExitArm64Tio)
         {
-            ulong response = ValidateMapping(Le.U64(run, KvmRunArm.CcaVdevId), Le.U64(run, KvmRunArm.CcaGpaBase),
-                Le.U64(run, KvmRunArm.CcaGpaTop), Le.U64(run, KvmRunArm.CcaPaBase));
-            Le.Put64(run, KvmRunArm.CcaResponse, response);
+            ulong response = ValidateMapping(BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunArm.CcaVdevId..]), BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunArm.CcaGpaBase..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunArm.CcaGpaTop..]), BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunArm.CcaPaBase..]));
+            BinaryPrimitives.WriteUInt64LittleEndian(run[KvmRunArm.CcaResponse..], response);
             Log.Add($"TIO validate -> {response}");
         }
         process.Memory.CopyToUser(kvmRunHva, run);
@@ -148,7 +149,7 @@ public sealed class CcaVmm : IRealmExitHandler
     {
         Span<byte> flags = stackalloc byte[8];
         if (!ram.Read(x[2], flags) || !ram.TryHva(x[2] + Rhi.MeasParamsNonce, Rhi.NonceSize, out ulong nonceHva)) return RhiStatus.AccessFailed;
-        ulong f = Le.U64(flags, 0);
+        ulong f = BinaryPrimitives.ReadUInt64LittleEndian(flags);
         return Worker.Submit(vdevId, () => FromErrno(Requests.Regenerate(vdev, CacheObject.Measurements, f, nonceHva)), out o[1]);
     }
 

@@ -1,17 +1,14 @@
-// The evidence blob table in a TDI_INFO request's shared data pages [S2]: up to three
-// tio_blob_table_entry {guid[16], offset u32, length u32} (24 B each), offsets relative to the
-// table's start, the blobs after it. GUIDs as in tio.c; bytes as Linux's guid_t (= .NET's
-// Guid.ToByteArray layout).
-using TsmLab.Abi;
-using TsmLab.Platforms.SevTio.Firmware;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>Builds and reads the evidence blob table.</summary>
+/// <remarks>
+/// The evidence blob table in a TDI_INFO request's shared data pages [S2]: up to three
+/// tio_blob_table_entry {guid[16], offset u32, length u32} (24 B each), offsets relative to the
+/// table's start, the blobs after it. GUIDs as in tio.c; bytes as Linux's guid_t (= .NET's
+/// Guid.ToByteArray layout).
+/// </remarks>
 public static class EvidenceBlobTable
 {
     public const int EntrySize = 24, Entries = 3, HeaderSize = EntrySize * Entries;
@@ -29,8 +26,8 @@ public static class EvidenceBlobTable
         for (int i = 0; i < blobs.Count; i++)
         {
             blobs[i].Guid.TryWriteBytes(t.AsSpan(i * EntrySize, 16));
-            Le.Put32(t, i * EntrySize + 16, (uint)at);
-            Le.Put32(t, i * EntrySize + 20, (uint)blobs[i].Bytes.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(i * EntrySize + 16), (uint)at);
+            BinaryPrimitives.WriteUInt32LittleEndian(t.AsSpan(i * EntrySize + 20), (uint)blobs[i].Bytes.Length);
             blobs[i].Bytes.CopyTo(t, at);
             at += blobs[i].Bytes.Length;
         }
@@ -45,7 +42,7 @@ public static class EvidenceBlobTable
         {
             var e = pages.Slice(i * EntrySize, EntrySize);
             if (new Guid(e[..16]) != guid) continue;
-            uint off = Le.U32(e, 16), len = Le.U32(e, 20);
+            uint off = BinaryPrimitives.ReadUInt32LittleEndian(e[16..]), len = BinaryPrimitives.ReadUInt32LittleEndian(e[20..]);
             if (off > pages.Length || len > pages.Length - off) return null;
             return pages.Slice((int)off, (int)len).ToArray();
         }

@@ -1,12 +1,14 @@
-// Command buffer layouts of the SEV-TIO firmware commands, every one as the public host driver
-// defines it (aik/linux drivers/crypto/ccp/sev-dev-tio.c at aa4f5cf [S5], all __packed, little
-// endian): length u32 @0 (must equal the command's size, else INVALID_LEN), then the command's
-// fields. Contexts are pages the host donates and names by a scatter-list address (SlaAddress);
-// SPDM-aware commands carry the 32-byte spdm_ctrl block @8, and their output objects come back
-// in spdm_ctrl.output (SlaBufferHeader, then an SPDM data object header, then the data).
 namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>Offsets and sizes of the TIO command buffers (<c>struct sev_data_tio_*</c> [S5]).</summary>
+/// <remarks>
+/// Command buffer layouts of the SEV-TIO firmware commands, every one as the public host driver
+/// defines it (aik/linux drivers/crypto/ccp/sev-dev-tio.c at aa4f5cf [S5], all __packed, little
+/// endian): length u32 @0 (must equal the command's size, else INVALID_LEN), then the command's
+/// fields. Contexts are pages the host donates and names by a scatter-list address (SlaAddress);
+/// SPDM-aware commands carry the 32-byte spdm_ctrl block @8, and their output objects come back in
+/// spdm_ctrl.output (SlaBufferHeader, then an SPDM data object header, then the data).
+/// </remarks>
 public static class PspCommandBuffer
 {
     public const int Length = 0;

@@ -1,15 +1,11 @@
-// PSP command ids and status codes. Command ids: SEV-TIO RFC psp-sev.h [S4] (0xD0-0xE4) and
-// sev_tio_cmd_buffer_len [S5]. Status values: enum sev_ret_code of include/uapi/linux/psp-sev.h
-// in the SEV-TIO tree [S6]; the subset the model returns.
-using TsmLab.Platforms.SevTio.Firmware;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
-
 namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>The SEV-TIO firmware commands the PSP model implements [S4]. Others answer INVALID_COMMAND.</summary>
+/// <remarks>
+/// PSP command ids and status codes. Command ids: SEV-TIO RFC psp-sev.h [S4] (0xD0-0xE4) and
+/// sev_tio_cmd_buffer_len [S5]. Status values: enum sev_ret_code of include/uapi/linux/psp-sev.h in
+/// the SEV-TIO tree [S6]; the subset the model returns.
+/// </remarks>
 public enum PspCommandId : uint
 {
     TioStatus = 0xD0,

@@ -1,12 +1,3 @@
-// The iommufd payload of an SEV-TIO guest request. The real bytes were not found in any source
-// (platforms-and-tdisp.md §3.4, §6 item 2): this is a **TsmLab definition** (docs/sev-tio.md).
-// The VMM fills it from the GHCB registers; the kernel reads only these words, never the pages.
-using TsmLab.Platforms.SevTio.Firmware;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
-
 namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>
@@ -16,6 +7,11 @@ namespace TsmLab.Platforms.SevTio.Abi;
 /// mmio_pa u64 @48 (host physical address the VMM maps at mmio_gpa; VALIDATE_MMIO only),
 /// mmio_npages u32 @56, reserved u32 @60 (must be 0).
 /// </summary>
+/// <remarks>
+/// The iommufd payload of an SEV-TIO guest request. The real bytes were not found in any source
+/// (platforms-and-tdisp.md §3.4, §6 item 2): this is a **TsmLab definition** (docs/sev-tio.md). The
+/// VMM fills it from the GHCB registers; the kernel reads only these words, never the pages.
+/// </remarks>
 public static class SevGuestRequestPayload
 {
     public const int Size = 64;

@@ -1,13 +1,15 @@
-// The SEV-TIO interfaces as printable tables (tsmlab abi --platform sev), built from the constants
-// the PSP model, the host driver, KVM, the VMM and the guest use. Names are the public sources'
-// spellings: the host driver sev-dev-tio.c [S5], psp-sev.h [S6], the guest patch [S1] and tio.c
-// [S2], snp_guest_msg_hdr [S3], Linux struct ghcb [G1]. What no public source defines is marked.
 using System.Text;
 using TsmLab.Platforms.SevTio.Firmware;
 
 namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>The SEV-TIO ABI tables.</summary>
+/// <remarks>
+/// The SEV-TIO interfaces as printable tables (tsmlab abi --platform sev), built from the constants
+/// the PSP model, the host driver, KVM, the VMM and the guest use. Names are the public sources'
+/// spellings: the host driver sev-dev-tio.c [S5], psp-sev.h [S6], the guest patch [S1] and tio.c
+/// [S2], snp_guest_msg_hdr [S3], Linux struct ghcb [G1]. What no public source defines is marked.
+/// </remarks>
 public static class SevTioAbiTables
 {
     /// <summary>The pinned revision: the host driver and its psp-sev.h at one commit, the guest series beside it.</summary>

@@ -1,15 +1,11 @@
-// Payload layouts of the SEV-TIO guest messages, 2026 "tdi_id" revision [S2]
-// (platforms-and-tdisp.md §3.3). MMIO_CONFIG has no public layout: the one here is a TsmLab
-// definition (docs/sev-tio.md). All little-endian, offsets in bytes.
-using TsmLab.Platforms.SevTio.Firmware;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
-
 namespace TsmLab.Platforms.SevTio.Abi;
 
 /// <summary>TIO message version: 2 in the later tio.c [S2] (TsmLab's choice), 1 in the Feb-2026 patch [S1].</summary>
+/// <remarks>
+/// Payload layouts of the SEV-TIO guest messages, 2026 "tdi_id" revision [S2]
+/// (platforms-and-tdisp.md §3.3). MMIO_CONFIG has no public layout: the one here is a TsmLab
+/// definition (docs/sev-tio.md). All little-endian, offsets in bytes.
+/// </remarks>
 public static class TioMessageVersion
 {
     public const byte Current = 2;

@@ -1,19 +1,16 @@
-// How the PSP reaches a device. On real hardware the PSP builds SPDM requests, returns
-// SEV_RET_SPDM_REQUEST, and the host driver carries them over the device's DOE mailbox
-// [S5]; here the host driver hands the PSP a transport that does exactly that framing
-// (DoeTransport over the device's DOE mailbox). SPDM itself (certificates, signed measurements,
-// the secure session) is not modelled yet: the collateral stands for what GET_CERTIFICATE and
-// GET_MEASUREMENTS would return.
 using TsmLab.Tdisp.Requester;
-using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>The SPDM collateral of a device: its certificate chain (SPDM format) and DMTF measurement blocks.</summary>
+/// <remarks>
+/// How the PSP reaches a device. On real hardware the PSP builds SPDM requests, returns
+/// SEV_RET_SPDM_REQUEST, and the host driver carries them over the device's DOE mailbox [S5]; here
+/// the host driver hands the PSP a transport that does exactly that framing (DoeTransport over the
+/// device's DOE mailbox). SPDM itself (certificates, signed measurements, the secure session) is
+/// not modelled yet: the collateral stands for what GET_CERTIFICATE and GET_MEASUREMENTS would
+/// return.
+/// </remarks>
 public sealed record SpdmCollateral(byte[] CertificateChain, IReadOnlyList<byte[]> MeasurementBlocks);
 
 /// <summary>The host's DOE route from the PSP to a device, by device id (segment &lt;&lt; 16 | RID of PF0).</summary>

@@ -1,19 +1,17 @@
-// The PSP's private state: one context per device (DEV_CREATE), per TDI (TDI_CREATE) and per
-// guest (ASID, VMPCK0 and its message sequence number). The device and TDI contexts live in pages
-// the host donated (named by their SLA [S5]); the firmware keeps its state beside them, keyed by
-// the page, and never writes it where the host can read it.
 using System.Security.Cryptography;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
 
 namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>A device context: the DSM, its link and its evidence.</summary>
+/// <remarks>
+/// The PSP's private state: one context per device (DEV_CREATE), per TDI (TDI_CREATE) and per guest
+/// (ASID, VMPCK0 and its message sequence number). The device and TDI contexts live in pages the
+/// host donated (named by their SLA [S5]); the firmware keeps its state beside them, keyed by the
+/// page, and never writes it where the host can read it.
+/// </remarks>
 internal sealed class DeviceContext(ulong page, ushort rid, ushort rootPortId, byte segment)
 {
     /// <summary>The donated context page (its SLA's address).</summary>

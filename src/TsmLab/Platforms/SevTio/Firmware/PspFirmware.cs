@@ -1,39 +1,41 @@
-// The AMD PSP running SEV-TIO firmware: the TIO commands a host driver issues, each with the
-// command buffer the public host driver defines [S5] and a status (PspStatus [S6]); device and
-// TDI contexts in pages the host donates, named by SLA; SPDM-aware commands' output objects in
-// spdm_ctrl.output; the device reached only through TDISP/IDE_KM bytes over the host's DOE
-// route; the RMP and the secure device table it guards; and the guest contexts whose VMPCKs never
-// leave it (except into the guest's secrets page at launch).
-// Every command validates fully before changing anything: a failing command changes nothing.
-// Thread safety: the mailbox is one command at a time (as the PSP's is); _gate serialises
-// Command and the launch stand-ins and guards every context table.
 using System.Security.Cryptography;
-using TsmLab.Abi;
 using TsmLab.Hardware;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>The PSP firmware model (SEV-TIO).</summary>
+/// <remarks>
+/// The AMD PSP running SEV-TIO firmware: the TIO commands a host driver issues, each with the
+/// command buffer the public host driver defines [S5] and a status (PspStatus [S6]); device and TDI
+/// contexts in pages the host donates, named by SLA; SPDM-aware commands' output objects in
+/// spdm_ctrl.output; the device reached only through TDISP/IDE_KM bytes over the host's DOE route;
+/// the RMP and the secure device table it guards; and the guest contexts whose VMPCKs never leave
+/// it (except into the guest's secrets page at launch). Every command validates fully before
+/// changing anything: a failing command changes nothing. Thread safety: the mailbox is one command
+/// at a time (as the PSP's is); _gate serialises Command and the launch stand-ins and guards every
+/// context table.
+/// </remarks>
 public sealed partial class PspFirmware : IPlatformFirmware
 {
     /// <summary>What TIO_STATUS reports (TsmLab values; the driver sizes its buffers from them): one page per context and SPDM buffer, output up to 64 KiB.</summary>
     public const int ContextSize = PhysicalMemory.PageSize, SpdmBufferSize = PhysicalMemory.PageSize, SpdmOutputMin = PhysicalMemory.PageSize, SpdmOutputMax = 16 * PhysicalMemory.PageSize;
 
-    private readonly Lock _gate = new();
-    private readonly Dictionary<ulong, DeviceContext> _devices = [];
-    private readonly Dictionary<ulong, TdiContext> _tdis = [];
-    private readonly Dictionary<uint, GuestContext> _guests = [];
-    private readonly Dictionary<ulong, GuestContext> _guestsByGctx = [];
-    private readonly Dictionary<uint, byte[]> _deviceTable = [];
-    private IPspDeviceRoute _route = NoDeviceRoute.Instance;
-    private Tracing.TraceLog? _trace;
-    private readonly byte[] _seed;
-    private readonly byte[] _payload = new byte[SnpGuestMessage.MaxPayload];
-    private readonly byte[] _answer = new byte[SnpGuestMessage.MaxPayload];
-    private bool _initialised;
+    private readonly Lock gate = new();
+    private readonly Dictionary<ulong, DeviceContext> devices = [];
+    private readonly Dictionary<ulong, TdiContext> tdis = [];
+    private readonly Dictionary<uint, GuestContext> guests = [];
+    private readonly Dictionary<ulong, GuestContext> guestsByGctx = [];
+    private readonly Dictionary<uint, byte[]> deviceTable = [];
+    private IPspDeviceRoute route = NoDeviceRoute.Instance;
+    private Tracing.TraceLog? trace;
+    private readonly byte[] seed;
+    private readonly byte[] payload = new byte[SnpGuestMessage.MaxPayload];
+    private readonly byte[] answer = new byte[SnpGuestMessage.MaxPayload];
+    private bool initialised;
 
     /// <param name="memory">The machine's physical memory, which command buffers point into.</param>
     /// <param name="rmp">The machine's RMP (a fresh one when null).</param>
@@ -42,7 +44,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     {
         Memory = memory;
         Rmp = rmp ?? new Rmp();
-        _seed = seed ?? "tsmlab-psp"u8.ToArray();
+        this.seed = seed ?? "tsmlab-psp"u8.ToArray();
     }
 
     /// <summary>A PSP whose device traffic goes through <paramref name="route"/> from the start (firmware-level tests).</summary>
@@ -52,10 +54,10 @@ public sealed partial class PspFirmware : IPlatformFirmware
     public string Name => "PSP";
 
     /// <summary>The host driver offers to carry the PSP's DOE traffic; until then no device is reachable.</summary>
-    public void AttachHostRoute(IPspDeviceRoute route) => _route = route;
+    public void AttachHostRoute(IPspDeviceRoute route) => this.route = route;
 
     /// <inheritdoc/>
-    public void AttachTrace(Tracing.TraceLog? log) => _trace = log;
+    public void AttachTrace(Tracing.TraceLog? log) => trace = log;
 
     public PhysicalMemory Memory { get; }
     public Rmp Rmp { get; }
@@ -72,9 +74,9 @@ public sealed partial class PspFirmware : IPlatformFirmware
     public PspStatus Command(PspCommandId id, Span<byte> buffer)
     {
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"PSP {id}")) return PspStatus.SpdmError;
-        lock (_gate)
+        lock (gate)
         {
-            var log = _trace;
+            var log = trace;
             if (log is null) return Run(id, buffer);
             long seq = log.Reserve();
             var status = Run(id, buffer);
@@ -87,8 +89,8 @@ public sealed partial class PspFirmware : IPlatformFirmware
     private PspStatus Run(PspCommandId id, Span<byte> buffer)
     {
         Log.Add(id);
-        if (buffer.Length < 8 || Le.U32(buffer, PspCommandBuffer.Length) != (uint)buffer.Length) return PspStatus.InvalidLength;
-        if (id != PspCommandId.TioInit && id != PspCommandId.TioStatus && !_initialised) return PspStatus.InvalidPlatformState;
+        if (buffer.Length < 8 || BinaryPrimitives.ReadUInt32LittleEndian(buffer[PspCommandBuffer.Length..]) != (uint)buffer.Length) return PspStatus.InvalidLength;
+        if (id != PspCommandId.TioInit && id != PspCommandId.TioStatus && !initialised) return PspStatus.InvalidPlatformState;
         foreach (var row in Commands)
             if (row.Id == id) return buffer.Length != row.Size ? PspStatus.InvalidLength : row.Handler(this, buffer);
         return PspStatus.InvalidCommand;
@@ -130,7 +132,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     public byte[]? LaunchGuest(uint asid)
     {
         if (asid == 0) return null;
-        lock (_gate) return (byte[])Guest(asid).Vmpck0.Clone();
+        lock (gate) return (byte[])Guest(asid).Vmpck0.Clone();
     }
 
     /// <summary>
@@ -142,21 +144,21 @@ public sealed partial class PspFirmware : IPlatformFirmware
     public PspStatus SnpLaunchStart(ulong gctxPaddr, uint asid)
     {
         if (asid == 0) return PspStatus.InvalidGuest;
-        lock (_gate)
+        lock (gate)
         {
             if (!Memory.TryPage(gctxPaddr, out _)) return PspStatus.InvalidAddress;
-            if (_guestsByGctx.ContainsKey(gctxPaddr) || _devices.ContainsKey(gctxPaddr) || _tdis.ContainsKey(gctxPaddr)) return PspStatus.AlreadyOwned;
+            if (guestsByGctx.ContainsKey(gctxPaddr) || devices.ContainsKey(gctxPaddr) || tdis.ContainsKey(gctxPaddr)) return PspStatus.AlreadyOwned;
             var g = Guest(asid);
             if (g.Gctx != 0) return PspStatus.AlreadyOwned;
             g.Gctx = gctxPaddr;
-            _guestsByGctx[gctxPaddr] = g;
+            guestsByGctx[gctxPaddr] = g;
             return PspStatus.Success;
         }
     }
 
     private GuestContext Guest(uint asid)
     {
-        if (!_guests.TryGetValue(asid, out var g)) _guests[asid] = g = new GuestContext(asid, Derive($"vmpck0/{asid}", SnpGuestMessage.KeySize));
+        if (!guests.TryGetValue(asid, out var g)) guests[asid] = g = new GuestContext(asid, Derive($"vmpck0/{asid}", SnpGuestMessage.KeySize));
         return g;
     }
 
@@ -166,15 +168,15 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// </summary>
     public byte[]? GuestSecretsVmpck0(uint asid)
     {
-        lock (_gate) return _guests.TryGetValue(asid, out var g) ? (byte[])g.Vmpck0.Clone() : null;
+        lock (gate) return guests.TryGetValue(asid, out var g) ? (byte[])g.Vmpck0.Clone() : null;
     }
 
     /// <summary>The SDTE the IOMMU hardware reads for a function (the secure device table is firmware-owned; the IOMMU walks it, the host cannot write it).</summary>
     public bool TryReadSdte(uint functionId, Span<byte> sdte)
     {
-        lock (_gate)
+        lock (gate)
         {
-            if (!_deviceTable.TryGetValue(functionId, out var e)) { sdte[..Sdte.Size].Clear(); return false; }
+            if (!deviceTable.TryGetValue(functionId, out var e)) { sdte[..Sdte.Size].Clear(); return false; }
             e.CopyTo(sdte);
             return true;
         }
@@ -183,7 +185,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <summary>The firmware's bind state of the TDI for a function, or Unbound.</summary>
     public TdiFirmwareState StateOf(uint functionId)
     {
-        lock (_gate) return _tdis.Values.FirstOrDefault(t => t.Function.Value == functionId)?.State ?? TdiFirmwareState.Unbound;
+        lock (gate) return tdis.Values.FirstOrDefault(t => t.Function.Value == functionId)?.State ?? TdiFirmwareState.Unbound;
     }
 
     private delegate PspStatus Handler(PspFirmware psp, Span<byte> buffer);
@@ -191,27 +193,27 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <summary>TIO_STATUS: struct sev_tio_status at status_paddr (tio_en always; tio_init_done after TIO_INIT).</summary>
     private PspStatus TioStatus(Span<byte> b)
     {
-        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.TioStatus.StatusPaddr), TioStatusData.Size, out var s)) return PspStatus.InvalidAddress;
+        if (!Memory.TryGet(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.TioStatus.StatusPaddr..]), TioStatusData.Size, out var s)) return PspStatus.InvalidAddress;
         s.Clear();
-        Le.Put32(s, TioStatusData.Length, TioStatusData.Size);
-        Le.Put32(s, TioStatusData.Flags, TioStatusData.TioEn | (_initialised ? TioStatusData.TioInitDone : 0));
-        Le.Put32(s, TioStatusData.SpdmReqSizeMin, SpdmBufferSize);
-        Le.Put32(s, TioStatusData.SpdmReqSizeMax, SpdmBufferSize);
-        Le.Put32(s, TioStatusData.SpdmScratchSizeMin, SpdmBufferSize);
-        Le.Put32(s, TioStatusData.SpdmScratchSizeMax, SpdmBufferSize);
-        Le.Put32(s, TioStatusData.SpdmOutSizeMin, SpdmOutputMin);
-        Le.Put32(s, TioStatusData.SpdmOutSizeMax, SpdmOutputMax);
-        Le.Put32(s, TioStatusData.SpdmRspSizeMin, SpdmBufferSize);
-        Le.Put32(s, TioStatusData.SpdmRspSizeMax, SpdmBufferSize);
-        Le.Put32(s, TioStatusData.DevctxSize, ContextSize);
-        Le.Put32(s, TioStatusData.TdictxSize, ContextSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.Length..], TioStatusData.Size);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.Flags..], TioStatusData.TioEn | (initialised ? TioStatusData.TioInitDone : 0));
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.SpdmReqSizeMin..], SpdmBufferSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.SpdmReqSizeMax..], SpdmBufferSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.SpdmScratchSizeMin..], SpdmBufferSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.SpdmScratchSizeMax..], SpdmBufferSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.SpdmOutSizeMin..], SpdmOutputMin);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.SpdmOutSizeMax..], SpdmOutputMax);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.SpdmRspSizeMin..], SpdmBufferSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.SpdmRspSizeMax..], SpdmBufferSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.DevctxSize..], ContextSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TioStatusData.TdictxSize..], ContextSize);
         return PspStatus.Success;
     }
 
     private PspStatus TioInit(Span<byte> b)
     {
-        if (_initialised) return PspStatus.InvalidPlatformState;
-        _initialised = true;
+        if (initialised) return PspStatus.InvalidPlatformState;
+        initialised = true;
         return PspStatus.Success;
     }
 
@@ -221,24 +223,24 @@ public sealed partial class PspFirmware : IPlatformFirmware
         page = 0;
         if (sla == SlaAddress.Null || !SlaAddress.TryDecode(sla, out page, out bool scatter, out bool large) || scatter || large) return PspStatus.InvalidParam;
         if (!Memory.TryPage(page, out _)) return PspStatus.InvalidAddress;
-        if (_devices.ContainsKey(page) || _tdis.ContainsKey(page) || _guestsByGctx.ContainsKey(page)) return PspStatus.AlreadyOwned;
+        if (devices.ContainsKey(page) || tdis.ContainsKey(page) || guestsByGctx.ContainsKey(page)) return PspStatus.AlreadyOwned;
         return PspStatus.Success;
     }
 
     private DeviceContext? FindDevice(ulong sla) =>
-        SlaAddress.TryDecode(sla, out ulong page, out bool s, out bool l) && !s && !l && _devices.TryGetValue(page, out var d) ? d : null;
+        SlaAddress.TryDecode(sla, out ulong page, out bool s, out bool l) && !s && !l && devices.TryGetValue(page, out var d) ? d : null;
 
     /// <summary>The TDI named by the buffer's tdi_ctx_sla, which must belong to the device its dev_ctx_sla names (else INVALID_PARAM).</summary>
     private TdiContext? FindTdi(ReadOnlySpan<byte> b, int devOffset, int tdiOffset) =>
-        SlaAddress.TryDecode(Le.U64(b, tdiOffset), out ulong page, out bool s, out bool l) && !s && !l && _tdis.TryGetValue(page, out var t) &&
-        FindDevice(Le.U64(b, devOffset)) == t.Device ? t : null;
+        SlaAddress.TryDecode(BinaryPrimitives.ReadUInt64LittleEndian(b[tdiOffset..]), out ulong page, out bool s, out bool l) && !s && !l && tdis.TryGetValue(page, out var t) &&
+        FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[devOffset..])) == t.Device ? t : null;
 
     /// <summary>The spdm_ctrl block of an SPDM-aware command: req, resp, scratch and output must each name a buffer (INVALID_PARAM / INVALID_ADDRESS).</summary>
     private PspStatus CheckSpdmCtrl(ReadOnlySpan<byte> b, int offset)
     {
         for (int i = 0; i < PspCommandBuffer.SpdmCtrl.Size; i += 8)
         {
-            ulong sla = Le.U64(b, offset + i);
+            ulong sla = BinaryPrimitives.ReadUInt64LittleEndian(b[(offset + i)..]);
             if (sla == SlaAddress.Null || !SlaAddress.TryDecode(sla, out ulong pa, out _, out bool large) || large) return PspStatus.InvalidParam;
             if (!Memory.TryPage(pa, out _)) return PspStatus.InvalidAddress;
         }
@@ -247,22 +249,22 @@ public sealed partial class PspFirmware : IPlatformFirmware
 
     private PspStatus DevCreate(Span<byte> b)
     {
-        var rc = DonatedPage(Le.U64(b, PspCommandBuffer.DevCreate.DevCtxSla), out ulong page);
+        var rc = DonatedPage(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevCreate.DevCtxSla..]), out ulong page);
         if (rc != PspStatus.Success) return rc;
-        ushort rid = Le.U16(b, PspCommandBuffer.DevCreate.DeviceId);
+        ushort rid = BinaryPrimitives.ReadUInt16LittleEndian(b[PspCommandBuffer.DevCreate.DeviceId..]);
         byte segment = b[PspCommandBuffer.DevCreate.SegmentId];
         uint deviceId = (uint)segment << 16 | rid;
-        if (_devices.Values.Any(d => d.DeviceId == deviceId)) return PspStatus.AlreadyOwned;
-        if (_route.Transport(deviceId) is null) return PspStatus.InvalidParam;
-        _devices[page] = new DeviceContext(page, rid, Le.U16(b, PspCommandBuffer.DevCreate.RootPortId), segment);
+        if (devices.Values.Any(d => d.DeviceId == deviceId)) return PspStatus.AlreadyOwned;
+        if (route.Transport(deviceId) is null) return PspStatus.InvalidParam;
+        devices[page] = new DeviceContext(page, rid, BinaryPrimitives.ReadUInt16LittleEndian(b[PspCommandBuffer.DevCreate.RootPortId..]), segment);
         return PspStatus.Success;
     }
 
     private PspStatus DevReclaim(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevReclaim.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
+        if (FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevReclaim.DevCtxSla..])) is not { } dev) return PspStatus.InvalidParam;
         if (dev.Connected || dev.Tdis > 0) return PspStatus.InvalidGuestState;
-        _devices.Remove(dev.Page);
+        devices.Remove(dev.Page);
         return PspStatus.Success;
     }
 
@@ -271,14 +273,14 @@ public sealed partial class PspFirmware : IPlatformFirmware
     {
         var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevConnect.SpdmCtrl);
         if (rc != PspStatus.Success) return rc;
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevConnect.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
+        if (FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevConnect.DevCtxSla..])) is not { } dev) return PspStatus.InvalidParam;
         if (dev.Connected) return PspStatus.InvalidGuestState;
         byte tcMask = b[PspCommandBuffer.DevConnect.TcMask], certSlot = b[PspCommandBuffer.DevConnect.CertSlot];
         // TsmLab: one IDE stream (traffic class 0) is modelled; SPDM has slots 0-7.
         if (tcMask != 1 || certSlot > 7) return PspStatus.InvalidParam;
         byte streamId = b[PspCommandBuffer.DevConnect.IdeStreamId];
-        var transport = _route.Transport(dev.DeviceId);
-        var collateral = _route.Collateral(dev.DeviceId);
+        var transport = route.Transport(dev.DeviceId);
+        var collateral = route.Collateral(dev.DeviceId);
         if (transport is null || collateral is null) return PspStatus.SpdmError;
         var requester = new TdispRequester(transport);
         var pf = TdiFunctionId.FromRid(dev.Rid);
@@ -302,11 +304,11 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <summary>DEV_DISCONNECT: KEY_SET_STOP for every key of the stream, unless <c>force</c> (no SPDM traffic).</summary>
     private PspStatus DevDisconnect(Span<byte> b)
     {
-        uint flags = Le.U32(b, PspCommandBuffer.DevDisconnect.Flags);
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(b[PspCommandBuffer.DevDisconnect.Flags..]);
         if ((flags & ~PspCommandBuffer.DevDisconnect.FlagForce) != 0) return PspStatus.InvalidParam;
         var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevDisconnect.SpdmCtrl);
         if (rc != PspStatus.Success) return rc;
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevDisconnect.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
+        if (FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevDisconnect.DevCtxSla..])) is not { } dev) return PspStatus.InvalidParam;
         if (!dev.Connected || dev.Tdis > 0) return PspStatus.InvalidGuestState;
         if ((flags & PspCommandBuffer.DevDisconnect.FlagForce) == 0)
             foreach (var dir in (ReadOnlySpan<IdeKeyDirection>)[IdeKeyDirection.Receive, IdeKeyDirection.Transmit])
@@ -320,17 +322,17 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <summary>DEV_STATUS: struct sev_tio_dev_status at status_paddr (status_length must hold it, else INVALID_LEN).</summary>
     private PspStatus DevStatus(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevStatus.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
-        if (Le.U32(b, PspCommandBuffer.DevStatus.StatusLength) < DevStatusData.Size) return PspStatus.InvalidLength;
-        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.DevStatus.StatusPaddr), DevStatusData.Size, out var s)) return PspStatus.InvalidAddress;
+        if (FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevStatus.DevCtxSla..])) is not { } dev) return PspStatus.InvalidParam;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(b[PspCommandBuffer.DevStatus.StatusLength..]) < DevStatusData.Size) return PspStatus.InvalidLength;
+        if (!Memory.TryGet(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevStatus.StatusPaddr..]), DevStatusData.Size, out var s)) return PspStatus.InvalidAddress;
         s.Clear();
-        Le.Put32(s, DevStatusData.Length, DevStatusData.Size);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[DevStatusData.Length..], DevStatusData.Size);
         s[DevStatusData.CtxState] = dev.Connected ? DevStatusData.StateConnected : DevStatusData.StateCreated;
         s[DevStatusData.CertsSlot] = dev.CertSlot;
-        Le.Put16(s, DevStatusData.DeviceId, dev.Rid);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[DevStatusData.DeviceId..], dev.Rid);
         s[DevStatusData.SegmentId] = dev.Segment;
         s[DevStatusData.TcMask] = dev.TcMask;
-        var bound = _tdis.Values.Where(t => t.Device == dev && t.State != TdiFirmwareState.Unbound).ToArray();
+        var bound = tdis.Values.Where(t => t.Device == dev && t.State != TdiFirmwareState.Unbound).ToArray();
         byte p2 = dev.Connected ? DevStatusData.MeasDigestValid : (byte)0;
         if (bound.Any(t => (t.LockFlags & (uint)LockInterfaceFlags.NoFwUpdate) != 0)) p2 |= DevStatusData.NoFwUpdate;
         s[DevStatusData.P2] = p2;
@@ -340,8 +342,8 @@ public sealed partial class PspFirmware : IPlatformFirmware
             SHA384.HashData(dev.Certificates, s.Slice(DevStatusData.CertsDigest, 48));
             SHA384.HashData(dev.Measurements, s.Slice(DevStatusData.MeasDigest, 48));
         }
-        Le.Put32(s, DevStatusData.TdiCount, (uint)dev.Tdis);
-        Le.Put32(s, DevStatusData.BoundTdiCount, (uint)bound.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[DevStatusData.TdiCount..], (uint)dev.Tdis);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[DevStatusData.BoundTdiCount..], (uint)bound.Length);
         return PspStatus.Success;
     }
 
@@ -352,11 +354,11 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// </summary>
     private PspStatus DevMeasurements(Span<byte> b)
     {
-        uint flags = Le.U32(b, PspCommandBuffer.DevMeasurements.Flags);
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(b[PspCommandBuffer.DevMeasurements.Flags..]);
         if (flags != PspCommandBuffer.DevMeasurements.FlagRawBitstream) return PspStatus.InvalidParam;
         var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevMeasurements.SpdmCtrl);
         if (rc != PspStatus.Success) return rc;
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevMeasurements.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
+        if (FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevMeasurements.DevCtxSla..])) is not { } dev) return PspStatus.InvalidParam;
         if (!dev.Connected) return PspStatus.InvalidGuestState;
         var nonce = b.Slice(PspCommandBuffer.DevMeasurements.Nonce, 32);
         byte[] blob = [.. nonce, .. dev.MeasurementRecord];
@@ -372,7 +374,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     {
         var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevCertificates.SpdmCtrl);
         if (rc != PspStatus.Success) return rc;
-        if (FindDevice(Le.U64(b, PspCommandBuffer.DevCertificates.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
+        if (FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevCertificates.DevCtxSla..])) is not { } dev) return PspStatus.InvalidParam;
         if (!dev.Connected) return PspStatus.InvalidGuestState;
         return WriteObject(b, PspCommandBuffer.DevCertificates.SpdmCtrl, SpdmDataObject.IdCertificate, dev, dev.Certificates);
     }
@@ -380,15 +382,15 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <summary>TDI_CREATE: a TDI context for the function interface_id names, in the donated page.</summary>
     private PspStatus TdiCreate(Span<byte> b)
     {
-        if (FindDevice(Le.U64(b, PspCommandBuffer.TdiCreate.DevCtxSla)) is not { } dev) return PspStatus.InvalidParam;
-        var rc = DonatedPage(Le.U64(b, PspCommandBuffer.TdiCreate.TdiCtxSla), out ulong page);
+        if (FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.TdiCreate.DevCtxSla..])) is not { } dev) return PspStatus.InvalidParam;
+        var rc = DonatedPage(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.TdiCreate.TdiCtxSla..]), out ulong page);
         if (rc != PspStatus.Success) return rc;
         var iid = b.Slice(PspCommandBuffer.TdiCreate.InterfaceId, TdispInterfaceId.Size);
-        var function = new TdiFunctionId(Le.U32(iid, TdispInterfaceId.FunctionId));
+        var function = new TdiFunctionId(BinaryPrimitives.ReadUInt32LittleEndian(iid[TdispInterfaceId.FunctionId..]));
         if ((function.Value & TdiFunctionId.ReservedMask) != 0 || iid[4..].ContainsAnyExcept((byte)0)) return PspStatus.InvalidParam;
         if (!dev.Connected) return PspStatus.InvalidGuestState;
-        if (_tdis.Values.Any(t => t.Function == function)) return PspStatus.AlreadyOwned;
-        _tdis[page] = new TdiContext(page, dev, function);
+        if (tdis.Values.Any(t => t.Function == function)) return PspStatus.AlreadyOwned;
+        tdis[page] = new TdiContext(page, dev, function);
         dev.Tdis++;
         return PspStatus.Success;
     }
@@ -397,7 +399,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     {
         if (FindTdi(b, PspCommandBuffer.TdiReclaim.DevCtxSla, PspCommandBuffer.TdiReclaim.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
         if (tdi.State != TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
-        _tdis.Remove(tdi.Page);
+        tdis.Remove(tdi.Page);
         tdi.Device.Tdis--;
         return PspStatus.Success;
     }
@@ -411,15 +413,15 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// </summary>
     private PspStatus TdiBind(Span<byte> b)
     {
-        ushort lockFlags = Le.U16(b, PspCommandBuffer.TdiBind.LockFlags), runWord = Le.U16(b, PspCommandBuffer.TdiBind.RunWord);
+        ushort lockFlags = BinaryPrimitives.ReadUInt16LittleEndian(b[PspCommandBuffer.TdiBind.LockFlags..]), runWord = BinaryPrimitives.ReadUInt16LittleEndian(b[PspCommandBuffer.TdiBind.RunWord..]);
         if ((lockFlags & ~PspCommandBuffer.TdiBind.LockFlagMask) != 0 || (runWord & ~PspCommandBuffer.TdiBind.Run) != 0 ||
             b[(PspCommandBuffer.TdiBind.RunWord + 2)..].ContainsAnyExcept((byte)0))
             return PspStatus.InvalidParam;
         var rc = CheckSpdmCtrl(b, PspCommandBuffer.TdiBind.SpdmCtrl);
         if (rc != PspStatus.Success) return rc;
         if (FindTdi(b, PspCommandBuffer.TdiBind.DevCtxSla, PspCommandBuffer.TdiBind.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
-        if (!_guestsByGctx.TryGetValue(Le.U64(b, PspCommandBuffer.TdiBind.Gctx), out var guest)) return PspStatus.InvalidGuest;
-        uint guestRid = Le.U16(b, PspCommandBuffer.TdiBind.GuestDeviceId);
+        if (!guestsByGctx.TryGetValue(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.TdiBind.Gctx..]), out var guest)) return PspStatus.InvalidGuest;
+        uint guestRid = BinaryPrimitives.ReadUInt16LittleEndian(b[PspCommandBuffer.TdiBind.GuestDeviceId..]);
         bool run = runWord != 0;
         var requester = tdi.Device.Requester!;
         if (tdi.State == TdiFirmwareState.BindLocked && run)
@@ -431,7 +433,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
             return PspStatus.Success;
         }
         if (tdi.State != TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
-        if (_tdis.Values.Any(t => t.State != TdiFirmwareState.Unbound && t.Asid == guest.Asid && t.GuestRid == guestRid)) return PspStatus.AlreadyOwned;
+        if (tdis.Values.Any(t => t.State != TdiFirmwareState.Unbound && t.Asid == guest.Asid && t.GuestRid == guestRid)) return PspStatus.AlreadyOwned;
         var nonce = requester.LockInterface(tdi.Function, new LockInterfaceParameters((LockInterfaceFlags)lockFlags, tdi.Device.StreamId, 0));
         if (!nonce.IsSuccess) return PspStatus.SpdmError;
         var report = requester.GetInterfaceReport(tdi.Function);
@@ -458,10 +460,10 @@ public sealed partial class PspFirmware : IPlatformFirmware
         if (rc != PspStatus.Success) return rc;
         if (FindTdi(b, PspCommandBuffer.TdiUnbind.DevCtxSla, PspCommandBuffer.TdiUnbind.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
         if (tdi.State == TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
-        if (!_guestsByGctx.TryGetValue(Le.U64(b, PspCommandBuffer.TdiUnbind.Gctx), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
+        if (!guestsByGctx.TryGetValue(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.TdiUnbind.Gctx..]), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
         tdi.Device.Requester!.StopInterface(tdi.Function);
         foreach (var r in tdi.Ranges) Rmp.InvalidateMmio(tdi.Asid, r.FirstPage, (ulong)r.NumberOfPages * 4096);
-        _deviceTable.Remove(tdi.Function.Value);
+        deviceTable.Remove(tdi.Function.Value);
         tdi.State = TdiFirmwareState.Unbound;
         tdi.StartNonce = [];
         tdi.Report = [];
@@ -476,7 +478,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
         if (rc != PspStatus.Success) return rc;
         if (FindTdi(b, PspCommandBuffer.TdiReport.DevCtxSla, PspCommandBuffer.TdiReport.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
         if (tdi.State == TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
-        if (!_guestsByGctx.TryGetValue(Le.U64(b, PspCommandBuffer.TdiReport.Gctx), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
+        if (!guestsByGctx.TryGetValue(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.TdiReport.Gctx..]), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
         return WriteObject(b, PspCommandBuffer.TdiReport.SpdmCtrl, SpdmDataObject.IdReport, tdi.Device, tdi.Report);
     }
 
@@ -486,10 +488,10 @@ public sealed partial class PspFirmware : IPlatformFirmware
         var rc = CheckSpdmCtrl(b, PspCommandBuffer.TdiStatus.SpdmCtrl);
         if (rc != PspStatus.Success) return rc;
         if (FindTdi(b, PspCommandBuffer.TdiStatus.DevCtxSla, PspCommandBuffer.TdiStatus.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
-        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.TdiStatus.StatusPaddr), TdiStatusData.Size, out var s)) return PspStatus.InvalidAddress;
+        if (!Memory.TryGet(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.TdiStatus.StatusPaddr..]), TdiStatusData.Size, out var s)) return PspStatus.InvalidAddress;
         var state = tdi.Device.Requester?.GetState(tdi.Function) ?? default;
         s.Clear();
-        Le.Put32(s, TdiStatusData.Length, TdiStatusData.Size);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TdiStatusData.Length..], TdiStatusData.Size);
         s[TdiStatusData.TdispState] = state.IsSuccess ? (byte)state.Value : (byte)TdiState.Error;
         return PspStatus.Success;
     }
@@ -498,21 +500,21 @@ public sealed partial class PspFirmware : IPlatformFirmware
     private PspStatus TdiInfo(Span<byte> b)
     {
         if (FindTdi(b, PspCommandBuffer.TdiInfo.DevCtxSla, PspCommandBuffer.TdiInfo.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
-        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.TdiInfo.StatusPaddr), TdiInfoData.Size, out var s)) return PspStatus.InvalidAddress;
+        if (!Memory.TryGet(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.TdiInfo.StatusPaddr..]), TdiInfoData.Size, out var s)) return PspStatus.InvalidAddress;
         var dev = tdi.Device;
         s.Clear();
-        Le.Put32(s, TdiInfoData.Length, TdiInfoData.Size);
-        Le.Put32(s, TdiInfoData.InterfaceId, tdi.Function.Value);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TdiInfoData.Length..], TdiInfoData.Size);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TdiInfoData.InterfaceId..], tdi.Function.Value);
         uint p1 = (uint)tdi.State << TdiInfoData.TdiStatusShift;
         if (dev.Connected) p1 |= TdiInfoData.MeasDigestValid | (dev.MeasurementsFresh ? TdiInfoData.MeasDigestFresh : 0);
-        Le.Put32(s, TdiInfoData.P1, p1);
-        Le.Put32(s, TdiInfoData.P2, tdi.LockFlags);
-        Le.Put64(s, TdiInfoData.SpdmAlgos, TdiInfoMessage.ModelAlgos);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TdiInfoData.P1..], p1);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TdiInfoData.P2..], tdi.LockFlags);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[TdiInfoData.SpdmAlgos..], TdiInfoMessage.ModelAlgos);
         SHA384.HashData(dev.Certificates, s.Slice(TdiInfoData.CertsDigest, 48));
         SHA384.HashData(dev.Measurements, s.Slice(TdiInfoData.MeasDigest, 48));
         SHA384.HashData(tdi.Report, s.Slice(TdiInfoData.InterfaceReportDigest, 48));
-        Le.Put64(s, TdiInfoData.IntfReportCounter, tdi.ReportCount);
-        Le.Put32(s, TdiInfoData.Asid, tdi.Asid);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[TdiInfoData.IntfReportCounter..], tdi.ReportCount);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[TdiInfoData.Asid..], tdi.Asid);
         return PspStatus.Success;
     }
 
@@ -525,28 +527,28 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// </summary>
     private PspStatus WriteObject(ReadOnlySpan<byte> b, int spdmCtrl, uint objectId, DeviceContext dev, ReadOnlySpan<byte> data)
     {
-        var rc = SlaBuffer.TryOpen(Memory, Le.U64(b, spdmCtrl + PspCommandBuffer.SpdmCtrl.Output), out var output);
+        var rc = SlaBuffer.TryOpen(Memory, BinaryPrimitives.ReadUInt64LittleEndian(b[(spdmCtrl + PspCommandBuffer.SpdmCtrl.Output)..]), out var output);
         if (rc != PspStatus.Success) return rc;
         Span<byte> hdr = stackalloc byte[SlaBufferHeader.Size + SpdmDataObject.ObjectHeaderSize];
         output.Read(0, hdr[..SlaBufferHeader.Size]);
         long objectLength = (long)SpdmDataObject.ObjectHeaderSize + data.Length;
         long payload = (objectLength + SpdmDataObject.Alignment - 1) / SpdmDataObject.Alignment * SpdmDataObject.Alignment;
         long needed = SlaBufferHeader.Size + payload;
-        if (needed > Math.Min(output.Capacity, Le.U32(hdr, SlaBufferHeader.CapacitySz)))
+        if (needed > Math.Min(output.Capacity, BinaryPrimitives.ReadUInt32LittleEndian(hdr[SlaBufferHeader.CapacitySz..])))
         {
             long pages = (needed + PhysicalMemory.PageSize - 1) / PhysicalMemory.PageSize;
             if (pages > SlaBuffer.MaxPages) return PspStatus.InvalidLength;
-            Le.Put32(hdr, SlaBufferHeader.CapacitySz, (uint)(pages * PhysicalMemory.PageSize));
+            BinaryPrimitives.WriteUInt32LittleEndian(hdr[SlaBufferHeader.CapacitySz..], (uint)(pages * PhysicalMemory.PageSize));
             output.Write(SlaBufferHeader.CapacitySz, hdr.Slice(SlaBufferHeader.CapacitySz, 4));
             return PspStatus.ExpandBufferLengthRequest;
         }
         hdr[4..].Clear();
-        Le.Put32(hdr, SlaBufferHeader.PayloadSz, (uint)payload);
+        BinaryPrimitives.WriteUInt32LittleEndian(hdr[SlaBufferHeader.PayloadSz..], (uint)payload);
         var o = hdr[SlaBufferHeader.Size..];
-        Le.Put32(o, SpdmDataObject.Id, objectId);
-        Le.Put32(o, SpdmDataObject.Length, (uint)objectLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(o[SpdmDataObject.Id..], objectId);
+        BinaryPrimitives.WriteUInt32LittleEndian(o[SpdmDataObject.Length..], (uint)objectLength);
         o[SpdmDataObject.VersionMajor] = 1;
-        Le.Put16(o, SpdmDataObject.DeviceId, dev.Rid);
+        BinaryPrimitives.WriteUInt16LittleEndian(o[SpdmDataObject.DeviceId..], dev.Rid);
         o[SpdmDataObject.SegmentId] = dev.Segment;
         o[SpdmDataObject.Type] = 1;
         output.Write(0, hdr);
@@ -558,5 +560,5 @@ public sealed partial class PspFirmware : IPlatformFirmware
     }
 
     private byte[] Derive(string label, int length) =>
-        HKDF.DeriveKey(HashAlgorithmName.SHA384, _seed, length, salt: "tsmlab-sev-tio"u8.ToArray(), info: System.Text.Encoding.ASCII.GetBytes(label));
+        HKDF.DeriveKey(HashAlgorithmName.SHA384, seed, length, salt: "tsmlab-sev-tio"u8.ToArray(), info: System.Text.Encoding.ASCII.GetBytes(label));
 }

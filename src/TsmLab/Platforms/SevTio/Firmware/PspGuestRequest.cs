@@ -1,17 +1,19 @@
-// SEV_CMD_TIO_GUEST_REQUEST (0xE0) [S4,S5]: the host hands the PSP the guest's request page and
-// a response page by physical address (struct sev_data_tio_guest_request, 80 B: no parameter
-// words — the guest's RDX never reaches the PSP; KVM sets it from the host's answer [S7]); the
-// PSP checks the header, the sequence number and the GCM tag with the guest's VMPCK, acts on the
-// TIO message (TDI_INFO, MMIO_VALIDATE, MMIO_CONFIG, SDTE_WRITE, [S2]), and seals the answer with
-// seqno + 1. A refused message changes nothing: not the sequence number, not the response page,
-// not the RMP, not the SDTE.
 using System.Security.Cryptography;
-using TsmLab.Abi;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.Firmware;
 
+/// <summary>
+/// SEV_CMD_TIO_GUEST_REQUEST (0xE0) [S4,S5]: the host hands the PSP the guest's request page and a
+/// response page by physical address (struct sev_data_tio_guest_request, 80 B: no parameter words —
+/// the guest's RDX never reaches the PSP; KVM sets it from the host's answer [S7]); the PSP checks
+/// the header, the sequence number and the GCM tag with the guest's VMPCK, acts on the TIO message
+/// (TDI_INFO, MMIO_VALIDATE, MMIO_CONFIG, SDTE_WRITE, [S2]), and seals the answer with seqno + 1. A
+/// refused message changes nothing: not the sequence number, not the response page, not the RMP,
+/// not the SDTE.
+/// </summary>
 public sealed partial class PspFirmware
 {
     private PspStatus GuestRequest(Span<byte> b)
@@ -20,17 +22,17 @@ public sealed partial class PspFirmware
         var rc = CheckSpdmCtrl(b, PspCommandBuffer.GuestRequest.SpdmCtrl);
         if (rc != PspStatus.Success) return rc;
         if (FindTdi(b, PspCommandBuffer.GuestRequest.DevCtxSla, PspCommandBuffer.GuestRequest.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
-        if (!_guestsByGctx.TryGetValue(Le.U64(b, PspCommandBuffer.GuestRequest.Gctx), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
-        if (!Memory.TryGet(Le.U64(b, PspCommandBuffer.GuestRequest.ReqPaddr), SnpGuestMessage.PageSize, out var req) ||
-            !Memory.TryGet(Le.U64(b, PspCommandBuffer.GuestRequest.ResPaddr), SnpGuestMessage.PageSize, out var res))
+        if (!guestsByGctx.TryGetValue(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.GuestRequest.Gctx..]), out var guest) || guest.Asid != tdi.Asid) return PspStatus.InvalidGuest;
+        if (!Memory.TryGet(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.GuestRequest.ReqPaddr..]), SnpGuestMessage.PageSize, out var req) ||
+            !Memory.TryGet(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.GuestRequest.ResPaddr..]), SnpGuestMessage.PageSize, out var res))
             return PspStatus.InvalidAddress;
 
         var h = SnpMessageHeader.Read(req);
         if (!SnpGuestMessage.IsWellFormedRequest(h, TioVersion)) return Refuse(GuestMessageRefusal.BadHeader);
         if (h.Vmpck != 0) return Refuse(GuestMessageRefusal.WrongVmpck);
         if (h.Seqno != guest.NextSeqno) return Refuse(GuestMessageRefusal.BadSequence);
-        if (!SnpGuestMessage.TryOpen(guest.Aead, req, _payload, out int length)) return Refuse(GuestMessageRefusal.AuthenticationFailed);
-        var payload = _payload.AsSpan(0, length);
+        if (!SnpGuestMessage.TryOpen(guest.Aead, req, this.payload, out int length)) return Refuse(GuestMessageRefusal.AuthenticationFailed);
+        var payload = this.payload.AsSpan(0, length);
         int answer;
         switch (h.Type)
         {
@@ -51,8 +53,8 @@ public sealed partial class PspFirmware
                 return Refuse(GuestMessageRefusal.BadLength);
         }
         payload.Clear();
-        SnpGuestMessage.Seal(guest.Aead, res, h.Seqno + 1, h.Type + 1, h.Version, 0, _answer.AsSpan(0, answer));
-        _answer.AsSpan(0, answer).Clear();
+        SnpGuestMessage.Seal(guest.Aead, res, h.Seqno + 1, h.Type + 1, h.Version, 0, this.answer.AsSpan(0, answer));
+        this.answer.AsSpan(0, answer).Clear();
         guest.NextSeqno += 2;
         return PspStatus.Success;
     }
@@ -66,21 +68,21 @@ public sealed partial class PspFirmware
     /// <summary>TDI_INFO_RSP [S2]: status, lock flags, algorithms, SHA-384 digests of the evidence, report count.</summary>
     private int TdiInfoAnswer(TdiContext tdi, ReadOnlySpan<byte> rq)
     {
-        var a = _answer.AsSpan(0, TdiInfoMessage.ResponseSize);
+        var a = answer.AsSpan(0, TdiInfoMessage.ResponseSize);
         a.Clear();
-        ulong tdiId = Le.U64(rq, TdiInfoMessage.TdiId);
-        Le.Put64(a, TdiInfoMessage.TdiId, tdiId);
-        if (tdiId != tdi.TdiId) { Le.Put16(a, TdiInfoMessage.Status, (ushort)TdiInfoStatus.Invalid); return a.Length; }
-        if (tdi.State == TdiFirmwareState.Unbound) { Le.Put16(a, TdiInfoMessage.Status, (ushort)TdiInfoStatus.Unbound); return a.Length; }
+        ulong tdiId = BinaryPrimitives.ReadUInt64LittleEndian(rq[TdiInfoMessage.TdiId..]);
+        BinaryPrimitives.WriteUInt64LittleEndian(a[TdiInfoMessage.TdiId..], tdiId);
+        if (tdiId != tdi.TdiId) { BinaryPrimitives.WriteUInt16LittleEndian(a[TdiInfoMessage.Status..], (ushort)TdiInfoStatus.Invalid); return a.Length; }
+        if (tdi.State == TdiFirmwareState.Unbound) { BinaryPrimitives.WriteUInt16LittleEndian(a[TdiInfoMessage.Status..], (ushort)TdiInfoStatus.Unbound); return a.Length; }
         var dev = tdi.Device;
-        Le.Put16(a, TdiInfoMessage.Status, (ushort)TdiInfoStatus.Bound);
-        Le.Put32(a, TdiInfoMessage.MeasFlags, TdiInfoMessage.MeasDigestValid | (dev.MeasurementsFresh ? TdiInfoMessage.MeasDigestFresh : 0));
-        Le.Put32(a, TdiInfoMessage.LockFlags, tdi.LockFlags);
-        Le.Put64(a, TdiInfoMessage.SpdmAlgos, TdiInfoMessage.ModelAlgos);
+        BinaryPrimitives.WriteUInt16LittleEndian(a[TdiInfoMessage.Status..], (ushort)TdiInfoStatus.Bound);
+        BinaryPrimitives.WriteUInt32LittleEndian(a[TdiInfoMessage.MeasFlags..], TdiInfoMessage.MeasDigestValid | (dev.MeasurementsFresh ? TdiInfoMessage.MeasDigestFresh : 0));
+        BinaryPrimitives.WriteUInt32LittleEndian(a[TdiInfoMessage.LockFlags..], tdi.LockFlags);
+        BinaryPrimitives.WriteUInt64LittleEndian(a[TdiInfoMessage.SpdmAlgos..], TdiInfoMessage.ModelAlgos);
         SHA384.HashData(dev.Certificates, a.Slice(TdiInfoMessage.CertsDigest, TdiInfoMessage.DigestSize));
         SHA384.HashData(dev.Measurements, a.Slice(TdiInfoMessage.MeasDigest, TdiInfoMessage.DigestSize));
         SHA384.HashData(tdi.Report, a.Slice(TdiInfoMessage.ReportDigest, TdiInfoMessage.DigestSize));
-        Le.Put64(a, TdiInfoMessage.ReportCount, tdi.ReportCount);
+        BinaryPrimitives.WriteUInt64LittleEndian(a[TdiInfoMessage.ReportCount..], tdi.ReportCount);
         dev.MeasurementsFresh = false;
         return a.Length;
     }
@@ -88,26 +90,26 @@ public sealed partial class PspFirmware
     /// <summary>MMIO_VALIDATE_RSP [S2]: the subrange is checked against the report and the RMP, then RMP.Validated set as asked.</summary>
     private int MmioValidateAnswer(TdiContext tdi, ReadOnlySpan<byte> rq)
     {
-        var a = _answer.AsSpan(0, MmioValidateMessage.Size);
+        var a = answer.AsSpan(0, MmioValidateMessage.Size);
         rq.CopyTo(a);
-        Le.Put16(a, MmioValidateMessage.Flags, 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(a[MmioValidateMessage.Flags..], 0);
         a.Slice(36).Clear();
         var status = ValidateMmio(tdi, rq, out bool changed);
-        Le.Put16(a, MmioValidateMessage.Status, (ushort)status);
-        if (changed) Le.Put16(a, MmioValidateMessage.Flags, MmioValidateMessage.FlagChanged);
+        BinaryPrimitives.WriteUInt16LittleEndian(a[MmioValidateMessage.Status..], (ushort)status);
+        if (changed) BinaryPrimitives.WriteUInt16LittleEndian(a[MmioValidateMessage.Flags..], MmioValidateMessage.FlagChanged);
         return a.Length;
     }
 
     private MmioValidateStatus ValidateMmio(TdiContext tdi, ReadOnlySpan<byte> rq, out bool changed)
     {
         changed = false;
-        if (Le.U64(rq, MmioValidateMessage.TdiId) != tdi.TdiId) return MmioValidateStatus.InvalidTdi;
+        if (BinaryPrimitives.ReadUInt64LittleEndian(rq[MmioValidateMessage.TdiId..]) != tdi.TdiId) return MmioValidateStatus.InvalidTdi;
         if (tdi.State == TdiFirmwareState.Unbound) return MmioValidateStatus.TdiUnbound;
-        ulong guestPage = Le.U64(rq, MmioValidateMessage.SubrangeBase);
-        uint pages = Le.U32(rq, MmioValidateMessage.PageCount);
-        uint offset = Le.U32(rq, MmioValidateMessage.RangeOffset);
-        ushort flags = Le.U16(rq, MmioValidateMessage.Flags);
-        ushort rangeId = Le.U16(rq, MmioValidateMessage.RangeId);
+        ulong guestPage = BinaryPrimitives.ReadUInt64LittleEndian(rq[MmioValidateMessage.SubrangeBase..]);
+        uint pages = BinaryPrimitives.ReadUInt32LittleEndian(rq[MmioValidateMessage.PageCount..]);
+        uint offset = BinaryPrimitives.ReadUInt32LittleEndian(rq[MmioValidateMessage.RangeOffset..]);
+        ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(rq[MmioValidateMessage.Flags..]);
+        ushort rangeId = BinaryPrimitives.ReadUInt16LittleEndian(rq[MmioValidateMessage.RangeId..]);
         if ((offset & 0xFFF) != 0) return MmioValidateStatus.Not4K;
         ulong barBase = ulong.MaxValue;
         foreach (var r in tdi.Ranges) if (r.RangeId == rangeId) barBase = Math.Min(barBase, r.FirstPage);
@@ -149,23 +151,23 @@ public sealed partial class PspFirmware
     /// <summary>MMIO_CONFIG (TsmLab definition): read the attributes of a reported range, or set IS_NON_TEE_MEM with SET_MMIO_ATTRIBUTE.</summary>
     private int MmioConfigAnswer(TdiContext tdi, ReadOnlySpan<byte> rq)
     {
-        var a = _answer.AsSpan(0, MmioConfigMessage.Size);
+        var a = answer.AsSpan(0, MmioConfigMessage.Size);
         a.Clear();
-        Le.Put64(a, MmioConfigMessage.TdiId, Le.U64(rq, MmioConfigMessage.TdiId));
-        ushort rangeId = Le.U16(rq, MmioConfigMessage.RangeId);
-        Le.Put16(a, MmioConfigMessage.RangeId, rangeId);
+        BinaryPrimitives.WriteUInt64LittleEndian(a[MmioConfigMessage.TdiId..], BinaryPrimitives.ReadUInt64LittleEndian(rq[MmioConfigMessage.TdiId..]));
+        ushort rangeId = BinaryPrimitives.ReadUInt16LittleEndian(rq[MmioConfigMessage.RangeId..]);
+        BinaryPrimitives.WriteUInt16LittleEndian(a[MmioConfigMessage.RangeId..], rangeId);
         var status = ConfigMmio(tdi, rq, rangeId, out ushort now);
-        Le.Put16(a, MmioConfigMessage.Status, (ushort)status);
-        Le.Put16(a, MmioConfigMessage.Attributes, now);
+        BinaryPrimitives.WriteUInt16LittleEndian(a[MmioConfigMessage.Status..], (ushort)status);
+        BinaryPrimitives.WriteUInt16LittleEndian(a[MmioConfigMessage.Attributes..], now);
         return a.Length;
     }
 
     private MmioConfigStatus ConfigMmio(TdiContext tdi, ReadOnlySpan<byte> rq, ushort rangeId, out ushort now)
     {
         now = 0;
-        if (Le.U64(rq, MmioConfigMessage.TdiId) != tdi.TdiId) return MmioConfigStatus.InvalidTdi;
+        if (BinaryPrimitives.ReadUInt64LittleEndian(rq[MmioConfigMessage.TdiId..]) != tdi.TdiId) return MmioConfigStatus.InvalidTdi;
         if (tdi.State != TdiFirmwareState.BindRun) return MmioConfigStatus.TdiNotBound;
-        ushort flags = Le.U16(rq, MmioConfigMessage.Flags), attrs = Le.U16(rq, MmioConfigMessage.Attributes);
+        ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(rq[MmioConfigMessage.Flags..]), attrs = BinaryPrimitives.ReadUInt16LittleEndian(rq[MmioConfigMessage.Attributes..]);
         if ((flags & ~MmioConfigMessage.FlagWrite) != 0 || (attrs & ~(ushort)MmioRangeAttributes.IsNonTeeMem) != 0 ||
             rq[(MmioConfigMessage.Attributes + 2)..].ContainsAnyExcept((byte)0))
             return MmioConfigStatus.Reserved;
@@ -191,29 +193,29 @@ public sealed partial class PspFirmware
     /// <summary>SDTE_WRITE_RSP [S2]: writes the guest's SDTE (completed with the firmware's fields) or clears it.</summary>
     private int SdteWriteAnswer(TdiContext tdi, ReadOnlySpan<byte> rq)
     {
-        var a = _answer.AsSpan(0, SdteWriteMessage.ResponseSize);
+        var a = answer.AsSpan(0, SdteWriteMessage.ResponseSize);
         a.Clear();
-        Le.Put64(a, SdteWriteMessage.TdiId, Le.U64(rq, SdteWriteMessage.TdiId));
-        Le.Put16(a, SdteWriteMessage.Status, (ushort)WriteSdte(tdi, rq));
+        BinaryPrimitives.WriteUInt64LittleEndian(a[SdteWriteMessage.TdiId..], BinaryPrimitives.ReadUInt64LittleEndian(rq[SdteWriteMessage.TdiId..]));
+        BinaryPrimitives.WriteUInt16LittleEndian(a[SdteWriteMessage.Status..], (ushort)WriteSdte(tdi, rq));
         return a.Length;
     }
 
     private SdteWriteStatus WriteSdte(TdiContext tdi, ReadOnlySpan<byte> rq)
     {
-        if (Le.U64(rq, SdteWriteMessage.TdiId) != tdi.TdiId) return SdteWriteStatus.InvalidTdi;
+        if (BinaryPrimitives.ReadUInt64LittleEndian(rq[SdteWriteMessage.TdiId..]) != tdi.TdiId) return SdteWriteStatus.InvalidTdi;
         var sdte = rq.Slice(SdteWriteMessage.Sdte, Sdte.Size);
         if (rq.Slice(8, 8).ContainsAnyExcept((byte)0) || !Sdte.UsesOnlyGuestFields(sdte)) return SdteWriteStatus.Reserved;
         if (Sdte.IsZero(sdte))
         {
             if (tdi.State == TdiFirmwareState.Unbound) return SdteWriteStatus.TdiNotBound;
-            _deviceTable.Remove(tdi.Function.Value);
+            deviceTable.Remove(tdi.Function.Value);
             return SdteWriteStatus.Success;
         }
         if (!Sdte.IsValid(sdte)) return SdteWriteStatus.Reserved;
         if (tdi.State != TdiFirmwareState.BindRun) return SdteWriteStatus.TdiNotBound;
         var entry = sdte.ToArray();
         Sdte.FillFirmwareFields(entry, tdi.Asid, tdi.GuestRid, tdi.Device.StreamId);
-        _deviceTable[tdi.Function.Value] = entry;
+        deviceTable[tdi.Function.Value] = entry;
         return SdteWriteStatus.Success;
     }
 }

@@ -1,15 +1,13 @@
-// The secure device table entry the guest asks the PSP to write with SDTE_WRITE [S2]
-// (platforms-and-tdisp.md §3.3): 64 bytes. Enable = V, IR, IW, vmpl 0, vtom_en; disable = all zero.
-using TsmLab.Abi;
-using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>A 64-byte SDTE image with its fields [S2].</summary>
+/// <remarks>
+/// The secure device table entry the guest asks the PSP to write with SDTE_WRITE [S2]
+/// (platforms-and-tdisp.md §3.3): 64 bytes. Enable = V, IR, IW, vmpl 0, vtom_en; disable = all
+/// zero.
+/// </remarks>
 public static class Sdte
 {
     public const int Size = 64;
@@ -20,11 +18,11 @@ public static class Sdte
     public static void WriteEnable(Span<byte> sdte, ulong vtom)
     {
         sdte[..Size].Clear();
-        Le.Put64(sdte, Word0, ValidBit | IrBit | IwBit);
-        if (vtom != 0) Le.Put32(sdte, VtomWord, 1u | (uint)((vtom >> 21) << 1));
+        BinaryPrimitives.WriteUInt64LittleEndian(sdte[Word0..], ValidBit | IrBit | IwBit);
+        if (vtom != 0) BinaryPrimitives.WriteUInt32LittleEndian(sdte[VtomWord..], 1u | (uint)((vtom >> 21) << 1));
     }
 
-    public static bool IsValid(ReadOnlySpan<byte> sdte) => (Le.U64(sdte, Word0) & ValidBit) != 0;
+    public static bool IsValid(ReadOnlySpan<byte> sdte) => (BinaryPrimitives.ReadUInt64LittleEndian(sdte[Word0..]) & ValidBit) != 0;
 
     public static bool IsZero(ReadOnlySpan<byte> sdte) => !sdte[..Size].ContainsAnyExcept((byte)0);
 
@@ -35,8 +33,8 @@ public static class Sdte
     /// </summary>
     public static bool UsesOnlyGuestFields(ReadOnlySpan<byte> sdte)
     {
-        if ((Le.U64(sdte, Word0) & ~(ValidBit | IrBit | IwBit)) != 0) return false;
-        if ((Le.U32(sdte, GuestWord) & ~(3u << 17)) != 0) return false;
+        if ((BinaryPrimitives.ReadUInt64LittleEndian(sdte[Word0..]) & ~(ValidBit | IrBit | IwBit)) != 0) return false;
+        if ((BinaryPrimitives.ReadUInt32LittleEndian(sdte[GuestWord..]) & ~(3u << 17)) != 0) return false;
         for (int i = 8; i < Size; i++)
         {
             if (i >= GuestWord && i < GuestWord + 4) continue;
@@ -49,7 +47,7 @@ public static class Sdte
     /// <summary>The firmware completes a guest's enable SDTE with the fields it owns: ASID, guest device id, IDE stream.</summary>
     public static void FillFirmwareFields(Span<byte> sdte, uint asid, uint guestDeviceId, byte ideStreamId)
     {
-        Le.Put32(sdte, AsidWord, (asid & 0xFFF) | ((guestDeviceId & 0xFFFF) << 16));
+        BinaryPrimitives.WriteUInt32LittleEndian(sdte[AsidWord..], (asid & 0xFFF) | ((guestDeviceId & 0xFFFF) << 16));
         sdte[IdeStreamIds] = ideStreamId;
     }
 }

@@ -1,20 +1,17 @@
-// The SNP guest message envelope (drivers/virt/coco/sev-guest/sev-guest.h, struct
-// snp_guest_msg_hdr [S3]): one 4 KiB page, a 0x60-byte header, then the AES-256-GCM ciphertext of
-// the payload. As Linux's enc_payload/dec_payload: the IV is msg_seqno (little-endian, zero
-// padded to 12 bytes), the AAD is the header from `algo` (0x30) to its end (48 bytes), the
-// 16-byte tag sits in authtag[0..16). The header itself is authenticated plaintext; the payload is
-// readable only with the VMPCK.
 using System.Security.Cryptography;
-using TsmLab.Abi;
-using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
-using TsmLab.Platforms.SevTio.Vmm;
-using TsmLab.Platforms.SevTio.Kvm;
-using TsmLab.Platforms.SevTio.Guest;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.Firmware;
 
 /// <summary>SNP guest message types of SEV-TIO (2026 numbering, [S1]; OpenVMM uses 19 [O2]).</summary>
+/// <remarks>
+/// The SNP guest message envelope (drivers/virt/coco/sev-guest/sev-guest.h, struct
+/// snp_guest_msg_hdr [S3]): one 4 KiB page, a 0x60-byte header, then the AES-256-GCM ciphertext of
+/// the payload. As Linux's enc_payload/dec_payload: the IV is msg_seqno (little-endian, zero padded
+/// to 12 bytes), the AAD is the header from `algo` (0x30) to its end (48 bytes), the 16-byte tag
+/// sits in authtag[0..16). The header itself is authenticated plaintext; the payload is readable
+/// only with the VMPCK.
+/// </remarks>
 public enum SnpMsgType : byte
 {
     TdiInfoRequest = 19,
@@ -31,9 +28,9 @@ public enum SnpMsgType : byte
 public readonly record struct SnpMessageHeader(ulong Seqno, byte Algo, byte HeaderVersion, ushort HeaderSize, SnpMsgType Type, byte Version, ushort Size, byte Vmpck)
 {
     public static SnpMessageHeader Read(ReadOnlySpan<byte> page) => new(
-        Le.U64(page, SnpGuestMessage.SeqnoOffset), page[SnpGuestMessage.AlgoOffset], page[SnpGuestMessage.HeaderVersionOffset],
-        Le.U16(page, SnpGuestMessage.HeaderSizeOffset), (SnpMsgType)page[SnpGuestMessage.TypeOffset], page[SnpGuestMessage.VersionOffset],
-        Le.U16(page, SnpGuestMessage.SizeOffset), page[SnpGuestMessage.VmpckOffset]);
+        BinaryPrimitives.ReadUInt64LittleEndian(page[SnpGuestMessage.SeqnoOffset..]), page[SnpGuestMessage.AlgoOffset], page[SnpGuestMessage.HeaderVersionOffset],
+        BinaryPrimitives.ReadUInt16LittleEndian(page[SnpGuestMessage.HeaderSizeOffset..]), (SnpMsgType)page[SnpGuestMessage.TypeOffset], page[SnpGuestMessage.VersionOffset],
+        BinaryPrimitives.ReadUInt16LittleEndian(page[SnpGuestMessage.SizeOffset..]), page[SnpGuestMessage.VmpckOffset]);
 }
 
 /// <summary>Why a guest message was refused (the PSP answers INVALID_PARAM for each; kept for diagnostics).</summary>
@@ -75,13 +72,13 @@ public static class SnpGuestMessage
     {
         if (page.Length < PageSize || payload.Length > MaxPayload) throw new ArgumentException("message does not fit a page");
         page[..PageSize].Clear();
-        Le.Put64(page, SeqnoOffset, seqno);
+        BinaryPrimitives.WriteUInt64LittleEndian(page[SeqnoOffset..], seqno);
         page[AlgoOffset] = AlgoAes256Gcm;
         page[HeaderVersionOffset] = HeaderVersion1;
-        Le.Put16(page, HeaderSizeOffset, HeaderSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(page[HeaderSizeOffset..], HeaderSize);
         page[TypeOffset] = (byte)type;
         page[VersionOffset] = version;
-        Le.Put16(page, SizeOffset, (ushort)payload.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(page[SizeOffset..], (ushort)payload.Length);
         page[VmpckOffset] = vmpck;
         Span<byte> iv = stackalloc byte[NonceSize];
         Iv(seqno, iv);
@@ -122,6 +119,6 @@ public static class SnpGuestMessage
     private static void Iv(ulong seqno, Span<byte> iv)
     {
         iv.Clear();
-        Le.Put64(iv, 0, seqno);
+        BinaryPrimitives.WriteUInt64LittleEndian(iv, seqno);
     }
 }

@@ -1,23 +1,23 @@
-// The SNP guest's TIO driver (drivers/virt/coco/sev-guest/tio.c [S1,S2]): it holds VMPCK0 (from
-// its secrets page) and its message sequence number, talks to the hypervisor only with VMGEXIT
-// through the GHCB, and runs the guest sequence: lock = OP_BIND + TDI_INFO(CERTS|MEAS|REPORT) with
-// the evidence digests verified; accept = MMIO_VALIDATE per reported range + OP_RUN; enable_dma =
-// SDTE_WRITE; unlock = MMIO invalidate, SDTE clear, OP_STOP, OP_UNBIND; refresh_evidence =
-// TDI_INFO(MEAS) with a fresh nonce. Every step returns a GuestResult, never throws for a refusal.
 using System.Security.Cryptography;
-using TsmLab.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Firmware;
-using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Vmm;
 using TsmLab.Platforms.SevTio.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.Guest;
 
 /// <summary>How a guest step ended.</summary>
+/// <remarks>
+/// The SNP guest's TIO driver (drivers/virt/coco/sev-guest/tio.c [S1,S2]): it holds VMPCK0 (from
+/// its secrets page) and its message sequence number, talks to the hypervisor only with VMGEXIT
+/// through the GHCB, and runs the guest sequence: lock = OP_BIND + TDI_INFO(CERTS|MEAS|REPORT) with
+/// the evidence digests verified; accept = MMIO_VALIDATE per reported range + OP_RUN; enable_dma =
+/// SDTE_WRITE; unlock = MMIO invalidate, SDTE clear, OP_STOP, OP_UNBIND; refresh_evidence =
+/// TDI_INFO(MEAS) with a fresh nonce. Every step returns a GuestResult, never throws for a refusal.
+/// </remarks>
 public enum GuestOutcome
 {
     Ok,
@@ -50,21 +50,21 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     public const ulong GhcbGpa = 0xF000;
     public const int InitialDataPages = 8;
 
-    private readonly GuestRam _ram;
-    private readonly IVmgexit _cpu;
-    private readonly byte[] _ghcb = new byte[GhcbPage.Size];
-    private readonly AesGcm _vmpck;
-    private readonly Dictionary<int, ulong> _guestBars;
-    private readonly byte[] _page = new byte[SnpGuestMessage.PageSize];
-    private readonly byte[] _plain = new byte[SnpGuestMessage.MaxPayload];
+    private readonly GuestRam ram;
+    private readonly IVmgexit cpu;
+    private readonly byte[] ghcb = new byte[GhcbPage.Size];
+    private readonly AesGcm vmpck;
+    private readonly Dictionary<int, ulong> guestBars;
+    private readonly byte[] page = new byte[SnpGuestMessage.PageSize];
+    private readonly byte[] plain = new byte[SnpGuestMessage.MaxPayload];
 
     public SnpTioGuest(GuestRam ram, IVmgexit cpu, byte[] vmpck0, uint guestRid, IReadOnlyDictionary<int, ulong> guestBarGpas)
     {
-        _ram = ram;
-        _cpu = cpu;
-        _vmpck = new AesGcm(vmpck0, SnpGuestMessage.TagSize);
+        this.ram = ram;
+        this.cpu = cpu;
+        vmpck = new AesGcm(vmpck0, SnpGuestMessage.TagSize);
         GuestRid = guestRid;
-        _guestBars = new(guestBarGpas);
+        guestBars = new(guestBarGpas);
     }
 
     public uint GuestRid { get; }
@@ -99,10 +99,10 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     {
         Span<byte> rq = stackalloc byte[TdiInfoMessage.RequestSize];
         rq.Clear();
-        Le.Put64(rq, TdiInfoMessage.TdiId, TdiId);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq[TdiInfoMessage.TdiId..], TdiId);
         while (true)
         {
-            if (nonce is not null) _ram.Write(DataGpa, nonce);
+            if (nonce is not null) ram.Write(DataGpa, nonce);
             var r = Exchange(SnpMsgType.TdiInfoRequest, rq, (ulong)param, 0, out var rsp, out var g);
             if (r.Outcome == GuestOutcome.ExitFailed && g.ExitInfo2 == SevTsmCode.InvalidLength && (int)g.Rbx > DataPages)
             {
@@ -110,7 +110,7 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
                 continue;
             }
             if (!r.IsOk) return r;
-            var status = (TdiInfoStatus)Le.U16(rsp, TdiInfoMessage.Status);
+            var status = (TdiInfoStatus)BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(TdiInfoMessage.Status));
             if (status != TdiInfoStatus.Bound) return new(GuestOutcome.Refused, 0, (ushort)status);
             return Verify(rsp, param, nonce, g.Rdx);
         }
@@ -119,7 +119,7 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     private GuestResult Verify(byte[] rsp, TdiInfoParam param, byte[]? nonce, ulong rdx)
     {
         var pages = new byte[DataPages * 4096];
-        _ram.Read(DataGpa, pages);
+        ram.Read(DataGpa, pages);
         byte[] Blob(TdiInfoParam bit, Guid guid, int digestAt, byte[] keep, out bool ok)
         {
             ok = true;
@@ -133,7 +133,7 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
         var meas = Blob(TdiInfoParam.Meas, EvidenceBlobTable.Measurements, TdiInfoMessage.MeasDigest, prev?.Measurements ?? [], out bool c2);
         var report = Blob(TdiInfoParam.Report, EvidenceBlobTable.Report, TdiInfoMessage.ReportDigest, prev?.Report ?? [], out bool c3);
         if (!c1 || !c2 || !c3) return new(GuestOutcome.EvidenceMismatch);
-        uint measFlags = Le.U32(rsp, TdiInfoMessage.MeasFlags);
+        uint measFlags = BinaryPrimitives.ReadUInt32LittleEndian(rsp.AsSpan(TdiInfoMessage.MeasFlags));
         if ((param & TdiInfoParam.Meas) != 0 && nonce is not null &&
             ((measFlags & TdiInfoMessage.MeasDigestFresh) == 0 || meas.Length < 32 || !meas.AsSpan(0, 32).SequenceEqual(nonce)))
             return new(GuestOutcome.EvidenceMismatch);
@@ -144,8 +144,8 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
             if (parsed is null) return new(GuestOutcome.EvidenceMismatch);
             ranges = parsed.Ranges;
         }
-        Evidence = new TdiEvidence(TdiInfoStatus.Bound, measFlags, Le.U32(rsp, TdiInfoMessage.LockFlags), Le.U64(rsp, TdiInfoMessage.SpdmAlgos),
-            Le.U64(rsp, TdiInfoMessage.ReportCount), certs, meas, report, ranges,
+        Evidence = new TdiEvidence(TdiInfoStatus.Bound, measFlags, BinaryPrimitives.ReadUInt32LittleEndian(rsp.AsSpan(TdiInfoMessage.LockFlags)), BinaryPrimitives.ReadUInt64LittleEndian(rsp.AsSpan(TdiInfoMessage.SpdmAlgos)),
+            BinaryPrimitives.ReadUInt64LittleEndian(rsp.AsSpan(TdiInfoMessage.ReportCount)), certs, meas, report, ranges,
             (param & TdiInfoParam.State) != 0 ? (TdiState)rdx : null);
         return new(GuestOutcome.Ok);
     }
@@ -179,7 +179,7 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
         ulong barBase = ulong.MaxValue;
         foreach (var r in Evidence!.Ranges) if (r.RangeId == range.RangeId) barBase = Math.Min(barBase, r.FirstPage);
         ulong offset = range.FirstPage - barBase;
-        ulong gpa = _guestBars.GetValueOrDefault(range.RangeId) + offset;
+        ulong gpa = guestBars.GetValueOrDefault(range.RangeId) + offset;
         return ValidateMmio(gpa, range.NumberOfPages, (uint)offset, range.RangeId, validate, extraFlags, out _);
     }
 
@@ -188,17 +188,17 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     {
         Span<byte> rq = stackalloc byte[MmioValidateMessage.Size];
         rq.Clear();
-        Le.Put64(rq, MmioValidateMessage.TdiId, TdiId);
-        Le.Put64(rq, MmioValidateMessage.SubrangeBase, gpa >> 12);
-        Le.Put32(rq, MmioValidateMessage.PageCount, pages);
-        Le.Put32(rq, MmioValidateMessage.RangeOffset, rangeOffset);
-        Le.Put16(rq, MmioValidateMessage.Flags, (ushort)((validate ? MmioValidateMessage.FlagValidated : 0) | extraFlags));
-        Le.Put16(rq, MmioValidateMessage.RangeId, rangeId);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq[MmioValidateMessage.TdiId..], TdiId);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq[MmioValidateMessage.SubrangeBase..], gpa >> 12);
+        BinaryPrimitives.WriteUInt32LittleEndian(rq[MmioValidateMessage.PageCount..], pages);
+        BinaryPrimitives.WriteUInt32LittleEndian(rq[MmioValidateMessage.RangeOffset..], rangeOffset);
+        BinaryPrimitives.WriteUInt16LittleEndian(rq[MmioValidateMessage.Flags..], (ushort)((validate ? MmioValidateMessage.FlagValidated : 0) | extraFlags));
+        BinaryPrimitives.WriteUInt16LittleEndian(rq[MmioValidateMessage.RangeId..], rangeId);
         var r = Exchange(SnpMsgType.MmioValidateRequest, rq, (gpa & ~0xFFFul) | (validate ? 1ul : 0), (ulong)pages << 32, out var rsp, out _);
         changed = false;
         if (!r.IsOk) return r;
-        changed = (Le.U16(rsp, MmioValidateMessage.Flags) & MmioValidateMessage.FlagChanged) != 0;
-        ushort st = Le.U16(rsp, MmioValidateMessage.Status);
+        changed = (BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(MmioValidateMessage.Flags)) & MmioValidateMessage.FlagChanged) != 0;
+        ushort st = BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(MmioValidateMessage.Status));
         return st == 0 ? new(GuestOutcome.Ok) : new(GuestOutcome.Refused, 0, st);
     }
 
@@ -213,11 +213,11 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     {
         Span<byte> rq = stackalloc byte[SdteWriteMessage.RequestSize];
         rq.Clear();
-        Le.Put64(rq, SdteWriteMessage.TdiId, TdiId);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq[SdteWriteMessage.TdiId..], TdiId);
         fill(rq.Slice(SdteWriteMessage.Sdte, Sdte.Size));
         var r = Exchange(SnpMsgType.SdteWriteRequest, rq, rdx, 0, out var rsp, out _);
         if (!r.IsOk) return r;
-        ushort st = Le.U16(rsp, SdteWriteMessage.Status);
+        ushort st = BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(SdteWriteMessage.Status));
         return st == 0 ? new(GuestOutcome.Ok) : new(GuestOutcome.Refused, 0, st);
     }
 
@@ -226,15 +226,15 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     {
         Span<byte> rq = stackalloc byte[MmioConfigMessage.Size];
         rq.Clear();
-        Le.Put64(rq, MmioConfigMessage.TdiId, TdiId);
-        Le.Put16(rq, MmioConfigMessage.RangeId, rangeId);
-        Le.Put16(rq, MmioConfigMessage.Flags, flagsOverride != 0 ? flagsOverride : write ? MmioConfigMessage.FlagWrite : (ushort)0);
-        Le.Put16(rq, MmioConfigMessage.Attributes, attributes);
+        BinaryPrimitives.WriteUInt64LittleEndian(rq[MmioConfigMessage.TdiId..], TdiId);
+        BinaryPrimitives.WriteUInt16LittleEndian(rq[MmioConfigMessage.RangeId..], rangeId);
+        BinaryPrimitives.WriteUInt16LittleEndian(rq[MmioConfigMessage.Flags..], flagsOverride != 0 ? flagsOverride : write ? MmioConfigMessage.FlagWrite : (ushort)0);
+        BinaryPrimitives.WriteUInt16LittleEndian(rq[MmioConfigMessage.Attributes..], attributes);
         var r = Exchange(SnpMsgType.MmioConfigRequest, rq, 0, 0, out var rsp, out _);
         now = 0;
         if (!r.IsOk) return r;
-        now = Le.U16(rsp, MmioConfigMessage.Attributes);
-        ushort st = Le.U16(rsp, MmioConfigMessage.Status);
+        now = BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(MmioConfigMessage.Attributes));
+        ushort st = BinaryPrimitives.ReadUInt16LittleEndian(rsp.AsSpan(MmioConfigMessage.Status));
         return st == 0 ? new(GuestOutcome.Ok) : new(GuestOutcome.Refused, 0, st);
     }
 
@@ -262,20 +262,20 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     {
         response = [];
         Plaintexts.Add(payload.ToArray());
-        SnpGuestMessage.Seal(_vmpck, _page, NextSeqno, type, TioMessageVersion.Current, 0, payload);
-        _ram.Write(RequestGpa, _page);
+        SnpGuestMessage.Seal(vmpck, page, NextSeqno, type, TioMessageVersion.Current, 0, payload);
+        ram.Write(RequestGpa, page);
         ghcb = Vmgexit(new GhcbFields
         {
             ExitCode = SevTioExit.GuestRequest, ExitInfo1 = RequestGpa, ExitInfo2 = ResponseGpa,
             Rax = DataGpa, Rbx = (ulong)DataPages, Rcx = GuestRid | rcxHigh, Rdx = rdx,
         });
         if (ghcb.ExitInfo2 != 0) return new(GuestOutcome.ExitFailed, ghcb.ExitInfo2);
-        _ram.Read(ResponseGpa, _page);
-        var h = SnpMessageHeader.Read(_page);
-        if (h.Type != type + 1 || h.Seqno != NextSeqno + 1 || !SnpGuestMessage.TryOpen(_vmpck, _page, _plain, out int n))
+        ram.Read(ResponseGpa, page);
+        var h = SnpMessageHeader.Read(page);
+        if (h.Type != type + 1 || h.Seqno != NextSeqno + 1 || !SnpGuestMessage.TryOpen(vmpck, page, plain, out int n))
             return new(GuestOutcome.BadResponse);
         NextSeqno += 2;
-        response = _plain.AsSpan(0, n).ToArray();
+        response = plain.AsSpan(0, n).ToArray();
         Plaintexts.Add(response);
         return new(GuestOutcome.Ok);
     }
@@ -283,19 +283,19 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     /// <summary>Writes the exit into the GHCB page, VMGEXITs, and reads the answer back from the page.</summary>
     private GhcbFields Vmgexit(GhcbFields exit)
     {
-        Array.Clear(_ghcb);
-        exit.WriteTo(_ghcb);
-        _ram.Write(GhcbGpa, _ghcb);
-        _cpu.Vmgexit(GhcbGpa);
-        _ram.Read(GhcbGpa, _ghcb);
-        return GhcbFields.Read(_ghcb);
+        Array.Clear(ghcb);
+        exit.WriteTo(ghcb);
+        ram.Write(GhcbGpa, ghcb);
+        cpu.Vmgexit(GhcbGpa);
+        ram.Read(GhcbGpa, ghcb);
+        return GhcbFields.Read(ghcb);
     }
 
-    public void Dispose() => _vmpck.Dispose();
+    public void Dispose() => vmpck.Dispose();
 
     // ---- the shape every platform's guest shares (ITsmGuest) ----
 
-    private bool _dmaEnabled;
+    private bool dmaEnabled;
 
     private static GuestStepResult Step(GuestStep step, GuestResult r, string success) => r.Outcome switch
     {
@@ -311,18 +311,18 @@ public sealed class SnpTioGuest : IDisposable, ITsmGuest
     GuestStepResult ITsmGuest.EnableDma()
     {
         var r = EnableDma();
-        if (r.IsOk) _dmaEnabled = true;
+        if (r.IsOk) dmaEnabled = true;
         return Step(GuestStep.EnableDma, r, "DMA enabled");
     }
 
     GuestStepResult ITsmGuest.Unlock()
     {
         var r = Unlock();
-        if (r.IsOk) _dmaEnabled = false;
+        if (r.IsOk) dmaEnabled = false;
         return Step(GuestStep.Unlock, r, "unlocked");
     }
 
     GuestStepResult ITsmGuest.RefreshEvidence() => Step(GuestStep.RefreshEvidence, RefreshMeasurements(), "fresh measurements verified");
     bool ITsmGuest.EvidenceVerified => Evidence is not null;
-    bool ITsmGuest.DmaEnabled => _dmaEnabled;
+    bool ITsmGuest.DmaEnabled => dmaEnabled;
 }

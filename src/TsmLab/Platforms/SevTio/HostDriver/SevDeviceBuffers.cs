@@ -1,26 +1,28 @@
-// What the host driver keeps per connected device, as the public driver's tsm_dev_tio does [S5]:
-// the donated device context page and the four SPDM buffers of spdm_ctrl (req, resp, scratch,
-// output), each named by a scatter-list address and headed by an sla_buffer_hdr whose
-// capacity_sz the host sets; the output buffer is a scatter list sized from TIO_STATUS and grown
-// when the firmware asks (EXPAND_BUFFER_LENGTH_REQUEST). Also one data page for the status
-// structures (DEV_STATUS, TDI_STATUS, TDI_INFO). Pages come from the machine's PhysicalMemory.
-// Today the req/resp buffers carry nothing: the firmware reaches the device over the host's DOE
-// route (IPspDeviceRoute); the SPDM issue's relay (SEV_RET_SPDM_REQUEST: read the request object
-// from req, carry it over DOE, write the response object into resp, continue the command) slots in
-// at SevTioLinkTsm.SpdmCommand without changing these buffers.
-using TsmLab.Abi;
 using TsmLab.Hardware;
 using TsmLab.Platforms.SevTio.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 
 /// <summary>A device's context page, SPDM buffers and status page (host side). Guarded by the link TSM's lock.</summary>
+/// <remarks>
+/// What the host driver keeps per connected device, as the public driver's tsm_dev_tio does [S5]:
+/// the donated device context page and the four SPDM buffers of spdm_ctrl (req, resp, scratch,
+/// output), each named by a scatter-list address and headed by an sla_buffer_hdr whose capacity_sz
+/// the host sets; the output buffer is a scatter list sized from TIO_STATUS and grown when the
+/// firmware asks (EXPAND_BUFFER_LENGTH_REQUEST). Also one data page for the status structures
+/// (DEV_STATUS, TDI_STATUS, TDI_INFO). Pages come from the machine's PhysicalMemory. Today the
+/// req/resp buffers carry nothing: the firmware reaches the device over the host's DOE route
+/// (IPspDeviceRoute); the SPDM issue's relay (SEV_RET_SPDM_REQUEST: read the request object from
+/// req, carry it over DOE, write the response object into resp, continue the command) slots in at
+/// SevTioLinkTsm.SpdmCommand without changing these buffers.
+/// </remarks>
 internal sealed class SevDeviceBuffers
 {
     private const int Page = PhysicalMemory.PageSize;
-    private readonly PhysicalMemory _memory;
+    private readonly PhysicalMemory memory;
 
-    private SevDeviceBuffers(PhysicalMemory memory) => _memory = memory;
+    private SevDeviceBuffers(PhysicalMemory memory) => this.memory = memory;
 
     public ulong DevCtx { get; private set; }
     public ulong Req { get; private set; }
@@ -42,24 +44,24 @@ internal sealed class SevDeviceBuffers
     /// <summary>The SPDM buffers (before DEV_CONNECT), sized from TIO_STATUS; the response buffer starts with an empty response object.</summary>
     public void AllocateSpdm(int reqSize, int scratchSize, int outSize)
     {
-        Req = Alloc(_memory, reqSize);
-        Resp = Alloc(_memory, reqSize);
-        Scratch = Alloc(_memory, scratchSize);
-        Output = Alloc(_memory, outSize);
+        Req = Alloc(memory, reqSize);
+        Resp = Alloc(memory, reqSize);
+        Scratch = Alloc(memory, scratchSize);
+        Output = Alloc(memory, outSize);
         OutputLength = Pages(outSize) * Page;
-        var resp = _memory.At(SlaAddress.Data(Resp), Page);
-        Le.Put32(resp, SlaBufferHeader.Size + SpdmDataObject.Id, SpdmDataObject.IdResp);
+        var resp = memory.At(SlaAddress.Data(Resp), Page);
+        BinaryPrimitives.WriteUInt32LittleEndian(resp[(SlaBufferHeader.Size + SpdmDataObject.Id)..], SpdmDataObject.IdResp);
         resp[SlaBufferHeader.Size + SpdmDataObject.VersionMajor] = 1;
-        Le.Put32(resp, SlaBufferHeader.PayloadSz, SpdmDataObject.RequestHeaderSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(resp[SlaBufferHeader.PayloadSz..], SpdmDataObject.RequestHeaderSize);
     }
 
     /// <summary>Writes the 32-byte spdm_ctrl block.</summary>
     public void FillSpdmCtrl(Span<byte> ctrl)
     {
-        Le.Put64(ctrl, PspCommandBuffer.SpdmCtrl.Req, Req);
-        Le.Put64(ctrl, PspCommandBuffer.SpdmCtrl.Resp, Resp);
-        Le.Put64(ctrl, PspCommandBuffer.SpdmCtrl.Scratch, Scratch);
-        Le.Put64(ctrl, PspCommandBuffer.SpdmCtrl.Output, Output);
+        BinaryPrimitives.WriteUInt64LittleEndian(ctrl[PspCommandBuffer.SpdmCtrl.Req..], Req);
+        BinaryPrimitives.WriteUInt64LittleEndian(ctrl[PspCommandBuffer.SpdmCtrl.Resp..], Resp);
+        BinaryPrimitives.WriteUInt64LittleEndian(ctrl[PspCommandBuffer.SpdmCtrl.Scratch..], Scratch);
+        BinaryPrimitives.WriteUInt64LittleEndian(ctrl[PspCommandBuffer.SpdmCtrl.Output..], Output);
     }
 
     /// <summary>
@@ -70,13 +72,13 @@ internal sealed class SevDeviceBuffers
     /// </summary>
     public bool ExpandOutput()
     {
-        if (SlaBuffer.TryOpen(_memory, Output, out var buf) != PspStatus.Success) return false;
+        if (SlaBuffer.TryOpen(memory, Output, out var buf) != PspStatus.Success) return false;
         Span<byte> cap = stackalloc byte[4];
         buf.Read(SlaBufferHeader.CapacitySz, cap);
-        long wanted = Le.U32(cap, 0);
+        long wanted = BinaryPrimitives.ReadUInt32LittleEndian(cap);
         if (wanted == OutputLength || Pages(wanted) > SlaBuffer.MaxPages) return false;
-        Free(_memory, Output);
-        Output = Alloc(_memory, (int)wanted);
+        Free(memory, Output);
+        Output = Alloc(memory, (int)wanted);
         OutputLength = Pages(wanted) * Page;
         return true;
     }
@@ -88,26 +90,26 @@ internal sealed class SevDeviceBuffers
     /// </summary>
     public void UseOutput(ulong sla, int length)
     {
-        if (SlaBuffer.TryOpen(_memory, sla, out var buf) != PspStatus.Success || length <= 0 || length > buf.Capacity)
+        if (SlaBuffer.TryOpen(memory, sla, out var buf) != PspStatus.Success || length <= 0 || length > buf.Capacity)
             throw new ArgumentException("not an output buffer of that length", nameof(sla));
-        Free(_memory, Output);
+        Free(memory, Output);
         Output = sla;
         OutputLength = length;
         Span<byte> cap = stackalloc byte[4];
-        Le.Put32(cap, 0, (uint)length);
+        BinaryPrimitives.WriteUInt32LittleEndian(cap, (uint)length);
         buf.Write(SlaBufferHeader.CapacitySz, cap);
     }
 
     /// <summary>The data of the object the firmware left in the output buffer, when it has the expected id and a consistent length.</summary>
     public byte[]? ReadObject(uint objectId)
     {
-        if (SlaBuffer.TryOpen(_memory, Output, out var buf) != PspStatus.Success) return null;
+        if (SlaBuffer.TryOpen(memory, Output, out var buf) != PspStatus.Success) return null;
         Span<byte> h = stackalloc byte[SlaBufferHeader.Size + SpdmDataObject.ObjectHeaderSize];
         buf.Read(0, h);
         var o = h[SlaBufferHeader.Size..];
-        uint length = Le.U32(o, SpdmDataObject.Length);
-        if (Le.U32(o, SpdmDataObject.Id) != objectId || length < SpdmDataObject.ObjectHeaderSize ||
-            length > Le.U32(h, SlaBufferHeader.PayloadSz) || (long)SlaBufferHeader.Size + length > buf.Capacity)
+        uint length = BinaryPrimitives.ReadUInt32LittleEndian(o[SpdmDataObject.Length..]);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(o[SpdmDataObject.Id..]) != objectId || length < SpdmDataObject.ObjectHeaderSize ||
+            length > BinaryPrimitives.ReadUInt32LittleEndian(h[SlaBufferHeader.PayloadSz..]) || (long)SlaBufferHeader.Size + length > buf.Capacity)
             return null;
         var data = new byte[length - SpdmDataObject.ObjectHeaderSize];
         buf.Read(h.Length, data);
@@ -117,8 +119,8 @@ internal sealed class SevDeviceBuffers
     /// <summary>Gives every page back (after DEV_RECLAIM, or when DEV_CREATE/CONNECT failed).</summary>
     public void Free()
     {
-        foreach (ulong sla in (ReadOnlySpan<ulong>)[DevCtx, Req, Resp, Scratch, Output]) Free(_memory, sla);
-        if (DataPage != 0) _memory.Free(DataPage);
+        foreach (ulong sla in (ReadOnlySpan<ulong>)[DevCtx, Req, Resp, Scratch, Output]) Free(memory, sla);
+        if (DataPage != 0) memory.Free(DataPage);
         DevCtx = Req = Resp = Scratch = Output = DataPage = 0;
     }
 
@@ -134,13 +136,13 @@ internal sealed class SevDeviceBuffers
         {
             ulong scatter = memory.Allocate(1);
             var list = memory.At(scatter, Page);
-            for (int i = 0; i < pages; i++) Le.Put64(list, i * 8, SlaAddress.Data(memory.Allocate(1)));
-            Le.Put64(list, pages * 8, SlaAddress.Eol);
+            for (int i = 0; i < pages; i++) BinaryPrimitives.WriteUInt64LittleEndian(list[(i * 8)..], SlaAddress.Data(memory.Allocate(1)));
+            BinaryPrimitives.WriteUInt64LittleEndian(list[(pages * 8)..], SlaAddress.Eol);
             sla = SlaAddress.Scatter(scatter);
         }
         SlaBuffer.TryOpen(memory, sla, out var buf);
         Span<byte> cap = stackalloc byte[4];
-        Le.Put32(cap, 0, (uint)(pages * Page));
+        BinaryPrimitives.WriteUInt32LittleEndian(cap, (uint)(pages * Page));
         buf.Write(SlaBufferHeader.CapacitySz, cap);
         return sla;
     }
@@ -151,7 +153,7 @@ internal sealed class SevDeviceBuffers
         if (scatter && memory.TryPage(pa, out var list))
             for (int i = 0; i < Page / 8; i++)
             {
-                ulong e = Le.U64(list, i * 8);
+                ulong e = BinaryPrimitives.ReadUInt64LittleEndian(list[(i * 8)..]);
                 if (e == SlaAddress.Eol) break;
                 memory.Free(e & SlaAddress.PfnMask);
             }

@@ -1,14 +1,3 @@
-// The host's SEV-TIO link TSM (drivers/crypto/ccp/sev-dev-tio.c and the PCI TSM glue [S5]):
-// probe = TIO_STATUS (+ TIO_INIT when not done), connect = DEV_CREATE + DEV_CONNECT, bind =
-// TDI_CREATE + TDI_BIND, unbind = TDI_UNBIND + TDI_RECLAIM, each with the public command buffer,
-// contexts in pages the host allocates and names by SLA (SevDeviceBuffers), output objects read
-// from spdm_ctrl.output. guest_req: the SEV envelope (SevGuestRequestPayload, TsmLab definition)
-// is read, the guest's encrypted request page is bounced into a firmware page and handed to
-// SEV_CMD_TIO_GUEST_REQUEST, the sealed answer bounced back. The driver reads the message header
-// (authenticated plaintext) only to check it fits the op; it never holds the VMPCK.
-// VALIDATE_MMIO first RMPUPDATEs the MMIO pages to the guest (as KVM does, [S4]);
-// SEV_ENABLE_DMA / SEV_DISABLE_DMA notify the host IOMMU after the PSP wrote the SDTE.
-// Thread safety: _gate guards the per-device and per-VM tables and the shared command buffer.
 using TsmLab.Abi;
 using TsmLab.Hardware;
 using TsmLab.Kernel;
@@ -20,22 +9,36 @@ using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.HostDriver;
 
 /// <summary>The SEV-TIO platform TSM driver: <see cref="ILinkTsmPlatform"/> over the PSP.</summary>
+/// <remarks>
+/// The host's SEV-TIO link TSM (drivers/crypto/ccp/sev-dev-tio.c and the PCI TSM glue [S5]): probe
+/// = TIO_STATUS (+ TIO_INIT when not done), connect = DEV_CREATE + DEV_CONNECT, bind = TDI_CREATE +
+/// TDI_BIND, unbind = TDI_UNBIND + TDI_RECLAIM, each with the public command buffer, contexts in
+/// pages the host allocates and names by SLA (SevDeviceBuffers), output objects read from
+/// spdm_ctrl.output. guest_req: the SEV envelope (SevGuestRequestPayload, TsmLab definition) is
+/// read, the guest's encrypted request page is bounced into a firmware page and handed to
+/// SEV_CMD_TIO_GUEST_REQUEST, the sealed answer bounced back. The driver reads the message header
+/// (authenticated plaintext) only to check it fits the op; it never holds the VMPCK. VALIDATE_MMIO
+/// first RMPUPDATEs the MMIO pages to the guest (as KVM does, [S4]); SEV_ENABLE_DMA /
+/// SEV_DISABLE_DMA notify the host IOMMU after the PSP wrote the SDTE. Thread safety: _gate guards
+/// the per-device and per-VM tables and the shared command buffer.
+/// </remarks>
 public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
 {
     private const int PageSize = SnpGuestMessage.PageSize;
     /// <summary>The lock flags TDI_BIND asks for (TDISP LOCK_INTERFACE: NO_FW_UPDATE).</summary>
     internal const ushort BindLockFlags = (ushort)LockInterfaceFlags.NoFwUpdate;
-    private readonly HostKernel _kernel;
+    private readonly HostKernel kernel;
     internal readonly Lock Gate = new();
-    private readonly Dictionary<PciFunction, SevDeviceBuffers> _devices = [];
-    private readonly Dictionary<int, ulong> _gctx = [];
-    private readonly ulong _reqPage, _resPage, _statusPage;
-    private readonly byte[] _cmd = new byte[128];
-    private readonly int _devctxSize, _tdictxSize, _spdmReqSize, _spdmScratchSize, _spdmOutSize;
+    private readonly Dictionary<PciFunction, SevDeviceBuffers> devices = [];
+    private readonly Dictionary<int, ulong> gctx = [];
+    private readonly ulong reqPage, resPage, statusPage;
+    private readonly byte[] cmd = new byte[128];
+    private readonly int devctxSize, tdictxSize, spdmReqSize, spdmScratchSize, spdmOutSize;
 
     /// <summary>
     /// The driver of a booted SEV-TIO host: handed the machine's PSP, it offers the PSP its DOE
@@ -44,35 +47,35 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     /// </summary>
     public SevTioLinkTsm(HostKernel kernel)
     {
-        _kernel = kernel;
+        this.kernel = kernel;
         Memory = kernel.Machine.Memory;
         Psp = kernel.Machine.FirmwareAs<PspFirmware>();
         Rmp = Psp.Rmp;
         Psp.AttachHostRoute(this);
         Iommu = new AmdIommuModel(Psp);
-        _reqPage = Memory.Allocate(1);
-        _resPage = Memory.Allocate(1);
-        _statusPage = Memory.Allocate(1);
-        var status = Memory.At(_statusPage, TioStatusData.Size);
-        if (TioStatus() && (Le.U32(status, TioStatusData.Flags) & TioStatusData.TioInitDone) == 0 &&
-            (Le.U32(status, TioStatusData.Flags) & TioStatusData.TioEn) != 0)
+        reqPage = Memory.Allocate(1);
+        resPage = Memory.Allocate(1);
+        statusPage = Memory.Allocate(1);
+        var status = Memory.At(statusPage, TioStatusData.Size);
+        if (TioStatus() && (BinaryPrimitives.ReadUInt32LittleEndian(status[TioStatusData.Flags..]) & TioStatusData.TioInitDone) == 0 &&
+            (BinaryPrimitives.ReadUInt32LittleEndian(status[TioStatusData.Flags..]) & TioStatusData.TioEn) != 0)
         {
             Psp.Command(PspCommandId.TioInit, Cmd(PspCommandBuffer.TioInit.Size));
             TioStatus();
         }
-        uint flags = Le.U32(status, TioStatusData.Flags);
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(status[TioStatusData.Flags..]);
         Available = (flags & TioStatusData.TioInitDone) != 0;
-        _devctxSize = (int)Le.U32(status, TioStatusData.DevctxSize);
-        _tdictxSize = (int)Le.U32(status, TioStatusData.TdictxSize);
-        _spdmReqSize = (int)Le.U32(status, TioStatusData.SpdmReqSizeMax);
-        _spdmScratchSize = (int)Le.U32(status, TioStatusData.SpdmScratchSizeMax);
-        _spdmOutSize = (int)Le.U32(status, TioStatusData.SpdmOutSizeMax);
+        devctxSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(status[TioStatusData.DevctxSize..]);
+        tdictxSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(status[TioStatusData.TdictxSize..]);
+        spdmReqSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(status[TioStatusData.SpdmReqSizeMax..]);
+        spdmScratchSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(status[TioStatusData.SpdmScratchSizeMax..]);
+        spdmOutSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(status[TioStatusData.SpdmOutSizeMax..]);
     }
 
     private bool TioStatus()
     {
         var c = Cmd(PspCommandBuffer.TioStatus.Size);
-        Le.Put64(c, PspCommandBuffer.TioStatus.StatusPaddr, _statusPage);
+        BinaryPrimitives.WriteUInt64LittleEndian(c[PspCommandBuffer.TioStatus.StatusPaddr..], statusPage);
         return Psp.Command(PspCommandId.TioStatus, c) == PspStatus.Success;
     }
 
@@ -115,7 +118,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     }
 
     private IDoeMailbox? Mailbox(uint deviceId) =>
-        _kernel.Functions.FirstOrDefault(f => f.IsDsm && DeviceId(f) == deviceId)?.Doe;
+        kernel.Functions.FirstOrDefault(f => f.IsDsm && DeviceId(f) == deviceId)?.Doe;
 
     private static uint DeviceId(PciFunction f) => f.Address.GuestRid;
 
@@ -128,20 +131,20 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
         if (!Available) return Errno.ENODEV.Neg();
         lock (Gate)
         {
-            var d = SevDeviceBuffers.Create(Memory, _devctxSize);
+            var d = SevDeviceBuffers.Create(Memory, devctxSize);
             var c = Cmd(PspCommandBuffer.DevCreate.Size);
-            Le.Put64(c, PspCommandBuffer.DevCreate.DevCtxSla, d.DevCtx);
-            Le.Put16(c, PspCommandBuffer.DevCreate.DeviceId, dsm.Address.RequesterId);
+            BinaryPrimitives.WriteUInt64LittleEndian(c[PspCommandBuffer.DevCreate.DevCtxSla..], d.DevCtx);
+            BinaryPrimitives.WriteUInt16LittleEndian(c[PspCommandBuffer.DevCreate.DeviceId..], dsm.Address.RequesterId);
             c[PspCommandBuffer.DevCreate.SegmentId] = (byte)dsm.Address.Segment;
             if (Psp.Command(PspCommandId.DevCreate, c) != PspStatus.Success)
             {
                 d.Free();
                 return Errno.EIO.Neg();
             }
-            d.AllocateSpdm(_spdmReqSize, _spdmScratchSize, _spdmOutSize);
+            d.AllocateSpdm(spdmReqSize, spdmScratchSize, spdmOutSize);
             var k = Cmd(PspCommandBuffer.DevConnect.Size);
             d.FillSpdmCtrl(k[PspCommandBuffer.DevConnect.SpdmCtrl..]);
-            Le.Put64(k, PspCommandBuffer.DevConnect.DevCtxSla, d.DevCtx);
+            BinaryPrimitives.WriteUInt64LittleEndian(k[PspCommandBuffer.DevConnect.DevCtxSla..], d.DevCtx);
             k[PspCommandBuffer.DevConnect.TcMask] = 1;
             k[PspCommandBuffer.DevConnect.IdeStreamId] = 0;
             if (SpdmCommand(d, PspCommandId.DevConnect, k, PspCommandBuffer.DevConnect.SpdmCtrl) != PspStatus.Success)
@@ -149,7 +152,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
                 Reclaim(d);
                 return Errno.EIO.Neg();
             }
-            _devices[dsm] = d;
+            devices[dsm] = d;
             return 0;
         }
     }
@@ -158,10 +161,10 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     {
         lock (Gate)
         {
-            if (!_devices.Remove(dsm, out var d)) return;
+            if (!devices.Remove(dsm, out var d)) return;
             var k = Cmd(PspCommandBuffer.DevDisconnect.Size);
             d.FillSpdmCtrl(k[PspCommandBuffer.DevDisconnect.SpdmCtrl..]);
-            Le.Put64(k, PspCommandBuffer.DevDisconnect.DevCtxSla, d.DevCtx);
+            BinaryPrimitives.WriteUInt64LittleEndian(k[PspCommandBuffer.DevDisconnect.DevCtxSla..], d.DevCtx);
             SpdmCommand(d, PspCommandId.DevDisconnect, k, PspCommandBuffer.DevDisconnect.SpdmCtrl);
             Reclaim(d);
         }
@@ -170,7 +173,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     private void Reclaim(SevDeviceBuffers d)
     {
         var r = Cmd(PspCommandBuffer.DevReclaim.Size);
-        Le.Put64(r, PspCommandBuffer.DevReclaim.DevCtxSla, d.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(r[PspCommandBuffer.DevReclaim.DevCtxSla..], d.DevCtx);
         Psp.Command(PspCommandId.DevReclaim, r);
         d.Free();
     }
@@ -181,14 +184,14 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     /// </summary>
     private ulong GuestContext(KvmVm vm)
     {
-        if (_gctx.TryGetValue(vm.Id, out ulong g)) return g;
+        if (gctx.TryGetValue(vm.Id, out ulong g)) return g;
         g = Memory.Allocate(1);
         if (Psp.SnpLaunchStart(g, (uint)vm.Id) != PspStatus.Success)
         {
             Memory.Free(g);
             return 0;
         }
-        return _gctx[vm.Id] = g;
+        return gctx[vm.Id] = g;
     }
 
     /// <summary>
@@ -202,14 +205,14 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
         if (tdi.VirtId > ushort.MaxValue) return Errno.EINVAL.Neg();
         lock (Gate)
         {
-            if (!_devices.TryGetValue(tdi.Function.Dsm, out var d)) return Errno.ENXIO.Neg();
+            if (!devices.TryGetValue(tdi.Function.Dsm, out var d)) return Errno.ENXIO.Neg();
             ulong gctx = GuestContext(tdi.Vm);
             if (gctx == 0) return Errno.EIO.Neg();
-            ulong ctx = SevDeviceBuffers.Alloc(Memory, _tdictxSize);
+            ulong ctx = SevDeviceBuffers.Alloc(Memory, tdictxSize);
             var c = Cmd(PspCommandBuffer.TdiCreate.Size);
-            Le.Put64(c, PspCommandBuffer.TdiCreate.DevCtxSla, d.DevCtx);
-            Le.Put64(c, PspCommandBuffer.TdiCreate.TdiCtxSla, ctx);
-            Le.Put32(c, PspCommandBuffer.TdiCreate.InterfaceId + TdispInterfaceId.FunctionId, TdispInterfaceId.Encode(tdi.Function.Address.RequesterId, 0, false));
+            BinaryPrimitives.WriteUInt64LittleEndian(c[PspCommandBuffer.TdiCreate.DevCtxSla..], d.DevCtx);
+            BinaryPrimitives.WriteUInt64LittleEndian(c[PspCommandBuffer.TdiCreate.TdiCtxSla..], ctx);
+            BinaryPrimitives.WriteUInt32LittleEndian(c[(PspCommandBuffer.TdiCreate.InterfaceId + TdispInterfaceId.FunctionId)..], TdispInterfaceId.Encode(tdi.Function.Address.RequesterId, 0, false));
             if (Psp.Command(PspCommandId.TdiCreate, c) != PspStatus.Success)
             {
                 SevDeviceBuffers.Free(Memory, ctx);
@@ -231,12 +234,12 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     {
         var b = Cmd(PspCommandBuffer.TdiBind.Size);
         s.Device.FillSpdmCtrl(b[PspCommandBuffer.TdiBind.SpdmCtrl..]);
-        Le.Put64(b, PspCommandBuffer.TdiBind.DevCtxSla, s.Device.DevCtx);
-        Le.Put64(b, PspCommandBuffer.TdiBind.TdiCtxSla, s.TdiCtx);
-        Le.Put64(b, PspCommandBuffer.TdiBind.Gctx, s.Gctx);
-        Le.Put16(b, PspCommandBuffer.TdiBind.GuestDeviceId, s.GuestDeviceId);
-        Le.Put16(b, PspCommandBuffer.TdiBind.LockFlags, BindLockFlags);
-        Le.Put16(b, PspCommandBuffer.TdiBind.RunWord, run ? PspCommandBuffer.TdiBind.Run : (ushort)0);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[PspCommandBuffer.TdiBind.DevCtxSla..], s.Device.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[PspCommandBuffer.TdiBind.TdiCtxSla..], s.TdiCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[PspCommandBuffer.TdiBind.Gctx..], s.Gctx);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[PspCommandBuffer.TdiBind.GuestDeviceId..], s.GuestDeviceId);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[PspCommandBuffer.TdiBind.LockFlags..], BindLockFlags);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[PspCommandBuffer.TdiBind.RunWord..], run ? PspCommandBuffer.TdiBind.Run : (ushort)0);
         return SpdmCommand(s.Device, PspCommandId.TdiBind, b, PspCommandBuffer.TdiBind.SpdmCtrl);
     }
 
@@ -244,17 +247,17 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     {
         var u = Cmd(PspCommandBuffer.TdiUnbind.Size);
         s.Device.FillSpdmCtrl(u[PspCommandBuffer.TdiUnbind.SpdmCtrl..]);
-        Le.Put64(u, PspCommandBuffer.TdiUnbind.DevCtxSla, s.Device.DevCtx);
-        Le.Put64(u, PspCommandBuffer.TdiUnbind.TdiCtxSla, s.TdiCtx);
-        Le.Put64(u, PspCommandBuffer.TdiUnbind.Gctx, s.Gctx);
+        BinaryPrimitives.WriteUInt64LittleEndian(u[PspCommandBuffer.TdiUnbind.DevCtxSla..], s.Device.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(u[PspCommandBuffer.TdiUnbind.TdiCtxSla..], s.TdiCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(u[PspCommandBuffer.TdiUnbind.Gctx..], s.Gctx);
         return SpdmCommand(s.Device, PspCommandId.TdiUnbind, u, PspCommandBuffer.TdiUnbind.SpdmCtrl);
     }
 
     private void TdiReclaim(SevTdiState s)
     {
         var r = Cmd(PspCommandBuffer.TdiReclaim.Size);
-        Le.Put64(r, PspCommandBuffer.TdiReclaim.DevCtxSla, s.Device.DevCtx);
-        Le.Put64(r, PspCommandBuffer.TdiReclaim.TdiCtxSla, s.TdiCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(r[PspCommandBuffer.TdiReclaim.DevCtxSla..], s.Device.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(r[PspCommandBuffer.TdiReclaim.TdiCtxSla..], s.TdiCtx);
         Psp.Command(PspCommandId.TdiReclaim, r);
         SevDeviceBuffers.Free(Memory, s.TdiCtx);
     }
@@ -283,9 +286,9 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     {
         var c = Cmd(PspCommandBuffer.TdiStatus.Size);
         s.Device.FillSpdmCtrl(c[PspCommandBuffer.TdiStatus.SpdmCtrl..]);
-        Le.Put64(c, PspCommandBuffer.TdiStatus.DevCtxSla, s.Device.DevCtx);
-        Le.Put64(c, PspCommandBuffer.TdiStatus.TdiCtxSla, s.TdiCtx);
-        Le.Put64(c, PspCommandBuffer.TdiStatus.StatusPaddr, s.Device.DataPage);
+        BinaryPrimitives.WriteUInt64LittleEndian(c[PspCommandBuffer.TdiStatus.DevCtxSla..], s.Device.DevCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c[PspCommandBuffer.TdiStatus.TdiCtxSla..], s.TdiCtx);
+        BinaryPrimitives.WriteUInt64LittleEndian(c[PspCommandBuffer.TdiStatus.StatusPaddr..], s.Device.DataPage);
         if (SpdmCommand(s.Device, PspCommandId.TdiStatus, c, PspCommandBuffer.TdiStatus.SpdmCtrl) != PspStatus.Success) return null;
         return (TdiState)Memory.At(s.Device.DataPage, TdiStatusData.Size)[TdiStatusData.TdispState];
     }
@@ -302,7 +305,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
         var st = Psp.Command(id, buffer);
         if (st == PspStatus.ExpandBufferLengthRequest && d.ExpandOutput())
         {
-            Le.Put64(buffer, spdmCtrl + PspCommandBuffer.SpdmCtrl.Output, d.Output);
+            BinaryPrimitives.WriteUInt64LittleEndian(buffer[(spdmCtrl + PspCommandBuffer.SpdmCtrl.Output)..], d.Output);
             st = Psp.Command(id, buffer);
         }
         return st;
@@ -327,7 +330,7 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
 
     private int SetTdiState(SevTdiState s, ref TsmGuestRequest request)
     {
-        var state = (TdiState)Le.U32(request.Request, 0);
+        var state = (TdiState)BinaryPrimitives.ReadUInt32LittleEndian(request.Request);
         PspStatus st;
         lock (Gate)
         {
@@ -346,27 +349,27 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     /// <summary>A zeroed command buffer of <paramref name="size"/> with its length field set.</summary>
     internal Span<byte> Cmd(int size)
     {
-        var c = _cmd.AsSpan(0, size);
+        var c = cmd.AsSpan(0, size);
         c.Clear();
-        Le.Put32(c, PspCommandBuffer.Length, (uint)size);
+        BinaryPrimitives.WriteUInt32LittleEndian(c[PspCommandBuffer.Length..], (uint)size);
         return c;
     }
 
     /// <summary>The buffers of a connected device (tests and PSP-level callers), or null.</summary>
     internal SevDeviceBuffers? BuffersOf(PciFunction dsm)
     {
-        lock (Gate) return _devices.GetValueOrDefault(dsm);
+        lock (Gate) return devices.GetValueOrDefault(dsm);
     }
 
-    internal ulong RequestPage => _reqPage;
-    internal ulong ResponsePage => _resPage;
+    internal ulong RequestPage => reqPage;
+    internal ulong ResponsePage => resPage;
 
     /// <summary>True when [spa, spa + pages) lies inside a BAR of a function of the device (as enumeration read them from config space).</summary>
     internal bool IsDeviceMmio(PciFunction fn, ulong spa, uint pages)
     {
         if (pages == 0) return false;
         ulong length = (ulong)pages * 4096;
-        foreach (var f in _kernel.Functions)
+        foreach (var f in kernel.Functions)
             if (ReferenceEquals(f.Dsm, fn.Dsm) && f.ContainsMmio(spa, length)) return true;
         return false;
     }

@@ -1,19 +1,20 @@
-// The VMM's SEV-TIO exit handling (QEMU/OpenVMM side of [S1,S2]): it maps guest RIDs to the
-// vDevices it allocated, turns SEV_TIO_OP into IOMMU_VDEVICE_TSM_OP (BIND/UNBIND) or TSM_REQ
-// SET_TDI_STATE (RUN/STOP), and SEV_TIO_GUEST_REQUEST into TSM_REQ with the SEV envelope
-// (TsmLab definition), passing the guest's shared pages by their address in its own process. It
-// reads only the message header's msg_type (authenticated plaintext) to pick the op; the payload
-// is ciphertext it cannot read.
 using TsmLab.Abi;
-using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Firmware;
 using TsmLab.Vmm;
 using TsmLab.Platforms.SevTio.Abi;
-using TsmLab.Platforms.SevTio.Guest;
+using System.Buffers.Binary;
 
 namespace TsmLab.Platforms.SevTio.Vmm;
 
 /// <summary>One guest BAR as the VMM maps it: guest physical address, host physical address, size.</summary>
+/// <remarks>
+/// The VMM's SEV-TIO exit handling (QEMU/OpenVMM side of [S1,S2]): it maps guest RIDs to the
+/// vDevices it allocated, turns SEV_TIO_OP into IOMMU_VDEVICE_TSM_OP (BIND/UNBIND) or TSM_REQ
+/// SET_TDI_STATE (RUN/STOP), and SEV_TIO_GUEST_REQUEST into TSM_REQ with the SEV envelope (TsmLab
+/// definition), passing the guest's shared pages by their address in its own process. It reads only
+/// the message header's msg_type (authenticated plaintext) to pick the op; the payload is
+/// ciphertext it cannot read.
+/// </remarks>
 public readonly record struct GuestBar(int Index, ulong Gpa, ulong Hpa, ulong Size);
 
 /// <summary>The SEV-TIO exit handler of a VMM process.</summary>
@@ -21,13 +22,13 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
 {
     private readonly byte[] ghcbPage = new byte[GhcbPage.Size];
 
-    private readonly Dictionary<uint, (uint Vdevice, GuestBar[] Bars)> _devices = [];
+    private readonly Dictionary<uint, (uint Vdevice, GuestBar[] Bars)> devices = [];
 
     /// <summary>The last TSM ioctl's result (for traces and tests).</summary>
     public long LastIoctl { get; private set; }
 
     /// <summary>Makes a vDevice visible to the guest at <paramref name="guestRid"/> with its BAR mapping.</summary>
-    public void Attach(uint guestRid, uint vdeviceId, params GuestBar[] bars) => _devices[guestRid] = (vdeviceId, bars);
+    public void Attach(uint guestRid, uint vdeviceId, params GuestBar[] bars) => devices[guestRid] = (vdeviceId, bars);
 
     /// <summary>
     /// KVM_RUN returned with a forwarded VMGEXIT: reads <c>kvm_run</c> from the VMM's memory, the
@@ -37,8 +38,8 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
     {
         Span<byte> run = stackalloc byte[48];
         if (calls.Process.Memory.CopyFromUser(run, kvmRunHva) < 0 ||
-            Le.U32(run, KvmRunSevTio.ExitReason) != KvmRunSevTio.ExitSevTio) return;
-        ulong gpa = Le.U64(run, KvmRunSevTio.GhcbGpa);
+            BinaryPrimitives.ReadUInt32LittleEndian(run[KvmRunSevTio.ExitReason..]) != KvmRunSevTio.ExitSevTio) return;
+        ulong gpa = BinaryPrimitives.ReadUInt64LittleEndian(run[KvmRunSevTio.GhcbGpa..]);
         if (!ram.Read(gpa, ghcbPage)) return;
         var g = GhcbFields.Read(ghcbPage);
         Vmgexit(ref g);
@@ -69,7 +70,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
     {
         uint rid = (uint)g.ExitInfo1;
         var action = (SevTioAction)(g.ExitInfo1 >> 32);
-        if (!_devices.TryGetValue(rid, out var d)) { g.ExitInfo2 = SevTsmCode.Generic; return; }
+        if (!devices.TryGetValue(rid, out var d)) { g.ExitInfo2 = SevTsmCode.Generic; return; }
         ulong code = 0;
         switch (action)
         {
@@ -80,7 +81,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
             case SevTioAction.Run:
             case SevTioAction.Stop:
                 Span<byte> p = stackalloc byte[SevSetTdiStatePayload.Size];
-                Le.Put32(p, 0, action == SevTioAction.Run ? (uint)Tdisp.Wire.TdiState.Run : (uint)Tdisp.Wire.TdiState.ConfigUnlocked);
+                BinaryPrimitives.WriteUInt32LittleEndian(p, action == SevTioAction.Run ? (uint)Tdisp.Wire.TdiState.Run : (uint)Tdisp.Wire.TdiState.ConfigUnlocked);
                 LastIoctl = calls.TsmRequest(iommuFd, d.Vdevice, TsmReqOp.SetTdiState, TvmArch.Sev, p, 0, out _, out code);
                 break;
             default:
@@ -94,7 +95,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
     private void GuestRequest(ref GhcbFields g)
     {
         uint rid = (uint)g.Rcx;
-        if (!_devices.TryGetValue(rid, out var d) ||
+        if (!devices.TryGetValue(rid, out var d) ||
             !ram.TryHva(g.ExitInfo1, SnpGuestMessage.PageSize, out ulong req) ||
             !ram.TryHva(g.ExitInfo2, SnpGuestMessage.PageSize, out ulong resp))
         {
@@ -119,26 +120,26 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
         };
         Span<byte> p = stackalloc byte[SevGuestRequestPayload.Size];
         p.Clear();
-        Le.Put64(p, SevGuestRequestPayload.ReqUptr, req);
-        Le.Put64(p, SevGuestRequestPayload.RespUptr, resp);
-        Le.Put64(p, SevGuestRequestPayload.DataUptr, data);
-        Le.Put32(p, SevGuestRequestPayload.DataNpages, (uint)g.Rbx);
-        Le.Put32(p, SevGuestRequestPayload.GuestRid, rid);
-        Le.Put64(p, SevGuestRequestPayload.Param, g.Rdx);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[SevGuestRequestPayload.ReqUptr..], req);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[SevGuestRequestPayload.RespUptr..], resp);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[SevGuestRequestPayload.DataUptr..], data);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[SevGuestRequestPayload.DataNpages..], (uint)g.Rbx);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[SevGuestRequestPayload.GuestRid..], rid);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[SevGuestRequestPayload.Param..], g.Rdx);
         if (msg == SnpMsgType.MmioValidateRequest)
         {
             ulong gpa = g.Rdx & ~0xFFFul;
             uint pages = (uint)(g.Rcx >> 32);
-            Le.Put64(p, SevGuestRequestPayload.MmioGpa, gpa);
-            Le.Put32(p, SevGuestRequestPayload.MmioNpages, pages);
+            BinaryPrimitives.WriteUInt64LittleEndian(p[SevGuestRequestPayload.MmioGpa..], gpa);
+            BinaryPrimitives.WriteUInt32LittleEndian(p[SevGuestRequestPayload.MmioNpages..], pages);
             foreach (var bar in d.Bars)
                 if (gpa >= bar.Gpa && gpa - bar.Gpa < bar.Size)
-                    Le.Put64(p, SevGuestRequestPayload.MmioPa, bar.Hpa + (gpa - bar.Gpa));
+                    BinaryPrimitives.WriteUInt64LittleEndian(p[SevGuestRequestPayload.MmioPa..], bar.Hpa + (gpa - bar.Gpa));
         }
         LastIoctl = Request(d.Vdevice, op, p, out var answer, out ulong code);
         if (LastIoctl == Errno.ENOSPC.Neg() && code == SevTsmCode.InvalidLength)
         {
-            g.Rbx = Le.U32(answer, SevGuestResponsePayload.NeededNpages);
+            g.Rbx = BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(SevGuestResponsePayload.NeededNpages));
             g.ExitInfo2 = SevTsmCode.InvalidLength;
             return;
         }
@@ -147,7 +148,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
             g.ExitInfo2 = code != 0 ? code : SevTsmCode.Generic;
             return;
         }
-        g.Rdx = Le.U64(answer, SevGuestResponsePayload.ParamOut);
+        g.Rdx = BinaryPrimitives.ReadUInt64LittleEndian(answer.AsSpan(SevGuestResponsePayload.ParamOut));
         g.ExitInfo2 = 0;
     }
 
@@ -165,7 +166,7 @@ public sealed class SevTioVmm(IommufdCalls calls, int iommuFd, GuestRam ram) : I
         IommuVdeviceTsmReqOpArch.Write(s, vdevice, op, TvmArch.Sev, (uint)payload.Length, SevGuestResponsePayload.Size, req, resp);
         ulong a = scratch.Put(s);
         long rc = calls.Process.Ioctl(iommuFd, IommufdIoctl.VdeviceTsmReq, a);
-        tsmCode = Le.U64(scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf), IommuVdeviceTsmReqOpArch.TsmCode);
+        tsmCode = BinaryPrimitives.ReadUInt64LittleEndian(scratch.Read(a, IommuVdeviceTsmReqOpArch.SizeOf).AsSpan(IommuVdeviceTsmReqOpArch.TsmCode));
         answer = scratch.Read(resp, SevGuestResponsePayload.Size);
         return rc;
     }

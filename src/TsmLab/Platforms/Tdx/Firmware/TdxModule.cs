@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using TsmLab.Hardware;
 using TsmLab.Platforms.Tdx.Abi;
-using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tracing;
 

@@ -1,9 +1,8 @@
 using TsmLab.Abi;
-using TsmLab.Tdisp.Wire;
 using TsmLab.Kernel.Pci;
 using static TsmLab.Tests.Kernel.Raw;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Tsm;
 
 /// <summary>TSM registration, connect/disconnect and sysfs (docs/errno.md "TSM core, sysfs").</summary>
 public class TsmCoreTests

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace TsmLab.Tests.Concurrency;
+
+namespace TsmLab.Tests.Kernel;
 
 /// <summary>What one stress worker is doing, for the watchdog's report.</summary>
 internal sealed class Worker(string name)

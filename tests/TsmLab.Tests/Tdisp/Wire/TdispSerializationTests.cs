@@ -1,11 +1,12 @@
-// Byte vectors for every TDISP and IDE_KM message, the §5.5 report and the DOE / SPDM framing,
-// written by hand from the tables in platforms-and-tdisp.md §5 (not from the writers).
-using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
 using static TsmLab.Tests.Tdisp.TdispTestKit;
 
 namespace TsmLab.Tests.Tdisp;
 
+/// <summary>
+/// Byte vectors for every TDISP and IDE_KM message, the §5.5 report and the DOE / SPDM framing,
+/// written by hand from the tables in platforms-and-tdisp.md §5 (not from the writers).
+/// </summary>
 public class TdispSerializationTests
 {
     private const string H = "00010000 0000000000000000"; // function_id 0x0100 + reserved u64

@@ -4,7 +4,8 @@ using TsmLab.Hosts;
 using TsmLab.Kernel;
 using TsmLab.Tdisp.Device;
 
-namespace TsmLab.Tests.Hostile;
+
+namespace TsmLab.Tests.Input;
 
 /// <summary>Mutated host and device files: only the documented refusal, never another exception.</summary>
 public class InputPropertyTests

@@ -1,10 +1,11 @@
 using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Kernel.Iommufd;
-using TsmLab.Tests.Kernel;
 using TsmLab.Tracing;
+using System.Buffers.Binary;
 
-namespace TsmLab.Tests.Concurrency;
+
+namespace TsmLab.Tests.Kernel;
 
 /// <summary>
 /// Several threads of one VMM process mix TSM requests, bind/unbind, vDevice destroy and
@@ -52,9 +53,9 @@ public class KernelStressTests
     private static byte[] Op(uint vdev, uint type)
     {
         var s = new byte[IommuVdeviceTsmOp.SizeOf];
-        Le.Put32(s, 0, IommuVdeviceTsmOp.SizeOf);
-        Le.Put32(s, IommuVdeviceTsmOp.Type, type);
-        Le.Put32(s, IommuVdeviceTsmOp.VdeviceId, vdev);
+        BinaryPrimitives.WriteUInt32LittleEndian(s, IommuVdeviceTsmOp.SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(IommuVdeviceTsmOp.Type), type);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(IommuVdeviceTsmOp.VdeviceId), vdev);
         return s;
     }
 
@@ -115,8 +116,8 @@ public class KernelStressTests
                     {
                         w.Step("TSM_INFO");
                         var info = new byte[IommuVdeviceTsmInfo.SizeOf];
-                        Le.Put32(info, 0, (uint)info.Length);
-                        Le.Put32(info, IommuVdeviceTsmInfo.VdeviceId, id);
+                        BinaryPrimitives.WriteUInt32LittleEndian(info, (uint)info.Length);
+                        BinaryPrimitives.WriteUInt32LittleEndian(info.AsSpan(IommuVdeviceTsmInfo.VdeviceId), id);
                         Allowed(s.Ioctl(iommufd, IommufdIoctl.VdeviceTsmInfo, info), "TSM_INFO", WithExit(Errno.ENOENT));
                         break;
                     }
@@ -143,16 +144,16 @@ public class KernelStressTests
             {
                 w.Step("IOMMU_DESTROY vdevice");
                 var d = new byte[IommuDestroy.SizeOf];
-                Le.Put32(d, 0, IommuDestroy.SizeOf);
-                Le.Put32(d, IommuDestroy.Id, Volatile.Read(ref vdev));
+                BinaryPrimitives.WriteUInt32LittleEndian(d, IommuDestroy.SizeOf);
+                BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(IommuDestroy.Id), Volatile.Read(ref vdev));
                 long rc = s.Ioctl(iommufd, IommufdIoctl.Destroy, d);
                 Allowed(rc, "DESTROY", WithExit(Errno.ENOENT, Errno.EBUSY));
                 w.Step("IOMMU_VDEVICE_ALLOC");
                 var v = new byte[IommuVdeviceAlloc.SizeOf];
-                Le.Put32(v, 0, IommuVdeviceAlloc.SizeOf);
-                Le.Put32(v, IommuVdeviceAlloc.ViommuId, a.ViommuId);
-                Le.Put32(v, IommuVdeviceAlloc.DevId, a.DevId);
-                Le.Put64(v, IommuVdeviceAlloc.VirtId, a.Plan.VirtId);
+                BinaryPrimitives.WriteUInt32LittleEndian(v, IommuVdeviceAlloc.SizeOf);
+                BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(IommuVdeviceAlloc.ViommuId), a.ViommuId);
+                BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(IommuVdeviceAlloc.DevId), a.DevId);
+                BinaryPrimitives.WriteUInt64LittleEndian(v.AsSpan(IommuVdeviceAlloc.VirtId), a.Plan.VirtId);
                 rc = s.Ioctl(iommufd, IommufdIoctl.VdeviceAlloc, v);
                 Allowed(rc, "VDEVICE_ALLOC", WithExit(Errno.EEXIST, Errno.ENOENT));
                 if (rc == 0) Volatile.Write(ref vdev, s.ReadU32(IommuVdeviceAlloc.OutVdeviceId));
@@ -169,7 +170,7 @@ public class KernelStressTests
                 if (fd < 0) { Allowed(fd, "open", Errno.EMFILE); continue; }
                 w.Step("IOAS_ALLOC on the new fd");
                 var ioas = new byte[IommuIoasAlloc.SizeOf];
-                Le.Put32(ioas, 0, IommuIoasAlloc.SizeOf);
+                BinaryPrimitives.WriteUInt32LittleEndian(ioas, IommuIoasAlloc.SizeOf);
                 Allowed(s.Ioctl(fd, IommufdIoctl.IoasAlloc, ioas), "IOAS_ALLOC", Errno.EBADF);
                 w.Step("close");
                 Allowed(p.Close(fd), "close", Errno.EBADF);

@@ -1,8 +1,9 @@
 using TsmLab.Abi;
 using TsmLab.Kernel;
 using static TsmLab.Tests.Kernel.Raw;
+using System.Buffers.Binary;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Iommufd;
 
 /// <summary>IOMMU_VDEVICE_TSM_OP: bind and unbind (docs/errno.md "TSM_OP").</summary>
 public class TsmOpTests
@@ -22,7 +23,7 @@ public class TsmOpTests
         var r = TestHosts.Assigned(TvmArch.Sev, bind: false);
         var s = Struct(16, U32(IommuVdeviceTsmOp.Type, 1), U32(IommuVdeviceTsmOp.VdeviceId, r.Vdev));
         var big = s.Concat(new byte[8]).ToArray();
-        Le.Put32(big, 0, 24);
+        BinaryPrimitives.WriteUInt32LittleEndian(big, 24);
         Assert.Equal(0, Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.VdeviceTsmOp, big));
         Assert.Equal(s[4..16], Read(r.Vmm, 16)[4..16]);
     }

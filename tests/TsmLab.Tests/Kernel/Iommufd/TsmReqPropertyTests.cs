@@ -1,10 +1,9 @@
 using CsCheck;
 using TsmLab.Abi;
 using TsmLab.Kernel.Iommufd;
-using TsmLab.Tdisp.Wire;
 using static TsmLab.Tests.Kernel.Raw;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Iommufd;
 
 /// <summary>
 /// Random TSM_REQ structs against a small reference of the documented order of checks

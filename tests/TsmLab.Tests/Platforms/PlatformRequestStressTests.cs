@@ -4,7 +4,11 @@ using TsmLab.Platforms.Cca;
 using TsmLab.Platforms.Cca.Abi;
 using TsmLab.Tdisp.Wire;
 
-namespace TsmLab.Tests.Concurrency;
+
+using TsmLab.Tests.Kernel;
+using System.Buffers.Binary;
+
+namespace TsmLab.Tests.Platforms;
 
 /// <summary>
 /// Several vCPU threads of the CCA VMM forward guest requests to the real host driver at once
@@ -72,8 +76,8 @@ public class PlatformRequestStressTests
             {
                 w.Step("TSM_INFO");
                 var info = new byte[IommuVdeviceTsmInfo.SizeOf];
-                Le.Put32(info, 0, (uint)info.Length);
-                Le.Put32(info, IommuVdeviceTsmInfo.VdeviceId, vdev);
+                BinaryPrimitives.WriteUInt32LittleEndian(info, (uint)info.Length);
+                BinaryPrimitives.WriteUInt32LittleEndian(info.AsSpan(IommuVdeviceTsmInfo.VdeviceId), vdev);
                 Assert.Equal(0, p.Memory.CopyToUser(at, info));
                 Assert.Equal(0, p.Ioctl(iommufd, IommufdIoctl.VdeviceTsmInfo, at));
                 Assert.Equal(0, p.Memory.GetUser32(at + (ulong)IommuVdeviceTsmInfo.OutTdiState, out uint state));

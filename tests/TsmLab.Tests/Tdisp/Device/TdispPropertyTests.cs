@@ -1,5 +1,3 @@
-// Random request sequences against the device, checked step by step against a small
-// independent reference model of §5.6 (states, nonce, IDE readiness, report sizes, events).
 using CsCheck;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
@@ -7,6 +5,10 @@ using static TsmLab.Tests.Tdisp.TdispTestKit;
 
 namespace TsmLab.Tests.Tdisp;
 
+/// <summary>
+/// Random request sequences against the device, checked step by step against a small independent
+/// reference model of §5.6 (states, nonce, IDE readiness, report sizes, events).
+/// </summary>
 public class TdispPropertyTests
 {
     private enum Op { GetState, Lock, LockBadFlag, StartGood, StartBad, Stop, Report, Flr, ConfigWrite, ProgramKeys, KeyStop, BadVersion }

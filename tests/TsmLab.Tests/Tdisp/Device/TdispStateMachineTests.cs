@@ -1,11 +1,13 @@
-// Every (request, state) cell of §5.6, every TDISP_ERROR path with state unchanged, the
-// ERROR-state events, the STOP/IDE options and report portions at every boundary.
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Wire;
 using static TsmLab.Tests.Tdisp.TdispTestKit;
 
 namespace TsmLab.Tests.Tdisp;
 
+/// <summary>
+/// Every (request, state) cell of §5.6, every TDISP_ERROR path with state unchanged, the
+/// ERROR-state events, the STOP/IDE options and report portions at every boundary.
+/// </summary>
 public class TdispStateMachineTests
 {
     public static TheoryData<byte, TdiState, byte?, TdiState> Cells()

@@ -4,8 +4,9 @@ using TsmLab.Kernel.Iommufd;
 using TsmLab.Kernel.Tsm;
 using TsmLab.Kernel;
 using static TsmLab.Tests.Kernel.Raw;
+using System.Buffers.Binary;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Iommufd;
 
 /// <summary>IOMMU_VDEVICE_TSM_REQ in the scope profile (docs/errno.md "TSM_REQ scope").</summary>
 public class TsmReqScopeTests
@@ -21,7 +22,7 @@ public class TsmReqScopeTests
     {
         var r = Rig();
         Assert.Equal(4, r.Calls.TsmRequestScoped(r.IommuFd, r.Vdev, TsmReqScope.PciInfo, ReadState, 8, out var resp));
-        Assert.Equal((uint)TdiState.ConfigUnlocked, Le.U32(resp, 0));
+        Assert.Equal((uint)TdiState.ConfigUnlocked, BinaryPrimitives.ReadUInt32LittleEndian(resp));
     }
 
     [Fact]

@@ -10,7 +10,8 @@ using TsmLab.Tests.Cli;
 using TsmLab.Tests.Kernel;
 using static TsmLab.Tests.Kernel.Raw;
 
-namespace TsmLab.Tests.Hostile;
+
+namespace TsmLab.Tests.Input;
 
 /// <summary>Regression tests for issue 10's seven defects and its "Also" list: one clear line, never a stack trace.</summary>
 public sealed class HostileInputTests : IDisposable

@@ -2,7 +2,8 @@ using TsmLab.Tdisp.Wire;
 using TsmLab.Tracing;
 using static TsmLab.Tests.Tdisp.TdispTestKit;
 
-namespace TsmLab.Tests.Tdisp;
+
+namespace TsmLab.Tests.Tracing;
 
 public class DeviceTraceTests
 {

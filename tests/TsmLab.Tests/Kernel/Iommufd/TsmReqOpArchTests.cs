@@ -4,8 +4,9 @@ using TsmLab.Kernel;
 using TsmLab.Kernel.Iommufd;
 using TsmLab.Kernel.Tsm;
 using static TsmLab.Tests.Kernel.Raw;
+using System.Buffers.Binary;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Iommufd;
 
 /// <summary>IOMMU_VDEVICE_TSM_REQ in the op-arch profile (docs/errno.md "TSM_REQ op-arch").</summary>
 public class TsmReqOpArchTests
@@ -29,7 +30,7 @@ public class TsmReqOpArchTests
     {
         var r = TestHosts.Assigned(TvmArch.Cca);
         Assert.Equal(60, r.Calls.TsmRequest(r.IommuFd, r.Vdev, TsmReqOp.ObjectInfo, TvmArch.Cca, new byte[4], 64, out var resp, out _));
-        Assert.Equal(100u, Le.U32(resp, 0));
+        Assert.Equal(100u, BinaryPrimitives.ReadUInt32LittleEndian(resp));
     }
 
     [Fact]
@@ -37,7 +38,7 @@ public class TsmReqOpArchTests
     {
         var r = TestHosts.Assigned(TvmArch.Cca);
         var req = new byte[16];
-        Le.Put64(req, 8, 90);
+        BinaryPrimitives.WriteUInt64LittleEndian(req.AsSpan(8), 90);
         Assert.Equal(6, r.Calls.TsmRequest(r.IommuFd, r.Vdev, TsmReqOp.ReadObject, TvmArch.Cca, req, 16, out var resp, out _));
         Assert.Equal(TestTsmPlatform.Object[90..], resp);
     }
@@ -48,7 +49,7 @@ public class TsmReqOpArchTests
         var r = TestHosts.Assigned(TvmArch.Cca);
         var s = Req(r.Vdev, (uint)TsmReqOp.ValidateMmio, (uint)TvmArch.Cca, tsmCode: 0xFFFF);
         Assert.Equal(Neg(Errno.EINVAL), Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.VdeviceTsmReq, s)); // 0-byte payload
-        Assert.Equal(0ul, Le.U64(Read(r.Vmm, 48), 40));
+        Assert.Equal(0ul, BinaryPrimitives.ReadUInt64LittleEndian(Read(r.Vmm, 48).AsSpan(40)));
     }
 
     [Theory]
@@ -227,7 +228,7 @@ public class TsmReqOpArchTests
         MapBuffer(r.Vmm);
         r.Vmm.Memory.CopyToUser(Buf + 4096, BitConverter.GetBytes(9u));
         Assert.Equal(Neg(Errno.EINVAL), Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.VdeviceTsmReq, Req(r.Vdev, 2, 1, reqLen: 4, req: Buf + 4096, tsmCode: 0xABCD)));
-        Assert.Equal(0ul, Le.U64(Read(r.Vmm, 48), 40));
+        Assert.Equal(0ul, BinaryPrimitives.ReadUInt64LittleEndian(Read(r.Vmm, 48).AsSpan(40)));
     }
 
     [Fact]

@@ -1,8 +1,11 @@
-// `tsmlab tdisp`, driven in process through Program.Run.
 using TsmLab.Tdisp.Device;
 
-namespace TsmLab.Tests.Tdisp;
 
+namespace TsmLab.Tests.Cli;
+
+/// <summary>
+/// `tsmlab tdisp`, driven in process through Program.Run.
+/// </summary>
 public class TdispCommandTests
 {
     private const string GetVersion = "0110810000000100000000000000000000";
@@ -45,15 +48,15 @@ public class TdispCommandTests
 
     private sealed class ObservingReader(string[] lines, StringWriter output) : TextReader
     {
-        private int _next;
+        private int next;
         public List<int> AnswersSeenBeforeEachRead { get; } = [];
 
         // The command reads in blocks (bounded lines): each block here is one line, served only when asked.
         public override int Read(char[] buffer, int index, int count)
         {
             AnswersSeenBeforeEachRead.Add(output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-            if (_next >= lines.Length) return 0;
-            string line = lines[_next++] + "\n";
+            if (next >= lines.Length) return 0;
+            string line = lines[next++] + "\n";
             line.CopyTo(0, buffer, index, line.Length);
             return line.Length;
         }

@@ -2,8 +2,9 @@ using TsmLab.Abi;
 using TsmLab.Hosts;
 using TsmLab.Kernel;
 using static TsmLab.Tests.Kernel.Raw;
+using System.Buffers.Binary;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Iommufd;
 
 /// <summary>The generic iommufd entry: Linux's rules in Linux's order (docs/errno.md "generic").</summary>
 public class IommufdDispatchTests
@@ -73,7 +74,7 @@ public class IommufdDispatchTests
     {
         var (p, fd) = Open();
         Assert.Equal(0, Ioctl(p, fd, IommufdIoctl.IoasAlloc, Struct(4096)));
-        Assert.Equal(1u, Le.U32(Read(p, 12), IommuIoasAlloc.OutIoasId));
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(Read(p, 12).AsSpan(IommuIoasAlloc.OutIoasId)));
     }
 
     [Fact]
@@ -107,7 +108,7 @@ public class IommufdDispatchTests
         var withGuard = s.Concat(Enumerable.Repeat((byte)0xAA, 24)).ToArray();
         Assert.Equal(0, Ioctl(p, rig.IommuFd, IommufdIoctl.HwptAlloc, withGuard));
         var back = Read(p, 48);
-        Assert.NotEqual(0u, Le.U32(back, IommuHwptAlloc.OutHwptId));
+        Assert.NotEqual(0u, BinaryPrimitives.ReadUInt32LittleEndian(back.AsSpan(IommuHwptAlloc.OutHwptId)));
         Assert.All(back[24..], b => Assert.Equal(0xAA, b));
     }
 

@@ -1,5 +1,3 @@
-// The requester against the device over the direct and DOE transports (classic and SPDM 1.4
-// large framing), IDE_KM paths, identity, configuration parsing, and the hot path's allocations.
 using TsmLab.Tdisp.Device;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
@@ -7,6 +5,10 @@ using static TsmLab.Tests.Tdisp.TdispTestKit;
 
 namespace TsmLab.Tests.Tdisp;
 
+/// <summary>
+/// The requester against the device over the direct and DOE transports (classic and SPDM 1.4 large
+/// framing), IDE_KM paths, identity, configuration parsing, and the hot path's allocations.
+/// </summary>
 public class TdispEndToEndTests
 {
     public static TheoryData<string> Transports() => ["direct", "doe-classic", "doe-large"];

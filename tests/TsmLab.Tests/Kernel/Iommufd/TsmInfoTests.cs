@@ -3,7 +3,7 @@ using TsmLab.Tdisp.Wire;
 using TsmLab.Kernel;
 using static TsmLab.Tests.Kernel.Raw;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Iommufd;
 
 /// <summary>IOMMU_VDEVICE_TSM_INFO: discovery (docs/abi.md, docs/errno.md "TSM_INFO").</summary>
 public class TsmInfoTests

@@ -1,8 +1,8 @@
 using TsmLab.Abi;
-using TsmLab.Tests.Kernel;
 using static TsmLab.Tests.Kernel.Raw;
 
-namespace TsmLab.Tests.Concurrency;
+
+namespace TsmLab.Tests.Kernel;
 
 /// <summary>The locks and short-term references added for threads cost no allocation per request.</summary>
 public class HotPathAllocationTests

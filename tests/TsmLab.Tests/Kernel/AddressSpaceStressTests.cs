@@ -1,6 +1,7 @@
 using TsmLab.Kernel;
 
-namespace TsmLab.Tests.Concurrency;
+
+namespace TsmLab.Tests.Kernel;
 
 /// <summary>Threads of one process map, unmap, protect and copy at once: every copy sees a whole mapping or faults.</summary>
 public class AddressSpaceStressTests

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using TsmLab.Tests.Cli;
 
-namespace TsmLab.Tests.Hostile;
+
+namespace TsmLab.Tests.Tracing;
 
 /// <summary>Every trace event names each key once inside "fields", for what it is.</summary>
 public sealed class TraceKeyTests : IDisposable

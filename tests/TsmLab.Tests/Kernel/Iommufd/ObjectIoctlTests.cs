@@ -5,7 +5,7 @@ using TsmLab.Kernel.Iommufd;
 using TsmLab.Vmm;
 using static TsmLab.Tests.Kernel.Raw;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Iommufd;
 
 /// <summary>IOAS, HWPT, vIOMMU and vDevice allocation, destroy and lifetime (docs/errno.md).</summary>
 public class ObjectIoctlTests

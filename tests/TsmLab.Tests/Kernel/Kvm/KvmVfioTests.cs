@@ -1,10 +1,10 @@
 using TsmLab.Abi;
-using TsmLab.Hosts;
 using TsmLab.Kernel;
 using TsmLab.Vmm;
 using static TsmLab.Tests.Kernel.Raw;
+using System.Buffers.Binary;
 
-namespace TsmLab.Tests.Kernel;
+namespace TsmLab.Tests.Kernel.Kvm;
 
 /// <summary>KVM_CREATE_VM, KVM_CREATE_DEVICE, KVM_SET_DEVICE_ATTR and the VFIO cdev (docs/errno.md).</summary>
 public class KvmVfioTests
@@ -59,7 +59,7 @@ public class KvmVfioTests
         var (p, c) = Vmm();
         int vm = (int)c.CreateVm(p.Open("/dev/kvm"), KvmVmType.X86SnpVm);
         var s = new byte[12];
-        Le.Put32(s, KvmCreateDevice.Type, 99);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(KvmCreateDevice.Type), 99);
         Assert.Equal(Neg(Errno.ENODEV), Ioctl(p, vm, KvmIoctl.CreateDevice, s));
     }
 
@@ -69,8 +69,8 @@ public class KvmVfioTests
         var (p, c) = Vmm();
         int vm = (int)c.CreateVm(p.Open("/dev/kvm"), KvmVmType.X86SnpVm);
         var s = new byte[12];
-        Le.Put32(s, KvmCreateDevice.Type, KvmCreateDevice.TypeVfio);
-        Le.Put32(s, KvmCreateDevice.Flags, KvmCreateDevice.FlagTest);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(KvmCreateDevice.Type), KvmCreateDevice.TypeVfio);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(KvmCreateDevice.Flags), KvmCreateDevice.FlagTest);
         Assert.Equal(0, Ioctl(p, vm, KvmIoctl.CreateDevice, s));
         Assert.Equal(0, c.CreateVfioKvmDevice(vm, out _));
     }
@@ -103,9 +103,9 @@ public class KvmVfioTests
     private static long SetAttr(Process p, int dev, uint group, ulong attr, ulong addr)
     {
         var s = new byte[24];
-        Le.Put32(s, KvmDeviceAttr.Group, group);
-        Le.Put64(s, KvmDeviceAttr.Attr, attr);
-        Le.Put64(s, KvmDeviceAttr.Addr, addr);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(KvmDeviceAttr.Group), group);
+        BinaryPrimitives.WriteUInt64LittleEndian(s.AsSpan(KvmDeviceAttr.Attr), attr);
+        BinaryPrimitives.WriteUInt64LittleEndian(s.AsSpan(KvmDeviceAttr.Addr), addr);
         return Ioctl(p, dev, KvmIoctl.SetDeviceAttr, s, Buf + 64);
     }
 
@@ -176,11 +176,11 @@ public class KvmVfioTests
         var (p, _) = Vmm();
         int vfio = p.Open("/dev/vfio/devices/vfio0"), iommu = p.Open("/dev/iommu");
         var s = new byte[16];
-        Le.Put32(s, 0, 12);
-        Le.Put32(s, 8, (uint)iommu);
+        BinaryPrimitives.WriteUInt32LittleEndian(s, 12);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(8), (uint)iommu);
         Assert.Equal(Neg(Errno.EINVAL), Ioctl(p, vfio, VfioIoctl.DeviceBindIommufd, s));
-        Le.Put32(s, 0, 16);
-        Le.Put32(s, 4, 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(s, 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(4), 1);
         Assert.Equal(Neg(Errno.EINVAL), Ioctl(p, vfio, VfioIoctl.DeviceBindIommufd, s));
     }
 
@@ -217,8 +217,8 @@ public class KvmVfioTests
         var (p, c) = Vmm();
         int iommu = p.Open("/dev/iommu"), vfio = p.Open("/dev/vfio/devices/vfio0");
         var s = new byte[16];
-        Le.Put32(s, 0, 16);
-        Le.Put32(s, 8, (uint)iommu);
+        BinaryPrimitives.WriteUInt32LittleEndian(s, 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(8), (uint)iommu);
         MapBuffer(p);
         p.Memory.CopyToUser(Buf, s);
         p.Memory.Protect(Buf, 4096, Prot.Read);
@@ -252,10 +252,10 @@ public class KvmVfioTests
     {
         var r = TestHosts.Assigned(TvmArch.Sev, bind: false);
         var s = new byte[12];
-        Le.Put32(s, 0, 8);
+        BinaryPrimitives.WriteUInt32LittleEndian(s, 8);
         Assert.Equal(Neg(Errno.EINVAL), Ioctl(r.Vmm, r.Assignment.VfioFd, VfioIoctl.DeviceAttachIommufdPt, s));
-        Le.Put32(s, 0, 12);
-        Le.Put32(s, 4, 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(s, 12);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(4), 1);
         Assert.Equal(Neg(Errno.EINVAL), Ioctl(r.Vmm, r.Assignment.VfioFd, VfioIoctl.DeviceAttachIommufdPt, s));
     }
 
