@@ -8,7 +8,7 @@
  *
  * It knows nothing about TsmLab beyond the header: run it under the model with
  *   tsmlab run [--host default|cca|sev] -- ./assign
- * The VM type is probed: KVM_X86_SNP_VM first, KVM_VM_TYPE_ARM_REALM when the host is arm64.
+ * The VM type is probed: KVM_X86_SNP_VM first, then KVM_X86_TDX_VM, then KVM_VM_TYPE_ARM_REALM (arm64).
  * Where TSM_INFO reports no TSM (the 'default' host), BIND must fail with EINVAL and the
  * request with ENXIO, as Linux answers. Exit 0 when every step gave the expected answer.
  *
@@ -100,10 +100,16 @@ int main(void)
 	unsigned long vm_type = KVM_X86_SNP_VM;
 	int vm = ioctl(kvm, KVM_CREATE_VM, vm_type);
 	if (vm < 0 && errno == EINVAL) {
-		printf("note KVM_CREATE_VM(type=0x%lx) -> EINVAL: not an x86 SEV-SNP host; trying an Arm CCA realm\n", vm_type);
+		printf("note KVM_CREATE_VM(type=0x%lx) -> EINVAL: not an x86 SEV-SNP host; trying a TDX TD\n", vm_type);
+		vm_type = KVM_X86_TDX_VM;
+		vm = ioctl(kvm, KVM_CREATE_VM, vm_type);
+	}
+	if (vm < 0 && errno == EINVAL) {
+		printf("note KVM_CREATE_VM(type=0x%lx) -> EINVAL: not an x86 TDX host; trying an Arm CCA realm\n", vm_type);
 		vm_type = KVM_VM_TYPE_ARM_REALM;
 		vm = ioctl(kvm, KVM_CREATE_VM, vm_type);
 	}
+	int tdx = vm_type == KVM_X86_TDX_VM;
 	snprintf(call, sizeof call, "KVM_CREATE_VM(type=0x%lx)", vm_type);
 	if (!step(call, vm, 0, NULL)) return 1;
 
@@ -137,8 +143,9 @@ int main(void)
 	snprintf(detail, sizeof detail, "hwpt_id=%u", hwpt.out_hwpt_id);
 	if (!step("IOMMU_HWPT_ALLOC(NEST_PARENT)", rc, 0, detail)) return 1;
 
-	/* 3 is IOMMU_VIOMMU_TYPE_AMD on x86 and IOMMU_VIOMMU_TYPE_ARM_REALM_SMMUV3 on arm64. */
-	struct iommu_viommu_alloc viommu = { .size = sizeof viommu, .type = IOMMU_VIOMMU_TYPE_AMD,
+	/* 3 is IOMMU_VIOMMU_TYPE_AMD on x86 and IOMMU_VIOMMU_TYPE_ARM_REALM_SMMUV3 on arm64; a TD's
+	 * vIOMMU on VT-d is 4, a TsmLab definition (docs/tdx.md). */
+	struct iommu_viommu_alloc viommu = { .size = sizeof viommu, .type = tdx ? 4 : IOMMU_VIOMMU_TYPE_AMD,
 					     .dev_id = bind.out_devid, .hwpt_id = hwpt.out_hwpt_id };
 	rc = ioctl(iommufd, IOMMU_VIOMMU_ALLOC, &viommu);
 	snprintf(call, sizeof call, "IOMMU_VIOMMU_ALLOC(type=%u)", viommu.type);
@@ -173,6 +180,9 @@ int main(void)
 	if (info.out_flags & IOMMU_VDEVICE_TSM_INFO_SCOPE_PROFILE) {
 		/* The scope layout carries the platform's own guest message, which only a guest can build. */
 		printf("note the kernel speaks the scope profile: the guest-style request is skipped\n");
+	} else if (tdx) {
+		/* A TDI starts only after the TD itself ran TDG.TDI.START (docs/tdx.md): a VMM alone cannot. */
+		printf("note TDX: RUN needs the TD's own TDG.TDI.START first: the guest-style request is skipped\n");
 	} else {
 		step("IOMMU_VDEVICE_TSM_REQ(SET_TDI_STATE RUN)",
 		     set_tdi_state(iommufd, &info, vdev.out_vdevice_id, IOMMU_VDEVICE_TSM_TDI_RUN), has_tsm ? 0 : ENXIO, NULL);
