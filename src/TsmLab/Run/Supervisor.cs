@@ -184,29 +184,40 @@ internal sealed unsafe class Supervisor : IListenerServer
         }
     }
 
-    private void Ioctl(in Seccomp.Notification n)
+    /// <summary>
+    /// The model file behind the notification's fd (its first argument) when the supervisor is to
+    /// answer the call; otherwise the notification is settled here and null returned. A closed fd
+    /// is answered EBADF at once: a CONTINUE would run later, when another thread may have opened a
+    /// model file at that number (its placeholder would answer ENOTTY). A file that is not ours is
+    /// continued; a notification whose caller is gone is dropped.
+    /// </summary>
+    private KernelFile? ClaimModelFile(in Seccomp.Notification n)
     {
         int fd = (int)n.Arg0;
-        var file = files.Lookup(fd);
-        if (file is null)
+        if (files.Lookup(fd) is null)
         {
-            // Not open now: answer EBADF here. A CONTINUE would run later, when another thread
-            // may have opened a model file at that number (its placeholder would answer ENOTTY).
             Statistics.Emulated++;
             Answer(n.Id, -LinuxErrno.EBADF);
-            return;
+            return null;
         }
-        if (files.Ours(fd) is null)
+        var file = files.Ours(fd);
+        if (file is null)
         {
             Continue(n.Id);
-            return;
+            return null;
         }
         if (!Seccomp.IdValid(listener, n.Id))
         {
             Statistics.Dropped++;
-            return;
+            return null;
         }
-        long rc = process.Ioctl(fd, (uint)n.Arg1, n.Arg2);
+        return file;
+    }
+
+    private void Ioctl(in Seccomp.Notification n)
+    {
+        if (ClaimModelFile(n) is null) return;
+        long rc = process.Ioctl((int)n.Arg0, (uint)n.Arg1, n.Arg2);
         Statistics.Emulated++;
         Answer(n.Id, rc);
     }
@@ -336,24 +347,8 @@ internal sealed unsafe class Supervisor : IListenerServer
     /// </summary>
     private void ReadWrite(in Seccomp.Notification n)
     {
-        int fd = (int)n.Arg0;
-        var file = files.Lookup(fd);
-        if (file is null)
-        {
-            Statistics.Emulated++;
-            Answer(n.Id, -LinuxErrno.EBADF);
-            return;
-        }
-        if (files.Ours(fd) is null)
-        {
-            Continue(n.Id);
-            return;
-        }
-        if (!Seccomp.IdValid(listener, n.Id))
-        {
-            Statistics.Dropped++;
-            return;
-        }
+        var file = ClaimModelFile(n);
+        if (file is null) return;
         Statistics.Emulated++;
         bool isRead = n.Nr is SysNr.Read or SysNr.Pread64, positioned = n.Nr is SysNr.Pread64 or SysNr.Pwrite64;
         if (file is not SysfsAttributeFile attr)
