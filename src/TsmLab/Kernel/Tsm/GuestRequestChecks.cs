@@ -15,7 +15,7 @@ public enum GuestRequestStage
     Copied,
 }
 
-/// <summary>What a check sees: the request's fields, the TSM and TDI found so far, and the copied payload.</summary>
+/// <summary>What a check sees: the request's fields, the TSM and TDI found so far, and how the TSM classifies the copied payload.</summary>
 public ref struct GuestRequestFacts
 {
     public TsmAbiProfile Profile;
@@ -26,7 +26,8 @@ public ref struct GuestRequestFacts
     public uint ResponseLength;
     public TsmDev? Tsm;
     public TsmTdi? Tdi;
-    public ReadOnlySpan<byte> Payload;
+    /// <summary>Scope profile, Copied stage: the TSM's classification of the payload, null when it cannot classify it (classified once, before the Copied rows).</summary>
+    public TsmReqClass? PayloadClass;
 }
 
 /// <summary>A check that refuses when it returns true.</summary>
@@ -60,9 +61,9 @@ public static class GuestRequestChecks
             static (in GuestRequestFacts f) => f.RequestLength > (uint)f.Tsm!.Platform.MaxRequestLength || f.ResponseLength > int.MaxValue ||
                 (f.Profile == TsmAbiProfile.OpArch && !Serves(f.Tsm.Platform, f.Op))),
         new(GuestRequestStage.Copied, "scope profile: the TSM cannot classify the payload", TsmRejection.PlatformRejected, Errno.EINVAL,
-            static (in GuestRequestFacts f) => f.Profile == TsmAbiProfile.Scope && !f.Tsm!.Platform.TryClassify(f.Payload, out _)),
+            static (in GuestRequestFacts f) => f.Profile == TsmAbiProfile.Scope && f.PayloadClass is null),
         new(GuestRequestStage.Copied, "scope profile: the payload does something other than the declared scope", TsmRejection.ScopeMismatch, Errno.EINVAL,
-            static (in GuestRequestFacts f) => f.Profile == TsmAbiProfile.Scope && f.Tsm!.Platform.TryClassify(f.Payload, out var c) && (uint)c != (uint)f.Scope),
+            static (in GuestRequestFacts f) => f.Profile == TsmAbiProfile.Scope && f.PayloadClass is { } c && (uint)c != (uint)f.Scope),
     ];
 
     private static readonly GuestRequestCheck[] Table = [.. Rows];

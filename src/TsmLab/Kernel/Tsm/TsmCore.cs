@@ -192,7 +192,7 @@ public sealed class TsmCore
                     if (crc < 0) return crc;
                 }
                 request.Request = payload;
-                facts.Payload = payload;
+                if (request.Profile == TsmAbiProfile.Scope && platform.TryClassify(payload, out var requestClass)) facts.PayloadClass = requestClass;
                 if ((refused = GuestRequestChecks.Run(GuestRequestStage.Copied, facts, out rejection)) < 0) return refused;
                 long seq = Trace?.Reserve() ?? 0;
                 int rc = platform.GuestRequest(tdi!, ref request);
