@@ -30,21 +30,11 @@ internal static class AbiCommand
         {
             if (pr.GetValue(platform) is { } pname)
             {
-                var abi = PlatformRegistry.Find(pname)?.Abi;
-                if (abi is null)
-                {
-                    io.Error.WriteLine($"tsmlab abi: platform '{pname}' publishes no interface tables");
-                    return Program.UsageError;
-                }
+                var abi = PlatformRegistry.Find(pname)!.Abi!; // the ChoiceOption offers only platforms with tables
                 io.Out.Write(pr.GetValue(json) ? PlatformAbiText.Json(abi) : PlatformAbiText.Text(abi));
                 return 0;
             }
-            string name = pr.GetValue(profile)!;
-            if (!TsmAbiProfiles.TryParse(name, out var p))
-            {
-                io.Error.WriteLine($"tsmlab abi: unknown profile '{Input.Printable.Of(name)}'; use op-arch or scope");
-                return Program.UsageError;
-            }
+            var p = TsmAbiProfiles.Parse(pr.GetValue(profile)!); // a ChoiceOption: other values were refused at parse time
             if (pr.GetValue(header))
             {
                 if (pr.GetValue(json))

@@ -31,18 +31,10 @@ internal static class DemoCommand
         trace.AddTo(cmd);
         cmd.SetAction(pr =>
         {
-            string pname = pr.GetValue(platform)!, prof = pr.GetValue(profile)!;
-            IPlatform[] platforms = pname == "all" ? [.. PlatformRegistry.All] : PlatformRegistry.Find(pname) is { } one ? [one] : [];
-            if (platforms.Length == 0)
-            {
-                io.Error.WriteLine($"tsmlab demo: unknown platform '{Input.Printable.Of(pname)}'; use {string.Join(", ", names)}");
-                return Program.UsageError;
-            }
-            if (!TsmAbiProfiles.TryParse(prof, out var p))
-            {
-                io.Error.WriteLine($"tsmlab demo: unknown profile '{Input.Printable.Of(prof)}'; use op-arch or scope");
-                return Program.UsageError;
-            }
+            // Both options are ChoiceOptions: any other value was refused at parse time.
+            string pname = pr.GetValue(platform)!;
+            IPlatform[] platforms = pname == "all" ? [.. PlatformRegistry.All] : [PlatformRegistry.Find(pname)!];
+            var p = TsmAbiProfiles.Parse(pr.GetValue(profile)!);
             var skipped = platforms.Where(x => !x.Supports(p)).ToList();
             if (skipped.Count == platforms.Length)
             {

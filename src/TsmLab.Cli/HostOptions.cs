@@ -42,16 +42,8 @@ internal sealed class HostOptions
             error.WriteLine($"tsmlab: unknown host '{Input.Printable.Of(name)}'; use one of: {string.Join(", ", BuiltInHosts.Names)}, or a host file (docs/hosts.md)");
             return null;
         }
-        string? profile = pr.GetValue(Profile);
-        if (profile is not null)
-        {
-            if (!TsmAbiProfiles.TryParse(profile, out var p))
-            {
-                error.WriteLine($"tsmlab: unknown profile '{Input.Printable.Of(profile)}'; use op-arch or scope");
-                return null;
-            }
-            config = config with { Profile = p };
-        }
+        // --profile is one of TsmAbiProfiles.Names: its ChoiceOption refused anything else at parse time.
+        if (pr.GetValue(Profile) is { } profile) config = config with { Profile = TsmAbiProfiles.Parse(profile) };
         try
         {
             return HostKernel.Boot(config);

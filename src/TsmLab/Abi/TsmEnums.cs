@@ -73,6 +73,10 @@ public static class TsmAbiProfiles
     /// <summary>Every profile's name, the default first.</summary>
     public static IReadOnlyList<string> Names { get; } = ["op-arch", "scope"];
 
+    /// <summary>The profile a name from <see cref="Names"/> spells; anything else is a caller's bug (ArgumentException).</summary>
+    public static TsmAbiProfile Parse(string text) =>
+        TryParse(text, out var profile) ? profile : throw new ArgumentException($"'{text}' is not a TSM_REQ profile name", nameof(text));
+
     public static bool TryParse(string? text, out TsmAbiProfile profile)
     {
         switch (text)
