@@ -21,9 +21,9 @@ public enum EmuReceiveStatus
 
 /// <summary>
 /// One TCP connection speaking the emulator socket protocol [E5], either end. Frames are read whole
-/// (exactly 12 header bytes, then exactly payload_size bytes) into a buffer allocated once per
-/// connection, after the announced size is checked against the limit, so a peer never makes this
-/// end allocate what it claims. Each frame is written with one send of header and payload together,
+/// (12 header bytes, then payload_size bytes; usually one receive call brings both) into a buffer
+/// allocated once per connection, and the announced size is checked against the limit before
+/// more is awaited, so a peer never makes this end allocate what it claims. Each frame is written with one send of header and payload together,
 /// and TCP_NODELAY is set, so a round trip costs little more than the loopback's. A peer that stops
 /// in the middle of a frame for longer than the stall timeout ends the connection (Truncated).
 /// Not thread-safe: one connection is served by one thread.
@@ -34,7 +34,9 @@ public sealed class EmuSocketConnection : IDisposable
     private readonly byte[] receiveBuffer;
     private readonly byte[] sendBuffer;
     private readonly uint transport;
-    private int payloadLength;
+    // receiveBuffer[0..filled) holds received bytes; the current frame is [0..frameLength), any bytes
+    // after it belong to the next frame (a peer may send several frames back to back).
+    private int filled, frameLength;
 
     /// <summary>Wraps a connected socket speaking <paramref name="transport"/>, with payloads up to <paramref name="maxPayload"/>.</summary>
     public EmuSocketConnection(Socket socket, uint transport = EmuSocketProtocol.TransportPciDoe, int maxPayload = EmuSocketProtocol.MaxPayload)
@@ -42,7 +44,7 @@ public sealed class EmuSocketConnection : IDisposable
         this.socket = socket;
         this.transport = transport;
         socket.NoDelay = true;
-        receiveBuffer = new byte[maxPayload];
+        receiveBuffer = new byte[EmuSocketHeader.Size + maxPayload];
         sendBuffer = new byte[EmuSocketHeader.Size + maxPayload];
         MaxPayload = maxPayload;
     }
@@ -57,19 +59,27 @@ public sealed class EmuSocketConnection : IDisposable
     public EmuSocketHeader Header { get; private set; }
 
     /// <summary>The last frame's payload (valid until the next receive).</summary>
-    public ReadOnlySpan<byte> Payload => receiveBuffer.AsSpan(0, payloadLength);
+    public ReadOnlySpan<byte> Payload => frameLength == 0 ? [] : receiveBuffer.AsSpan(EmuSocketHeader.Size, frameLength - EmuSocketHeader.Size);
 
     /// <summary>What went wrong, for the one-line message of a failed receive or send.</summary>
     public string Problem { get; private set; } = "";
 
-    /// <summary>Receives one frame. Waits for the first byte as long as the peer likes; a frame once begun must finish within the stall timeout.</summary>
+    /// <summary>
+    /// Receives one frame. Waits for the first byte as long as the peer likes; a frame once begun
+    /// must finish within the stall timeout. Usually one receive call brings the whole frame.
+    /// </summary>
     public EmuReceiveStatus Receive()
     {
-        payloadLength = 0;
-        Span<byte> header = stackalloc byte[EmuSocketHeader.Size];
-        var s = ReadExactly(header, frameStarted: false);
+        // Drop the previous frame, keep what followed it.
+        if (frameLength > 0)
+        {
+            receiveBuffer.AsSpan(frameLength, filled - frameLength).CopyTo(receiveBuffer);
+            filled -= frameLength;
+            frameLength = 0;
+        }
+        var s = Fill(EmuSocketHeader.Size, headerBytes: true);
         if (s != EmuReceiveStatus.Frame) return s;
-        Header = EmuSocketHeader.Read(header);
+        Header = EmuSocketHeader.Read(receiveBuffer);
         if (Header.Transport != transport)
         {
             Problem = $"transport type {EmuSocketProtocol.TransportName(Header.Transport)} ({Header.Transport}); this end speaks {EmuSocketProtocol.TransportName(transport)} ({transport})";
@@ -80,9 +90,10 @@ public sealed class EmuSocketConnection : IDisposable
             Problem = $"payload of {Header.PayloadSize} bytes announced; the limit is {MaxPayload}";
             return EmuReceiveStatus.TooLarge;
         }
-        s = ReadExactly(receiveBuffer.AsSpan(0, (int)Header.PayloadSize), frameStarted: true);
+        int total = EmuSocketHeader.Size + (int)Header.PayloadSize;
+        s = Fill(total, headerBytes: false);
         if (s != EmuReceiveStatus.Frame) return s;
-        payloadLength = (int)Header.PayloadSize;
+        frameLength = total;
         return EmuReceiveStatus.Frame;
     }
 
@@ -110,28 +121,29 @@ public sealed class EmuSocketConnection : IDisposable
         }
     }
 
-    private EmuReceiveStatus ReadExactly(Span<byte> into, bool frameStarted)
+    /// <summary>Receives until at least <paramref name="needed"/> bytes are buffered.</summary>
+    private EmuReceiveStatus Fill(int needed, bool headerBytes)
     {
-        int got = 0;
         try
         {
-            while (got < into.Length)
+            while (filled < needed)
             {
-                if ((frameStarted || got > 0) && !socket.Poll(StallTimeout, SelectMode.SelectRead))
+                // Only a frame already begun is timed: the first byte of a new one may take as long as the peer likes.
+                if (filled > 0 && socket.Available == 0 && !socket.Poll(StallTimeout, SelectMode.SelectRead))
                 {
-                    Problem = $"the peer stopped in the middle of a frame for {StallTimeout.TotalSeconds:0} s";
+                    Problem = $"the peer stopped in the middle of a frame for {StallTimeout.TotalSeconds:0.#} s";
                     return EmuReceiveStatus.Truncated;
                 }
-                int n = socket.Receive(into[got..], SocketFlags.None);
+                int n = socket.Receive(receiveBuffer, filled, receiveBuffer.Length - filled, SocketFlags.None);
                 if (n == 0)
                 {
-                    if (!frameStarted && got == 0) return EmuReceiveStatus.Closed;
-                    Problem = frameStarted
-                        ? $"connection closed after {got} of {into.Length} payload bytes"
-                        : $"connection closed after {got} of {EmuSocketHeader.Size} header bytes";
+                    if (filled == 0) return EmuReceiveStatus.Closed;
+                    Problem = headerBytes
+                        ? $"connection closed after {filled} of {EmuSocketHeader.Size} header bytes"
+                        : $"connection closed after {filled - EmuSocketHeader.Size} of {needed - EmuSocketHeader.Size} payload bytes";
                     return EmuReceiveStatus.Truncated;
                 }
-                got += n;
+                filled += n;
             }
             return EmuReceiveStatus.Frame;
         }
