@@ -39,6 +39,9 @@ public sealed class Process
     public int Pid { get; }
     public AddressSpace Memory { get; } = new();
 
+    /// <summary>RLIMIT_MEMLOCK, the capabilities that matter to pinning, and the mm's pin counts.</summary>
+    public ProcessLimits Limits { get; } = new();
+
     /// <summary>The memory the kernel side copies through: <see cref="Memory"/>, or a real program's under <c>tsmlab run</c>.</summary>
     public IUserMemory UserMemory => foreignMemory ?? Memory;
 

@@ -45,6 +45,10 @@ internal static class ObjectIoctls
         if (pt is not Ioas ioas) return Errno.EINVAL.Neg();
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT")) return Errno.ENOMEM.Neg();
         var hwpt = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.Function.Iommu);
+        // iopt_table_add_domain: alignment, aperture, and the first domain pins every mapping.
+        var iommu = u.Context.Kernel.Configuration.Iommu;
+        int rc = ioas.Iopt.AddDomain(hwpt, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
+        if (rc < 0) return rc;
         lock (u.Context.Gate)
         {
             ioas.Users++;
