@@ -19,15 +19,35 @@ public sealed class ProcessLimits
 
     private long lockedVm;
     private long pinnedVm;
+    private ulong memlock = DefaultMemlock;
+    private bool capIpcLock, capSysResource;
 
-    /// <summary>RLIMIT_MEMLOCK in bytes (setrlimit/prlimit).</summary>
-    public ulong MemlockLimit { get; set; } = DefaultMemlock;
+    /// <summary>
+    /// A real program's limit and capabilities (<c>tsmlab run</c>): read from the real kernel when
+    /// a pin is charged; null for the model's own processes.
+    /// </summary>
+    public IProcessCredentials? Real { get; set; }
 
-    /// <summary>CAP_IPC_LOCK: pins are not charged against the limit.</summary>
-    public bool CapIpcLock { get; set; }
+    /// <summary>RLIMIT_MEMLOCK in bytes (setrlimit/prlimit); a real program's own when <see cref="Real"/> is set.</summary>
+    public ulong MemlockLimit
+    {
+        get => Real?.MemlockLimit ?? memlock;
+        set => memlock = value;
+    }
 
-    /// <summary>CAP_SYS_RESOURCE: may set IOMMU_OPTION_RLIMIT_MODE.</summary>
-    public bool CapSysResource { get; set; }
+    /// <summary>CAP_IPC_LOCK (14): pins are not charged against the limit.</summary>
+    public bool CapIpcLock
+    {
+        get => Real?.Capable(IProcessCredentials.CapIpcLock) ?? capIpcLock;
+        set => capIpcLock = value;
+    }
+
+    /// <summary>CAP_SYS_RESOURCE (24): may set IOMMU_OPTION_RLIMIT_MODE.</summary>
+    public bool CapSysResource
+    {
+        get => Real?.Capable(IProcessCredentials.CapSysResource) ?? capSysResource;
+        set => capSysResource = value;
+    }
 
     /// <summary><c>mm->locked_vm</c> in pages (iommufd's per-process accounting mode).</summary>
     public long LockedPages => Interlocked.Read(ref lockedVm);
@@ -41,4 +61,19 @@ public sealed class ProcessLimits
     internal ref long LockedVm => ref lockedVm;
 
     internal void AddPinned(long pages) => Interlocked.Add(ref pinnedVm, pages);
+}
+
+/// <summary>A real process's RLIMIT_MEMLOCK and effective capabilities, as the real kernel reports them.</summary>
+public interface IProcessCredentials
+{
+    /// <summary>CAP_IPC_LOCK (include/uapi/linux/capability.h).</summary>
+    public const int CapIpcLock = 14;
+    /// <summary>CAP_SYS_RESOURCE.</summary>
+    public const int CapSysResource = 24;
+
+    /// <summary>The soft RLIMIT_MEMLOCK in bytes.</summary>
+    ulong MemlockLimit { get; }
+
+    /// <summary>True when the capability is in the effective set.</summary>
+    bool Capable(int capability);
 }

@@ -33,6 +33,13 @@ public class RunCommandTests
     {
         string exe = NativeRun.Compile("examples/c/assign.c");
         var run = CliRunner.Run("", "run", "--host", host, "--", exe);
+        if (host == "cca" && !NativeRun.CanLockMemory((16ul << 20) + (1ul << 30)))
+        {
+            // Without CAP_IPC_LOCK and with a hard RLIMIT_MEMLOCK below the realm's 16 MiB of RAM,
+            // the pin fails as on Linux: the HWPT that joins the IOAS holding the RAM is ENOMEM.
+            Assert.Contains("FAIL IOMMU_HWPT_ALLOC(NEST_PARENT) -> ENOMEM", run.Out, StringComparison.Ordinal);
+            return;
+        }
         Assert.True(run.Exit == 0, run.Out + run.Err);
         var steps = Lines(run.Out).Where(l => l.StartsWith("ok ", StringComparison.Ordinal) || l.StartsWith("FAIL", StringComparison.Ordinal)).ToList();
         Assert.DoesNotContain(steps, l => l.StartsWith("FAIL", StringComparison.Ordinal));
@@ -43,8 +50,8 @@ public class RunCommandTests
             .Where(s => s.GetProperty("layer").GetString() == "vmm")
             .Select(s => s.GetProperty("detail").GetString() is { Length: > 0 } d ? $"{s.GetProperty("name").GetString()} -> {d}" : s.GetProperty("name").GetString())
             .ToList();
-        Assert.Equal(13, vmmSteps.Count);
-        Assert.Equal(vmmSteps, steps.Take(13).Select(l => l[5..]));
+        Assert.Equal(14, vmmSteps.Count);
+        Assert.Equal(vmmSteps, steps.Take(14).Select(l => l[5..]));
         if (host == "tdx")
             Assert.Contains("note TDX: RUN needs the TD's own TDG.TDI.START first", run.Out, StringComparison.Ordinal); // a VMM alone cannot start a TDX TDI
         else
