@@ -61,6 +61,22 @@ public class RunCommandTests
         Assert.EndsWith("assigned: 0 step(s) failed", run.Out.TrimEnd(), StringComparison.Ordinal);
     }
 
+    [RunTheory]
+    [InlineData("sev", "type=4 data_len=16", "num_iovas=3 alignment=0x1000 [0x0, 0xfedfffff] [0xfef00000, 0xfcffffffff] [0x10000000000, 0xffffffffffff]")]
+    [InlineData("cca", "type=2 data_len=40", "num_iovas=2 alignment=0x1000 [0x0, 0x7ffffff] [0x8100000, 0xffffffffffff]")]
+    [InlineData("tdx", "type=1 data_len=24", "num_iovas=2 alignment=0x1000 [0x0, 0xfedfffff] [0xfef00000, 0xffffffffffff]")]
+    public void Ioas_GuestRamMappingCopyUnmapAndPinning_GiveLinuxsAnswers_OnARealProgram(string host, string hwInfo, string rangesWithDomain)
+    {
+        string exe = NativeRun.Compile("examples/c/ioas.c");
+        var run = CliRunner.Run("", "run", "--host", host, "--", exe);
+        Assert.True(run.Exit == 0, run.Out + run.Err);
+        Assert.DoesNotContain("FAIL", run.Out, StringComparison.Ordinal);
+        Assert.Contains("ok   IOMMU_GET_HW_INFO -> " + hwInfo, run.Out, StringComparison.Ordinal);
+        Assert.Contains("ok   IOMMU_IOAS_IOVA_RANGES (domain attached) -> " + rangesWithDomain, run.Out, StringComparison.Ordinal);
+        Assert.Contains("ok   IOMMU_HWPT_ALLOC(over unmapped memory) -> EFAULT", run.Out, StringComparison.Ordinal);
+        Assert.EndsWith("ioas: 0 call(s) failed", run.Out.TrimEnd(), StringComparison.Ordinal);
+    }
+
     [RunFact]
     public void Assign_OnTheDefaultHost_BindIsEinvalAndTheRequestEnxio()
     {
