@@ -1,8 +1,8 @@
 /*
  * ioas: a VMM's view of an IOAS through the uAPI TsmLab models: guest RAM (an mmap'd buffer)
  * mapped at fixed and kernel-chosen IOVAs, the usable ranges before and after a device's IOMMU
- * domain joins, COPY into a second IOAS, unmap rules, options, hardware information, and the
- * answer when a domain would pin memory that is gone. Each line is
+ * domain joins, COPY into a second IOAS, a memfd mapped with IOMMU_IOAS_MAP_FILE, unmap rules,
+ * options, hardware information, and the answer when a domain would pin memory that is gone. Each line is
  *
  *   ok   CALL -> RESULT        (the expected answer)
  *   FAIL CALL -> RESULT (expected ...)
@@ -163,6 +163,19 @@ int main(void)
 	check("IOMMU_IOAS_IOVA_RANGES (domain attached)", rc, 0, detail);
 	iova = 0x200001;
 	check("IOMMU_IOAS_MAP(FIXED_IOVA unaligned, domain attached)", map(fd, ioas, fixed_rw, ram, 0x1000, &iova), EINVAL, NULL);
+
+	/* Guest RAM backed by a memfd, as QEMU's memory-backend-memfd: mapped by file offset. */
+	int mfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (mfd < 0 || ftruncate(mfd, 0x100000) < 0) { perror("memfd"); return 1; }
+	struct iommu_ioas_map_file mf = { .size = sizeof mf, .flags = fixed_rw, .ioas_id = ioas, .fd = (uint32_t)mfd,
+					  .start = 0, .length = 0x100000, .iova = 0x10000000 };
+	rc = ioctl(fd, IOMMU_IOAS_MAP_FILE, &mf);
+	snprintf(detail, sizeof detail, "iova=0x%llx (memfd pages pinned)", (unsigned long long)mf.iova);
+	check("IOMMU_IOAS_MAP_FILE(memfd, domain attached)", rc, 0, detail);
+	struct iommu_ioas_map_file past = { .size = sizeof past, .flags = fixed_rw, .ioas_id = ioas, .fd = (uint32_t)mfd,
+					    .start = 0x80000, .length = 0x100000, .iova = 0x20000000 };
+	check("IOMMU_IOAS_MAP_FILE(past the end of the memfd)", ioctl(fd, IOMMU_IOAS_MAP_FILE, &past), EINVAL, NULL);
+	close(mfd); /* the mapping holds the file */
 
 	check("IOMMU_IOAS_UNMAP(the kernel-chosen area)", unmap(fd, ioas, chosen, 0x10000, &n), 0, NULL);
 	rc = unmap(fd, ioas, 0, UINT64_MAX, &n);

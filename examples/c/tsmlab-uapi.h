@@ -25,6 +25,7 @@
 #define IOMMU_OPTION                     0x00003b87u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_HWPT_ALLOC                 0x00003b89u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_GET_HW_INFO                0x00003b8au /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_IOAS_MAP_FILE              0x00003b8fu /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VIOMMU_ALLOC               0x00003b90u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_ALLOC              0x00003b91u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_TSM_OP             0x00003b95u /* /dev/iommu; [PATCH v5] iommufd/tsm: add vdevice TSM bind/unbind ioctl (2026-05-25) */
@@ -336,6 +337,32 @@ _Static_assert(offsetof(struct iommu_hw_info, __reserved2) == 31, "struct iommu_
 _Static_assert(sizeof(((struct iommu_hw_info *)0)->__reserved2) == 1, "struct iommu_hw_info: size of __reserved2");
 _Static_assert(offsetof(struct iommu_hw_info, out_capabilities) == 32, "struct iommu_hw_info: offset of out_capabilities");
 _Static_assert(sizeof(((struct iommu_hw_info *)0)->out_capabilities) == 8, "struct iommu_hw_info: size of out_capabilities");
+
+/* 40 bytes; the kernel needs at least 40 (offsetofend of the last mandatory field) */
+struct iommu_ioas_map_file {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t ioas_id;
+	uint32_t fd;
+	uint64_t start;
+	uint64_t length;
+	uint64_t iova;
+};
+_Static_assert(sizeof(struct iommu_ioas_map_file) == 40, "struct iommu_ioas_map_file: size");
+_Static_assert(offsetof(struct iommu_ioas_map_file, size) == 0, "struct iommu_ioas_map_file: offset of size");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->size) == 4, "struct iommu_ioas_map_file: size of size");
+_Static_assert(offsetof(struct iommu_ioas_map_file, flags) == 4, "struct iommu_ioas_map_file: offset of flags");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->flags) == 4, "struct iommu_ioas_map_file: size of flags");
+_Static_assert(offsetof(struct iommu_ioas_map_file, ioas_id) == 8, "struct iommu_ioas_map_file: offset of ioas_id");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->ioas_id) == 4, "struct iommu_ioas_map_file: size of ioas_id");
+_Static_assert(offsetof(struct iommu_ioas_map_file, fd) == 12, "struct iommu_ioas_map_file: offset of fd");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->fd) == 4, "struct iommu_ioas_map_file: size of fd");
+_Static_assert(offsetof(struct iommu_ioas_map_file, start) == 16, "struct iommu_ioas_map_file: offset of start");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->start) == 8, "struct iommu_ioas_map_file: size of start");
+_Static_assert(offsetof(struct iommu_ioas_map_file, length) == 24, "struct iommu_ioas_map_file: offset of length");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->length) == 8, "struct iommu_ioas_map_file: size of length");
+_Static_assert(offsetof(struct iommu_ioas_map_file, iova) == 32, "struct iommu_ioas_map_file: offset of iova");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->iova) == 8, "struct iommu_ioas_map_file: size of iova");
 
 /* 40 bytes; the kernel needs at least 24 (offsetofend of the last mandatory field) */
 struct iommu_viommu_alloc {

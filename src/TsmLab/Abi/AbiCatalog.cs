@@ -26,6 +26,7 @@ public static class AbiCatalog
         new("IOMMU_OPTION", IommufdIoctl.Option, "/dev/iommu", IommuOption.Layout, IommufdH),
         new("IOMMU_HWPT_ALLOC", IommufdIoctl.HwptAlloc, "/dev/iommu", IommuHwptAlloc.Layout, IommufdH),
         new("IOMMU_GET_HW_INFO", IommufdIoctl.GetHwInfo, "/dev/iommu", IommuHwInfo.Layout, IommufdH),
+        new("IOMMU_IOAS_MAP_FILE", IommufdIoctl.IoasMapFile, "/dev/iommu", IommuIoasMapFile.Layout, IommufdH),
         new("IOMMU_VIOMMU_ALLOC", IommufdIoctl.ViommuAlloc, "/dev/iommu", IommuViommuAlloc.Layout, IommufdH),
         new("IOMMU_VDEVICE_ALLOC", IommufdIoctl.VdeviceAlloc, "/dev/iommu", IommuVdeviceAlloc.Layout, IommufdH),
         new("IOMMU_VDEVICE_TSM_OP", IommufdIoctl.VdeviceTsmOp, "/dev/iommu", IommuVdeviceTsmOp.Layout,

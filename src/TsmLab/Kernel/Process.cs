@@ -145,5 +145,8 @@ public sealed class Process
         return open;
     }
 
+    /// <summary>Under <c>tsmlab run</c>: a pin source over a real file of the program (IOAS_MAP_FILE), or null.</summary>
+    internal Iommufd.IPinSource? ForeignFilePinSource(int fd, ulong startDown) => foreignFiles?.FilePinSource(fd, startDown);
+
     private KernelFile? Lookup(int fd) => foreignFiles is not null ? foreignFiles.Lookup(fd) : fd >= FirstFreeFd && fd < files.Count ? files[fd] : null;
 }

@@ -74,6 +74,9 @@ public class RunCommandTests
         Assert.Contains("ok   IOMMU_GET_HW_INFO -> " + hwInfo, run.Out, StringComparison.Ordinal);
         Assert.Contains("ok   IOMMU_IOAS_IOVA_RANGES (domain attached) -> " + rangesWithDomain, run.Out, StringComparison.Ordinal);
         Assert.Contains("ok   IOMMU_HWPT_ALLOC(over unmapped memory) -> EFAULT", run.Out, StringComparison.Ordinal);
+        // The program's own memfd, reached through pidfd_getfd: pinned within its size, EINVAL past its end.
+        Assert.Contains("ok   IOMMU_IOAS_MAP_FILE(memfd, domain attached) -> iova=0x10000000", run.Out, StringComparison.Ordinal);
+        Assert.Contains("ok   IOMMU_IOAS_MAP_FILE(past the end of the memfd) -> EINVAL", run.Out, StringComparison.Ordinal);
         Assert.EndsWith("ioas: 0 call(s) failed", run.Out.TrimEnd(), StringComparison.Ordinal);
     }
 

@@ -36,9 +36,52 @@ internal static class IoasIoctls
         if (rc < 0) return rc;
         rc = ioas.Iopt.Map([new PagesSlice(pages!, uva % IoPagetable.PageSize, length)], length, ref iova,
             allocate: (flags & IommuIoasMapFlags.FixedIova) == 0, (flags & IommuIoasMapFlags.Readable) != 0, (flags & IommuIoasMapFlags.Writeable) != 0);
+        pages!.Put(); // the areas hold their own references now
         if (rc < 0) return rc;
         BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuIoasMap.Iova..], iova);
         return u.Respond(IommuIoasMap.SizeOf);
+    }
+
+    /// <summary>
+    /// IOMMU_IOAS_MAP_FILE (6.13): unknown flags EOPNOTSUPP; iova or length ULONG_MAX EOVERFLOW;
+    /// neither READABLE nor WRITEABLE EINVAL; ioas_id ENOENT; fd not open EBADF; start + length
+    /// overflowing EOVERFLOW; then IOAS_MAP's rows, with the pin (a domain attached) EINVAL for a
+    /// file that is not a memfd/shmem file or a range past its end. Under <c>tsmlab run</c> the fd
+    /// is the program's own (its real memfd).
+    /// </summary>
+    public static int MapFile(ref IommufdUcmd u)
+    {
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuIoasMapFile.Flags..]);
+        if ((flags & ~IommuIoasMapFlags.All) != 0) return Errno.EOPNOTSUPP.Neg();
+        ulong iova = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuIoasMapFile.Iova..]);
+        ulong length = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuIoasMapFile.Length..]);
+        if (iova >= UlongMax || length >= UlongMax) return Errno.EOVERFLOW.Neg();
+        if ((flags & (IommuIoasMapFlags.Writeable | IommuIoasMapFlags.Readable)) == 0) return Errno.EINVAL.Neg();
+        var ioas = u.Context.Get<Ioas>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuIoasMapFile.IoasId..]));
+        if (ioas is null) return Errno.ENOENT.Neg();
+        int fd = (int)BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuIoasMapFile.Fd..]);
+        ulong start = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuIoasMapFile.Start..]);
+        var file = u.Caller.Fget(fd);
+        if (file is null) return Errno.EBADF.Neg();
+        IPinSource source;
+        try
+        {
+            if (UlongMax - start < length) return Errno.EOVERFLOW.Neg();
+            if (length > UlongMax - IoPagetable.PageSize) return Errno.EINVAL.Neg();
+            ulong down = start & ~(IoPagetable.PageSize - 1);
+            var real = u.Caller.ForeignFilePinSource(fd, down);
+            source = real ?? new FilePinSource(file, down);
+        }
+        finally { file.Put(); }
+        ulong startByte = start % IoPagetable.PageSize;
+        ulong npages = (length + startByte + IoPagetable.PageSize - 1) / IoPagetable.PageSize;
+        var pages = new IoptPages(u.Caller, source, npages, (flags & IommuIoasMapFlags.Writeable) != 0, u.Context.AccountModeFor(u.Caller));
+        int rc = ioas.Iopt.Map([new PagesSlice(pages, startByte, length)], length, ref iova,
+            allocate: (flags & IommuIoasMapFlags.FixedIova) == 0, (flags & IommuIoasMapFlags.Readable) != 0, (flags & IommuIoasMapFlags.Writeable) != 0);
+        pages.Put();
+        if (rc < 0) return rc;
+        BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuIoasMapFile.Iova..], iova);
+        return u.Respond(IommuIoasMapFile.SizeOf);
     }
 
     /// <summary>

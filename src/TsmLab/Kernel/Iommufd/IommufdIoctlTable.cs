@@ -54,6 +54,7 @@ internal sealed class IommufdIoctlTable
             [IommufdIoctl.Option] = OptionIoctl.Option,
             [IommufdIoctl.HwptAlloc] = ObjectIoctls.HwptAlloc,
             [IommufdIoctl.GetHwInfo] = HwInfoIoctl.GetHwInfo,
+            [IommufdIoctl.IoasMapFile] = IoasIoctls.MapFile,
             [IommufdIoctl.ViommuAlloc] = ObjectIoctls.ViommuAlloc,
             [IommufdIoctl.VdeviceAlloc] = ObjectIoctls.VdeviceAlloc,
             [IommufdIoctl.VdeviceTsmOp] = TsmIoctls.TsmOp,

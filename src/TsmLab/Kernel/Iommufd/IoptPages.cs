@@ -23,6 +23,34 @@ public interface IPinSource
     int CheckPinnable(ulong offset, ulong length, bool write);
 }
 
+/// <summary>
+/// A window of a file as a pin source (<c>IOPT_ADDRESS_FILE</c>): pinned with
+/// <c>memfd_pin_folios</c>, which answers EINVAL for a file that is not shmem (memfd) and for a
+/// page at or past its end [LI7]. Holds a reference to the file until the pages go (get_file).
+/// </summary>
+internal sealed class FilePinSource : IPinSource, IDisposable
+{
+    private readonly KernelFile file;
+
+    public FilePinSource(KernelFile file, ulong startDown)
+    {
+        file.Get();
+        this.file = file;
+        Base = startDown;
+    }
+
+    public ulong Base { get; }
+
+    public int CheckPinnable(ulong offset, ulong length, bool write)
+    {
+        if (file is not MemfdFile memfd) return Errno.EINVAL.Neg();
+        ulong start = Base + offset;
+        return start <= memfd.Size && length <= memfd.Size - start ? 0 : Errno.EINVAL.Neg();
+    }
+
+    public void Dispose() => file.Put();
+}
+
 /// <summary>A user VA range of a process as a pin source (<c>IOPT_ADDRESS_USER</c>).</summary>
 internal sealed class UserPinSource(IUserMemory memory, ulong uptr) : IPinSource
 {
@@ -86,7 +114,11 @@ public sealed class IoptPages
 
     internal void Get() => Interlocked.Increment(ref references);
 
-    internal void Put() => Interlocked.Decrement(ref references);
+    /// <summary>Drops a reference; the last releases the source (a file's reference).</summary>
+    internal void Put()
+    {
+        if (Interlocked.Decrement(ref references) == 0 && Source is IDisposable d) d.Dispose();
+    }
 
     /// <summary>
     /// Pins pages [first, last] for a filled area (<c>iopt_area_fill_domains</c>): pages not already
