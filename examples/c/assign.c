@@ -2,8 +2,9 @@
  * assign: a small VMM that assigns /dev/vfio/devices/vfio0 to a confidential VM through the
  * uAPI TsmLab models, printing each step as `tsmlab demo` prints the VMM's side:
  *
- *   KVM VM, KVM VFIO device, VFIO cdev, FILE_ADD, iommufd bind, IOAS, nest-parent HWPT,
- *   vIOMMU, vDevice, attach, TSM_INFO (discovery), TSM_OP BIND, a guest-style request
+ *   KVM VM, KVM VFIO device, VFIO cdev, FILE_ADD, iommufd bind, IOAS, guest RAM (an mmap'd
+ *   buffer) mapped into the IOAS at IOVA = GPA 0 with IOMMU_IOAS_MAP, nest-parent HWPT (which
+ *   pins that RAM), vIOMMU, vDevice, attach, TSM_INFO (discovery), TSM_OP BIND, a guest-style request
  *   (op-arch SET_TDI_STATE RUN; on SEV-TIO then CONFIG_UNLOCKED), TSM_OP UNBIND, close.
  *
  * It knows nothing about TsmLab beyond the header: run it under the model with
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "tsmlab-uapi.h"
 
@@ -136,6 +139,27 @@ int main(void)
 	rc = ioctl(iommufd, IOMMU_IOAS_ALLOC, &ioas);
 	snprintf(detail, sizeof detail, "ioas_id=%u", ioas.out_ioas_id);
 	if (!step("IOMMU_IOAS_ALLOC", rc, 0, detail)) return 1;
+
+	/* Guest RAM, the size the demo's guests have (16 MiB for a realm, 1 MiB otherwise), mapped
+	 * at IOVA = GPA 0 before the device is assigned, as QEMU's memory listener does. The pin
+	 * happens when the HWPT joins the IOAS and is charged against RLIMIT_MEMLOCK (unless the
+	 * process has CAP_IPC_LOCK): like libvirt for QEMU, raise it to RAM + 1 GiB where the hard
+	 * limit allows. */
+	size_t ram_size = vm_type == KVM_VM_TYPE_ARM_REALM ? 16u << 20 : 1u << 20;
+	void *ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ram == MAP_FAILED) { perror("mmap guest RAM"); return 1; }
+	struct rlimit rl;
+	rlim_t want = ram_size + (1ul << 30);
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want) ? want : rl.rlim_max;
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+	}
+	struct iommu_ioas_map map = { .size = sizeof map, .ioas_id = ioas.out_ioas_id,
+				      .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+				      .user_va = (uintptr_t)ram, .length = ram_size, .iova = 0 };
+	rc = ioctl(iommufd, IOMMU_IOAS_MAP, &map);
+	snprintf(detail, sizeof detail, "iova=0x%llx length=0x%llx", (unsigned long long)map.iova, (unsigned long long)map.length);
+	if (!step("IOMMU_IOAS_MAP(FIXED_IOVA|READABLE|WRITEABLE)", rc, 0, detail)) return 1;
 
 	struct iommu_hwpt_alloc hwpt = { .size = sizeof hwpt, .flags = IOMMU_HWPT_ALLOC_NEST_PARENT,
 					 .dev_id = bind.out_devid, .pt_id = ioas.out_ioas_id };

@@ -137,7 +137,7 @@ int main(void)
 	ioas = (struct iommu_ioas_alloc){ .size = sizeof ioas };
 	if (!must("IOMMU_IOAS_ALLOC", ioctl(iommufd, IOMMU_IOAS_ALLOC, &ioas))) return 1;
 	struct iommu_hwpt_alloc hwpt = { .size = sizeof hwpt, .flags = IOMMU_HWPT_ALLOC_NEST_PARENT, .dev_id = bind.out_devid, .pt_id = 77 };
-	expect("IOMMU_HWPT_ALLOC pt_id 77", ioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt), ENOENT);
+	expect("IOMMU_HWPT_ALLOC pt_id 77", ioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt), EINVAL); /* iommufd_get_object failing is EINVAL here */
 	hwpt.pt_id = ioas.out_ioas_id;
 	hwpt.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
 	expect("IOMMU_HWPT_ALLOC DIRTY_TRACKING", ioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt), EOPNOTSUPP);

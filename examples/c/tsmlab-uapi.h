@@ -17,7 +17,15 @@
 /* ioctl numbers: (dir << 30) | (size << 16) | (type << 8) | nr */
 #define IOMMU_DESTROY                    0x00003b80u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_IOAS_ALLOC                 0x00003b81u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_IOAS_ALLOW_IOVAS           0x00003b82u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_IOAS_COPY                  0x00003b83u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_IOAS_IOVA_RANGES           0x00003b84u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_IOAS_MAP                   0x00003b85u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_IOAS_UNMAP                 0x00003b86u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_OPTION                     0x00003b87u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_HWPT_ALLOC                 0x00003b89u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_GET_HW_INFO                0x00003b8au /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_IOAS_MAP_FILE              0x00003b8fu /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VIOMMU_ALLOC               0x00003b90u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_ALLOC              0x00003b91u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_TSM_OP             0x00003b95u /* /dev/iommu; [PATCH v5] iommufd/tsm: add vdevice TSM bind/unbind ioctl (2026-05-25) */
@@ -30,6 +38,20 @@
 #define KVM_SET_DEVICE_ATTR              0x4018aee1u /* kvm-vfio device fd; include/uapi/linux/kvm.h */
 
 /* constants */
+#define IOMMU_IOAS_MAP_FIXED_IOVA                    0x1u
+#define IOMMU_IOAS_MAP_WRITEABLE                     0x2u
+#define IOMMU_IOAS_MAP_READABLE                      0x4u
+#define IOMMU_OPTION_RLIMIT_MODE                     0x0u
+#define IOMMU_OPTION_HUGE_PAGES                      0x1u
+#define IOMMU_OPTION_OP_SET                          0x0u
+#define IOMMU_OPTION_OP_GET                          0x1u
+#define IOMMU_HW_INFO_FLAG_INPUT_TYPE                0x1u
+#define IOMMU_HW_INFO_TYPE_NONE                      0x0u
+#define IOMMU_HW_INFO_TYPE_INTEL_VTD                 0x1u
+#define IOMMU_HW_INFO_TYPE_ARM_SMMUV3                0x2u
+#define IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV            0x3u
+#define IOMMU_HW_INFO_TYPE_AMD                       0x4u
+#define IOMMU_HW_CAP_DIRTY_TRACKING                  0x1u
 #define IOMMU_HWPT_ALLOC_NEST_PARENT                 0x1u
 #define IOMMU_HWPT_ALLOC_DIRTY_TRACKING              0x2u
 #define IOMMU_HWPT_FAULT_ID_VALID                    0x4u
@@ -105,6 +127,141 @@ _Static_assert(sizeof(((struct iommu_ioas_alloc *)0)->flags) == 4, "struct iommu
 _Static_assert(offsetof(struct iommu_ioas_alloc, out_ioas_id) == 8, "struct iommu_ioas_alloc: offset of out_ioas_id");
 _Static_assert(sizeof(((struct iommu_ioas_alloc *)0)->out_ioas_id) == 4, "struct iommu_ioas_alloc: size of out_ioas_id");
 
+/* 24 bytes; the kernel needs at least 24 (offsetofend of the last mandatory field) */
+struct iommu_ioas_allow_iovas {
+	uint32_t size;
+	uint32_t ioas_id;
+	uint32_t num_iovas;
+	uint32_t __reserved;
+	uint64_t allowed_iovas;
+};
+_Static_assert(sizeof(struct iommu_ioas_allow_iovas) == 24, "struct iommu_ioas_allow_iovas: size");
+_Static_assert(offsetof(struct iommu_ioas_allow_iovas, size) == 0, "struct iommu_ioas_allow_iovas: offset of size");
+_Static_assert(sizeof(((struct iommu_ioas_allow_iovas *)0)->size) == 4, "struct iommu_ioas_allow_iovas: size of size");
+_Static_assert(offsetof(struct iommu_ioas_allow_iovas, ioas_id) == 4, "struct iommu_ioas_allow_iovas: offset of ioas_id");
+_Static_assert(sizeof(((struct iommu_ioas_allow_iovas *)0)->ioas_id) == 4, "struct iommu_ioas_allow_iovas: size of ioas_id");
+_Static_assert(offsetof(struct iommu_ioas_allow_iovas, num_iovas) == 8, "struct iommu_ioas_allow_iovas: offset of num_iovas");
+_Static_assert(sizeof(((struct iommu_ioas_allow_iovas *)0)->num_iovas) == 4, "struct iommu_ioas_allow_iovas: size of num_iovas");
+_Static_assert(offsetof(struct iommu_ioas_allow_iovas, __reserved) == 12, "struct iommu_ioas_allow_iovas: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_ioas_allow_iovas *)0)->__reserved) == 4, "struct iommu_ioas_allow_iovas: size of __reserved");
+_Static_assert(offsetof(struct iommu_ioas_allow_iovas, allowed_iovas) == 16, "struct iommu_ioas_allow_iovas: offset of allowed_iovas");
+_Static_assert(sizeof(((struct iommu_ioas_allow_iovas *)0)->allowed_iovas) == 8, "struct iommu_ioas_allow_iovas: size of allowed_iovas");
+
+/* 40 bytes; the kernel needs at least 40 (offsetofend of the last mandatory field) */
+struct iommu_ioas_copy {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t dst_ioas_id;
+	uint32_t src_ioas_id;
+	uint64_t length;
+	uint64_t dst_iova;
+	uint64_t src_iova;
+};
+_Static_assert(sizeof(struct iommu_ioas_copy) == 40, "struct iommu_ioas_copy: size");
+_Static_assert(offsetof(struct iommu_ioas_copy, size) == 0, "struct iommu_ioas_copy: offset of size");
+_Static_assert(sizeof(((struct iommu_ioas_copy *)0)->size) == 4, "struct iommu_ioas_copy: size of size");
+_Static_assert(offsetof(struct iommu_ioas_copy, flags) == 4, "struct iommu_ioas_copy: offset of flags");
+_Static_assert(sizeof(((struct iommu_ioas_copy *)0)->flags) == 4, "struct iommu_ioas_copy: size of flags");
+_Static_assert(offsetof(struct iommu_ioas_copy, dst_ioas_id) == 8, "struct iommu_ioas_copy: offset of dst_ioas_id");
+_Static_assert(sizeof(((struct iommu_ioas_copy *)0)->dst_ioas_id) == 4, "struct iommu_ioas_copy: size of dst_ioas_id");
+_Static_assert(offsetof(struct iommu_ioas_copy, src_ioas_id) == 12, "struct iommu_ioas_copy: offset of src_ioas_id");
+_Static_assert(sizeof(((struct iommu_ioas_copy *)0)->src_ioas_id) == 4, "struct iommu_ioas_copy: size of src_ioas_id");
+_Static_assert(offsetof(struct iommu_ioas_copy, length) == 16, "struct iommu_ioas_copy: offset of length");
+_Static_assert(sizeof(((struct iommu_ioas_copy *)0)->length) == 8, "struct iommu_ioas_copy: size of length");
+_Static_assert(offsetof(struct iommu_ioas_copy, dst_iova) == 24, "struct iommu_ioas_copy: offset of dst_iova");
+_Static_assert(sizeof(((struct iommu_ioas_copy *)0)->dst_iova) == 8, "struct iommu_ioas_copy: size of dst_iova");
+_Static_assert(offsetof(struct iommu_ioas_copy, src_iova) == 32, "struct iommu_ioas_copy: offset of src_iova");
+_Static_assert(sizeof(((struct iommu_ioas_copy *)0)->src_iova) == 8, "struct iommu_ioas_copy: size of src_iova");
+
+/* 32 bytes; the kernel needs at least 32 (offsetofend of the last mandatory field) */
+struct iommu_ioas_iova_ranges {
+	uint32_t size;
+	uint32_t ioas_id;
+	uint32_t num_iovas;
+	uint32_t __reserved;
+	uint64_t allowed_iovas;
+	uint64_t out_iova_alignment;
+};
+_Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "struct iommu_ioas_iova_ranges: size");
+_Static_assert(offsetof(struct iommu_ioas_iova_ranges, size) == 0, "struct iommu_ioas_iova_ranges: offset of size");
+_Static_assert(sizeof(((struct iommu_ioas_iova_ranges *)0)->size) == 4, "struct iommu_ioas_iova_ranges: size of size");
+_Static_assert(offsetof(struct iommu_ioas_iova_ranges, ioas_id) == 4, "struct iommu_ioas_iova_ranges: offset of ioas_id");
+_Static_assert(sizeof(((struct iommu_ioas_iova_ranges *)0)->ioas_id) == 4, "struct iommu_ioas_iova_ranges: size of ioas_id");
+_Static_assert(offsetof(struct iommu_ioas_iova_ranges, num_iovas) == 8, "struct iommu_ioas_iova_ranges: offset of num_iovas");
+_Static_assert(sizeof(((struct iommu_ioas_iova_ranges *)0)->num_iovas) == 4, "struct iommu_ioas_iova_ranges: size of num_iovas");
+_Static_assert(offsetof(struct iommu_ioas_iova_ranges, __reserved) == 12, "struct iommu_ioas_iova_ranges: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_ioas_iova_ranges *)0)->__reserved) == 4, "struct iommu_ioas_iova_ranges: size of __reserved");
+_Static_assert(offsetof(struct iommu_ioas_iova_ranges, allowed_iovas) == 16, "struct iommu_ioas_iova_ranges: offset of allowed_iovas");
+_Static_assert(sizeof(((struct iommu_ioas_iova_ranges *)0)->allowed_iovas) == 8, "struct iommu_ioas_iova_ranges: size of allowed_iovas");
+_Static_assert(offsetof(struct iommu_ioas_iova_ranges, out_iova_alignment) == 24, "struct iommu_ioas_iova_ranges: offset of out_iova_alignment");
+_Static_assert(sizeof(((struct iommu_ioas_iova_ranges *)0)->out_iova_alignment) == 8, "struct iommu_ioas_iova_ranges: size of out_iova_alignment");
+
+/* 40 bytes; the kernel needs at least 40 (offsetofend of the last mandatory field) */
+struct iommu_ioas_map {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t ioas_id;
+	uint32_t __reserved;
+	uint64_t user_va;
+	uint64_t length;
+	uint64_t iova;
+};
+_Static_assert(sizeof(struct iommu_ioas_map) == 40, "struct iommu_ioas_map: size");
+_Static_assert(offsetof(struct iommu_ioas_map, size) == 0, "struct iommu_ioas_map: offset of size");
+_Static_assert(sizeof(((struct iommu_ioas_map *)0)->size) == 4, "struct iommu_ioas_map: size of size");
+_Static_assert(offsetof(struct iommu_ioas_map, flags) == 4, "struct iommu_ioas_map: offset of flags");
+_Static_assert(sizeof(((struct iommu_ioas_map *)0)->flags) == 4, "struct iommu_ioas_map: size of flags");
+_Static_assert(offsetof(struct iommu_ioas_map, ioas_id) == 8, "struct iommu_ioas_map: offset of ioas_id");
+_Static_assert(sizeof(((struct iommu_ioas_map *)0)->ioas_id) == 4, "struct iommu_ioas_map: size of ioas_id");
+_Static_assert(offsetof(struct iommu_ioas_map, __reserved) == 12, "struct iommu_ioas_map: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_ioas_map *)0)->__reserved) == 4, "struct iommu_ioas_map: size of __reserved");
+_Static_assert(offsetof(struct iommu_ioas_map, user_va) == 16, "struct iommu_ioas_map: offset of user_va");
+_Static_assert(sizeof(((struct iommu_ioas_map *)0)->user_va) == 8, "struct iommu_ioas_map: size of user_va");
+_Static_assert(offsetof(struct iommu_ioas_map, length) == 24, "struct iommu_ioas_map: offset of length");
+_Static_assert(sizeof(((struct iommu_ioas_map *)0)->length) == 8, "struct iommu_ioas_map: size of length");
+_Static_assert(offsetof(struct iommu_ioas_map, iova) == 32, "struct iommu_ioas_map: offset of iova");
+_Static_assert(sizeof(((struct iommu_ioas_map *)0)->iova) == 8, "struct iommu_ioas_map: size of iova");
+
+/* 24 bytes; the kernel needs at least 24 (offsetofend of the last mandatory field) */
+struct iommu_ioas_unmap {
+	uint32_t size;
+	uint32_t ioas_id;
+	uint64_t iova;
+	uint64_t length;
+};
+_Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "struct iommu_ioas_unmap: size");
+_Static_assert(offsetof(struct iommu_ioas_unmap, size) == 0, "struct iommu_ioas_unmap: offset of size");
+_Static_assert(sizeof(((struct iommu_ioas_unmap *)0)->size) == 4, "struct iommu_ioas_unmap: size of size");
+_Static_assert(offsetof(struct iommu_ioas_unmap, ioas_id) == 4, "struct iommu_ioas_unmap: offset of ioas_id");
+_Static_assert(sizeof(((struct iommu_ioas_unmap *)0)->ioas_id) == 4, "struct iommu_ioas_unmap: size of ioas_id");
+_Static_assert(offsetof(struct iommu_ioas_unmap, iova) == 8, "struct iommu_ioas_unmap: offset of iova");
+_Static_assert(sizeof(((struct iommu_ioas_unmap *)0)->iova) == 8, "struct iommu_ioas_unmap: size of iova");
+_Static_assert(offsetof(struct iommu_ioas_unmap, length) == 16, "struct iommu_ioas_unmap: offset of length");
+_Static_assert(sizeof(((struct iommu_ioas_unmap *)0)->length) == 8, "struct iommu_ioas_unmap: size of length");
+
+/* 24 bytes; the kernel needs at least 24 (offsetofend of the last mandatory field) */
+struct iommu_option {
+	uint32_t size;
+	uint32_t option_id;
+	uint16_t op;
+	uint16_t __reserved;
+	uint32_t object_id;
+	uint64_t val64;
+};
+_Static_assert(sizeof(struct iommu_option) == 24, "struct iommu_option: size");
+_Static_assert(offsetof(struct iommu_option, size) == 0, "struct iommu_option: offset of size");
+_Static_assert(sizeof(((struct iommu_option *)0)->size) == 4, "struct iommu_option: size of size");
+_Static_assert(offsetof(struct iommu_option, option_id) == 4, "struct iommu_option: offset of option_id");
+_Static_assert(sizeof(((struct iommu_option *)0)->option_id) == 4, "struct iommu_option: size of option_id");
+_Static_assert(offsetof(struct iommu_option, op) == 8, "struct iommu_option: offset of op");
+_Static_assert(sizeof(((struct iommu_option *)0)->op) == 2, "struct iommu_option: size of op");
+_Static_assert(offsetof(struct iommu_option, __reserved) == 10, "struct iommu_option: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_option *)0)->__reserved) == 2, "struct iommu_option: size of __reserved");
+_Static_assert(offsetof(struct iommu_option, object_id) == 12, "struct iommu_option: offset of object_id");
+_Static_assert(sizeof(((struct iommu_option *)0)->object_id) == 4, "struct iommu_option: size of object_id");
+_Static_assert(offsetof(struct iommu_option, val64) == 16, "struct iommu_option: offset of val64");
+_Static_assert(sizeof(((struct iommu_option *)0)->val64) == 8, "struct iommu_option: size of val64");
+
 /* 48 bytes; the kernel needs at least 24 (offsetofend of the last mandatory field) */
 struct iommu_hwpt_alloc {
 	uint32_t size;
@@ -142,6 +299,70 @@ _Static_assert(offsetof(struct iommu_hwpt_alloc, fault_id) == 40, "struct iommu_
 _Static_assert(sizeof(((struct iommu_hwpt_alloc *)0)->fault_id) == 4, "struct iommu_hwpt_alloc: size of fault_id");
 _Static_assert(offsetof(struct iommu_hwpt_alloc, __reserved2) == 44, "struct iommu_hwpt_alloc: offset of __reserved2");
 _Static_assert(sizeof(((struct iommu_hwpt_alloc *)0)->__reserved2) == 4, "struct iommu_hwpt_alloc: size of __reserved2");
+
+/* 40 bytes; the kernel needs at least 32 (offsetofend of the last mandatory field) */
+struct iommu_hw_info {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t dev_id;
+	uint32_t data_len;
+	uint64_t data_uptr;
+	uint32_t out_data_type;
+	uint8_t out_max_pasid_log2;
+	uint8_t __reserved;
+	uint8_t __reserved1;
+	uint8_t __reserved2;
+	uint64_t out_capabilities;
+};
+_Static_assert(sizeof(struct iommu_hw_info) == 40, "struct iommu_hw_info: size");
+_Static_assert(offsetof(struct iommu_hw_info, size) == 0, "struct iommu_hw_info: offset of size");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->size) == 4, "struct iommu_hw_info: size of size");
+_Static_assert(offsetof(struct iommu_hw_info, flags) == 4, "struct iommu_hw_info: offset of flags");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->flags) == 4, "struct iommu_hw_info: size of flags");
+_Static_assert(offsetof(struct iommu_hw_info, dev_id) == 8, "struct iommu_hw_info: offset of dev_id");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->dev_id) == 4, "struct iommu_hw_info: size of dev_id");
+_Static_assert(offsetof(struct iommu_hw_info, data_len) == 12, "struct iommu_hw_info: offset of data_len");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->data_len) == 4, "struct iommu_hw_info: size of data_len");
+_Static_assert(offsetof(struct iommu_hw_info, data_uptr) == 16, "struct iommu_hw_info: offset of data_uptr");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->data_uptr) == 8, "struct iommu_hw_info: size of data_uptr");
+_Static_assert(offsetof(struct iommu_hw_info, out_data_type) == 24, "struct iommu_hw_info: offset of out_data_type");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->out_data_type) == 4, "struct iommu_hw_info: size of out_data_type");
+_Static_assert(offsetof(struct iommu_hw_info, out_max_pasid_log2) == 28, "struct iommu_hw_info: offset of out_max_pasid_log2");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->out_max_pasid_log2) == 1, "struct iommu_hw_info: size of out_max_pasid_log2");
+_Static_assert(offsetof(struct iommu_hw_info, __reserved) == 29, "struct iommu_hw_info: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->__reserved) == 1, "struct iommu_hw_info: size of __reserved");
+_Static_assert(offsetof(struct iommu_hw_info, __reserved1) == 30, "struct iommu_hw_info: offset of __reserved1");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->__reserved1) == 1, "struct iommu_hw_info: size of __reserved1");
+_Static_assert(offsetof(struct iommu_hw_info, __reserved2) == 31, "struct iommu_hw_info: offset of __reserved2");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->__reserved2) == 1, "struct iommu_hw_info: size of __reserved2");
+_Static_assert(offsetof(struct iommu_hw_info, out_capabilities) == 32, "struct iommu_hw_info: offset of out_capabilities");
+_Static_assert(sizeof(((struct iommu_hw_info *)0)->out_capabilities) == 8, "struct iommu_hw_info: size of out_capabilities");
+
+/* 40 bytes; the kernel needs at least 40 (offsetofend of the last mandatory field) */
+struct iommu_ioas_map_file {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t ioas_id;
+	uint32_t fd;
+	uint64_t start;
+	uint64_t length;
+	uint64_t iova;
+};
+_Static_assert(sizeof(struct iommu_ioas_map_file) == 40, "struct iommu_ioas_map_file: size");
+_Static_assert(offsetof(struct iommu_ioas_map_file, size) == 0, "struct iommu_ioas_map_file: offset of size");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->size) == 4, "struct iommu_ioas_map_file: size of size");
+_Static_assert(offsetof(struct iommu_ioas_map_file, flags) == 4, "struct iommu_ioas_map_file: offset of flags");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->flags) == 4, "struct iommu_ioas_map_file: size of flags");
+_Static_assert(offsetof(struct iommu_ioas_map_file, ioas_id) == 8, "struct iommu_ioas_map_file: offset of ioas_id");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->ioas_id) == 4, "struct iommu_ioas_map_file: size of ioas_id");
+_Static_assert(offsetof(struct iommu_ioas_map_file, fd) == 12, "struct iommu_ioas_map_file: offset of fd");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->fd) == 4, "struct iommu_ioas_map_file: size of fd");
+_Static_assert(offsetof(struct iommu_ioas_map_file, start) == 16, "struct iommu_ioas_map_file: offset of start");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->start) == 8, "struct iommu_ioas_map_file: size of start");
+_Static_assert(offsetof(struct iommu_ioas_map_file, length) == 24, "struct iommu_ioas_map_file: offset of length");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->length) == 8, "struct iommu_ioas_map_file: size of length");
+_Static_assert(offsetof(struct iommu_ioas_map_file, iova) == 32, "struct iommu_ioas_map_file: offset of iova");
+_Static_assert(sizeof(((struct iommu_ioas_map_file *)0)->iova) == 8, "struct iommu_ioas_map_file: size of iova");
 
 /* 40 bytes; the kernel needs at least 24 (offsetofend of the last mandatory field) */
 struct iommu_viommu_alloc {
@@ -378,6 +599,17 @@ _Static_assert(offsetof(struct iommu_vdevice_tsm_req_scope, req_uptr) == 24, "st
 _Static_assert(sizeof(((struct iommu_vdevice_tsm_req_scope *)0)->req_uptr) == 8, "struct iommu_vdevice_tsm_req_scope: size of req_uptr");
 _Static_assert(offsetof(struct iommu_vdevice_tsm_req_scope, resp_uptr) == 32, "struct iommu_vdevice_tsm_req_scope: offset of resp_uptr");
 _Static_assert(sizeof(((struct iommu_vdevice_tsm_req_scope *)0)->resp_uptr) == 8, "struct iommu_vdevice_tsm_req_scope: size of resp_uptr");
+
+/* 16 bytes; the kernel needs at least 16 (offsetofend of the last mandatory field) */
+struct iommu_iova_range {
+	uint64_t start;
+	uint64_t last;
+};
+_Static_assert(sizeof(struct iommu_iova_range) == 16, "struct iommu_iova_range: size");
+_Static_assert(offsetof(struct iommu_iova_range, start) == 0, "struct iommu_iova_range: offset of start");
+_Static_assert(sizeof(((struct iommu_iova_range *)0)->start) == 8, "struct iommu_iova_range: size of start");
+_Static_assert(offsetof(struct iommu_iova_range, last) == 8, "struct iommu_iova_range: offset of last");
+_Static_assert(sizeof(((struct iommu_iova_range *)0)->last) == 8, "struct iommu_iova_range: size of last");
 
 #ifdef TSMLAB_PROFILE_SCOPE
 #define iommu_vdevice_tsm_req iommu_vdevice_tsm_req_scope

@@ -41,6 +41,20 @@ public static class AbiHeader
         sb.AppendLine();
 
         sb.AppendLine("/* constants */");
+        Define(sb, "IOMMU_IOAS_MAP_FIXED_IOVA", IommuIoasMapFlags.FixedIova);
+        Define(sb, "IOMMU_IOAS_MAP_WRITEABLE", IommuIoasMapFlags.Writeable);
+        Define(sb, "IOMMU_IOAS_MAP_READABLE", IommuIoasMapFlags.Readable);
+        Define(sb, "IOMMU_OPTION_RLIMIT_MODE", IommuOption.RlimitMode);
+        Define(sb, "IOMMU_OPTION_HUGE_PAGES", IommuOption.HugePages);
+        Define(sb, "IOMMU_OPTION_OP_SET", IommuOption.OpSet);
+        Define(sb, "IOMMU_OPTION_OP_GET", IommuOption.OpGet);
+        Define(sb, "IOMMU_HW_INFO_FLAG_INPUT_TYPE", IommuHwInfo.FlagInputType);
+        Define(sb, "IOMMU_HW_INFO_TYPE_NONE", IommuHwInfo.TypeNone);
+        Define(sb, "IOMMU_HW_INFO_TYPE_INTEL_VTD", IommuHwInfo.TypeIntelVtd);
+        Define(sb, "IOMMU_HW_INFO_TYPE_ARM_SMMUV3", IommuHwInfo.TypeArmSmmuV3);
+        Define(sb, "IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV", IommuHwInfo.TypeTegra241Cmdqv);
+        Define(sb, "IOMMU_HW_INFO_TYPE_AMD", IommuHwInfo.TypeAmd);
+        Define(sb, "IOMMU_HW_CAP_DIRTY_TRACKING", IommuHwInfo.CapDirtyTracking);
         Define(sb, "IOMMU_HWPT_ALLOC_NEST_PARENT", IommuHwptAlloc.FlagNestParent);
         Define(sb, "IOMMU_HWPT_ALLOC_DIRTY_TRACKING", IommuHwptAlloc.FlagDirtyTracking);
         Define(sb, "IOMMU_HWPT_FAULT_ID_VALID", IommuHwptAlloc.FlagFaultIdValid);
@@ -119,6 +133,8 @@ public static class AbiHeader
                     : i.Struct.Name;
                 if (seen.Add(name)) yield return (name, i.Struct);
             }
+        // Array elements the ioctls point at.
+        yield return (IommuIovaRange.Layout.Name, IommuIovaRange.Layout);
     }
 
     private static void Define(StringBuilder sb, string name, ulong value) =>

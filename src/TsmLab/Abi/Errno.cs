@@ -25,8 +25,11 @@ public enum Errno
     ENOSPC = 28,
     ERANGE = 34,
     ENODATA = 61,
+    EOVERFLOW = 75,
     EBADFD = 77,
+    EMSGSIZE = 90,
     EOPNOTSUPP = 95,
+    EADDRINUSE = 98,
 }
 
 /// <summary>Names for errno values, without allocating on the hot path.</summary>

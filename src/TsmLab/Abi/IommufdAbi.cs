@@ -14,7 +14,15 @@ public static class IommufdIoctl
 
     public const uint Destroy = 0x3B80;          // IOMMUFD_CMD_DESTROY
     public const uint IoasAlloc = 0x3B81;        // IOMMUFD_CMD_IOAS_ALLOC
+    public const uint IoasAllowIovas = 0x3B82;   // IOMMUFD_CMD_IOAS_ALLOW_IOVAS
+    public const uint IoasCopy = 0x3B83;         // IOMMUFD_CMD_IOAS_COPY
+    public const uint IoasIovaRanges = 0x3B84;   // IOMMUFD_CMD_IOAS_IOVA_RANGES
+    public const uint IoasMap = 0x3B85;          // IOMMUFD_CMD_IOAS_MAP
+    public const uint IoasUnmap = 0x3B86;        // IOMMUFD_CMD_IOAS_UNMAP
+    public const uint Option = 0x3B87;           // IOMMUFD_CMD_OPTION
     public const uint HwptAlloc = 0x3B89;        // IOMMUFD_CMD_HWPT_ALLOC
+    public const uint GetHwInfo = 0x3B8A;        // IOMMUFD_CMD_GET_HW_INFO
+    public const uint IoasMapFile = 0x3B8F;      // IOMMUFD_CMD_IOAS_MAP_FILE (6.13)
     public const uint ViommuAlloc = 0x3B90;      // IOMMUFD_CMD_VIOMMU_ALLOC
     public const uint VdeviceAlloc = 0x3B91;     // IOMMUFD_CMD_VDEVICE_ALLOC
     public const uint VdeviceTsmOp = 0x3B95;     // IOMMUFD_CMD_VDEVICE_TSM_OP (K1, K2, K5)

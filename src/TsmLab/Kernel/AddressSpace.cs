@@ -220,6 +220,10 @@ public sealed class AddressSpace : IUserMemory
         }
     }
 
+    /// <summary>pin_user_pages as a check: 0, or -EFAULT for an unmapped page or one without the access.</summary>
+    public int CheckPinnable(ulong addr, ulong length, bool write) =>
+        IsAccessible(addr, length, write ? Prot.Write : Prot.Read) ? 0 : Errno.EFAULT.Neg();
+
     private static bool InUserRange(ulong addr, ulong len) => len <= UserTop && addr <= UserTop - len;
 
     /// <summary>The pages [first, end) of a byte range inside TASK_SIZE; false beyond it.</summary>

@@ -50,6 +50,8 @@ public sealed class HostKernel
     }
     public TsmCore Tsm { get; }
     public Sysfs Sysfs { get; }
+    /// <summary>The locked-memory count of the one user the model's processes run as.</summary>
+    public UserLockedMemory UserLockedMemory { get; } = new();
     public IReadOnlyList<PciFunction> Functions => functions;
     public IReadOnlyList<VfioDevice> VfioDevices => vfioDevices;
     /// <summary>Open iommufd contexts.</summary>

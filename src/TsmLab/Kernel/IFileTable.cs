@@ -13,4 +13,10 @@ public interface IFileTable
 
     /// <summary>Installs a file the caller holds a reference to (the reference moves to the table): the new fd, or -errno.</summary>
     int Install(KernelFile file);
+
+    /// <summary>
+    /// IOMMU_IOAS_MAP_FILE on a real file outside the model: a pin source over it from
+    /// <paramref name="startDown"/> (holding the file until disposed), or null when the fd is not open.
+    /// </summary>
+    Iommufd.IPinSource? FilePinSource(int fd, ulong startDown) => null;
 }

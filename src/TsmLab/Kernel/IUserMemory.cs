@@ -16,4 +16,11 @@ public interface IUserMemory
 
     /// <summary>get_user of a u32: 0, or -EFAULT.</summary>
     int GetUser32(ulong addr, out uint value);
+
+    /// <summary>
+    /// Whether <c>pin_user_pages(FOLL_LONGTERM)</c> of [addr, addr + length) would succeed: 0 when
+    /// every page is mapped readable (and writable when <paramref name="write"/>, FOLL_WRITE), else
+    /// -EFAULT. Used by iommufd when it pins a mapping into an IOMMU domain.
+    /// </summary>
+    int CheckPinnable(ulong addr, ulong length, bool write);
 }

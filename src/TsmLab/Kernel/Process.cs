@@ -39,6 +39,9 @@ public sealed class Process
     public int Pid { get; }
     public AddressSpace Memory { get; } = new();
 
+    /// <summary>RLIMIT_MEMLOCK, the capabilities that matter to pinning, and the mm's pin counts.</summary>
+    public ProcessLimits Limits { get; } = new();
+
     /// <summary>The memory the kernel side copies through: <see cref="Memory"/>, or a real program's under <c>tsmlab run</c>.</summary>
     public IUserMemory UserMemory => foreignMemory ?? Memory;
 
@@ -141,6 +144,9 @@ public sealed class Process
         }
         return open;
     }
+
+    /// <summary>Under <c>tsmlab run</c>: a pin source over a real file of the program (IOAS_MAP_FILE), or null.</summary>
+    internal Iommufd.IPinSource? ForeignFilePinSource(int fd, ulong startDown) => foreignFiles?.FilePinSource(fd, startDown);
 
     private KernelFile? Lookup(int fd) => foreignFiles is not null ? foreignFiles.Lookup(fd) : fd >= FirstFreeFd && fd < files.Count ? files[fd] : null;
 }

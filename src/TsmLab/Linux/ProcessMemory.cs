@@ -40,6 +40,36 @@ public sealed unsafe class ProcessMemory : IUserMemory
         return rc;
     }
 
+    /// <summary>
+    /// pin_user_pages as a check, from the target's <c>/proc/TID/maps</c>: 0 when the mappings cover
+    /// the range without a hole and each has 'r' (and 'w' for a writable pin), else -EFAULT.
+    /// </summary>
+    public int CheckPinnable(ulong addr, ulong length, bool write)
+    {
+        if (length == 0) return 0;
+        if (!InUserRange(addr, length)) return Errno.EFAULT.Neg();
+        ulong end = addr + length, next = addr;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{Tid}/maps"))
+            {
+                int dash = line.IndexOf('-'), space = line.IndexOf(' ');
+                if (dash < 0 || space < dash || line.Length < space + 3) continue;
+                ulong lo = ulong.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber);
+                ulong hi = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber);
+                if (hi <= next) continue;
+                if (lo > next) break;
+                if (line[space + 1] != 'r' || (write && line[space + 2] != 'w')) break;
+                next = hi;
+                if (next >= end) return 0;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        catch (FormatException) { }
+        return Errno.EFAULT.Neg();
+    }
+
     private int Transfer(int nr, byte* local, ulong remote, int length)
     {
         // struct iovec { void *iov_base; size_t iov_len; } for each side.

@@ -18,6 +18,8 @@ internal static class SysNr
     public const int Access = 21;
     public const int Getpid = 39;
     public const int Getppid = 110;
+    public const int Fstatfs = 138;
+    public const int Prlimit64 = 302;
     public const int Shutdown = 48;
     public const int Socketpair = 53;
     public const int Execve = 59;

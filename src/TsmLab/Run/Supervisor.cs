@@ -49,6 +49,7 @@ internal sealed unsafe class Supervisor : IListenerServer
         this.error = error;
         files = new TargetFiles(listener);
         process = new Process(kernel, pid, memory, files);
+        process.Limits.Real = new RealCredentials(pid);
     }
 
     public RunStatistics Statistics { get; } = new();

@@ -130,6 +130,20 @@ internal sealed class TargetFiles : IFileTable, IDisposable
         pidfds.Clear();
     }
 
+    /// <summary>
+    /// IOMMU_IOAS_MAP_FILE on one of the program's real files (its memfd): a copy of the fd taken
+    /// with pidfd_getfd, kept open while the pages exist, as the kernel's get_file. Null for the
+    /// model's own files, a closed fd, or where pidfd_getfd is unavailable.
+    /// </summary>
+    public Kernel.Iommufd.IPinSource? FilePinSource(int fd, ulong startDown)
+    {
+        if (Ours(fd) is not null || pidfdsUnavailable) return null;
+        int pidfd = PidfdOf(tid);
+        if (pidfd < 0) return null;
+        long copy = Sys.Call(SysNr.PidfdGetfd, pidfd, fd, 0);
+        return copy < 0 ? null : new RealFilePinSource((int)copy, startDown);
+    }
+
     /// <summary>KVM's anon-inode fds (VM, device) are created O_CLOEXEC, as kvm_main.c does.</summary>
     public int Install(KernelFile file)
     {

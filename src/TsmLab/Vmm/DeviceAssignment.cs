@@ -13,19 +13,31 @@ public sealed record AssignmentPlan(string VfioPath, ulong VmType, uint ViommuTy
 
 /// <summary>
 /// The VMM's device-assignment sequence in the order OpenVMM's design note gives (linux-uapi.md
-/// §4): KVM VM, KVM VFIO device, VFIO cdev, KVM_DEV_VFIO_FILE_ADD, iommufd bind, IOAS,
-/// nest-parent HWPT, vIOMMU, vDevice, attach, then TSM_INFO (discovery) and TSM_OP BIND. It
-/// stops at the first failing call; every call is recorded with its result.
+/// §4): KVM VM, KVM VFIO device, VFIO cdev, KVM_DEV_VFIO_FILE_ADD, iommufd bind, IOAS, guest RAM
+/// mapped into the IOAS (IOMMU_IOAS_MAP at IOVA = GPA, as QEMU's memory listener maps every RAM
+/// section before the device can DMA), nest-parent HWPT (which pins that RAM), vIOMMU, vDevice,
+/// attach, then TSM_INFO (discovery) and TSM_OP BIND. It stops at the first failing call; every
+/// call is recorded with its result.
 /// </summary>
 public sealed class DeviceAssignment
 {
+    /// <summary>What libvirt grants QEMU beyond guest RAM for VFIO's pinned memory (1 GiB).</summary>
+    public const ulong MemlockHeadroom = 1ul << 30;
+
     private readonly List<AssignmentStep> steps = new();
 
-    public DeviceAssignment(Process process, AssignmentPlan plan)
+    /// <param name="process">The VMM.</param>
+    /// <param name="plan">What to assign.</param>
+    /// <param name="ram">The guest's RAM, mapped into the IOAS before the device is assigned; none leaves the IOAS empty.</param>
+    public DeviceAssignment(Process process, AssignmentPlan plan, GuestRam? ram = null)
     {
         Plan = plan;
+        Ram = ram;
         Calls = new IommufdCalls(process, new ScratchMemory(process));
     }
+
+    /// <summary>The guest RAM the sequence maps, if any.</summary>
+    public GuestRam? Ram { get; }
 
     public AssignmentPlan Plan { get; }
     public IommufdCalls Calls { get; }
@@ -60,11 +72,27 @@ public sealed class DeviceAssignment
         uint id = 0;
         if (!Step("bind VFIO to iommufd", "VFIO_DEVICE_BIND_IOMMUFD", Calls.BindIommufd(VfioFd, IommuFd, out id), _ => DevId = id, () => $"dev_id={id}")) return false;
         if (!Step("allocate IOAS", "IOMMU_IOAS_ALLOC", Calls.IoasAlloc(IommuFd, out id), _ => IoasId = id, () => $"ioas_id={id}")) return false;
+        if (Ram is not null && !MapGuestRam(Ram)) return false;
         if (!Step("allocate nest-parent HWPT", "IOMMU_HWPT_ALLOC(NEST_PARENT)", Calls.HwptAlloc(IommuFd, DevId, IoasId, IommuHwptAlloc.FlagNestParent, out id), _ => HwptId = id, () => $"hwpt_id={id}")) return false;
         if (!Step("allocate vIOMMU", $"IOMMU_VIOMMU_ALLOC(type={Plan.ViommuType})", Calls.ViommuAlloc(IommuFd, Plan.ViommuType, DevId, HwptId, out id), _ => ViommuId = id, () => $"viommu_id={id}")) return false;
         if (!Step("allocate vDevice", $"IOMMU_VDEVICE_ALLOC(virt_id=0x{Plan.VirtId:x})", Calls.VdeviceAlloc(IommuFd, ViommuId, DevId, Plan.VirtId, out id), _ => VdeviceId = id, () => $"vdevice_id={id}")) return false;
         if (!Step("attach to HWPT", "VFIO_DEVICE_ATTACH_IOMMUFD_PT", Calls.AttachPt(VfioFd, HwptId, out id), _ => { }, () => $"pt_id={id}")) return false;
         return Discover();
+    }
+
+    /// <summary>
+    /// IOMMU_IOAS_MAP of guest RAM at IOVA = GPA 0, readable and writable. The VMM's launcher
+    /// first raises RLIMIT_MEMLOCK to RAM + 1 GiB, as libvirt does for QEMU with a VFIO device
+    /// (the pin happens when the HWPT joins the IOAS).
+    /// </summary>
+    private bool MapGuestRam(GuestRam ram)
+    {
+        var limits = Calls.Process.Limits;
+        if (limits.MemlockLimit < ram.Size + MemlockHeadroom) limits.MemlockLimit = ram.Size + MemlockHeadroom;
+        ulong iova = 0;
+        return Step("map guest RAM", "IOMMU_IOAS_MAP(FIXED_IOVA|READABLE|WRITEABLE)",
+            Calls.IoasMap(IommuFd, IoasId, ram.HvaBase, ram.Size, IommuIoasMapFlags.FixedIova | IommuIoasMapFlags.Readable | IommuIoasMapFlags.Writeable, ref iova),
+            null, () => $"iova=0x{iova:x} length=0x{ram.Size:x}");
     }
 
     /// <summary>IOMMU_VDEVICE_TSM_INFO: which TSM backs the vDevice and what it serves.</summary>

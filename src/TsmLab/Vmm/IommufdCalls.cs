@@ -87,6 +87,38 @@ public sealed class IommufdCalls(Process process, ScratchMemory scratch)
             BinaryPrimitives.WriteUInt64LittleEndian(s[IommuVdeviceAlloc.VirtId..], virtId);
         }, IommuVdeviceAlloc.OutVdeviceId, out vdeviceId);
 
+    /// <summary>IOMMU_IOAS_MAP of [userVa, userVa + length): at <paramref name="iova"/> with FIXED_IOVA in <paramref name="flags"/>, else where the kernel chooses (returned).</summary>
+    public long IoasMap(int iommuFd, uint ioasId, ulong userVa, ulong length, uint flags, ref ulong iova)
+    {
+        Span<byte> s = stackalloc byte[IommuIoasMap.SizeOf];
+        s.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(s[IommuIoasMap.Size..], IommuIoasMap.SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[IommuIoasMap.Flags..], flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[IommuIoasMap.IoasId..], ioasId);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[IommuIoasMap.UserVa..], userVa);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[IommuIoasMap.Length..], length);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[IommuIoasMap.Iova..], iova);
+        ulong a = scratch.Put(s);
+        long rc = process.Ioctl(iommuFd, IommufdIoctl.IoasMap, a);
+        if (rc == 0) iova = BinaryPrimitives.ReadUInt64LittleEndian(scratch.Read(a, IommuIoasMap.SizeOf).AsSpan(IommuIoasMap.Iova));
+        return rc;
+    }
+
+    /// <summary>IOMMU_IOAS_UNMAP; <paramref name="unmapped"/> gets the bytes the kernel unmapped.</summary>
+    public long IoasUnmap(int iommuFd, uint ioasId, ulong iova, ulong length, out ulong unmapped)
+    {
+        Span<byte> s = stackalloc byte[IommuIoasUnmap.SizeOf];
+        s.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(s[IommuIoasUnmap.Size..], IommuIoasUnmap.SizeOf);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[IommuIoasUnmap.IoasId..], ioasId);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[IommuIoasUnmap.Iova..], iova);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[IommuIoasUnmap.Length..], length);
+        ulong a = scratch.Put(s);
+        long rc = process.Ioctl(iommuFd, IommufdIoctl.IoasUnmap, a);
+        unmapped = rc == 0 ? BinaryPrimitives.ReadUInt64LittleEndian(scratch.Read(a, IommuIoasUnmap.SizeOf).AsSpan(IommuIoasUnmap.Length)) : 0;
+        return rc;
+    }
+
     public long Destroy(int iommuFd, uint id) =>
         Iommufd(iommuFd, IommufdIoctl.Destroy, IommuDestroy.SizeOf, s => BinaryPrimitives.WriteUInt32LittleEndian(s[IommuDestroy.Id..], id), -1, out _);
 

@@ -47,6 +47,23 @@ internal static class NativeRun
 
     public static HostKernel Boot(string host) => HostKernel.Boot(BuiltInHosts.Find(host)!);
 
+    /// <summary>
+    /// True when a program started from here may pin <paramref name="bytes"/>: it has CAP_IPC_LOCK,
+    /// or the hard RLIMIT_MEMLOCK lets it raise its soft limit that far.
+    /// </summary>
+    public static bool CanLockMemory(ulong bytes)
+    {
+        var self = new TsmLab.Linux.RealCredentials(Environment.ProcessId);
+        if (self.Capable(TsmLab.Kernel.IProcessCredentials.CapIpcLock)) return true;
+        foreach (var line in File.ReadLines("/proc/self/limits"))
+            if (line.StartsWith("Max locked memory", StringComparison.Ordinal))
+            {
+                var hard = line[26..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+                return hard == "unlimited" || (ulong.TryParse(hard, out ulong h) && h >= bytes);
+            }
+        return false;
+    }
+
     private static string DoCompile(string source, string extraFlags)
     {
         string root = CliRunner.RepoRoot();

@@ -44,6 +44,22 @@ public sealed class IommufdContext : KernelFile
     internal IommufdIoctlTable Table { get; }
     public override string Name => "/dev/iommu";
 
+    /// <summary>
+    /// IOMMU_OPTION_RLIMIT_MODE (<c>ictx->account_mode</c>): false charges pins to the user
+    /// (default), true to the mapping process's mm. Set only while the context has no objects.
+    /// </summary>
+    public bool AccountPerProcess { get; internal set; }
+
+    /// <summary>The account mode of pages a caller maps (<c>iopt_alloc_pages</c> + <c>iopt_map_user_pages</c>).</summary>
+    internal PinAccountMode AccountModeFor(Process caller) =>
+        caller.Limits.CapIpcLock ? PinAccountMode.None : AccountPerProcess ? PinAccountMode.Mm : PinAccountMode.User;
+
+    /// <summary>True when the id table is empty (RLIMIT_MODE may change only then).</summary>
+    internal bool IsEmpty
+    {
+        get { lock (Gate) return objects.All(o => o is null); }
+    }
+
     /// <summary>The context's object lock (Monitor: waits for short-term users release it).</summary>
     internal object Gate { get; } = new();
 
@@ -216,6 +232,8 @@ public sealed class IommufdContext : KernelFile
         hwptId = 0;
         changed = false;
         HwPagetable? hwpt;
+        var iommu = Kernel.Configuration.Iommu;
+        bool reserved = false;
         switch (GetAny(ptId))
         {
             case null:
@@ -228,7 +246,17 @@ public sealed class IommufdContext : KernelFile
                 if (hwpt is null)
                 {
                     if (idev.Attached is not null) return Errno.EINVAL.Neg();
+                    // iommufd_hwpt_paging_alloc(immediate_attach): the device's reserved regions, then the domain joins the IOAS.
+                    int rc = ioas.Iopt.ReserveRegions(idev, iommu.ReservedRegions);
+                    if (rc < 0) return rc;
                     hwpt = new HwPagetable(ioas, nestParent: false, autoDomain: true, idev.Function.Iommu);
+                    rc = ioas.Iopt.AddDomain(hwpt, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
+                    if (rc < 0)
+                    {
+                        ioas.Iopt.RemoveReserved(idev);
+                        return rc;
+                    }
+                    reserved = true;
                     ioas.Users++;
                     Add(hwpt);
                 }
@@ -241,6 +269,12 @@ public sealed class IommufdContext : KernelFile
             if (!ReferenceEquals(idev.Attached, hwpt)) return Errno.EINVAL.Neg();
             hwptId = hwpt.Id;
             return 0;
+        }
+        if (!reserved)
+        {
+            // iommufd_device_attach_reserved_iova: EADDRINUSE when a region meets a mapping or an allowed range.
+            int rc = hwpt.Ioas.Iopt.ReserveRegions(idev, iommu.ReservedRegions);
+            if (rc < 0) return rc;
         }
         hwpt.Users++;
         idev.Attached = hwpt;
@@ -255,6 +289,7 @@ public sealed class IommufdContext : KernelFile
         {
             var hwpt = idev.Attached!;
             idev.Attached = null;
+            hwpt.Ioas.Iopt.RemoveReserved(idev);
             hwpt.Users--;
             if (hwpt.AutoDomain && hwpt.Users == 1) Abort(hwpt);
         }
@@ -278,7 +313,11 @@ public sealed class IommufdContext : KernelFile
                 viommu.Kvm.Put();
                 break;
             case HwPagetable hwpt:
+                hwpt.Ioas.Iopt.RemoveDomain(hwpt);
                 hwpt.Ioas.Users--;
+                break;
+            case Ioas ioas:
+                ioas.Iopt.UnmapAll(out _);
                 break;
         }
     }

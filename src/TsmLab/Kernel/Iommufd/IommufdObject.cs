@@ -53,6 +53,9 @@ public sealed class IommufdDevice : IommufdObject
 public sealed class Ioas : IommufdObject
 {
     public override IommufdObjectType Type => IommufdObjectType.Ioas;
+
+    /// <summary>Its IOVA space: areas, reservations, allowed ranges, domains.</summary>
+    public IoPagetable Iopt { get; } = new();
 }
 
 /// <summary>A paging HW page table (<c>struct iommufd_hwpt_paging</c>).</summary>

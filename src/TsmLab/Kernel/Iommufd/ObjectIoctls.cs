@@ -25,26 +25,45 @@ internal static class ObjectIoctls
     }
 
     /// <summary>
-    /// IOMMU_HWPT_ALLOC, paging only: flags other than NEST_PARENT or a non-zero __reserved
-    /// EOPNOTSUPP (the modelled IOMMUs have no dirty tracking, IOPF or PASID); a data_type
-    /// without data EINVAL; dev_id not a device ENOENT; pt_id unknown ENOENT; user data (a
-    /// nested HWPT) EOPNOTSUPP; pt_id not an IOAS EINVAL.
+    /// IOMMU_HWPT_ALLOC (hw_pagetable.c <c>iommufd_hwpt_alloc</c> [LI8]): <c>__reserved</c>
+    /// EOPNOTSUPP; data_type NONE with data_len, or a data_type without data_len, EINVAL; dev_id
+    /// not a device ENOENT; pt_id naming nothing EINVAL. An IOAS gives a paging HWPT: a flag other
+    /// than NEST_PARENT (the modelled IOMMUs have no dirty tracking, IOPF or PASID) or user data
+    /// EOPNOTSUPP, then the domain joins the IOAS (<see cref="IoPagetable.AddDomain"/>: EINVAL,
+    /// EADDRINUSE, EFAULT, ENOMEM). A paging HWPT or a vIOMMU as pt_id asks for a nested HWPT:
+    /// EINVAL for a vIOMMU of another IOMMU instance, else EOPNOTSUPP (without data, as Linux; with
+    /// data because TsmLab models no nesting). Anything else EINVAL.
     /// </summary>
     public static int HwptAlloc(ref IommufdUcmd u)
     {
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.Flags..]);
-        if ((flags & ~IommuHwptAlloc.FlagNestParent) != 0 || BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.Reserved..]) != 0)
-            return Errno.EOPNOTSUPP.Neg();
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.Reserved..]) != 0) return Errno.EOPNOTSUPP.Neg();
         uint dataType = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.DataType..]);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.DataLen..]) == 0 && dataType != IommuHwptAlloc.DataNone) return Errno.EINVAL.Neg();
+        uint dataLen = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.DataLen..]);
+        if ((dataType == IommuHwptAlloc.DataNone) != (dataLen == 0)) return Errno.EINVAL.Neg();
         var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
         var pt = u.Context.GetAny(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.PtId..]));
-        if (pt is null) return Errno.ENOENT.Neg();
-        if (dataType != IommuHwptAlloc.DataNone) return Errno.EOPNOTSUPP.Neg();
-        if (pt is not Ioas ioas) return Errno.EINVAL.Neg();
+        switch (pt)
+        {
+            case null:
+                return Errno.EINVAL.Neg();
+            case HwPagetable:
+                return Errno.EOPNOTSUPP.Neg(); // iommufd_hwpt_nested_alloc: no data, or no nesting modelled
+            case Viommu v:
+                return v.Iommu != idev.Function.Iommu ? Errno.EINVAL.Neg() : Errno.EOPNOTSUPP.Neg();
+            case not Ioas:
+                return Errno.EINVAL.Neg();
+        }
+        var ioas = (Ioas)pt;
+        // iommufd_hwpt_paging_alloc, then the driver's domain_alloc_paging_flags (no user data, no dirty tracking/IOPF/PASID).
+        if ((flags & ~IommuHwptAlloc.FlagNestParent) != 0 || dataLen != 0) return Errno.EOPNOTSUPP.Neg();
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT")) return Errno.ENOMEM.Neg();
         var hwpt = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.Function.Iommu);
+        // iopt_table_add_domain: alignment, aperture, and the first domain pins every mapping.
+        var iommu = u.Context.Kernel.Configuration.Iommu;
+        int rc = ioas.Iopt.AddDomain(hwpt, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
+        if (rc < 0) return rc;
         lock (u.Context.Gate)
         {
             ioas.Users++;

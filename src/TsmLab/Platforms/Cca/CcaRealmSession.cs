@@ -58,10 +58,10 @@ public sealed class CcaRealmSession
         kernel = HostKernel.Boot(config ?? CcaHost.Configuration(profile));
         onBoot?.Invoke(kernel);
         var process = kernel.CreateProcess();
-        a = new DeviceAssignment(process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.ArmRealm,
-            IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, GuestAddress));
-        if (!a.Prepare()) return null;
         var ram = new GuestRam(process, GuestRamHva, GuestRamSize);
+        a = new DeviceAssignment(process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.ArmRealm,
+            IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, GuestAddress), ram);
+        if (!a.Prepare()) return null;
         process.Memory.Map(KvmRunHva, AddressSpace.PageSize, Prot.ReadWrite);
         var vmm = new CcaVmm(a.Calls, a.IommuFd, ram, kernel.Configuration.Profile, longCallTicks);
         vmm.AddDevice(GuestAddress.GuestRid, a.VdeviceId);

@@ -30,9 +30,9 @@ public sealed class SevTioSession
         onBoot?.Invoke(Kernel);
         Tsm = (SevTioLinkTsm)Kernel.Tsm.Find(0)!.Platform;
         Process = Kernel.CreateProcess();
-        Assignment = new DeviceAssignment(Process, new AssignmentPlan($"/dev/vfio/devices/vfio{vfio}", KvmVmType.X86SnpVm, IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, GuestAddress));
-        Prepared = Assignment.Prepare();
         Ram = new GuestRam(Process, GuestRamHva, GuestRamSize);
+        Assignment = new DeviceAssignment(Process, new AssignmentPlan($"/dev/vfio/devices/vfio{vfio}", KvmVmType.X86SnpVm, IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, GuestAddress), Ram);
+        Prepared = Assignment.Prepare();
         Vmm = new SevTioVmm(Assignment.Calls, Assignment.IommuFd, Ram);
         // vfio0 is PF0 (BAR0 1 MiB at 0xf0000000, BAR2 16 MiB at 0x4000000000); vfioN the VFs after it.
         Vmm.Attach(GuestAddress.GuestRid, Assignment.VdeviceId,

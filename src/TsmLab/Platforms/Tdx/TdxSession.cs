@@ -32,9 +32,9 @@ public sealed class TdxSession
         if (configFlags is ulong flags) TdRegistry.Of(Kernel).ConfigFlags = flags;
         Tsm = (TdxLinkTsm)Kernel.Tsm.Find(0)!.Platform;
         Process = Kernel.CreateProcess();
-        Assignment = new DeviceAssignment(Process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.X86TdxVm, VtdIommu.ViommuTypeTdx, GuestAddress));
-        Prepared = Assignment.Prepare();
         Ram = new GuestRam(Process, GuestRamHva, GuestRamSize);
+        Assignment = new DeviceAssignment(Process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.X86TdxVm, VtdIommu.ViommuTypeTdx, GuestAddress), Ram);
+        Prepared = Assignment.Prepare();
         Vmm = new TdxVmm(Assignment.Calls, Assignment.IommuFd, Ram, () => Assignment.Info);
         // vfio0 is PF0: BAR0 1 MiB at 0xf0000000, BAR2 16 MiB at 0x4000000000.
         Vmm.Attach(GuestAddress.RequesterId, Assignment.VdeviceId, HostFuncId,

@@ -69,18 +69,36 @@ public class ObjectIoctlTests
     }
 
     [Fact]
-    public void HwptAlloc_UnknownPtId_ReturnsEnoent()
+    public void HwptAlloc_UnknownPtId_ReturnsEinval()
     {
         var r = Rig();
         var s = Struct(48, U32(IommuHwptAlloc.DevId, r.Assignment.DevId), U32(IommuHwptAlloc.PtId, 99));
-        Assert.Equal(Neg(Errno.ENOENT), Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.HwptAlloc, s));
+        Assert.Equal(Neg(Errno.EINVAL), Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.HwptAlloc, s));
+    }
+
+    [Fact]
+    public void HwptAlloc_DataLenWithoutDataType_ReturnsEinval()
+    {
+        var r = Rig();
+        var s = Struct(48, U32(IommuHwptAlloc.DevId, r.Assignment.DevId), U32(IommuHwptAlloc.PtId, r.Assignment.IoasId), U32(IommuHwptAlloc.DataLen, 8));
+        Assert.Equal(Neg(Errno.EINVAL), Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.HwptAlloc, s));
+    }
+
+    [Fact]
+    public void HwptAlloc_NestedOnAHwptOrViommuWithoutData_ReturnsEopnotsupp()
+    {
+        var r = Rig();
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.HwptAlloc,
+            Struct(48, U32(IommuHwptAlloc.DevId, r.Assignment.DevId), U32(IommuHwptAlloc.PtId, r.Assignment.HwptId))));
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.HwptAlloc,
+            Struct(48, U32(IommuHwptAlloc.DevId, r.Assignment.DevId), U32(IommuHwptAlloc.PtId, r.Assignment.ViommuId))));
     }
 
     [Fact]
     public void HwptAlloc_PtIdNotAnIoas_ReturnsEinval()
     {
         var r = Rig();
-        var s = Struct(48, U32(IommuHwptAlloc.DevId, r.Assignment.DevId), U32(IommuHwptAlloc.PtId, r.Assignment.ViommuId));
+        var s = Struct(48, U32(IommuHwptAlloc.DevId, r.Assignment.DevId), U32(IommuHwptAlloc.PtId, r.Assignment.VdeviceId));
         Assert.Equal(Neg(Errno.EINVAL), Ioctl(r.Vmm, r.IommuFd, IommufdIoctl.HwptAlloc, s));
     }
 

@@ -17,8 +17,17 @@ public static class VtdIommu
     /// </summary>
     public const uint ViommuTypeTdx = 4;
 
-    /// <summary>The host IOMMU record of a TDX host.</summary>
-    public static readonly HostIommu IntelVtd = new("intel-vtd", [ViommuTypeTdx]);
+    /// <summary>
+    /// The host IOMMU record of a TDX host: IOMMU_HW_INFO_TYPE_INTEL_VTD (1) with <c>struct
+    /// iommu_hw_info_vtd</c> {flags, __reserved, cap_reg, ecap_reg} (register values a TsmLab
+    /// definition: 48-bit SAGAW/MGAW, nesting and PASID in ECAP) and the x86 MSI window reserved.
+    /// </summary>
+    public static readonly HostIommu IntelVtd = new("intel-vtd", [ViommuTypeTdx])
+    {
+        HwInfoType = 1,
+        HwInfo = [.. HostIommu.Le32(0, 0), .. HostIommu.Le64(0x00D2_0086_C046_2F0Ful, 0x02F0_0000_00F0_50DAul)],
+        ReservedRegions = [HostIommu.X86MsiWindow],
+    };
 
     /// <summary>
     /// The built-in host's DRHDs: the PCIe root complex's unit (TDX mode) and the integrated

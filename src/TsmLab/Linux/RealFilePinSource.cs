@@ -1,0 +1,40 @@
+using TsmLab.Abi;
+using TsmLab.Kernel.Iommufd;
+
+namespace TsmLab.Linux;
+
+/// <summary>
+/// A traced program's real file as IOMMU_IOAS_MAP_FILE's pin source: the supervisor's copy of
+/// the fd (pidfd_getfd). A pin is checked as <c>memfd_pin_folios</c> would answer: EINVAL unless
+/// the file is shmem (fstatfs TMPFS_MAGIC, as a memfd is) or hugetlbfs, and EINVAL for a page at
+/// or past the end of the file (fstat st_size). Disposing closes the copy.
+/// </summary>
+internal sealed unsafe class RealFilePinSource(int fd, ulong startDown) : IPinSource, IDisposable
+{
+    private const long TmpfsMagic = 0x0102_1994;
+    private const long HugetlbfsMagic = 0x9584_58f6;
+    private const int StatSizeOffset = 48;
+
+    private int fd = fd;
+
+    public ulong Base { get; } = startDown;
+
+    public int CheckPinnable(ulong offset, ulong length, bool write)
+    {
+        if (fd < 0) return Errno.EINVAL.Neg();
+        long* statfs = stackalloc long[16];
+        if (Sys.Call(SysNr.Fstatfs, fd, (long)statfs) < 0 || (statfs[0] != TmpfsMagic && statfs[0] != HugetlbfsMagic))
+            return Errno.EINVAL.Neg();
+        byte* st = stackalloc byte[LinuxConst.StatSize];
+        if (Sys.Call(SysNr.Fstat, fd, (long)st) < 0) return Errno.EINVAL.Neg();
+        ulong size = (ulong)*(long*)(st + StatSizeOffset);
+        ulong start = Base + offset;
+        return start <= size && length <= size - start ? 0 : Errno.EINVAL.Neg();
+    }
+
+    public void Dispose()
+    {
+        int f = Interlocked.Exchange(ref fd, -1);
+        if (f >= 0) Sys.Close(f);
+    }
+}
