@@ -291,7 +291,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         const ulong mask = Rmi.Granule - 1;
         if (r.GpaTop <= r.GpaBase || ((r.GpaBase | r.GpaTop | r.PaBase) & mask) != 0 || r.PaBase + (r.GpaTop - r.GpaBase) < r.PaBase)
             return Errno.EINVAL.Neg();
-        var mapped = new List<(ulong Base, ulong Top)>();
+        List<(ulong Base, ulong Top)>? mapped = null;
         ulong ipa = r.GpaBase;
         while (ipa < r.GpaTop)
         {
@@ -307,17 +307,18 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
             ulong pages = (top - ipa) / Rmi.Granule;
             var rc = Call(Rmi.RttDevMap, out ulong done, v.Rd, v.Vdev, ipa, top, Rmi.AddrTypeSingle, Rmi.AddrRangeDesc(pa, pages));
             if (rc != RmiStatus.Success || done != top) return Undo(v, mapped, rc == RmiStatus.Success ? RmiStatus.ErrorInput : rc, ref request);
-            for (ulong p = ipa; p < top; p += Rmi.Granule) v.Mappings[p] = pa + (p - ipa);
-            mapped.Add((ipa, top));
+            for (ulong p = ipa; p < top; p += Rmi.Granule) v.Mappings.Set(p, pa + (p - ipa));
+            (mapped ??= []).Add((ipa, top));
             ipa = top;
         }
-        request.StateChanged = mapped.Count > 0;
+        request.StateChanged = mapped is not null;
         return request.NoResponse();
     }
 
-    private int Undo(HostVdev v, List<(ulong Base, ulong Top)> mapped, RmiStatus rc, ref TsmGuestRequest request)
+    private int Undo(HostVdev v, List<(ulong Base, ulong Top)>? mapped, RmiStatus rc, ref TsmGuestRequest request)
     {
-        foreach (var (b, t) in mapped) Unmap(v, b, t);
+        if (mapped is not null)
+            foreach (var (b, t) in mapped) Unmap(v, b, t);
         request.TsmCode = (ulong)rc;
         return Errno.EINVAL.Neg();
     }
@@ -362,7 +363,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     private void Teardown(HostVdev v)
     {
-        if (v.Mappings.Count > 0) Unmap(v, v.Mappings.Keys.Min(), v.Mappings.Keys.Max() + Rmi.Granule);
+        if (v.Mappings.TryGetBounds(out ulong lowest, out ulong highest)) Unmap(v, lowest, highest + Rmi.Granule);
         v.Mappings.Clear();
         if (StateOf(v) is VdevState.Locked or VdevState.Started or VdevState.Error
             && (Call(Rmi.VdevUnlock, v.Rd, v.Pdev.Pdev, v.Vdev) != RmiStatus.Success
@@ -400,11 +401,11 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     // Fault point FirmwareCall (docs/reliability.md): the SMC is not made and the RMM answers busy.
     private RmiStatus Call(ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) =>
-        Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
+        Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
     private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, ulong a6 = 0)
     {
         x1 = 0;
-        return Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
+        return Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
     }
 
     // ---- DOE relay for the RMM ----

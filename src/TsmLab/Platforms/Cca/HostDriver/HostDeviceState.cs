@@ -24,5 +24,5 @@ internal sealed class HostVdev(HostPdev pdev, ulong rd, ulong vdev)
     public ulong Vdev { get; } = vdev;
     public Dictionary<CacheObject, byte[]> Objects { get; } = new();
     /// <summary>IPA page to PA of every RTT_DEV_MAP this TDI made.</summary>
-    public Dictionary<ulong, ulong> Mappings { get; } = new();
+    public Hardware.SparsePageMap<ulong> Mappings { get; } = new();
 }

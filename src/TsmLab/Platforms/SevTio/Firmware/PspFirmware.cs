@@ -73,7 +73,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// </summary>
     public PspStatus Command(PspCommandId id, Span<byte> buffer)
     {
-        if (Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"PSP {id}")) return PspStatus.SpdmError;
+        if (Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"PSP {id}")) return PspStatus.SpdmError;
         lock (gate)
         {
             var log = trace;

@@ -165,7 +165,9 @@ public sealed partial class TdxModule
         ulong gpa = r.Rcx & 0x000F_FFFF_FFFF_F000, pa = r.R8;
         if (Td(r.Rdx) is not { } td) return TdxStatus.OperandInvalid | TdxStatus.OperandTdr;
         if ((pa & 0xFFF) != 0) return TdxStatus.OperandInvalid;
-        var owner = devifs.FirstOrDefault(d => d.Td == td && d.State != TdiState.Error && InTeeRange(d, pa));
+        DeviceInterface? owner = null;
+        foreach (var d in devifs)
+            if (d.Td == td && d.State != TdiState.Error && InTeeRange(d, pa)) { owner = d; break; }
         if (owner is null) return TdxStatus.OperandInvalid;
         if (privateMmio.ContainsKey((td.Tdr, gpa)) || mappedMmioPages.Contains(pa)) return TdxStatus.EptEntryStateIncorrect;
         privateMmio[(td.Tdr, gpa)] = new PrivateMmio(gpa, pa, owner);
