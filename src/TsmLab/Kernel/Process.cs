@@ -9,15 +9,27 @@ namespace TsmLab.Kernel;
 /// (<c>files_struct.file_lock</c>) that guards only the table; an ioctl holds its own reference
 /// to the file (fget/fput) for its whole run, so a close on another thread takes the descriptor
 /// away at once and the file is released when the last user is done, as in Linux.
+/// <para>
+/// Resource limits (kernel/sys.c <c>do_prlimit</c>): every process has a soft/hard pair per
+/// resource, RLIMIT_NOFILE from the host configuration (1024:524288 by default) and the rest
+/// RLIM_INFINITY; only RLIMIT_NOFILE has an effect here. open(2) and every file a call installs
+/// (KVM_CREATE_VM, KVM_CREATE_DEVICE) get EMFILE when the lowest free descriptor is not below the
+/// soft limit (fs/file.c <c>alloc_fd</c>). A process may lower either limit and raise its soft
+/// limit up to its hard limit; raising the hard limit needs CAP_SYS_RESOURCE (the host
+/// configuration says whether the VMM has it) and never goes above fs.nr_open. Lowering the soft
+/// limit closes nothing. Under <c>tsmlab run</c> the table and its limits are the real kernel's.
+/// </para>
 /// </summary>
 public sealed class Process
 {
-    /// <summary>RLIMIT_NOFILE's usual soft limit.</summary>
-    public const int MaxFiles = 1024;
     private const int FirstFreeFd = 3;
 
     private readonly List<KernelFile?> files = new() { null, null, null };
+    /// <summary>Guards <see cref="files"/>, <see cref="nextFd"/> and <see cref="limits"/> (files_struct.file_lock and, for the limits, the task lock).</summary>
     private readonly Lock fileLock = new();
+    /// <summary>No descriptor below this is free (files_struct.next_fd), so an open does not rescan the table from 3.</summary>
+    private int nextFd = FirstFreeFd;
+    private readonly ResourceLimit[] limits;
 
     private readonly IUserMemory? foreignMemory;
     private readonly IFileTable? foreignFiles;
@@ -26,6 +38,9 @@ public sealed class Process
     {
         Kernel = kernel;
         Pid = pid;
+        limits = new ResourceLimit[ResourceLimits.Count];
+        Array.Fill(limits, new ResourceLimit(ResourceLimits.Infinity, ResourceLimits.Infinity));
+        limits[ResourceLimits.Nofile] = kernel.Configuration.ProcessNofile;
     }
 
     /// <summary>A real program's process (<c>tsmlab run</c>): its memory and fd table are the real kernel's.</summary>
@@ -62,6 +77,7 @@ public sealed class Process
             file = Lookup(fd);
             if (file is null) return Errno.EBADF.Neg();
             files[fd] = null;
+            if (fd < nextFd) nextFd = fd;
         }
         file.Put();
         return 0;
@@ -94,6 +110,7 @@ public sealed class Process
                 if (files[fd] is { } f) closing.Add(f);
                 files[fd] = null;
             }
+            nextFd = FirstFreeFd;
         }
         foreach (var f in closing) f.Put();
     }
@@ -105,19 +122,43 @@ public sealed class Process
         lock (fileLock) return InstallFdLocked(file);
     }
 
+    /// <summary><c>alloc_fd</c>: the lowest free descriptor from <see cref="nextFd"/>; EMFILE when it is not below RLIMIT_NOFILE's soft limit.</summary>
     private int InstallFdLocked(KernelFile file)
     {
-        for (int fd = FirstFreeFd; fd < files.Count; fd++)
+        int fd = nextFd;
+        while (fd < files.Count && files[fd] is not null) fd++;
+        if ((ulong)fd >= limits[ResourceLimits.Nofile].Soft) return Errno.EMFILE.Neg();
+        if (fd == files.Count) files.Add(file);
+        else files[fd] = file;
+        nextFd = fd + 1;
+        return fd;
+    }
+
+    /// <summary>getrlimit(2) / prlimit64 without a new limit: 0, or EINVAL for a resource number at or above RLIM_NLIMITS.</summary>
+    public int GetRlimit(int resource, out ResourceLimit limit)
+    {
+        limit = default;
+        if ((uint)resource >= ResourceLimits.Count) return Errno.EINVAL.Neg();
+        lock (fileLock) limit = limits[resource];
+        return 0;
+    }
+
+    /// <summary>
+    /// setrlimit(2) / prlimit64 on itself (kernel/sys.c <c>do_prlimit</c>, in its order): EINVAL for
+    /// a resource at or above RLIM_NLIMITS or a soft limit above the hard one; EPERM for a hard
+    /// RLIMIT_NOFILE above fs.nr_open, or for raising a hard limit without CAP_SYS_RESOURCE.
+    /// Nothing changes when it fails.
+    /// </summary>
+    public int SetRlimit(int resource, ResourceLimit limit)
+    {
+        if ((uint)resource >= ResourceLimits.Count || limit.Soft > limit.Hard) return Errno.EINVAL.Neg();
+        if (resource == ResourceLimits.Nofile && limit.Hard > ResourceLimits.NrOpen) return Errno.EPERM.Neg();
+        lock (fileLock)
         {
-            if (files[fd] is null)
-            {
-                files[fd] = file;
-                return fd;
-            }
+            if (limit.Hard > limits[resource].Hard && !Kernel.Configuration.ProcessCapSysResource) return Errno.EPERM.Neg();
+            limits[resource] = limit;
+            return 0;
         }
-        if (files.Count >= MaxFiles) return Errno.EMFILE.Neg();
-        files.Add(file);
-        return files.Count - 1;
     }
 
     /// <summary>fget: the file behind <paramref name="fd"/> with a new reference, or null.</summary>
