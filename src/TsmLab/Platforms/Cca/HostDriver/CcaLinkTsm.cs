@@ -40,6 +40,8 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     private readonly HostKernel kernel;
     private readonly Dictionary<PciFunction, HostPdev> pdevs = new();
+    /// <summary>The same PDEVs by pdev_id, for the RMM's relay (one look-up per device message, not a walk).</summary>
+    private readonly Dictionary<ulong, HostPdev> pdevsById = new();
     private readonly ulong comm, buffer, measParams, vdevParams;
 
     /// <summary>The driver of a booted CCA host: handed the machine's RMM, it offers the RMM its DOE relay.</summary>
@@ -88,6 +90,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         var transport = new DoeTransport(doe);
         var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(identity()));
         pdevs[dsm] = host;
+        pdevsById[pdevId] = host;
         ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
         ulong pdev = Memory.Allocate(), prm = Memory.Allocate();
         Span<byte> p = stackalloc byte[Rmi.PdevParamsHashAlgo + 1];
@@ -99,7 +102,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         p[Rmi.PdevParamsHashAlgo] = Rsi.HashSha256;
         Memory.Write(prm, p);
         var rc = Call(Rmi.PdevCreate, pdev, prm);
-        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
+        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); pdevsById.Remove(pdevId); Memory.Free(pdev); return Errno.EIO.Neg(); }
         host.Pdev = pdev;
         // [TR2]: NEW --COMMUNICATE--> NEEDS_KEY; the host gives the key from the certificate it
         // cached (RMI_PDEV_SET_PUBKEY) --> HAS_KEY --COMMUNICATE--> READY.
@@ -111,6 +114,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         {
             StopAndDestroy(pdev);
             pdevs.Remove(dsm);
+            pdevsById.Remove(pdevId);
             Memory.Free(pdev);
             return Errno.EIO.Neg();
         }
@@ -147,6 +151,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     public void Disconnect(PciFunction dsm)
     {
         if (!pdevs.Remove(dsm, out var host)) return;
+        pdevsById.Remove(host.PdevId);
         StopAndDestroy(host.Pdev);
         Memory.Free(host.Pdev);
     }
@@ -410,7 +415,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     // ---- DOE relay for the RMM ----
 
-    ITdispTransport? IRmmDeviceLink.TransportFor(ulong pdevId) => pdevs.Values.FirstOrDefault(p => p.PdevId == pdevId)?.Transport;
+    ITdispTransport? IRmmDeviceLink.TransportFor(ulong pdevId) => pdevsById.GetValueOrDefault(pdevId)?.Transport;
 
-    ISpdmEvidence? IRmmDeviceLink.EvidenceFor(ulong pdevId) => pdevs.Values.FirstOrDefault(p => p.PdevId == pdevId)?.Evidence;
+    ISpdmEvidence? IRmmDeviceLink.EvidenceFor(ulong pdevId) => pdevsById.GetValueOrDefault(pdevId)?.Evidence;
 }
