@@ -6,9 +6,13 @@ namespace TsmLab.Kernel;
 /// A user process on the host (the VMM): its address space and its file-descriptor table.
 /// Descriptors 0-2 are the standard streams; a new file gets the lowest free number from 3,
 /// as open(2) gives. Thread-safe like a multi-threaded VMM's: the descriptor table has one lock
-/// (<c>files_struct.file_lock</c>) that guards only the table; an ioctl holds its own reference
-/// to the file (fget/fput) for its whole run, so a close on another thread takes the descriptor
-/// away at once and the file is released when the last user is done, as in Linux.
+/// (<c>files_struct.file_lock</c>) that guards changes to the table; looking a descriptor up takes
+/// no lock (fget is RCU in Linux: here the table is an array published whole, read with one
+/// volatile load, and the file's count is raised only if it is not already zero, then the slot is
+/// checked again), so threads of one VMM issuing ioctls on different descriptors never wait for
+/// each other here. An ioctl holds its own reference to the file (fget/fput) for its whole run,
+/// so a close on another thread takes the descriptor away at once and the file is released when
+/// the last user is done, as in Linux.
 /// <para>
 /// Resource limits (kernel/sys.c <c>do_prlimit</c>): every process has a soft/hard pair per
 /// resource, RLIMIT_NOFILE from the host configuration (1024:524288 by default) and the rest
@@ -24,8 +28,11 @@ public sealed class Process
 {
     private const int FirstFreeFd = 3;
 
-    private readonly List<KernelFile?> files = new() { null, null, null };
-    /// <summary>Guards <see cref="files"/>, <see cref="nextFd"/> and <see cref="limits"/> (files_struct.file_lock and, for the limits, the task lock).</summary>
+    /// <summary>The descriptor table (<c>fdtable.fd</c>): replaced by a larger copy when it grows, so a reader's array is always whole.</summary>
+    private KernelFile?[] files = new KernelFile?[64];
+    /// <summary>One past the highest descriptor ever installed since the last exit (<c>fdtable</c>'s used range).</summary>
+    private int fdCount = FirstFreeFd;
+    /// <summary>Guards every change to <see cref="files"/>, <see cref="fdCount"/>, <see cref="nextFd"/> and <see cref="limits"/> (files_struct.file_lock and, for the limits, the task lock); readers of the table take no lock.</summary>
     private readonly Lock fileLock = new();
     /// <summary>No descriptor below this is free (files_struct.next_fd), so an open does not rescan the table from 3.</summary>
     private int nextFd = FirstFreeFd;
@@ -76,7 +83,7 @@ public sealed class Process
         {
             file = Lookup(fd);
             if (file is null) return Errno.EBADF.Neg();
-            files[fd] = null;
+            Volatile.Write(ref files[fd], null);
             if (fd < nextFd) nextFd = fd;
         }
         file.Put();
@@ -105,12 +112,12 @@ public sealed class Process
         List<KernelFile> closing = new();
         lock (fileLock)
         {
-            for (int fd = files.Count - 1; fd >= FirstFreeFd; fd--)
+            for (int fd = fdCount - 1; fd >= FirstFreeFd; fd--)
             {
                 if (files[fd] is { } f) closing.Add(f);
-                files[fd] = null;
+                Volatile.Write(ref files[fd], null);
             }
-            nextFd = FirstFreeFd;
+            nextFd = fdCount = FirstFreeFd;
         }
         foreach (var f in closing) f.Put();
     }
@@ -126,10 +133,17 @@ public sealed class Process
     private int InstallFdLocked(KernelFile file)
     {
         int fd = nextFd;
-        while (fd < files.Count && files[fd] is not null) fd++;
+        while (fd < fdCount && files[fd] is not null) fd++;
         if ((ulong)fd >= limits[ResourceLimits.Nofile].Soft) return Errno.EMFILE.Neg();
-        if (fd == files.Count) files.Add(file);
-        else files[fd] = file;
+        if (fd >= files.Length)
+        {
+            // expand_fdtable: a new, larger array with the old entries, published whole.
+            var grown = new KernelFile?[Math.Max(files.Length * 2, fd + 1)];
+            Array.Copy(files, grown, fdCount);
+            Volatile.Write(ref files, grown);
+        }
+        Volatile.Write(ref files[fd], file);
+        if (fd >= fdCount) fdCount = fd + 1;
         nextFd = fd + 1;
         return fd;
     }
@@ -161,13 +175,28 @@ public sealed class Process
         }
     }
 
-    /// <summary>fget: the file behind <paramref name="fd"/> with a new reference, or null.</summary>
+    /// <summary>
+    /// fget (<c>__fget_files_rcu</c>): the file behind <paramref name="fd"/> with a new reference, or
+    /// null. Lock-free: the file's count is raised only while it is not zero, and the slot is read
+    /// again afterwards, so a close (or a close and a new open reusing the number) on another
+    /// thread gives either the old file with a reference or null, never a released file.
+    /// </summary>
     public KernelFile? Fget(int fd)
     {
-        lock (fileLock)
+        if (foreignFiles is not null)
+        {
+            lock (fileLock)
+            {
+                var f = foreignFiles.Lookup(fd);
+                return f is not null && f.TryGet() ? f : null;
+            }
+        }
+        while (true)
         {
             var file = Lookup(fd);
-            return file is not null && file.TryGet() ? file : null;
+            if (file is null || !file.TryGet()) return null;
+            if (ReferenceEquals(Lookup(fd), file)) return file;
+            file.Put(); // the descriptor changed under us: drop the reference and look again
         }
     }
 
@@ -177,11 +206,16 @@ public sealed class Process
         var open = new List<(int, KernelFile)>();
         lock (fileLock)
         {
-            for (int fd = FirstFreeFd; fd < files.Count; fd++)
+            for (int fd = FirstFreeFd; fd < fdCount; fd++)
                 if (files[fd] is { } f) open.Add((fd, f));
         }
         return open;
     }
 
-    private KernelFile? Lookup(int fd) => foreignFiles is not null ? foreignFiles.Lookup(fd) : fd >= FirstFreeFd && fd < files.Count ? files[fd] : null;
+    private KernelFile? Lookup(int fd)
+    {
+        if (foreignFiles is not null) return foreignFiles.Lookup(fd);
+        var table = Volatile.Read(ref files);
+        return fd >= FirstFreeFd && fd < table.Length ? Volatile.Read(ref table[fd]) : null;
+    }
 }

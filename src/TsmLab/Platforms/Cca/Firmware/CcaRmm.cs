@@ -24,6 +24,13 @@ public sealed partial class CcaRmm : IPlatformFirmware
     private readonly Dictionary<ulong, RmmVdev> vdevs = new();
     private readonly Dictionary<ulong, RmmRealm> realms = new();
     private readonly Dictionary<ulong, RmmRec> recs = new();
+    /// <summary>
+    /// Guards all RMM state (the object tables, every object's state, the argument buffer, the
+    /// RMI log): every RMI and RSI call runs under it, so concurrent SMCs from different CPUs
+    /// are safe. TsmLab simplification: the RMM's per-granule locks are not modelled, so the RMM
+    /// runs one call at a time (calls on different PDEVs do not overlap inside the firmware).
+    /// </summary>
+    private readonly object gate = new();
 
     /// <summary>The RMM of a machine with <paramref name="memory"/>; devices are reached once a host driver attaches its relay.</summary>
     public CcaRmm(PhysicalMemory memory, RmmOptions? options = null)
@@ -59,6 +66,11 @@ public sealed partial class CcaRmm : IPlatformFirmware
     /// the <see cref="RmiStatus"/> and [1] the output value where the call has one.
     /// </summary>
     public void Rmi(Span<ulong> x)
+    {
+        lock (gate) RmiLocked(x);
+    }
+
+    private void RmiLocked(Span<ulong> x)
     {
         if (x.Length < 8) throw new ArgumentException("an SMC carries x0..x7", nameof(x));
         ulong fid = x[0];
@@ -116,6 +128,11 @@ public sealed partial class CcaRmm : IPlatformFirmware
 
     /// <summary>TsmLab: attaches the realm's memory (the RSI calls read and write it by IPA).</summary>
     public bool AttachRealmMemory(ulong rd, IRealmMemory realmMemory)
+    {
+        lock (gate) return AttachRealmMemoryLocked(rd, realmMemory);
+    }
+
+    private bool AttachRealmMemoryLocked(ulong rd, IRealmMemory realmMemory)
     {
         if (!realms.TryGetValue(rd, out var r)) return false;
         r.Memory = realmMemory;

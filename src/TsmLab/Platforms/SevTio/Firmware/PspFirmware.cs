@@ -24,6 +24,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <summary>What TIO_STATUS reports (TsmLab values; the driver sizes its buffers from them): one page per context and SPDM buffer, output up to 64 KiB.</summary>
     public const int ContextSize = PhysicalMemory.PageSize, SpdmBufferSize = PhysicalMemory.PageSize, SpdmOutputMin = PhysicalMemory.PageSize, SpdmOutputMax = 16 * PhysicalMemory.PageSize;
 
+    /// <summary>Guards all PSP state: the PSP processes one command at a time (the host serialises them too).</summary>
     private readonly Lock gate = new();
     private readonly Dictionary<ulong, DeviceContext> devices = [];
     private readonly Dictionary<ulong, TdiContext> tdis = [];

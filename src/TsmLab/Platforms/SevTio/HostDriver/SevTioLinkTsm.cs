@@ -33,6 +33,12 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     /// <summary>The lock flags TDI_BIND asks for (TDISP LOCK_INTERFACE: NO_FW_UPDATE).</summary>
     internal const ushort BindLockFlags = (ushort)LockInterfaceFlags.NoFwUpdate;
     private readonly HostKernel kernel;
+    /// <summary>
+    /// The driver's command lock (Linux's <c>sev_cmd_mutex</c>, which serialises every PSP command
+    /// of the machine): guards the shared command buffer and request/response/status pages and the
+    /// per-device and per-VM tables. Requests that reach the PSP serialise here on every device, as
+    /// they do in Linux: the PSP runs one command at a time.
+    /// </summary>
     internal readonly Lock Gate = new();
     private readonly Dictionary<PciFunction, SevDeviceBuffers> devices = [];
     private readonly Dictionary<int, ulong> gctx = [];

@@ -31,6 +31,11 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
 {
     private const int MaxRelayRounds = 4096;
     private readonly HostKernel kernel;
+    /// <summary>
+    /// Serialises the driver's extension SEAMCALLs (and their relay rounds) on all devices: the TDX
+    /// module serves one extension caller at a time and answers TDX_OPERAND_BUSY to a second
+    /// [TX4,TX7], so the driver queues them here rather than retrying.
+    /// </summary>
     private readonly Lock extLock = new();
     private readonly Dictionary<PciFunction, DsmLink> links = [];
     private byte[] doeResponse = new byte[SpdmRelay.PageSize];
