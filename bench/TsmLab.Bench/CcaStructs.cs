@@ -11,12 +11,12 @@ namespace TsmLab.Bench;
 /// </summary>
 internal static class CcaStructs
 {
-    /// <summary>A 48-byte op-arch IOMMU_VDEVICE_TSM_REQ (tvm_arch CCA) with its payload; returns the struct's address.</summary>
-    public static ulong TsmReq(IommufdCalls calls, uint vdev, TsmReqOp op, ReadOnlySpan<byte> payload, ulong respUptr = 0, uint respLen = 0)
+    /// <summary>A 48-byte op-arch IOMMU_VDEVICE_TSM_REQ (tvm_arch CCA unless named) with its payload; returns the struct's address.</summary>
+    public static ulong TsmReq(IommufdCalls calls, uint vdev, TsmReqOp op, ReadOnlySpan<byte> payload, ulong respUptr = 0, uint respLen = 0, TvmArch arch = TvmArch.Cca)
     {
         ulong req = calls.Scratch.Put(payload);
         var s = new byte[IommuVdeviceTsmReqOpArch.SizeOf];
-        IommuVdeviceTsmReqOpArch.Write(s, vdev, op, TvmArch.Cca, (uint)payload.Length, respLen, req, respUptr);
+        IommuVdeviceTsmReqOpArch.Write(s, vdev, op, arch, (uint)payload.Length, respLen, req, respUptr);
         return calls.Scratch.Put(s);
     }
 

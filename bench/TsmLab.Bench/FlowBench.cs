@@ -7,6 +7,7 @@ using TsmLab.Platforms.SevTio.HostDriver;
 using TsmLab.Platforms.SevTio.Vmm;
 using TsmLab.Platforms.SevTio.Kvm;
 using TsmLab.Platforms.SevTio.Guest;
+using TsmLab.Platforms.Tdx;
 
 namespace TsmLab.Bench;
 
@@ -24,6 +25,7 @@ public class FlowBench
     {
         if (!Cca()) throw new InvalidOperationException("CCA flow failed");
         if (!Sev()) throw new InvalidOperationException("SEV-TIO flow failed");
+        if (!Tdx()) throw new InvalidOperationException("TDX flow failed");
     }
 
     /// <summary>CCA: realm VM, lock (TSM_OP BIND, report, measurements, 4 objects read, RSI_VDEV_GET_INFO, digests), accept (RSI_VDEV_VALIDATE_MAPPING per TEE range → RTT_DEV_MAP per 4 KiB page, RUN, RSI_VDEV_DMA_ENABLE), unlock (DMA_DISABLE, UNBIND).</summary>
@@ -40,5 +42,13 @@ public class FlowBench
     {
         var s = SevTioSession.Start();
         return s.Prepared && s.Guest.Lock().IsOk && s.Guest.Accept().IsOk && s.Guest.EnableDma().IsOk && s.Guest.Unlock().IsOk;
+    }
+
+    /// <summary>TDX: TD VM, lock (TDISP LOCK through the TDX module, report and measurements over TDVMCALL, digest and signature checks), accept (private MMIO accepted per page, RUN), DMA enable, unlock.</summary>
+    [Benchmark(Description = "TDX boot+assign+lock+accept+DMA+unlock")]
+    public bool Tdx()
+    {
+        var s = TdxSession.Start();
+        return s.Guest.Lock().Ok && s.Guest.Accept().Ok && s.Guest.EnableDma().Ok && s.Guest.Unlock().Ok;
     }
 }

@@ -59,6 +59,12 @@ public sealed class FaultPlan
     }
 
     /// <summary>
+    /// True while any plan is active: a fault point whose description must be formatted checks
+    /// this first, so a flow without a plan formats nothing (no allocation per firmware call).
+    /// </summary>
+    public static bool Armed => Volatile.Read(ref active) != 0;
+
+    /// <summary>
     /// Called at a fault point: true when the current plan says this hit fails (the caller then
     /// fails the way the point describes). <paramref name="where"/> names the operation.
     /// </summary>

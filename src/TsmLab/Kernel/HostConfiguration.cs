@@ -57,6 +57,16 @@ public sealed record HostConfiguration
     public IReadOnlyList<TsmSpec> Tsms { get; init; } = [];
     /// <summary>Writes of "tsmN" to a PF0's tsm/connect done at boot.</summary>
     public IReadOnlyList<(PciAddress Dsm, string Tsm)> Connects { get; init; } = [];
+    /// <summary>
+    /// RLIMIT_NOFILE a new process starts with: 1024 soft, 524288 hard (the kernel's boot soft
+    /// limit and systemd's hard limit, <see cref="ResourceLimits"/>).
+    /// </summary>
+    public ResourceLimit ProcessNofile { get; init; } = new(ResourceLimits.DefaultNofileSoft, ResourceLimits.DefaultNofileHard);
+    /// <summary>
+    /// Whether processes (the VMM) have CAP_SYS_RESOURCE and so may raise a hard limit. Default
+    /// false: a VMM runs unprivileged, as libvirt and most VMMs run it (TsmLab definition).
+    /// </summary>
+    public bool ProcessCapSysResource { get; init; }
 
     /// <summary>
     /// KVM_CREATE_VM's type check. x86-64 (kvm_is_vm_type_supported): DEFAULT, and SNP/TDX when

@@ -17,6 +17,8 @@ namespace TsmLab.Kernel;
 public sealed class HostKernel
 {
     private readonly List<PciFunction> functions = new();
+    /// <summary>The functions by address (filled at boot, never changed after), so a look-up does not walk every function.</summary>
+    private readonly Dictionary<PciAddress, PciFunction> functionsByAddress = new();
     private readonly List<VfioDevice> vfioDevices = new();
     private readonly List<IommufdContext> contexts = new();
     private readonly List<KvmVm> vms = new();
@@ -96,6 +98,7 @@ public sealed class HostKernel
         {
             var fn = byAddress[spec.Address];
             kernel.functions.Add(fn);
+            kernel.functionsByAddress[spec.Address] = fn;
             if (spec.Assignable) kernel.vfioDevices.Add(new VfioDevice(kernel.vfioDevices.Count, fn));
         }
         foreach (var t in configuration.Tsms) kernel.Tsm.Register(t.Parent, t.Create(kernel, machine));
@@ -114,7 +117,7 @@ public sealed class HostKernel
     public Process CreateProcess() => new(this, Interlocked.Increment(ref nextPid) - 1);
 
     /// <summary>The function at that address, or null.</summary>
-    public PciFunction? FindFunction(PciAddress address) => functions.FirstOrDefault(f => f.Address == address);
+    public PciFunction? FindFunction(PciAddress address) => functionsByAddress.GetValueOrDefault(address);
 
     internal int OpenNode(string path, out KernelFile? file)
     {

@@ -60,7 +60,12 @@ public sealed class IommufdContext : KernelFile
         get { lock (Gate) return objects.All(o => o is null); }
     }
 
-    /// <summary>The context's object lock (Monitor: waits for short-term users release it).</summary>
+    /// <summary>
+    /// The context's object lock (xa_lock of <c>ictx->objects</c>; a Monitor so a destroy can wait
+    /// for short-term users to release it): guards the object table and every object's Users and
+    /// Shortterm counts. Held only for a look-up or a count change, never across a handler; one
+    /// per iommufd, so VMMs (or VMs) with their own /dev/iommu never share it.
+    /// </summary>
     internal object Gate { get; } = new();
 
     /// <summary>Live objects, by id.</summary>

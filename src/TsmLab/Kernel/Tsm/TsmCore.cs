@@ -14,7 +14,12 @@ namespace TsmLab.Kernel.Tsm;
 public sealed class TsmCore
 {
     private readonly List<TsmDev?> devs = new();
-    /// <summary><c>pci_tsm_rwsem</c>: readers are requests and binds, writers change registration.</summary>
+    /// <summary>
+    /// <c>pci_tsm_rwsem</c>: guards <see cref="devs"/> and every DSM's <c>ConnectedTsm</c> and
+    /// <c>RequestBuffer</c>. Readers are requests, binds and unbinds (any number at once, on any
+    /// device); writers change registration or connection. The TSM_REQ path holds it for read and
+    /// then only its own DSM's mutex: requests on different PFs share nothing else in the core.
+    /// </summary>
     private readonly ReaderWriterLockSlim rwsem = new(LockRecursionPolicy.NoRecursion);
     private readonly Func<IEnumerable<PciFunction>> functions;
 

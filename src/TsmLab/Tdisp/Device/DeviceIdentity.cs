@@ -13,8 +13,8 @@ namespace TsmLab.Tdisp.Device;
 /// the DMTF measurement blocks (DSP0274) of the configured measurements. Stability: keys, subject
 /// names, serials, validity, extensions, measurements and the signatures (RFC 6979 deterministic
 /// ECDSA, DeterministicEcdsa.cs) are byte-stable for a seed, so the whole chain and its digests are
-/// the same on every run. Signed once per seed and subject in a process (the signing is
-/// deterministic, so the cached DER is what signing again would give).
+/// the same on every run. Keys imported and the chain signed once per seed and subject in a process
+/// (the signing is deterministic, so the cached DER is what signing again would give).
 /// </remarks>
 public sealed record MeasurementBlock(byte Index, byte ValueType, byte[] Value)
 {
@@ -45,19 +45,32 @@ public sealed class DeviceIdentity
         "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
 
     /// <summary>
-    /// Signed chains (root DER, leaf DER) by what determines them. Signing is deterministic, so a
-    /// chain computed once serves every identity with the same seed and subject in the process.
+    /// Keys and signed chains by what determines them (seed and leaf subject), shared by every
+    /// identity with the same seed in the process: a device model is rebuilt on every host boot,
+    /// and importing two P-384 keys, signing and loading the chain again each time cost more than
+    /// the rest of a whole assignment flow. Everything in an entry is immutable once built except
+    /// the shared leaf <see cref="ECDsa"/>, which is not safe for concurrent use and is reached
+    /// only under the entry's lock (<see cref="SignWithLeafKey"/>).
     /// </summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Seed, string Leaf), Lazy<(byte[] Root, byte[] Leaf)>> SignedChains = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Seed, string Leaf), Lazy<SharedKeys>> Shared = new();
 
-    private readonly Lazy<(X509Certificate2 Root, X509Certificate2 Leaf)> chain;
+    /// <summary>One seed's keys, imported once, and its chain, signed and loaded once.</summary>
+    private sealed class SharedKeys
+    {
+        /// <summary>Guards <see cref="LeafKey"/> (an OpenSSL-backed ECDsa is not safe for concurrent use).</summary>
+        public readonly Lock LeafGate = new();
+        public required ECDsa LeafKey { get; init; }
+        public required X509Certificate2 Root { get; init; }
+        public required X509Certificate2 Leaf { get; init; }
+    }
+
+    private readonly Lazy<SharedKeys> shared;
+    private readonly Lazy<ECDsa> rootKey, leafKey;
 
     public DeviceIdentity(DeviceConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         Seed = configuration.Identity.Seed;
-        RootKey = DeriveKey(Seed, "root");
-        LeafKey = DeriveKey(Seed, "leaf");
         RootSubject = new X500DistinguishedName("CN=TsmLab Device Root CA, O=TsmLab");
         LeafSubject = new X500DistinguishedName($"CN=TsmLab Device {configuration.VendorId:x4}:{configuration.DeviceId:x4}, O=TsmLab");
         var blocks = new List<MeasurementBlock>();
@@ -65,19 +78,39 @@ public sealed class DeviceIdentity
             blocks.Add(m.Raw ? new MeasurementBlock(m.Index, (byte)(m.Type | MeasurementBlock.RawBitStream), m.Value)
                              : new MeasurementBlock(m.Index, m.Type, SHA384.HashData(m.Value)));
         Measurements = blocks;
-        chain = new(BuildChain);
+        shared = new(() => Shared.GetOrAdd((Seed, LeafSubject.Name), _ => new Lazy<SharedKeys>(Build)).Value);
+        rootKey = new(() => DeriveKey(Seed, "root"));
+        leafKey = new(() => DeriveKey(Seed, "leaf"));
     }
 
     public string Seed { get; }
-    /// <summary>The root CA's P-384 key (deterministic from the seed).</summary>
-    public ECDsa RootKey { get; }
-    /// <summary>The device (leaf) P-384 key, the one SPDM CHALLENGE/MEASUREMENTS would sign with.</summary>
-    public ECDsa LeafKey { get; }
+    /// <summary>The root CA's P-384 key (deterministic from the seed): this identity's own object, imported on first use.</summary>
+    public ECDsa RootKey => rootKey.Value;
+    /// <summary>
+    /// The device (leaf) P-384 key, the one SPDM CHALLENGE/MEASUREMENTS would sign with: this
+    /// identity's own object, imported on first use. Model code signs with
+    /// <see cref="SignWithLeafKey"/> instead, which uses the key imported once per seed.
+    /// </summary>
+    public ECDsa LeafKey => leafKey.Value;
     public X500DistinguishedName RootSubject { get; }
     public X500DistinguishedName LeafSubject { get; }
     public IReadOnlyList<MeasurementBlock> Measurements { get; }
-    public X509Certificate2 RootCertificate => chain.Value.Root;
-    public X509Certificate2 LeafCertificate => chain.Value.Leaf;
+    /// <summary>The root CA certificate (public; shared by every identity with this seed).</summary>
+    public X509Certificate2 RootCertificate => shared.Value.Root;
+    /// <summary>The leaf certificate (public; shared by every identity with this seed).</summary>
+    public X509Certificate2 LeafCertificate => shared.Value.Leaf;
+
+    /// <summary>
+    /// ECDSA P-384 over SHA-384 of <paramref name="data"/> with the leaf key, r‖s (96 bytes) into
+    /// <paramref name="signature"/>; returns the bytes written. Thread-safe: the key imported once
+    /// per seed is used under its lock.
+    /// </summary>
+    public int SignWithLeafKey(ReadOnlySpan<byte> data, Span<byte> signature)
+    {
+        var keys = shared.Value;
+        lock (keys.LeafGate)
+            return keys.LeafKey.SignData(data, signature, HashAlgorithmName.SHA384, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+    }
 
     /// <summary>The chain, root first, as DER.</summary>
     public IReadOnlyList<byte[]> CertificateChainDer => [RootCertificate.RawData, LeafCertificate.RawData];
@@ -119,26 +152,28 @@ public sealed class DeviceIdentity
         }
     }
 
-    private (X509Certificate2, X509Certificate2) BuildChain()
+    /// <summary>Imports both keys, signs the chain (deterministically) and loads it: once per seed and subject.</summary>
+    private SharedKeys Build()
     {
-        var (rootDer, leafDer) = SignedChains.GetOrAdd((Seed, LeafSubject.Name), _ => new Lazy<(byte[], byte[])>(SignChain)).Value;
-        using var rootPublic = X509CertificateLoader.LoadCertificate(rootDer);
-        return (rootPublic.CopyWithPrivateKey(RootKey), X509CertificateLoader.LoadCertificate(leafDer));
+        using var rootKey = DeriveKey(Seed, "root");
+        var leafKey = DeriveKey(Seed, "leaf");
+        var (rootDer, leafDer) = SignChain(rootKey, leafKey);
+        return new SharedKeys { LeafKey = leafKey, Root = X509CertificateLoader.LoadCertificate(rootDer), Leaf = X509CertificateLoader.LoadCertificate(leafDer) };
     }
 
-    private (byte[] Root, byte[] Leaf) SignChain()
+    private (byte[] Root, byte[] Leaf) SignChain(ECDsa rootKey, ECDsa leafKey)
     {
-        var rootReq = new CertificateRequest(RootSubject, RootKey, HashAlgorithmName.SHA384);
+        var rootReq = new CertificateRequest(RootSubject, rootKey, HashAlgorithmName.SHA384);
         rootReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 1, true));
         rootReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         rootReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootReq.PublicKey, false));
-        using var root = rootReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(RootKey), NotBefore, NotAfter, [0x01]);
+        using var root = rootReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(rootKey), NotBefore, NotAfter, [0x01]);
 
-        var leafReq = new CertificateRequest(LeafSubject, LeafKey, HashAlgorithmName.SHA384);
+        var leafReq = new CertificateRequest(LeafSubject, leafKey, HashAlgorithmName.SHA384);
         leafReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         leafReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         leafReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(leafReq.PublicKey, false));
-        using var leaf = leafReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(RootKey), NotBefore, NotAfter, [0x02]);
+        using var leaf = leafReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(rootKey), NotBefore, NotAfter, [0x02]);
         return (root.RawData, leaf.RawData);
     }
 }

@@ -29,6 +29,11 @@ public sealed partial class CcaRmm
     /// </summary>
     public RsiOutcome Rsi(ulong recPa, ulong runPa, Span<ulong> regs)
     {
+        lock (gate) return RsiLocked(recPa, runPa, regs);
+    }
+
+    private RsiOutcome RsiLocked(ulong recPa, ulong runPa, Span<ulong> regs)
+    {
         var log = trace;
         if (log is null) return RsiCall(recPa, runPa, regs);
         long seq = log.Reserve();
@@ -139,6 +144,11 @@ public sealed partial class CcaRmm
 
     /// <summary>After REC_ENTER completed a call that exited: its results (x0..x8) for the realm.</summary>
     public void ResumeRealm(ulong recPa, Span<ulong> regs)
+    {
+        lock (gate) ResumeRealmLocked(recPa, regs);
+    }
+
+    private void ResumeRealmLocked(ulong recPa, Span<ulong> regs)
     {
         if (!recs.TryGetValue(recPa, out var rec)) return;
         rec.Regs.AsSpan(0, Math.Min(regs.Length, rec.Regs.Length)).CopyTo(regs);

@@ -24,6 +24,13 @@ public sealed partial class CcaRmm : IPlatformFirmware
     private readonly Dictionary<ulong, RmmVdev> vdevs = new();
     private readonly Dictionary<ulong, RmmRealm> realms = new();
     private readonly Dictionary<ulong, RmmRec> recs = new();
+    /// <summary>
+    /// Guards all RMM state (the object tables, every object's state, the argument buffer, the
+    /// RMI log): every RMI and RSI call runs under it, so concurrent SMCs from different CPUs
+    /// are safe. TsmLab simplification: the RMM's per-granule locks are not modelled, so the RMM
+    /// runs one call at a time (calls on different PDEVs do not overlap inside the firmware).
+    /// </summary>
+    private readonly object gate = new();
 
     /// <summary>The RMM of a machine with <paramref name="memory"/>; devices are reached once a host driver attaches its relay.</summary>
     public CcaRmm(PhysicalMemory memory, RmmOptions? options = null)
@@ -59,6 +66,11 @@ public sealed partial class CcaRmm : IPlatformFirmware
     /// the <see cref="RmiStatus"/> and [1] the output value where the call has one.
     /// </summary>
     public void Rmi(Span<ulong> x)
+    {
+        lock (gate) RmiLocked(x);
+    }
+
+    private void RmiLocked(Span<ulong> x)
     {
         if (x.Length < 8) throw new ArgumentException("an SMC carries x0..x7", nameof(x));
         ulong fid = x[0];
@@ -116,6 +128,11 @@ public sealed partial class CcaRmm : IPlatformFirmware
 
     /// <summary>TsmLab: attaches the realm's memory (the RSI calls read and write it by IPA).</summary>
     public bool AttachRealmMemory(ulong rd, IRealmMemory realmMemory)
+    {
+        lock (gate) return AttachRealmMemoryLocked(rd, realmMemory);
+    }
+
+    private bool AttachRealmMemoryLocked(ulong rd, IRealmMemory realmMemory)
     {
         if (!realms.TryGetValue(rd, out var r)) return false;
         r.Memory = realmMemory;
@@ -400,13 +417,16 @@ public sealed partial class CcaRmm : IPlatformFirmware
         if (!vdevs.TryGetValue(vdevPa, out var vdev) || vdev.Realm != realm || vdev.State is not (VdevState.Locked or VdevState.Started))
             return RmiStatus.ErrorInput;
         ulong top = Math.Min(ipaTop, ipaBase + count * Abi.Rmi.Granule);
+        ulong teeFirst = 1, teeEnd = 0; // the TEE range the last page was found in: the next page is almost always in it too
         for (ulong ipa = ipaBase; ipa < top; ipa += Abi.Rmi.Granule)
         {
-            if (!InTeeRange(vdev, pa + (ipa - ipaBase), Abi.Rmi.Granule)) return RmiStatus.ErrorInput;
+            ulong page = pa + (ipa - ipaBase);
+            if ((page < teeFirst || page >= teeEnd) && !TeeRangeOf(vdev, page, out teeFirst, out teeEnd)) return RmiStatus.ErrorInput;
             if (realm.DevRtt.ContainsKey(ipa)) return RmiStatus.ErrorRtt;
         }
         for (ulong ipa = ipaBase; ipa < top; ipa += Abi.Rmi.Granule)
-            realm.DevRtt[ipa] = new DevMapping(pa + (ipa - ipaBase), vdev);
+            realm.DevRtt.Set(ipa, new DevMapping(pa + (ipa - ipaBase), vdev));
+        vdev.DevMappings += (int)((top - ipaBase) / Abi.Rmi.Granule);
         mappedTop = top;
         return RmiStatus.Success;
     }
@@ -429,6 +449,7 @@ public sealed partial class CcaRmm : IPlatformFirmware
         while (ipa < ipaTop && count < 0x3FF && realm.DevRtt.TryGetValue(ipa, out var m) && m.Pa == first.Pa + (ipa - ipaBase))
         {
             realm.DevRtt.Remove(ipa);
+            m.Vdev.DevMappings--;
             ipa += Abi.Rmi.Granule;
             count++;
         }
@@ -447,10 +468,27 @@ public sealed partial class CcaRmm : IPlatformFirmware
         {
             if (!realm.DevRtt.TryGetValue(progress, out var m) || m.Vdev != req.Vdev || m.Pa != req.Pa + (progress - req.Base))
                 return RmiStatus.ErrorRtt;
-            m.Validated = true;
+            realm.DevRtt.Set(progress, m with { Validated = true });
             req.Progress = progress + Abi.Rmi.Granule;
         }
         return RmiStatus.Success;
+    }
+
+    /// <summary>The TEE range [first, end) of the VDEV's report that holds the page at <paramref name="pa"/>; false when none does.</summary>
+    private static bool TeeRangeOf(RmmVdev v, ulong pa, out ulong first, out ulong end)
+    {
+        var ranges = v.Ranges;
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            var r = ranges[i];
+            first = r.FirstPage;
+            end = r.FirstPage + (ulong)r.NumberOfPages * Abi.Rmi.Granule;
+            if ((r.Attributes & Tdisp.Wire.MmioRangeAttributes.IsNonTeeMem) == 0 && pa >= first && Abi.Rmi.Granule <= end - pa && pa < end)
+                return true;
+        }
+        first = 1;
+        end = 0;
+        return false;
     }
 
     private static bool InTeeRange(RmmVdev v, ulong pa, ulong length)
@@ -464,9 +502,12 @@ public sealed partial class CcaRmm : IPlatformFirmware
         return false;
     }
 
+    /// <summary>Removes the VDEV's device RTT entries (none to look for when it mapped nothing).</summary>
     private static void DropMappings(RmmVdev v)
     {
-        foreach (var ipa in v.Realm.DevRtt.Where(e => e.Value.Vdev == v).Select(e => e.Key).ToList())
-            v.Realm.DevRtt.Remove(ipa);
+        if (v.DevMappings == 0) return;
+        foreach (var (ipa, m) in v.Realm.DevRtt.Entries())
+            if (m.Vdev == v) v.Realm.DevRtt.Remove(ipa);
+        v.DevMappings = 0;
     }
 }

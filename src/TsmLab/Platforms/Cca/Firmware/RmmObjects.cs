@@ -58,6 +58,8 @@ internal sealed class RmmVdev(ulong pa, RmmRealm realm, RmmPdev pdev, ulong vdev
     public ulong VdevId { get; } = vdevId;
     public TdiFunctionId FunctionId { get; } = TdiFunctionId.FromRid(tdiId);
     public VdevState State { get; set; } = VdevState.New;
+    /// <summary>How many device RTT entries of its realm map this VDEV's memory (so teardown need not search when none do).</summary>
+    public int DevMappings { get; set; }
     public DeviceOp Pending { get; set; } = DeviceOp.Create;
     /// <summary>The START_INTERFACE nonce from LOCK; never leaves the RMM.</summary>
     public byte[] LockNonce { get; } = new byte[32];
@@ -75,12 +77,7 @@ internal sealed class RmmVdev(ulong pa, RmmRealm realm, RmmPdev pdev, ulong vdev
 }
 
 /// <summary>A device-memory mapping in a realm's RTT (RMI_RTT_DEV_MAP), validated by RMI_RTT_DEV_VALIDATE.</summary>
-internal sealed class DevMapping(ulong pa, RmmVdev vdev)
-{
-    public ulong Pa { get; } = pa;
-    public RmmVdev Vdev { get; } = vdev;
-    public bool Validated { get; set; }
-}
+internal readonly record struct DevMapping(ulong Pa, RmmVdev Vdev, bool Validated = false);
 
 /// <summary>A realm (RD): its memory, its device RTT entries and its VDEVs by guest RID.</summary>
 internal sealed class RmmRealm(ulong rd)
@@ -93,7 +90,8 @@ internal sealed class RmmRealm(ulong rd)
 
     /// <summary>[base, top) lies in the realm's protected address range.</summary>
     public static bool InPar(ulong ipaBase, ulong ipaTop) => ipaBase < ipaTop && ipaTop <= ParTop;
-    public Dictionary<ulong, DevMapping> DevRtt { get; } = new();
+    /// <summary>The device RTT entries by IPA, level 3 (4 KiB), in blocks of 512 as an RTT keeps them.</summary>
+    public Hardware.SparsePageMap<DevMapping> DevRtt { get; } = new();
     public Dictionary<ulong, RmmVdev> Vdevs { get; } = new();
 }
 

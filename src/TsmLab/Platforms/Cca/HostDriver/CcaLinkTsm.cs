@@ -40,7 +40,8 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     private readonly HostKernel kernel;
     private readonly Dictionary<PciFunction, HostPdev> pdevs = new();
-    private readonly ulong comm, buffer, measParams, vdevParams;
+    /// <summary>The same PDEVs by pdev_id, for the RMM's relay (one look-up per device message, not a walk).</summary>
+    private readonly Dictionary<ulong, HostPdev> pdevsById = new();
 
     /// <summary>The driver of a booted CCA host: handed the machine's RMM, it offers the RMM its DOE relay.</summary>
     public CcaLinkTsm(HostKernel kernel)
@@ -50,14 +51,29 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         Rmm = kernel.Machine.FirmwareAs<CcaRmm>();
         Realms = RealmRegistry.Of(kernel);
         Rmm.AttachHostRelay(this);
-        comm = Memory.Allocate();
-        buffer = Memory.Allocate(CommBufferGranules);
-        measParams = Memory.Allocate();
-        vdevParams = Memory.Allocate();
+    }
+
+    /// <summary>
+    /// A DSM's RMI buffers (Linux's per-PDEV comm data): the COMMUNICATE struct and its 64 KiB data
+    /// buffer, the VDEV and measurement parameter pages. Per DSM, so requests on different devices
+    /// (serialised only by their own DSM mutex) never share a buffer.
+    /// </summary>
+    private CommBuffers AllocateBuffers()
+    {
+        var b = new CommBuffers(Memory.Allocate(), Memory.Allocate(CommBufferGranules), Memory.Allocate(), Memory.Allocate());
         Span<byte> c = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt64LittleEndian(c, buffer);
+        BinaryPrimitives.WriteUInt64LittleEndian(c, b.Buffer);
         BinaryPrimitives.WriteUInt64LittleEndian(c[8..], (ulong)(CommBufferGranules * Rmi.Granule));
-        Memory.Write(comm, c);
+        Memory.Write(b.Comm, c);
+        return b;
+    }
+
+    private void FreeBuffers(CommBuffers b)
+    {
+        Memory.Free(b.Comm);
+        Memory.Free(b.Buffer);
+        Memory.Free(b.MeasParams);
+        Memory.Free(b.VdevParams);
     }
 
     /// <summary>The platform's firmware, reached only by RMI SMCs.</summary>
@@ -86,8 +102,10 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         if (dsm.Doe is not { } doe || doe is not ISpdmIdentityStandIn { StandInIdentity: { } identity }) return Errno.ENODEV.Neg();
         ulong pdevId = dsm.Address.GuestRid;
         var transport = new DoeTransport(doe);
-        var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(identity()));
+        var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(identity()), AllocateBuffers());
+        ulong comm = host.Buffers.Comm;
         pdevs[dsm] = host;
+        pdevsById[pdevId] = host;
         ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
         ulong pdev = Memory.Allocate(), prm = Memory.Allocate();
         Span<byte> p = stackalloc byte[Rmi.PdevParamsHashAlgo + 1];
@@ -99,19 +117,21 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         p[Rmi.PdevParamsHashAlgo] = Rsi.HashSha256;
         Memory.Write(prm, p);
         var rc = Call(Rmi.PdevCreate, pdev, prm);
-        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); Memory.Free(pdev); return Errno.EIO.Neg(); }
+        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); pdevsById.Remove(pdevId); Memory.Free(pdev); FreeBuffers(host.Buffers); return Errno.EIO.Neg(); }
         host.Pdev = pdev;
         // [TR2]: NEW --COMMUNICATE--> NEEDS_KEY; the host gives the key from the certificate it
         // cached (RMI_PDEV_SET_PUBKEY) --> HAS_KEY --COMMUNICATE--> READY.
-        bool ok = Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success && StateOf(pdev) == PdevState.NeedsKey
-            && SetPublicKey(host, prm) && Communicate(Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success
+        bool ok = Communicate(host.Buffers, Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success && StateOf(pdev) == PdevState.NeedsKey
+            && SetPublicKey(host, prm) && Communicate(host.Buffers, Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success
             && StateOf(pdev) == PdevState.Ready;
         Memory.Free(prm);
         if (!ok)
         {
-            StopAndDestroy(pdev);
+            StopAndDestroy(pdev, host.Buffers);
             pdevs.Remove(dsm);
+            pdevsById.Remove(pdevId);
             Memory.Free(pdev);
+            FreeBuffers(host.Buffers);
             return Errno.EIO.Neg();
         }
         return 0;
@@ -136,10 +156,10 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         Call(Rmi.PdevGetState, out ulong state, pdev) == RmiStatus.Success ? (PdevState)state : PdevState.Error;
 
     /// <summary>PDEV_STOP, COMMUNICATE (the RMM ends the link: STOPPED), PDEV_DESTROY.</summary>
-    private void StopAndDestroy(ulong pdev)
+    private void StopAndDestroy(ulong pdev, CommBuffers b)
     {
         if (StateOf(pdev) != PdevState.Stopped && Call(Rmi.PdevStop, pdev) == RmiStatus.Success)
-            Communicate(Rmi.PdevCommunicate, [], pdev, comm);
+            Communicate(b, Rmi.PdevCommunicate, [], pdev, b.Comm);
         Call(Rmi.PdevDestroy, pdev);
     }
 
@@ -147,8 +167,10 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     public void Disconnect(PciFunction dsm)
     {
         if (!pdevs.Remove(dsm, out var host)) return;
-        StopAndDestroy(host.Pdev);
+        pdevsById.Remove(host.PdevId);
+        StopAndDestroy(host.Pdev, host.Buffers);
         Memory.Free(host.Pdev);
+        FreeBuffers(host.Buffers);
     }
 
     /// <summary>
@@ -167,12 +189,13 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         p.Clear();
         BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.VdevParamsVdevId..], tdi.VirtId);
         BinaryPrimitives.WriteUInt64LittleEndian(p[Rmi.VdevParamsTdiId..], tdi.Function.Address.RequesterId);
-        Memory.Write(vdevParams, p);
-        if (Call(Rmi.VdevCreate, rd, host.Pdev, vdev, vdevParams) != RmiStatus.Success) { Memory.Free(vdev); return Errno.EIO.Neg(); }
+        var b = host.Buffers;
+        Memory.Write(b.VdevParams, p);
+        if (Call(Rmi.VdevCreate, rd, host.Pdev, vdev, b.VdevParams) != RmiStatus.Success) { Memory.Free(vdev); return Errno.EIO.Neg(); }
         var state = new HostVdev(host, rd, vdev);
-        bool ok = Communicate(Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, comm) == RmiStatus.Success && StateOf(state) == VdevState.Unlocked
+        bool ok = Communicate(b, Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, b.Comm) == RmiStatus.Success && StateOf(state) == VdevState.Unlocked
             && Call(Rmi.VdevLock, rd, host.Pdev, vdev) == RmiStatus.Success
-            && Communicate(Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, comm) == RmiStatus.Success && StateOf(state) == VdevState.Locked;
+            && Communicate(b, Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, b.Comm) == RmiStatus.Success && StateOf(state) == VdevState.Locked;
         if (!ok)
         {
             Teardown(state);
@@ -269,11 +292,11 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
             BinaryPrimitives.WriteUInt64LittleEndian(prm, r.Flags);
             int crc = request.Memory.CopyFromUser(prm[Rmi.MeasParamsNonce..], r.NoncePtr);
             if (crc < 0) return crc;
-            Memory.Write(measParams, prm);
-            rc = Call(Rmi.VdevGetMeasurements, v.Rd, v.Pdev.Pdev, v.Vdev, measParams);
+            Memory.Write(v.Pdev.Buffers.MeasParams, prm);
+            rc = Call(Rmi.VdevGetMeasurements, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.MeasParams);
         }
         else return Errno.EINVAL.Neg();
-        if (rc == RmiStatus.Success) rc = Communicate(Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, comm);
+        if (rc == RmiStatus.Success) rc = Communicate(v.Pdev.Buffers, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm);
         request.TsmCode = (ulong)rc;
         if (rc != RmiStatus.Success) return ToErrno(rc);
         request.StateChanged = true;
@@ -291,7 +314,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         const ulong mask = Rmi.Granule - 1;
         if (r.GpaTop <= r.GpaBase || ((r.GpaBase | r.GpaTop | r.PaBase) & mask) != 0 || r.PaBase + (r.GpaTop - r.GpaBase) < r.PaBase)
             return Errno.EINVAL.Neg();
-        var mapped = new List<(ulong Base, ulong Top)>();
+        List<(ulong Base, ulong Top)>? mapped = null;
         ulong ipa = r.GpaBase;
         while (ipa < r.GpaTop)
         {
@@ -307,17 +330,18 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
             ulong pages = (top - ipa) / Rmi.Granule;
             var rc = Call(Rmi.RttDevMap, out ulong done, v.Rd, v.Vdev, ipa, top, Rmi.AddrTypeSingle, Rmi.AddrRangeDesc(pa, pages));
             if (rc != RmiStatus.Success || done != top) return Undo(v, mapped, rc == RmiStatus.Success ? RmiStatus.ErrorInput : rc, ref request);
-            for (ulong p = ipa; p < top; p += Rmi.Granule) v.Mappings[p] = pa + (p - ipa);
-            mapped.Add((ipa, top));
+            for (ulong p = ipa; p < top; p += Rmi.Granule) v.Mappings.Set(p, pa + (p - ipa));
+            (mapped ??= []).Add((ipa, top));
             ipa = top;
         }
-        request.StateChanged = mapped.Count > 0;
+        request.StateChanged = mapped is not null;
         return request.NoResponse();
     }
 
-    private int Undo(HostVdev v, List<(ulong Base, ulong Top)> mapped, RmiStatus rc, ref TsmGuestRequest request)
+    private int Undo(HostVdev v, List<(ulong Base, ulong Top)>? mapped, RmiStatus rc, ref TsmGuestRequest request)
     {
-        foreach (var (b, t) in mapped) Unmap(v, b, t);
+        if (mapped is not null)
+            foreach (var (b, t) in mapped) Unmap(v, b, t);
         request.TsmCode = (ulong)rc;
         return Errno.EINVAL.Neg();
     }
@@ -340,7 +364,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     {
         if (r.TdiState != (uint)Rhi.TdiRun) return Errno.EINVAL.Neg();
         var rc = Call(Rmi.VdevStart, v.Rd, v.Pdev.Pdev, v.Vdev);
-        if (rc == RmiStatus.Success) rc = Communicate(Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, comm);
+        if (rc == RmiStatus.Success) rc = Communicate(v.Pdev.Buffers, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm);
         request.TsmCode = (ulong)rc;
         if (rc != RmiStatus.Success) return ToErrno(rc);
         request.StateChanged = true;
@@ -362,11 +386,11 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     private void Teardown(HostVdev v)
     {
-        if (v.Mappings.Count > 0) Unmap(v, v.Mappings.Keys.Min(), v.Mappings.Keys.Max() + Rmi.Granule);
+        if (v.Mappings.TryGetBounds(out ulong lowest, out ulong highest)) Unmap(v, lowest, highest + Rmi.Granule);
         v.Mappings.Clear();
         if (StateOf(v) is VdevState.Locked or VdevState.Started or VdevState.Error
             && (Call(Rmi.VdevUnlock, v.Rd, v.Pdev.Pdev, v.Vdev) != RmiStatus.Success
-                || Communicate(Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, comm) != RmiStatus.Success))
+                || Communicate(v.Pdev.Buffers, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm) != RmiStatus.Success))
             Call(Rmi.VdevAbort, v.Rd, v.Pdev.Pdev, v.Vdev);
         Call(Rmi.VdevDestroy, v.Rd, v.Pdev.Pdev, v.Vdev);
         Memory.Free(v.Vdev);
@@ -374,13 +398,13 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     }
 
     /// <summary>COMMUNICATE until the RMM answers other than INCOMPLETE, caching every object it hands over.</summary>
-    private RmiStatus Communicate(ulong fid, Dictionary<CacheObject, byte[]> cache, ulong a1, ulong a2, ulong a3 = 0, ulong a4 = 0)
+    private RmiStatus Communicate(CommBuffers b, ulong fid, Dictionary<CacheObject, byte[]> cache, ulong a1, ulong a2, ulong a3 = 0, ulong a4 = 0)
     {
         Span<byte> exit = stackalloc byte[40];
         for (int i = 0; i < MaxCommunicate; i++)
         {
             var rc = Call(fid, a1, a2, a3, a4);
-            Memory.Read(comm + Rmi.CommExitFlags, exit);
+            Memory.Read(b.Comm + Rmi.CommExitFlags, exit);
             if ((BinaryPrimitives.ReadUInt64LittleEndian(exit) & Rmi.CommExitFlagObject) != 0 && rc is RmiStatus.Success or RmiStatus.Incomplete)
             {
                 var id = (CacheObject)BinaryPrimitives.ReadUInt64LittleEndian(exit[8..]);
@@ -391,7 +415,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
                 if (total > Rhi.MaxObjectSize || len > total || offset > total - len) return RmiStatus.ErrorDevice;
                 if (offset == 0) cache[id] = new byte[total];
                 else if (!cache.TryGetValue(id, out var partial) || (ulong)partial.Length != total) return RmiStatus.ErrorDevice;
-                Memory.Read(buffer, cache[id].AsSpan((int)offset, (int)len));
+                Memory.Read(b.Buffer, cache[id].AsSpan((int)offset, (int)len));
             }
             if (rc != RmiStatus.Incomplete) return rc;
         }
@@ -400,16 +424,16 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     // Fault point FirmwareCall (docs/reliability.md): the SMC is not made and the RMM answers busy.
     private RmiStatus Call(ulong fid, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0) =>
-        Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
+        Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, a1, a2, a3, a4);
     private RmiStatus Call(ulong fid, out ulong x1, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0, ulong a4 = 0, ulong a5 = 0, ulong a6 = 0)
     {
         x1 = 0;
-        return Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
+        return Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
     }
 
     // ---- DOE relay for the RMM ----
 
-    ITdispTransport? IRmmDeviceLink.TransportFor(ulong pdevId) => pdevs.Values.FirstOrDefault(p => p.PdevId == pdevId)?.Transport;
+    ITdispTransport? IRmmDeviceLink.TransportFor(ulong pdevId) => pdevsById.GetValueOrDefault(pdevId)?.Transport;
 
-    ISpdmEvidence? IRmmDeviceLink.EvidenceFor(ulong pdevId) => pdevs.Values.FirstOrDefault(p => p.PdevId == pdevId)?.Evidence;
+    ISpdmEvidence? IRmmDeviceLink.EvidenceFor(ulong pdevId) => pdevsById.GetValueOrDefault(pdevId)?.Evidence;
 }

@@ -25,7 +25,7 @@ public sealed class SpdmEvidenceStandIn(DeviceIdentity identity) : ISpdmEvidence
         nonce[..32].CopyTo(b);
         BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(32), (uint)record.Length);
         record.CopyTo(b, 36);
-        int n = identity.LeafKey.SignData(b.AsSpan(0, signed), b.AsSpan(signed + 2), HashAlgorithmName.SHA384, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        int n = identity.SignWithLeafKey(b.AsSpan(0, signed), b.AsSpan(signed + 2));
         BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(signed), (ushort)n);
         return b;
     }

@@ -24,9 +24,12 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <summary>What TIO_STATUS reports (TsmLab values; the driver sizes its buffers from them): one page per context and SPDM buffer, output up to 64 KiB.</summary>
     public const int ContextSize = PhysicalMemory.PageSize, SpdmBufferSize = PhysicalMemory.PageSize, SpdmOutputMin = PhysicalMemory.PageSize, SpdmOutputMax = 16 * PhysicalMemory.PageSize;
 
+    /// <summary>Guards all PSP state: the PSP processes one command at a time (the host serialises them too).</summary>
     private readonly Lock gate = new();
     private readonly Dictionary<ulong, DeviceContext> devices = [];
     private readonly Dictionary<ulong, TdiContext> tdis = [];
+    /// <summary>The same TDI contexts by TDISP function id (TDI_CREATE refuses a second per function), so a look-up by function does not walk them all.</summary>
+    private readonly Dictionary<uint, TdiContext> tdisByFunction = [];
     private readonly Dictionary<uint, GuestContext> guests = [];
     private readonly Dictionary<ulong, GuestContext> guestsByGctx = [];
     private readonly Dictionary<uint, byte[]> deviceTable = [];
@@ -73,7 +76,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// </summary>
     public PspStatus Command(PspCommandId id, Span<byte> buffer)
     {
-        if (Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"PSP {id}")) return PspStatus.SpdmError;
+        if (Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"PSP {id}")) return PspStatus.SpdmError;
         lock (gate)
         {
             var log = trace;
@@ -185,7 +188,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
     /// <summary>The firmware's bind state of the TDI for a function, or Unbound.</summary>
     public TdiFirmwareState StateOf(uint functionId)
     {
-        lock (gate) return tdis.Values.FirstOrDefault(t => t.Function.Value == functionId)?.State ?? TdiFirmwareState.Unbound;
+        lock (gate) return tdisByFunction.GetValueOrDefault(functionId)?.State ?? TdiFirmwareState.Unbound;
     }
 
     private delegate PspStatus Handler(PspFirmware psp, Span<byte> buffer);
@@ -389,8 +392,9 @@ public sealed partial class PspFirmware : IPlatformFirmware
         var function = new TdiFunctionId(BinaryPrimitives.ReadUInt32LittleEndian(iid[TdispInterfaceId.FunctionId..]));
         if ((function.Value & TdiFunctionId.ReservedMask) != 0 || iid[4..].ContainsAnyExcept((byte)0)) return PspStatus.InvalidParam;
         if (!dev.Connected) return PspStatus.InvalidGuestState;
-        if (tdis.Values.Any(t => t.Function == function)) return PspStatus.AlreadyOwned;
-        tdis[page] = new TdiContext(page, dev, function);
+        if (tdisByFunction.ContainsKey(function.Value)) return PspStatus.AlreadyOwned;
+        var tdi = tdis[page] = new TdiContext(page, dev, function);
+        tdisByFunction[function.Value] = tdi;
         dev.Tdis++;
         return PspStatus.Success;
     }
@@ -400,6 +404,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
         if (FindTdi(b, PspCommandBuffer.TdiReclaim.DevCtxSla, PspCommandBuffer.TdiReclaim.TdiCtxSla) is not { } tdi) return PspStatus.InvalidParam;
         if (tdi.State != TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
         tdis.Remove(tdi.Page);
+        tdisByFunction.Remove(tdi.Function.Value);
         tdi.Device.Tdis--;
         return PspStatus.Success;
     }

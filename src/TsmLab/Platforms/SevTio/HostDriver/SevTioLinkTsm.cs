@@ -33,6 +33,12 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     /// <summary>The lock flags TDI_BIND asks for (TDISP LOCK_INTERFACE: NO_FW_UPDATE).</summary>
     internal const ushort BindLockFlags = (ushort)LockInterfaceFlags.NoFwUpdate;
     private readonly HostKernel kernel;
+    /// <summary>
+    /// The driver's command lock (Linux's <c>sev_cmd_mutex</c>, which serialises every PSP command
+    /// of the machine): guards the shared command buffer and request/response/status pages and the
+    /// per-device and per-VM tables. Requests that reach the PSP serialise here on every device, as
+    /// they do in Linux: the PSP runs one command at a time.
+    /// </summary>
     internal readonly Lock Gate = new();
     private readonly Dictionary<PciFunction, SevDeviceBuffers> devices = [];
     private readonly Dictionary<int, ulong> gctx = [];
@@ -117,8 +123,9 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
         return new SpdmCollateral(id.SpdmCertificateChain(), [.. id.Measurements.Select(m => m.Encode())]);
     }
 
+    /// <summary>The DSM whose device id (segment:RID) is <paramref name="deviceId"/>: one look-up by address, not a walk over every function.</summary>
     private IDoeMailbox? Mailbox(uint deviceId) =>
-        kernel.Functions.FirstOrDefault(f => f.IsDsm && DeviceId(f) == deviceId)?.Doe;
+        kernel.FindFunction(new PciAddress((ushort)(deviceId >> 16), (byte)(deviceId >> 8), (byte)((deviceId >> 3) & 0x1F), (byte)(deviceId & 7))) is { IsDsm: true } f && DeviceId(f) == deviceId ? f.Doe : null;
 
     private static uint DeviceId(PciFunction f) => f.Address.GuestRid;
 
@@ -369,10 +376,25 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
     {
         if (pages == 0) return false;
         ulong length = (ulong)pages * 4096;
-        foreach (var f in kernel.Functions)
-            if (ReferenceEquals(f.Dsm, fn.Dsm) && f.ContainsMmio(spa, length)) return true;
+        if (fn.ContainsMmio(spa, length)) return true; // the usual case: the TDI's own BAR, without walking the device's functions
+        foreach (var f in FunctionsOf(fn.Dsm))
+            if (f.ContainsMmio(spa, length)) return true;
         return false;
     }
+
+    /// <summary>The functions of a device (its DSM first), gathered once: the host's functions are fixed at boot.</summary>
+    private PciFunction[] FunctionsOf(PciFunction dsm)
+    {
+        lock (deviceFunctions)
+        {
+            if (!deviceFunctions.TryGetValue(dsm, out var list))
+                deviceFunctions[dsm] = list = [.. kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm))];
+            return list;
+        }
+    }
+
+    /// <summary>Each device's functions by its DSM (the lock is the dictionary itself: it guards only this cache).</summary>
+    private readonly Dictionary<PciFunction, PciFunction[]> deviceFunctions = [];
 }
 
 /// <summary>What the host driver keeps per bound TDI (the driver's tsm_tdi_tio): its device's buffers, the TDI context page's SLA, the guest context page and the guest_device_id.</summary>

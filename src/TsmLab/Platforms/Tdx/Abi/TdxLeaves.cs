@@ -51,7 +51,7 @@ public static class TdxLeaves
     public const ushort TdiRead = 67, DmarAccept = 70, MmioAccept = 71;
     public const ushort TdiStartGuest = 73;
 
-    public static readonly IReadOnlyList<TdxLeaf> All =
+    public static readonly IReadOnlyList<TdxLeaf> All = (TdxLeaf[])
     [
         new(MngCreate, "TDH.MNG.CREATE", TdxCallKind.Seamcall, LeafProvenance.ByteExact),
         new(ExtInit, "TDH.EXT.INIT", TdxCallKind.Seamcall, LeafProvenance.ByteExact),
@@ -87,8 +87,9 @@ public static class TdxLeaves
     /// <summary>The leaf's name, or "SEAMCALL 0x…"/"TDCALL 0x…" when it is not one the module serves.</summary>
     public static string NameOf(TdxCallKind kind, ushort number)
     {
-        foreach (var l in All)
-            if (l.Kind == kind && l.Number == number) return l.Name;
+        var all = (TdxLeaf[])All;
+        for (int i = 0; i < all.Length; i++)
+            if (all[i].Kind == kind && all[i].Number == number) return all[i].Name;
         return $"{kind.ToString().ToUpperInvariant()} {number}";
     }
 }

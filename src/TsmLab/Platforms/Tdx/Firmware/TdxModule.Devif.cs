@@ -29,7 +29,7 @@ public sealed partial class TdxModule
         if (Spdm(r.Rcx) is not { } s) return TdxStatus.SpdmEntryNotPresent;
         if (!s.Connected) return TdxStatus.SpdmInvalidState;
         uint funcId = (uint)r.Rdx;
-        if ((r.Rdx & ~0x1FF_FFFFul) != 0 || devifs.Any(d => d.FuncId == funcId)) return TdxStatus.OperandInvalid;
+        if ((r.Rdx & ~0x1FF_FFFFul) != 0 || devifs.ContainsKey(funcId)) return TdxStatus.OperandInvalid;
         if (Td(r.R8) is not { } td) return TdxStatus.OperandInvalid | TdxStatus.OperandTdr;
         if ((td.ConfigFlags & TdcsField.ConfigFlagTdxConnect) == 0) return TdxStatus.OperandInvalid | TdxStatus.OperandTdr;
         if (!streams.TryGetValue(r.R12, out var stream) || stream.Spdm != s) return TdxStatus.OperandInvalid;
@@ -69,7 +69,7 @@ public sealed partial class TdxModule
                     BindSessionId = BinaryPrimitives.ReadUInt64LittleEndian(Derive($"bind-session/{funcId:x}/{nextId++}", 8)),
                     State = TdiState.ConfigLocked,
                 };
-                devifs.Add(devif);
+                devifs.Add(devif.FuncId, devif);
                 return (ulong)bytes.Length;
             };
             return TdxStatus.Success;
@@ -95,7 +95,7 @@ public sealed partial class TdxModule
             if (!requester.StopInterface(id).IsSuccess) return TdxStatus.DevifTdispErrorState;
             commit = () =>
             {
-                devifs.Remove(d);
+                devifs.Remove(d.FuncId);
                 GivePages(d.Cs);
                 return d.Cs;
             };
@@ -165,7 +165,9 @@ public sealed partial class TdxModule
         ulong gpa = r.Rcx & 0x000F_FFFF_FFFF_F000, pa = r.R8;
         if (Td(r.Rdx) is not { } td) return TdxStatus.OperandInvalid | TdxStatus.OperandTdr;
         if ((pa & 0xFFF) != 0) return TdxStatus.OperandInvalid;
-        var owner = devifs.FirstOrDefault(d => d.Td == td && d.State != TdiState.Error && InTeeRange(d, pa));
+        DeviceInterface? owner = null;
+        foreach (var d in devifs.Values)
+            if (d.Td == td && d.State != TdiState.Error && InTeeRange(d, pa)) { owner = d; break; }
         if (owner is null) return TdxStatus.OperandInvalid;
         if (privateMmio.ContainsKey((td.Tdr, gpa)) || mappedMmioPages.Contains(pa)) return TdxStatus.EptEntryStateIncorrect;
         privateMmio[(td.Tdr, gpa)] = new PrivateMmio(gpa, pa, owner);

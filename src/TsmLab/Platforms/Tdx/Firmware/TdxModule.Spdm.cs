@@ -219,7 +219,7 @@ public sealed partial class TdxModule
     {
         var st = FindStream(r.Rcx, r.Rdx, out var stream);
         if (st != TdxStatus.Success) return st;
-        if (devifs.Any(d => d.Stream == stream)) return TdxStatus.IdeStreamHasDeviceInterfaces;
+        if (devifs.Values.Any(d => d.Stream == stream)) return TdxStatus.IdeStreamHasDeviceInterfaces;
         stream!.Blocked = true;
         return TdxStatus.Success;
     }
@@ -229,7 +229,7 @@ public sealed partial class TdxModule
     {
         var st = FindStream(r.Rcx, r.Rdx, out var stream);
         if (st != TdxStatus.Success) return st;
-        if (devifs.Any(d => d.Stream == stream)) return TdxStatus.IdeStreamHasDeviceInterfaces;
+        if (devifs.Values.Any(d => d.Stream == stream)) return TdxStatus.IdeStreamHasDeviceInterfaces;
         if (!stream!.Blocked) return TdxStatus.IdeStreamNotBlocked;
         if (r.R8 != stream.Mt) return TdxStatus.OperandInvalid;
         streams.Remove(stream.Id);

@@ -31,7 +31,8 @@ public sealed partial class TdxModule : IPlatformFirmware
     private readonly List<TdxIommu> iommus = [];
     private readonly Dictionary<ulong, SpdmObject> spdms = [];
     private readonly Dictionary<ulong, IdeStreamObject> streams = [];
-    private readonly List<DeviceInterface> devifs = [];
+    /// <summary>Device interfaces by func_id (one per function: TDH.DEVIF.CREATE refuses a second).</summary>
+    private readonly Dictionary<uint, DeviceInterface> devifs = [];
     private readonly Dictionary<(ulong Tdr, ulong Gpa), PrivateMmio> privateMmio = [];
     private readonly HashSet<ulong> mappedMmioPages = [];
     private readonly List<DmarEntry> dmar = [];
@@ -110,7 +111,7 @@ public sealed partial class TdxModule : IPlatformFirmware
     /// <summary>The module's TDI state for a function, or CONFIG_UNLOCKED when it is bound to no TD (observation for tests and the demo).</summary>
     public Tdisp.Wire.TdiState StateOf(uint funcId)
     {
-        lock (gate) return devifs.FirstOrDefault(d => d.FuncId == funcId)?.State ?? Tdisp.Wire.TdiState.ConfigUnlocked;
+        lock (gate) return devifs.GetValueOrDefault(funcId)?.State ?? Tdisp.Wire.TdiState.ConfigUnlocked;
     }
 
     /// <summary>Times the module asked for an SPDM key update and got it (tests).</summary>
@@ -325,5 +326,5 @@ public sealed partial class TdxModule : IPlatformFirmware
     private byte[] Derive(string label, int length) =>
         HKDF.DeriveKey(HashAlgorithmName.SHA384, seed, length, salt: "tsmlab-tdx"u8.ToArray(), info: System.Text.Encoding.ASCII.GetBytes(label));
 
-    private DeviceInterface? FindDevif(uint funcId, ulong tdr) => devifs.FirstOrDefault(d => d.FuncId == funcId && d.Td.Tdr == tdr);
+    private DeviceInterface? FindDevif(uint funcId, ulong tdr) => devifs.TryGetValue(funcId, out var d) && d.Td.Tdr == tdr ? d : null;
 }

@@ -46,7 +46,10 @@ public sealed class TdxTsmGuest : ITsmGuest
     /// <summary>Its MMIO ranges.</summary>
     public IReadOnlyList<MmioRange> Ranges { get; private set; } = [];
     /// <summary>The last TDCALL's leaf name and status (for refusal details).</summary>
-    public string LastCall { get; private set; } = "";
+    public string LastCall => lastLeaf is ushort leaf ? $"{TdxLeaves.NameOf(TdxCallKind.Tdcall, leaf)} {TdxStatus.NameOf(lastStatus)}" : "";
+    // The last TDCALL, named only when asked (a TDCALL formats no string).
+    private ushort? lastLeaf;
+    private ulong lastStatus;
 
     public bool EvidenceVerified => Report is not null;
     public bool DmaEnabled { get; private set; }
@@ -58,7 +61,8 @@ public sealed class TdxTsmGuest : ITsmGuest
     {
         r.Rax = TdxRegisters.LeafRax(leaf);
         cpu.Tdcall(ref r);
-        LastCall = $"{TdxLeaves.NameOf(TdxCallKind.Tdcall, leaf)} {TdxStatus.NameOf(r.Rax)}";
+        lastLeaf = leaf;
+        lastStatus = r.Rax;
         return r.Rax;
     }
 

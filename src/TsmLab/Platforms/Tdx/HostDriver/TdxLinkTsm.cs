@@ -31,6 +31,11 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
 {
     private const int MaxRelayRounds = 4096;
     private readonly HostKernel kernel;
+    /// <summary>
+    /// Serialises the driver's extension SEAMCALLs (and their relay rounds) on all devices: the TDX
+    /// module serves one extension caller at a time and answers TDX_OPERAND_BUSY to a second
+    /// [TX4,TX7], so the driver queues them here rather than retrying.
+    /// </summary>
     private readonly Lock extLock = new();
     private readonly Dictionary<PciFunction, DsmLink> links = [];
     private byte[] doeResponse = new byte[SpdmRelay.PageSize];
@@ -76,7 +81,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
     /// <summary>One SEAMCALL. Fault point FirmwareCall (docs/reliability.md): not made, the module answers TDX_OPERAND_BUSY.</summary>
     private void Seamcall(ref TdxRegisters r)
     {
-        if (Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"SEAMCALL 0x{r.Rax:x}")) { r.Rax = TdxStatus.OperandBusy; return; }
+        if (Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"SEAMCALL 0x{r.Rax:x}")) { r.Rax = TdxStatus.OperandBusy; return; }
         Module.Seamcall(ref r);
     }
 
@@ -403,8 +408,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
         nonce[..32].CopyTo(b);
         BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(32), (uint)record.Length);
         record.CopyTo(b, 36);
-        int n = id.LeafKey.SignData(b.AsSpan(0, signed), b.AsSpan(signed + 2), System.Security.Cryptography.HashAlgorithmName.SHA384,
-            System.Security.Cryptography.DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        int n = id.SignWithLeafKey(b.AsSpan(0, signed), b.AsSpan(signed + 2));
         BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(signed), (ushort)n);
         return b;
     }
