@@ -93,9 +93,10 @@ public sealed partial class SpdmRequester : IDisposable
         vca.AddRange(message.AsSpan(0, 20));
         vca.AddRange(response.AsSpan(0, 20));
 
-        // NEGOTIATE_ALGORITHMS with DHE, AEAD, ReqBaseAsym (none) and KeySchedule structures
-        int len = 32 + 4 * 4;
-        Header(SpdmCode.NegotiateAlgorithms, 4);
+        // NEGOTIATE_ALGORITHMS with DHE, AEAD and KeySchedule structures (no ReqBaseAsymAlg: a structure
+        // may not offer nothing, and TsmLab's requester has no key of its own).
+        int len = 32 + 3 * 4;
+        Header(SpdmCode.NegotiateAlgorithms, 3);
         message.AsSpan(4, len - 4).Clear();
         BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(4), (ushort)len);
         message[6] = SpdmAlgorithmBits.MeasurementSpecDmtf;
@@ -104,8 +105,7 @@ public sealed partial class SpdmRequester : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(12), Settings.BaseHash);
         AlgStruct(32, SpdmAlgorithmBits.AlgTypeDhe, Settings.Dhe);
         AlgStruct(36, SpdmAlgorithmBits.AlgTypeAead, Settings.Aead);
-        AlgStruct(40, SpdmAlgorithmBits.AlgTypeReqBaseAsym, 0);
-        AlgStruct(44, SpdmAlgorithmBits.AlgTypeKeySchedule, SpdmAlgorithmBits.KeyScheduleSpdm);
+        AlgStruct(40, SpdmAlgorithmBits.AlgTypeKeySchedule, SpdmAlgorithmBits.KeyScheduleSpdm);
         n = await ExchangePlainAsync(len).ConfigureAwait(false);
         if (Expect(n, SpdmCode.Algorithms, 36) is { } f3) return f3;
         int rlen = BinaryPrimitives.ReadUInt16LittleEndian(response.AsSpan(4));
@@ -125,7 +125,7 @@ public sealed partial class SpdmRequester : IDisposable
             }
         }
         if (!OneOf(asym, Settings.BaseAsym) || !OneOf(hash, Settings.BaseHash) || (dhe != 0 && !OneOf(dhe, Settings.Dhe))
-            || (aead != 0 && !OneOf(aead, Settings.Aead)) || measHash is not (0 or SpdmAlgorithmBits.MeasurementHashSha256 or SpdmAlgorithmBits.MeasurementHashSha384))
+            || (aead != 0 && !OneOf(aead, Settings.Aead)) || (measHash != 0 && !OneOf(measHash, 0xFF)))
             return SpdmRequesterResult.Fail("ALGORITHMS selected something that was not offered");
         Algorithms = new SpdmAlgorithmSet(asym, hash, measHash, dhe, aead, ks);
         vca.AddRange(message.AsSpan(0, len));

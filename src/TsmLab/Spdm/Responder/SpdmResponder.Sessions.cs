@@ -100,7 +100,8 @@ public sealed partial class SpdmResponder
         var session = new SpdmSession(sessionId, Algorithms, Version, securedVersion);
 
         var r = c.Response;
-        Header(r, SpdmCode.KeyExchangeRsp, 0, 0);
+        bool heartbeat = (Settings.Capabilities & peerCapabilities & SpdmCapabilities.Hbeat) != 0;
+        Header(r, SpdmCode.KeyExchangeRsp, heartbeat ? Settings.HeartbeatPeriod : (byte)0, 0);
         BinaryPrimitives.WriteUInt16LittleEndian(r[4..], rspSessionId);
         r[6] = 0;
         r[7] = 0;

@@ -101,15 +101,21 @@ public sealed partial class SpdmResponder
         ushort peerDhe = 0, peerAead = 0, peerKeySchedule = 0;
         int at = 32 + 4 * (extAsym + extHash), extTotal = extAsym + extHash;
         byte lastType = 0;
+        int types = 0;
         for (int i = 0; i < structs; i++)
         {
             if (length - at < 4) return Error(c.Response, SpdmErrorCode.InvalidRequest);
             byte type = q[at], count = q[at + 1];
             int fixedBytes = count >> 4, ext = count & 0xF;
-            if (fixedBytes != 2 || type <= lastType || type < SpdmAlgorithmBits.AlgTypeDhe || type > SpdmAlgorithmBits.AlgTypeKeySchedule
+            // Types 2-5 (DHE, AEAD, ReqBaseAsymAlg, KeySchedule); 1.4 adds 6 ReqPqcAsymAlg and 7 KEM, which TsmLab never selects.
+            byte maxType = Version >= SpdmVersion.V14 ? SpdmAlgorithmBits.AlgTypeKem : SpdmAlgorithmBits.AlgTypeKeySchedule;
+            if (fixedBytes != 2 || type <= lastType || type < SpdmAlgorithmBits.AlgTypeDhe || type > maxType
                 || length - at < 4 + 4 * ext)
                 return Error(c.Response, SpdmErrorCode.InvalidRequest);
             ushort supported = U16(q, at + 2);
+            if (supported == 0 && type <= SpdmAlgorithmBits.AlgTypeKeySchedule)
+                return Error(c.Response, SpdmErrorCode.InvalidRequest);
+            types |= 1 << type;
             switch (type)
             {
                 case SpdmAlgorithmBits.AlgTypeDhe: peerDhe = supported; break;
@@ -146,8 +152,9 @@ public sealed partial class SpdmResponder
         Algorithms = new SpdmAlgorithmSet(asym, hash, measHash, dhe, aead, keySchedule);
 
         var r = c.Response;
-        int n = AlgorithmsFixedSize + 4 * 4;
-        Header(r, SpdmCode.Algorithms, 4);
+        // One structure per type the requester listed, in its (ascending) order, as libspdm answers [SP5].
+        int n = AlgorithmsFixedSize + 4 * System.Numerics.BitOperations.PopCount((uint)types);
+        Header(r, SpdmCode.Algorithms, (byte)System.Numerics.BitOperations.PopCount((uint)types));
         r[4..n].Clear();
         BinaryPrimitives.WriteUInt16LittleEndian(r[4..], (ushort)n);
         r[6] = measurements ? SpdmAlgorithmBits.MeasurementSpecDmtf : (byte)0;
@@ -155,10 +162,19 @@ public sealed partial class SpdmResponder
         BinaryPrimitives.WriteUInt32LittleEndian(r[8..], measHash);
         BinaryPrimitives.WriteUInt32LittleEndian(r[12..], asym);
         BinaryPrimitives.WriteUInt32LittleEndian(r[16..], hash);
-        WriteAlgStruct(r[36..], SpdmAlgorithmBits.AlgTypeDhe, dhe);
-        WriteAlgStruct(r[40..], SpdmAlgorithmBits.AlgTypeAead, aead);
-        WriteAlgStruct(r[44..], SpdmAlgorithmBits.AlgTypeReqBaseAsym, 0);
-        WriteAlgStruct(r[48..], SpdmAlgorithmBits.AlgTypeKeySchedule, keySchedule);
+        int s = AlgorithmsFixedSize;
+        for (byte type = SpdmAlgorithmBits.AlgTypeDhe; type <= SpdmAlgorithmBits.AlgTypeKem; type++)
+        {
+            if ((types & (1 << type)) == 0) continue;
+            WriteAlgStruct(r[s..], type, type switch
+            {
+                SpdmAlgorithmBits.AlgTypeDhe => dhe,
+                SpdmAlgorithmBits.AlgTypeAead => aead,
+                SpdmAlgorithmBits.AlgTypeKeySchedule => keySchedule,
+                _ => 0, // ReqBaseAsymAlg, ReqPqcAsymAlg, KEM: no mutual authentication, no PQC
+            });
+            s += 4;
+        }
         vca.AddRange(q[..length]);
         vca.AddRange(r[..n]);
         certChain = SpdmCertChainFormat.Build(Identity.CertificatesRootFirst, Algorithms);

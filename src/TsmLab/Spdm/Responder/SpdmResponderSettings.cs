@@ -25,6 +25,13 @@ public sealed record SpdmResponderSettings
     /// <summary>DSP0277 versions the responder can select (1.1, 1.2).</summary>
     public IReadOnlyList<ushort> SecuredVersions { get; init; } = [SpdmOpaqueData.SecuredVersion12, SpdmOpaqueData.SecuredVersion11];
 
+    /// <summary>
+    /// KEY_EXCHANGE_RSP's HeartbeatPeriod in seconds when both ends have HBEAT_CAP (0xF0, what DMTF's
+    /// responder emulator uses; its requester sends HEARTBEAT only for a non-zero period). The model has
+    /// no clock: a missed heartbeat never ends a session (TsmLab definition).
+    /// </summary>
+    public byte HeartbeatPeriod { get; init; } = 0xF0;
+
     /// <summary>Concurrent sessions before KEY_EXCHANGE answers SessionLimitExceeded (TsmLab definition).</summary>
     public int MaxSessions { get; init; } = 4;
 

@@ -140,4 +140,8 @@ public static class SpdmAlgorithmBits
     public const byte AlgTypeAead = 3;
     public const byte AlgTypeReqBaseAsym = 4;
     public const byte AlgTypeKeySchedule = 5;
+    /// <summary>SPDM 1.4: requester PQC asymmetric algorithm.</summary>
+    public const byte AlgTypeReqPqcAsym = 6;
+    /// <summary>SPDM 1.4: key encapsulation mechanism.</summary>
+    public const byte AlgTypeKem = 7;
 }
