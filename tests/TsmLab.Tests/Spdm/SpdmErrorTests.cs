@@ -213,10 +213,10 @@ public sealed class SpdmErrorTests
     }
 
     [Fact]
-    public async Task Finish_OutsideASession_IsUnexpectedRequest()
+    public async Task Finish_OutsideASession_IsSessionRequired()
     {
         using var p = await Connected();
-        AssertError(Plain(p.Mailbox, [0x12, 0xE5, 0, 0, .. new byte[48]]).Message, SpdmErrorCode.UnexpectedRequest, 0x12);
+        AssertError(Plain(p.Mailbox, [0x12, 0xE5, 0, 0, .. new byte[48]]).Message, SpdmErrorCode.SessionRequired, 0x12);
     }
 
     [Fact]
@@ -281,15 +281,20 @@ public sealed class SpdmErrorTests
         Assert.Equal(0x68, Secured(p, session, [0x14, 0xE8, 0, 0]).Message[1]); // the session still works
     }
 
-    [Fact]
-    public async Task HeartbeatBeforeFinish_IsUnexpectedRequest()
+    [Theory]
+    [InlineData(new byte[] { 0x14, 0xE8, 0, 0 })] // HEARTBEAT
+    [InlineData(new byte[] { 0x14, 0xEC, 0, 0 })] // END_SESSION
+    [InlineData(new byte[] { 0x14, 0xE0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 })] // GET_MEASUREMENTS
+    [InlineData(new byte[] { 0x14, 0xE9, 1, 0 })] // KEY_UPDATE
+    public async Task AnyRequestButFinish_WhileHandshaking_IsUnexpectedRequest(byte[] request)
     {
         using var p = Pair();
         var r = p.Requester;
         Assert.True((await r.InitConnectionAsync()).Ok);
         Assert.True((await r.GetCertificateAsync()).Ok);
         var (_, session) = await r.KeyExchangeAsync();
-        AssertError(Secured(p, session!, [0x14, 0xE8, 0, 0]).Message, SpdmErrorCode.UnexpectedRequest, 0x14);
+        AssertError(Secured(p, session!, request).Message, SpdmErrorCode.UnexpectedRequest, 0x14);
+        Assert.True((await r.FinishAsync(session!)).Ok); // the handshake still completes
     }
 
     [Fact]
