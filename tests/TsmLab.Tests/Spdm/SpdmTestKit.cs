@@ -39,6 +39,7 @@ internal sealed class RecordingMailbox(TsmLab.Kernel.Pci.IDoeMailbox inner) : Ts
 {
     public List<(byte[] Request, byte[] Response)> Log { get; } = [];
     public Func<byte[], byte[]>? RewriteRequest { get; set; }
+    public Func<byte[], byte[]>? RewriteResponse { get; set; }
     public int MaxResponseSize => inner.MaxResponseSize;
 
     public int Exchange(ReadOnlySpan<byte> requestObject, Span<byte> responseObject)
@@ -46,6 +47,13 @@ internal sealed class RecordingMailbox(TsmLab.Kernel.Pci.IDoeMailbox inner) : Ts
         var req = requestObject.ToArray();
         if (RewriteRequest is { } r) { RewriteRequest = null; req = r(req); }
         int n = inner.Exchange(req, responseObject);
+        if (RewriteResponse is { } w && n > 0)
+        {
+            RewriteResponse = null;
+            var rewritten = w(responseObject[..n].ToArray());
+            rewritten.CopyTo(responseObject);
+            n = rewritten.Length;
+        }
         Log.Add((req, responseObject[..Math.Max(n, 0)].ToArray()));
         return n;
     }
