@@ -24,6 +24,7 @@ public static class FuzzTargets
         ("ide-km", "IDE_KM requests (protocol_id 0x00) to the device, as a conversation", IdeKm),
         ("vdm", "SPDM VENDOR_DEFINED_REQUEST framing (classic and large) in front of the device", Vdm),
         ("doe", "DOE data objects into the device's mailbox", Doe),
+        ("spdm", "DOE objects (discovery, SPDM, secured SPDM) into the SPDM responder in front of the device, as a conversation", Spdm),
         ("tdisp-requester", "device answers as the TSM's TDISP/IDE_KM requester decodes them (a misbehaving device)", Requester),
         ("replay", "tsmlab replay JSON Lines against a booted host (first byte picks default/cca/sev/tdx)", Replay),
         ("host-file", "host files (JSON), and booting what they describe", HostFileTarget),
@@ -86,6 +87,34 @@ public static class FuzzTargets
     public static void Doe(byte[] data)
     {
         var mailbox = DoeMailbox.For(NewDevice());
+        var response = new byte[mailbox.MaxResponseSize];
+        var input = new FuzzInput(data);
+        while (input.Next(out var m))
+        {
+            int n = mailbox.Exchange(m, response);
+            Check(n >= 0 && n <= response.Length && n % 4 == 0, "DOE response must be whole DWORDs within the mailbox");
+            if (n > 0) Check(DoeHeader.TryRead(response, out var h) && h.LengthBytes == n, "DOE response header must give its own length");
+        }
+    }
+
+    /// <summary>A device mailbox with the SPDM responder (no clear stand-in), its identity built once per process.</summary>
+    internal static DoeMailbox SpdmMailbox()
+    {
+        var dsm = NewDevice();
+        var identity = SpdmIdentity.Value;
+        return new DoeMailbox(new TsmLab.Spdm.Responder.SpdmResponder(() => identity, dsm,
+            new TsmLab.Spdm.Responder.SpdmResponderSettings { Entropy = new DeterministicEntropySource(5) }));
+    }
+
+    private static readonly Lazy<TsmLab.Spdm.Responder.SpdmResponderIdentity> SpdmIdentity = new(() =>
+    {
+        var dsm = NewDevice();
+        return TsmLab.Spdm.Responder.SpdmResponderIdentity.FromDevice(dsm.Identity, dsm.Configuration);
+    });
+
+    public static void Spdm(byte[] data)
+    {
+        var mailbox = SpdmMailbox();
         var response = new byte[mailbox.MaxResponseSize];
         var input = new FuzzInput(data);
         while (input.Next(out var m))

@@ -101,11 +101,54 @@ internal static class Seeds
             {"op":"munmap","addr":"0x7f0000001000","len":4096}
             """)]);
 
+        // spdm: a requester's whole conversation (discovery, VCA, digests, certificate, challenge, measurements, KEY_EXCHANGE, FINISH, in-session requests).
+        Put("spdm", "flow", FuzzInput.Frame(SpdmConversation()));
+
         Put("host-file", "cca", Encoding.UTF8.GetBytes("""{ "name": "lab1", "base": "cca", "profile": "scope", "description": "x" }"""));
         Put("host-file", "sev", Encoding.UTF8.GetBytes("""{ "base": "sev", /* comment */ "profile": "op-arch", }"""));
 
         Put("device-file", "default", Encoding.UTF8.GetBytes(DefaultDevice.Json));
         Put("device-file", "minimal", Encoding.UTF8.GetBytes("""{"segment":2,"bus":3,"device":1,"function":2,"vendorId":1,"deviceId":2,"bars":[{"index":0,"address":"0x10000","size":"0x10000","is64Bit":false}],"msix":{"tableBar":0,"tableOffset":0,"tableSize":8,"pbaBar":0,"pbaOffset":"0x1000"},"sriov":{"count":2,"firstVfOffset":1,"vfDeviceId":3,"bars":[{"index":0,"address":"0x20000","size":"0x1000"}]},"tdisp":{"xtSupported":true},"ide":{"streamIds":[0,5]},"identity":{"seed":"s","measurements":[{"index":1,"type":0,"raw":"00ff"}]},"policy":{"stopInUnlocked":"invalidInterfaceState"}}"""));
+    }
+
+    /// <summary>Records the DOE objects a TsmLab requester sends to the fuzz target's responder.</summary>
+    private static List<byte[]> SpdmConversation()
+    {
+        var mailbox = FuzzTargets.SpdmMailbox();
+        var sent = new List<byte[]>
+        {
+            new byte[] { 0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 },
+        };
+        var recorder = new SpdmRecorder(mailbox, sent);
+        var dsm = FuzzTargets.NewDevice();
+        using var r = new TsmLab.Spdm.Requester.SpdmRequester(new TsmLab.Spdm.Requester.MailboxChannel(recorder),
+            new TsmLab.Spdm.Requester.SpdmRequesterSettings { TrustedRoot = dsm.Identity.RootCertificate, Entropy = new DeterministicEntropySource(3) });
+        r.InitConnectionAsync().AsTask().Wait();
+        r.GetDigestsAsync().AsTask().Wait();
+        r.GetCertificateAsync().AsTask().Wait();
+        r.ChallengeAsync(0xFF).AsTask().Wait();
+        r.GetMeasurementsAsync(0xFF, signed: true).AsTask().Wait();
+        var (_, session) = r.KeyExchangeAsync(0xFF).AsTask().Result;
+        if (session is not null)
+        {
+            r.FinishAsync(session).AsTask().Wait();
+            r.HeartbeatAsync(session).AsTask().Wait();
+            r.KeyUpdateAsync(session, 2).AsTask().Wait();
+            r.VendorDefinedAsync(session, new byte[] { 0x01, 0x10, 0x81, 0, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, new byte[1024]).AsTask().Wait();
+            r.EndSessionAsync(session).AsTask().Wait();
+        }
+        return sent;
+    }
+
+    private sealed class SpdmRecorder(TsmLab.Kernel.Pci.IDoeMailbox inner, List<byte[]> sent) : TsmLab.Kernel.Pci.IDoeMailbox
+    {
+        public int MaxResponseSize => inner.MaxResponseSize;
+
+        public int Exchange(ReadOnlySpan<byte> requestObject, Span<byte> responseObject)
+        {
+            sent.Add(requestObject.ToArray());
+            return inner.Exchange(requestObject, responseObject);
+        }
     }
 
     private static byte[] Spdm(byte[] payload, bool large)

@@ -5,7 +5,7 @@ using System.Text;
 
 namespace TsmLab.Tdisp.Device;
 
-/// <summary>A DMTF measurement block: index, spec 0x01 (DMTF), then type/size/value [DSP0274].</summary>
+/// <summary>A DMTF measurement block: index, spec 0x01 (DMTF), then type/size/value [SP1].</summary>
 /// <remarks>
 /// The device's identity for SPDM (used by a later SPDM issue; TDISP itself does not carry it): a
 /// root CA and an ECDSA P-384 leaf, both keys derived from the configured seed with HKDF-SHA-384
@@ -115,7 +115,7 @@ public sealed class DeviceIdentity
     /// <summary>The chain, root first, as DER.</summary>
     public IReadOnlyList<byte[]> CertificateChainDer => [RootCertificate.RawData, LeafCertificate.RawData];
 
-    /// <summary>The SPDM certificate chain format [DSP0274]: length u16, reserved u16, SHA-384 of the root, then the DER certificates.</summary>
+    /// <summary>The SPDM certificate chain format [SP1]: length u16, reserved u16, SHA-384 of the root, then the DER certificates.</summary>
     public byte[] SpdmCertificateChain()
     {
         byte[] root = RootCertificate.RawData, leaf = LeafCertificate.RawData;

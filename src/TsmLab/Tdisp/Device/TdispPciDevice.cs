@@ -30,7 +30,11 @@ public sealed class TdispPciDevice : IPciEndpoint
     {
         Dsm = dsm;
         var c = dsm.Configuration;
-        Mailbox = DoeMailbox.For(dsm);
+        // The SPDM responder answers DOE; clear VENDOR_DEFINED still reaches the device until the
+        // firmware models speak SPDM (issue 12 turns the stand-in off).
+        Spdm = new TsmLab.Spdm.Responder.SpdmResponder(() => TsmLab.Spdm.Responder.SpdmResponderIdentity.FromDevice(dsm.Identity, c), dsm,
+            new TsmLab.Spdm.Responder.SpdmResponderSettings { ClearVendorDefinedStandIn = true, Entropy = dsm.Entropy });
+        Mailbox = new DoeMailbox(Spdm);
         Mailbox.StandInIdentity = () => dsm.Identity;
         var pf = new PciAddress(c.Segment, c.Bus, c.Device, c.Function);
         PciSriovSpec? sriov = c.Sriov is { } s
@@ -58,6 +62,9 @@ public sealed class TdispPciDevice : IPciEndpoint
 
     /// <summary>The device's security manager (observation only: the host reaches it through the mailbox).</summary>
     public DeviceSecurityManager Dsm { get; }
+
+    /// <summary>The DSM's SPDM responder (observation only: the host reaches it through the mailbox).</summary>
+    public TsmLab.Spdm.Responder.SpdmResponder Spdm { get; }
 
     /// <summary>The DSM's DOE mailbox.</summary>
     public DoeMailbox Mailbox { get; }

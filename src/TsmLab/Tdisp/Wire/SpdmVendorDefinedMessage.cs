@@ -8,9 +8,11 @@ namespace TsmLab.Tdisp.Wire;
 /// (§5.1). Classic form (SPDM 1.0-1.3, and 1.4 without the large flag): 0 SPDMVersion | 1 code | 2
 /// param1 | 3 param2 | 4 standard_id u16 = 3 | 6 len u8 = 2 7 vendor_id u16 = 0x0001 | 9
 /// payload_length u16 | 11 payload (protocol_id, message) SPDM 1.4 large form (libspdm pcidoe.h
-/// pci_doe_spdm_vendor_defined_header_large_t [D2]): SPDMVersion &gt;= 0x14 and param1 bit 0
-/// (LargeReq / LargeResp) set, then 4 standard_id u16 | 6 len u8 = 2 | 7 vendor_id u16 | 9 reserved
-/// u16 = 0 11 payload_length u32 | 15 payload
+/// pci_doe_spdm_vendor_defined_header_large_t [D2], spdm.h SPDM_VENDOR_DEFINED_REQUEST_LARGE_REQ
+/// [D3]): SPDMVersion &gt;= 0x14 and param1 bit 7 (0x80, LargeReq / LargeResp) set, then 4
+/// standard_id u16 | 6 len u8 = 2 | 7 vendor_id u16 | 9 legacy payload_length u16 (written 0; the
+/// reference requester leaves it unset, so it is ignored on read) | 11 payload_length u32 | 15
+/// payload (shared/spec/spdm.md, "Vendor-defined messages").
 /// </remarks>
 public readonly ref struct SpdmVendorDefinedMessage
 {
@@ -19,8 +21,8 @@ public readonly ref struct SpdmVendorDefinedMessage
     public const byte ErrorCode = 0x7F;
     public const ushort StandardIdPciSig = 3;
     public const ushort VendorIdPciSig = 0x0001;
-    /// <summary>param1 bit 0: LargeReq / LargeResp (SPDM 1.4).</summary>
-    public const byte LargePayloadFlag = 0x01;
+    /// <summary>param1 bit 7: LargeReq / LargeResp (SPDM 1.4) [D3].</summary>
+    public const byte LargePayloadFlag = 0x80;
     public const byte SpdmVersion12 = 0x12;
     public const byte SpdmVersion14 = 0x14;
     public const int ClassicHeaderSize = 11;

@@ -180,14 +180,22 @@ public class TdispSerializationTests
     [Fact]
     public void SpdmVendorDefined_Spdm14LargeForm()
     {
-        const string msg = "14 fe 01 00 0300 02 0100 0000 02000000 0110";
+        // LargeReq is param1 bit 7 (0x80) and the legacy u16 length is written 0 [D3].
+        const string msg = "14 fe 80 00 0300 02 0100 0000 02000000 0110";
         AssertBytes(msg, b => SpdmVendorDefinedMessage.Write(b, 0x14, 0xFE, true, Hex("0110")));
         Assert.True(SpdmVendorDefinedMessage.TryRead(Hex(msg), out var m));
         Assert.True(m.IsLarge);
         Assert.Equal("0110", ToHex(m.Payload));
-        // Before SPDM 1.4 param1 bit 0 means nothing: the classic length field is read.
-        Assert.True(SpdmVendorDefinedMessage.TryRead(Hex("12 fe 01 00 0300 02 0100 0200 0110"), out var c));
+        // The reference requester leaves the legacy length unset: it is ignored in the large form.
+        Assert.True(SpdmVendorDefinedMessage.TryRead(Hex("14 fe 80 00 0300 02 0100 3412 02000000 0110"), out var e));
+        Assert.True(e.IsLarge);
+        Assert.Equal("0110", ToHex(e.Payload));
+        // param1 bit 0 is not the large flag: the classic length field is read.
+        Assert.True(SpdmVendorDefinedMessage.TryRead(Hex("14 fe 01 00 0300 02 0100 0200 0110"), out var c));
         Assert.False(c.IsLarge);
+        // Before SPDM 1.4 param1 bit 7 means nothing either.
+        Assert.True(SpdmVendorDefinedMessage.TryRead(Hex("12 fe 80 00 0300 02 0100 0200 0110"), out var d));
+        Assert.False(d.IsLarge);
         Assert.Throws<ArgumentOutOfRangeException>(() => SpdmVendorDefinedMessage.WriteHeader(new byte[16], 0x12, 0xFE, false, 70000));
     }
 
