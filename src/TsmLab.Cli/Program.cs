@@ -51,6 +51,7 @@ public static class Program
         root.Subcommands.Add(ReplayCommand.Create(io));
         root.Subcommands.Add(InfoCommand.Create(io));
         root.Subcommands.Add(TdispCommand.Create(io));
+        root.Subcommands.Add(DeviceCommand.Create(io));
         root.Subcommands.Add(TsmLab.Cli.RunCommand.Create(io));
         var parse = root.Parse(args);
         string command = parse.CommandResult.Command == root ? "tsmlab" : "tsmlab " + parse.CommandResult.Command.Name;

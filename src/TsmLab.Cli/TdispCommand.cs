@@ -14,37 +14,15 @@ internal static class TdispCommand
 {
     public static Command Create(CliIo io)
     {
-        var device = new Option<FileInfo?>("--device") { Description = "Device configuration JSON (default: the built-in device)" };
+        var device = new DeviceFileOption();
         var cmd = new Command("tdisp", "Send TDISP / IDE_KM payloads (hex, one per line on stdin) to a modelled device");
-        cmd.Options.Add(device);
-        cmd.SetAction(pr => Run(io, pr.GetValue(device)));
+        cmd.Options.Add(device.Option);
+        cmd.SetAction(pr => device.Load(pr, io.Error, "tsmlab tdisp") is { } config ? Run(io, config) : Program.UsageError);
         return cmd;
     }
 
-    private static int Run(CliIo io, FileInfo? file)
+    private static int Run(CliIo io, DeviceConfiguration config)
     {
-        DeviceConfiguration config;
-        if (file is null)
-        {
-            config = DeviceConfiguration.Default;
-        }
-        else
-        {
-            try
-            {
-                config = DeviceConfiguration.FromFile(file.FullName);
-            }
-            catch (InputFileException e)
-            {
-                io.Error.WriteLine($"tsmlab tdisp: {e.Message}; pass a JSON device configuration (schema in docs/tdisp.md) or omit --device for the default device");
-                return Program.UsageError;
-            }
-            catch (DeviceConfigurationException e)
-            {
-                io.Error.WriteLine($"tsmlab tdisp: not a valid device configuration: {e.Message.TrimEnd('.')}; see docs/tdisp.md for the schema");
-                return Program.UsageError;
-            }
-        }
         var dsm = new DeviceSecurityManager(config);
         var response = new byte[dsm.MaxResponseSize];
         var lines = new BoundedLineReader(io.In, MaxLineLength);

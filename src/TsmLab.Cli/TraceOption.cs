@@ -13,7 +13,7 @@ internal sealed class TraceOption
     public Option<FileInfo?> Report { get; } = OutputFile("--report", "report", "FILE.html", "Write a self-contained HTML report (sequence diagram, TDI state timeline) to FILE.html");
 
     /// <summary>A file to write, checked when the command line is parsed: an empty name, a directory or a missing folder is a usage error naming it.</summary>
-    private static Option<FileInfo?> OutputFile(string name, string what, string helpName, string description) => new(name)
+    internal static Option<FileInfo?> OutputFile(string name, string what, string helpName, string description) => new(name)
     {
         Description = description,
         HelpName = helpName,

@@ -134,7 +134,7 @@ public static class AbiHeader
     };
 
     /// <summary>"SetTdiState" to "SET_TDI_STATE".</summary>
-    private static string Snake(string pascal)
+    internal static string Snake(string pascal)
     {
         var sb = new StringBuilder();
         for (int i = 0; i < pascal.Length; i++)

@@ -1,6 +1,7 @@
 using TsmLab.Abi;
 using TsmLab.Kernel;
 using TsmLab.Platforms;
+using TsmLab.Samples.Devsec;
 using TsmLab.Tdisp.Device;
 
 namespace TsmLab.Hosts;
@@ -9,12 +10,19 @@ namespace TsmLab.Hosts;
 /// The hosts TsmLab ships, by name: <c>default</c>, an x86-64 host with SEV-SNP and the default
 /// TDISP device (PF0 at 0000:01:00.0 and four VFs, all vfio-owned) but no platform TSM, so the
 /// whole assignment sequence runs and a TSM request ends in ENXIO, as on a Linux host whose
-/// firmware has no TSM; then every registered platform's hosts (<see cref="PlatformRegistry"/>).
+/// firmware has no TSM; then every registered platform's hosts (<see cref="PlatformRegistry"/>);
+/// then, for each platform's first host NAME, NAME-devsec: the same host with Linux's
+/// <c>samples/devsec</c> test TSM and its device added (<see cref="DevsecBus"/>), two TSMs on one host.
 /// </summary>
 public static class BuiltInHosts
 {
     /// <summary>The names of the built-in hosts, default first.</summary>
-    public static IReadOnlyList<string> Names => ["default", .. PlatformRegistry.All.SelectMany(p => p.Hosts).Select(h => h.Name)];
+    public static IReadOnlyList<string> Names =>
+    [
+        "default",
+        .. PlatformRegistry.All.SelectMany(p => p.Hosts).Select(h => h.Name),
+        .. PlatformRegistry.All.Where(p => p.Hosts.Count > 0).Select(p => p.Hosts[0].Name + DevsecBus.HostSuffix),
+    ];
 
     /// <summary>The configuration of a built-in host in its default profile, or null for an unknown name.</summary>
     public static HostConfiguration? Find(string name) => Find(name, TsmAbiProfile.OpArch);
@@ -26,6 +34,9 @@ public static class BuiltInHosts
         foreach (var p in PlatformRegistry.All)
             foreach (var h in p.Hosts)
                 if (h.Name == name) return h.Configuration(profile);
+        foreach (var p in PlatformRegistry.All)
+            if (p.Hosts.Count > 0 && name == p.Hosts[0].Name + DevsecBus.HostSuffix)
+                return DevsecBus.With(p.Hosts[0].Configuration(profile));
         return null;
     }
 

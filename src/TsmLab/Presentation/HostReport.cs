@@ -30,6 +30,10 @@ public static class HostReport
             var t = tsms[i];
             sb.AppendLine($"│  {(i == tsms.Count - 1 ? "└─" : "├─")} {t.Name}: parent {t.Parent}, platform {t.Platform.Name}, arch {t.Platform.Arch}, link TSM");
         }
+        sb.AppendLine("├─ TSM_REQ numbers across TSMs (which backends received each; docs/proposal.md)");
+        var uses = TsmNumberUse.Of(k.Tsm);
+        if (uses.Count == 0) sb.AppendLine("│  └─ (no request reached a TSM backend)");
+        for (int i = 0; i < uses.Count; i++) sb.AppendLine($"│  {Branch(i == uses.Count - 1)} {DescribeUse(uses[i])}");
         sb.AppendLine("├─ PCI functions");
         foreach (var fn in k.Functions)
         {
@@ -89,6 +93,23 @@ public static class HostReport
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            w.WriteStartArray("tsm_req_numbers");
+            foreach (var use in TsmNumberUse.Of(k.Tsm))
+            {
+                w.WriteStartObject();
+                w.WriteString("profile", use.Profile.Name());
+                w.WriteString(use.Profile == TsmAbiProfile.Scope ? "scope" : "op", use.Name);
+                w.WriteNumber("number", use.Number);
+                if (use.Profile == TsmAbiProfile.OpArch) w.WriteString("arch", use.Arch.ToString());
+                w.WriteNumber("meanings", use.Meanings);
+                w.WriteBoolean("aliased", use.Aliased);
+                w.WriteNumber("aliased_requests", use.AliasedRequests);
+                w.WriteStartObject("requests");
+                foreach (var server in use.Servers) w.WriteNumber(server.Tsm.Name, server.Requests);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteStartArray("functions");
             foreach (var fn in k.Functions)
             {
@@ -142,6 +163,17 @@ public static class HostReport
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    /// <summary>"scope PCI_STATE_CHANGE: tsm0 2, tsm1 1 — ALIASED, 2 meanings (3 requests)".</summary>
+    private static string DescribeUse(TsmNumberUse use)
+    {
+        string servers = string.Join(", ", use.Servers.Select(s => $"{s.Tsm.Name} {s.Requests}"));
+        string what = use.Profile == TsmAbiProfile.Scope ? $"scope {use.Name} ({use.Number})" : $"op {use.Name} ({use.Number}) tvm_arch {use.Arch}";
+        string verdict = use.Aliased
+            ? $"ALIASED: {use.Meanings} meanings, one per TSM's payload grammar ({use.AliasedRequests} requests)"
+            : use.Profile == TsmAbiProfile.Scope ? "one TSM, one meaning" : "one meaning, defined by the uAPI for (op, tvm_arch)";
+        return $"{what}: {servers} — {verdict}";
     }
 
     private static string Branch(bool last) => last ? "└─" : "├─";

@@ -194,6 +194,7 @@ public sealed class TsmCore
                 request.Request = payload;
                 if (request.Profile == TsmAbiProfile.Scope && platform.TryClassify(payload, out var requestClass)) facts.PayloadClass = requestClass;
                 if ((refused = GuestRequestChecks.Run(GuestRequestStage.Copied, facts, out rejection)) < 0) return refused;
+                tsm.CountServed(request.Profile, request.Scope, request.Op);
                 long seq = Trace?.Reserve() ?? 0;
                 int rc = platform.GuestRequest(tdi!, ref request);
                 if (rc == Errno.EINVAL.Neg()) rejection = TsmRejection.PlatformRejected;
