@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using TsmLab.EmuSocket;
+using TsmLab.Spdm.Responder;
 using TsmLab.Input;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tracing;
@@ -191,6 +192,10 @@ internal static class DeviceCommand
             HelpName = "ID",
             CustomParser = r => ParseNumber(r, "function id", 0xFFFF),
         };
+        var chain = new Option<FileInfo?>("--cert-chain") { Description = "The device's certificate chain: concatenated DER certificates, root first (with --private-key)", HelpName = "FILE.der" };
+        var key = new Option<FileInfo?>("--private-key") { Description = "The leaf's private key, PEM (PKCS#8 or SEC1), ECDSA P-256 or P-384 (with --cert-chain)", HelpName = "FILE.pem" };
+        var psk = new Option<string?>("--psk") { Description = "A pre-shared key in hex, for PSK sessions", HelpName = "HEX" };
+        var pskHint = new Option<string?>("--psk-hint") { Description = "The PSK hint: text, or with a 0x prefix its exact bytes in hex", HelpName = "TEXT" };
         var pcap = TraceOption.OutputFile("--pcap", "pcap", "FILE", "Write every DOE object, both directions, to FILE (pcap, link type 292 LINKTYPE_PCI_DOE)");
         var trace = TraceOption.OutputFile("--trace", "trace", "FILE", "Write the device's side of every connection to FILE as JSON Lines");
         var keep = new Option<bool>("--keep-serving") { Description = "After a client closes or shuts down, accept the next one with a fresh device instead of exiting" };
@@ -198,6 +203,10 @@ internal static class DeviceCommand
         cmd.Options.Add(port);
         cmd.Options.Add(device.Option);
         cmd.Options.Add(functionId);
+        cmd.Options.Add(chain);
+        cmd.Options.Add(key);
+        cmd.Options.Add(psk);
+        cmd.Options.Add(pskHint);
         cmd.Options.Add(pcap);
         cmd.Options.Add(trace);
         cmd.Options.Add(keep);
@@ -215,6 +224,27 @@ internal static class DeviceCommand
                 }
                 config = moved;
             }
+            if (pr.GetValue(psk) is not null || pr.GetValue(pskHint) is not null)
+            {
+                io.Error.WriteLine($"{name}: PSK sessions are not supported by TsmLab's responder yet; serve without --psk/--psk-hint (KEY_EXCHANGE sessions work)");
+                return Program.UsageError;
+            }
+            if ((pr.GetValue(chain) is null) != (pr.GetValue(key) is null))
+            {
+                io.Error.WriteLine($"{name}: --cert-chain and --private-key go together (the chain's leaf must match the key)");
+                return Program.UsageError;
+            }
+            Func<SpdmResponderIdentity>? identity = null;
+            if (pr.GetValue(chain) is { } chainFile && pr.GetValue(key) is { } keyFile)
+            {
+                var measurements = config.Identity.Measurements.Select(m => new SpdmMeasurement(m.Index, m.Type, m.Value, m.Raw)).ToArray();
+                if (SpdmIdentityFiles.Load(chainFile.FullName, keyFile.FullName, measurements, out string problem) is not { } loaded)
+                {
+                    io.Error.WriteLine($"{name}: {problem}");
+                    return Program.UsageError;
+                }
+                identity = () => loaded;
+            }
             FileStream? pcapStream = null, traceStream = null;
             try
             {
@@ -229,7 +259,8 @@ internal static class DeviceCommand
             }
             using var pcapWriter = pcapStream is null ? null : new PcapWriter(pcapStream);
             using var traceWriter = traceStream is null ? null : new StreamWriter(traceStream);
-            var server = new DeviceServer(() => new TdispPciDevice(config), io.Out, io.Error)
+            // TDISP and IDE_KM only inside a session, as the TDISP spec requires of a device.
+            var server = new DeviceServer(() => new TdispPciDevice(new DeviceSecurityManager(config), new SpdmResponderSettings(), identity), io.Out, io.Error)
             {
                 Port = pr.GetValue(port),
                 KeepServing = pr.GetValue(keep),
