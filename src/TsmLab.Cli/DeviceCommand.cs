@@ -1,15 +1,18 @@
 using System.CommandLine;
 using System.Globalization;
 using TsmLab.EmuSocket;
+using TsmLab.Spdm.Responder;
 using TsmLab.Input;
 using TsmLab.Tdisp.Device;
 using TsmLab.Tracing;
+using System.Security.Cryptography.X509Certificates;
 
 namespace TsmLab.Cli;
 
 /// <summary>
 /// <c>tsmlab device serve</c>: a modelled TDISP device on DMTF's emulator socket protocol (PCI DOE
-/// transport), for DMTF's requester emulator, its responder validator and QEMU (docs/interop.md).
+/// transport), for DMTF's requester emulator, its responder validator and QEMU; <c>tsmlab device
+/// connect</c>: TsmLab's TSM-side requester against such a responder (docs/interop.md).
 /// </summary>
 internal static class DeviceCommand
 {
@@ -17,7 +20,160 @@ internal static class DeviceCommand
     {
         var cmd = new Command("device", "Put a modelled device on DMTF's emulator socket protocol");
         cmd.Subcommands.Add(Serve(io));
+        cmd.Subcommands.Add(Connect(io));
         return cmd;
+    }
+
+    private static Command Connect(CliIo io)
+    {
+        var endpoint = new Argument<string>("endpoint") { Description = "[HOST:]PORT of a responder on the emulator socket protocol (PCI DOE); HOST defaults to 127.0.0.1", HelpName = "[HOST:]PORT" };
+        var root = new Option<FileInfo?>("--root-cert") { Description = "The root certificate (DER or PEM) the device's chain must verify to (default: the root of TsmLab's built-in device)", HelpName = "FILE" };
+        var psk = new Option<string?>("--psk") { Description = "The pre-shared key in hex (for --session psk)", HelpName = "HEX" };
+        var pskHint = new Option<string?>("--psk-hint") { Description = "The PSK hint: text, or with a 0x prefix its exact bytes in hex", HelpName = "TEXT" };
+        var session = ChoiceOption.Create("--session", "session kind", "The secured session to open", ["key-exchange", "psk"], "key-exchange");
+        var functionId = new Option<int?>("--function-id")
+        {
+            Description = "The TDISP function id of the interface to lock (default 0x0100, TsmLab's built-in device; DMTF's responder uses 0xBEEF)",
+            HelpName = "ID",
+            CustomParser = r => ParseNumber(r, "function id", 0xFFFF),
+        };
+        var pcap = TraceOption.OutputFile("--pcap", "pcap", "FILE", "Write every DOE object, both directions, to FILE (pcap, link type 292 LINKTYPE_PCI_DOE)");
+        var json = new Option<bool>("--json") { Description = "Print the steps as one JSON object" };
+        var cmd = new Command("connect", "Run TsmLab's TSM-side requester (SPDM, IDE_KM, TDISP) against a responder on the emulator socket protocol");
+        cmd.Arguments.Add(endpoint);
+        cmd.Options.Add(root);
+        cmd.Options.Add(psk);
+        cmd.Options.Add(pskHint);
+        cmd.Options.Add(session);
+        cmd.Options.Add(functionId);
+        cmd.Options.Add(pcap);
+        cmd.Options.Add(json);
+        cmd.SetAction(pr =>
+        {
+            const string name = "tsmlab device connect";
+            if (!TryEndpoint(pr.GetValue(endpoint)!, out string host, out int port))
+            {
+                io.Error.WriteLine($"{name}: invalid endpoint '{Printable.Of(pr.GetValue(endpoint)!)}' (expected [HOST:]PORT, port 1-65535)");
+                return Program.UsageError;
+            }
+            if (pr.GetValue(psk) is { } pskHex && !IsHex(pskHex))
+            {
+                io.Error.WriteLine($"{name}: --psk '{Printable.Of(pskHex)}' is not hex (an even number of hex digits)");
+                return Program.UsageError;
+            }
+            if (pr.GetValue(pskHint) is { } hint && hint.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && !IsHex(hint[2..]))
+            {
+                io.Error.WriteLine($"{name}: --psk-hint '{Printable.Of(hint)}' starts with 0x but is not hex");
+                return Program.UsageError;
+            }
+            X509Certificate2 rootCert;
+            if (pr.GetValue(root) is { } file)
+            {
+                if (LoadCertificate(file.FullName, out string problem) is not { } loaded)
+                {
+                    io.Error.WriteLine($"{name}: cannot use root certificate '{Printable.Of(file.FullName)}': {problem}");
+                    return Program.UsageError;
+                }
+                rootCert = loaded;
+            }
+            else rootCert = new DeviceIdentity(DeviceConfiguration.Default).RootCertificate;
+            FileStream? pcapStream = null;
+            try
+            {
+                if (pr.GetValue(pcap) is { } p) pcapStream = File.Create(p.FullName);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                io.Error.WriteLine($"{name}: cannot write pcap file: {Printable.Of(e.Message)}");
+                return Program.UsageError;
+            }
+            using var pcapWriter = pcapStream is null ? null : new PcapWriter(pcapStream);
+            var steps = DeviceConnectFlow.Run(new DeviceConnectOptions
+            {
+                Host = host,
+                Port = port,
+                RootCertificate = rootCert,
+                FunctionId = (uint)(pr.GetValue(functionId) ?? 0x0100),
+                Session = pr.GetValue(session) == "psk" ? ConnectSessionKind.Psk : ConnectSessionKind.KeyExchange,
+                Pcap = pcapWriter,
+            });
+            bool ok = steps.All(s => s.Status == ConnectStepStatus.Ok);
+            if (pr.GetValue(json)) io.Out.WriteLine(StepsJson($"{host}:{port}", ok, steps));
+            else
+            {
+                int width = steps.Max(s => s.Name.Length);
+                foreach (var s in steps)
+                    io.Out.WriteLine($"{s.Name.PadRight(width)}  {StatusName(s.Status),-7}  {s.Answer}");
+                io.Out.WriteLine(ok ? $"every step succeeded against {host}:{port}" : $"stopped at: {steps.First(s => s.Status == ConnectStepStatus.Failed).Name}");
+            }
+            return ok ? 0 : 1;
+        });
+        return cmd;
+    }
+
+    private static string StatusName(ConnectStepStatus s) => s switch
+    {
+        ConnectStepStatus.Ok => "ok",
+        ConnectStepStatus.Failed => "FAILED",
+        _ => "skipped",
+    };
+
+    private static string StepsJson(string endpoint, bool ok, IReadOnlyList<ConnectStep> steps)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new System.Text.Json.Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("endpoint", endpoint);
+            w.WriteBoolean("ok", ok);
+            w.WriteStartArray("steps");
+            foreach (var s in steps)
+            {
+                w.WriteStartObject();
+                w.WriteString("step", s.Name);
+                w.WriteString("status", s.Status.ToString().ToLowerInvariant());
+                w.WriteString("answer", s.Answer);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    /// <summary>"PORT" or "HOST:PORT" (an IPv4 address or a name), port 1-65535.</summary>
+    private static bool TryEndpoint(string text, out string host, out int port)
+    {
+        int colon = text.LastIndexOf(':');
+        host = colon < 0 ? "127.0.0.1" : text[..colon];
+        string p = colon < 0 ? text : text[(colon + 1)..];
+        return int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is > 0 and <= 0xFFFF
+            && host.Length > 0 && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-');
+    }
+
+    private static bool IsHex(string s) => s.Length % 2 == 0 && s.All(char.IsAsciiHexDigit);
+
+    /// <summary>A DER or PEM certificate file (at most 1 MiB); null with the reason otherwise.</summary>
+    private static X509Certificate2? LoadCertificate(string path, out string problem)
+    {
+        problem = "";
+        try
+        {
+            byte[] bytes = InputFile.ReadAllBytes(path, "root certificate");
+            var text = System.Text.Encoding.ASCII.GetString(bytes);
+            return text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
+                ? X509Certificate2.CreateFromPem(text)
+                : X509CertificateLoader.LoadCertificate(bytes);
+        }
+        catch (InputFileException e)
+        {
+            problem = e.Message;
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            problem = "not a DER or PEM X.509 certificate";
+        }
+        return null;
     }
 
     private static Command Serve(CliIo io)
@@ -36,6 +192,10 @@ internal static class DeviceCommand
             HelpName = "ID",
             CustomParser = r => ParseNumber(r, "function id", 0xFFFF),
         };
+        var chain = new Option<FileInfo?>("--cert-chain") { Description = "The device's certificate chain: concatenated DER certificates, root first (with --private-key)", HelpName = "FILE.der" };
+        var key = new Option<FileInfo?>("--private-key") { Description = "The leaf's private key, PEM (PKCS#8 or SEC1), ECDSA P-256 or P-384 (with --cert-chain)", HelpName = "FILE.pem" };
+        var psk = new Option<string?>("--psk") { Description = "A pre-shared key in hex, for PSK sessions", HelpName = "HEX" };
+        var pskHint = new Option<string?>("--psk-hint") { Description = "The PSK hint: text, or with a 0x prefix its exact bytes in hex", HelpName = "TEXT" };
         var pcap = TraceOption.OutputFile("--pcap", "pcap", "FILE", "Write every DOE object, both directions, to FILE (pcap, link type 292 LINKTYPE_PCI_DOE)");
         var trace = TraceOption.OutputFile("--trace", "trace", "FILE", "Write the device's side of every connection to FILE as JSON Lines");
         var keep = new Option<bool>("--keep-serving") { Description = "After a client closes or shuts down, accept the next one with a fresh device instead of exiting" };
@@ -43,6 +203,10 @@ internal static class DeviceCommand
         cmd.Options.Add(port);
         cmd.Options.Add(device.Option);
         cmd.Options.Add(functionId);
+        cmd.Options.Add(chain);
+        cmd.Options.Add(key);
+        cmd.Options.Add(psk);
+        cmd.Options.Add(pskHint);
         cmd.Options.Add(pcap);
         cmd.Options.Add(trace);
         cmd.Options.Add(keep);
@@ -60,6 +224,27 @@ internal static class DeviceCommand
                 }
                 config = moved;
             }
+            if (pr.GetValue(psk) is not null || pr.GetValue(pskHint) is not null)
+            {
+                io.Error.WriteLine($"{name}: PSK sessions are not supported by TsmLab's responder yet; serve without --psk/--psk-hint (KEY_EXCHANGE sessions work)");
+                return Program.UsageError;
+            }
+            if ((pr.GetValue(chain) is null) != (pr.GetValue(key) is null))
+            {
+                io.Error.WriteLine($"{name}: --cert-chain and --private-key go together (the chain's leaf must match the key)");
+                return Program.UsageError;
+            }
+            Func<SpdmResponderIdentity>? identity = null;
+            if (pr.GetValue(chain) is { } chainFile && pr.GetValue(key) is { } keyFile)
+            {
+                var measurements = config.Identity.Measurements.Select(m => new SpdmMeasurement(m.Index, m.Type, m.Value, m.Raw)).ToArray();
+                if (SpdmIdentityFiles.Load(chainFile.FullName, keyFile.FullName, measurements, out string problem) is not { } loaded)
+                {
+                    io.Error.WriteLine($"{name}: {problem}");
+                    return Program.UsageError;
+                }
+                identity = () => loaded;
+            }
             FileStream? pcapStream = null, traceStream = null;
             try
             {
@@ -74,7 +259,8 @@ internal static class DeviceCommand
             }
             using var pcapWriter = pcapStream is null ? null : new PcapWriter(pcapStream);
             using var traceWriter = traceStream is null ? null : new StreamWriter(traceStream);
-            var server = new DeviceServer(() => new TdispPciDevice(config), io.Out, io.Error)
+            // TDISP and IDE_KM only inside a session, as the TDISP spec requires of a device.
+            var server = new DeviceServer(() => new TdispPciDevice(new DeviceSecurityManager(config), new SpdmResponderSettings(), identity), io.Out, io.Error)
             {
                 Port = pr.GetValue(port),
                 KeepServing = pr.GetValue(keep),

@@ -117,6 +117,21 @@ public sealed class SocketDoeMailbox : IDoeMailbox, IDisposable
         broken = true;
     }
 
+    /// <summary>Sends SHUTDOWN (or CONTINUE) and waits for its answer; false with the reason when it did not come. The connection is closed either way.</summary>
+    public bool Shutdown(out string problem)
+    {
+        lock (gate)
+        {
+            problem = "";
+            if (broken) { problem = Problem.Length > 0 ? $"connection unusable: {Problem}" : "connection already closed"; connection.Dispose(); return false; }
+            uint end = LeaveRunning ? EmuSocketProtocol.Continue : EmuSocketProtocol.Shutdown;
+            bool ok = RoundTrip(end, [], out problem);
+            broken = true;
+            connection.Dispose();
+            return ok;
+        }
+    }
+
     /// <summary>Ends the session with SHUTDOWN or CONTINUE (best effort) and closes the socket.</summary>
     public void Dispose()
     {

@@ -16,9 +16,9 @@ internal sealed class Server : IDisposable
     private int exit = -1, created;
     private readonly SignalWriter output = new("listening on 127.0.0.1:");
 
-    private Server(bool keepServing, TimeSpan? stall, PcapWriter? pcap)
+    private Server(bool keepServing, TimeSpan? stall, PcapWriter? pcap, Func<TsmLab.Kernel.Pci.IPciEndpoint>? device)
     {
-        var server = new DeviceServer(() => { Interlocked.Increment(ref created); return TdispPciDevice.CreateDefault(); }, output, TextWriter.Synchronized(error))
+        var server = new DeviceServer(() => { Interlocked.Increment(ref created); return device?.Invoke() ?? TdispPciDevice.CreateDefault(); }, output, TextWriter.Synchronized(error))
         {
             Port = 0,
             KeepServing = keepServing,
@@ -32,7 +32,7 @@ internal sealed class Server : IDisposable
         Port = int.Parse(output.Line!.Split(':')[^1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public static Server Start(bool keepServing = false, TimeSpan? stall = null, PcapWriter? pcap = null) => new(keepServing, stall, pcap);
+    public static Server Start(bool keepServing = false, TimeSpan? stall = null, PcapWriter? pcap = null, Func<TsmLab.Kernel.Pci.IPciEndpoint>? device = null) => new(keepServing, stall, pcap, device);
 
     public int Port { get; }
     public int DevicesCreated => Volatile.Read(ref created);

@@ -27,13 +27,23 @@ public sealed class TdispPciDevice : IPciEndpoint
 
     /// <summary>Builds the device around an existing DSM.</summary>
     public TdispPciDevice(DeviceSecurityManager dsm)
+        : this(dsm, null)
+    {
+    }
+
+    /// <summary>
+    /// Builds the device around an existing DSM with its SPDM responder's settings and identity
+    /// chosen by the caller (<c>tsmlab device serve</c>): null settings keep the platform models'
+    /// defaults, a null identity the device's deterministic one.
+    /// </summary>
+    public TdispPciDevice(DeviceSecurityManager dsm, TsmLab.Spdm.Responder.SpdmResponderSettings? spdmSettings, Func<TsmLab.Spdm.Responder.SpdmResponderIdentity>? spdmIdentity = null)
     {
         Dsm = dsm;
         var c = dsm.Configuration;
-        // The SPDM responder answers DOE; clear VENDOR_DEFINED still reaches the device until the
-        // firmware models speak SPDM (issue 12 turns the stand-in off).
-        Spdm = new TsmLab.Spdm.Responder.SpdmResponder(() => TsmLab.Spdm.Responder.SpdmResponderIdentity.FromDevice(dsm.Identity, c), dsm,
-            new TsmLab.Spdm.Responder.SpdmResponderSettings { ClearVendorDefinedStandIn = true, Entropy = dsm.Entropy });
+        // The SPDM responder answers DOE; by default clear VENDOR_DEFINED still reaches the device
+        // until the firmware models speak SPDM (issue 12 turns the stand-in off).
+        Spdm = new TsmLab.Spdm.Responder.SpdmResponder(spdmIdentity ?? (() => TsmLab.Spdm.Responder.SpdmResponderIdentity.FromDevice(dsm.Identity, c)), dsm,
+            spdmSettings ?? new TsmLab.Spdm.Responder.SpdmResponderSettings { ClearVendorDefinedStandIn = true, Entropy = dsm.Entropy });
         Mailbox = new DoeMailbox(Spdm);
         Mailbox.StandInIdentity = () => dsm.Identity;
         var pf = new PciAddress(c.Segment, c.Bus, c.Device, c.Function);

@@ -1,0 +1,122 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using TsmLab.Input;
+
+namespace TsmLab.Spdm.Responder;
+
+/// <summary>
+/// A responder identity loaded from files, as DMTF's sample keys come: a certificate chain of
+/// concatenated DER certificates, root first (as SPDM's certificate chain carries them), and the
+/// leaf's private key in PEM (PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE KEY"). The key must be ECDSA
+/// P-256 or P-384 and match the leaf certificate's public key. Every problem is one message naming
+/// the file; nothing is thrown for what the files contain.
+/// </summary>
+public static class SpdmIdentityFiles
+{
+    /// <summary>The most certificates a chain may hold (TsmLab definition).</summary>
+    public const int MaxCertificates = 16;
+
+    /// <summary>Splits concatenated DER certificates, root first; null with <paramref name="problem"/> when the bytes are not that.</summary>
+    public static IReadOnlyList<byte[]>? ReadChain(ReadOnlySpan<byte> der, out string problem)
+    {
+        problem = "";
+        var certs = new List<byte[]>();
+        int at = 0;
+        while (at < der.Length)
+        {
+            if (certs.Count == MaxCertificates) { problem = $"more than {MaxCertificates} certificates"; return null; }
+            if (!TryDerLength(der[at..], out int length)) { problem = $"bytes at offset {at} are not a DER SEQUENCE"; return null; }
+            try
+            {
+                using var cert = X509CertificateLoader.LoadCertificate(der.Slice(at, length));
+            }
+            catch (CryptographicException)
+            {
+                problem = $"the DER object at offset {at} is not an X.509 certificate";
+                return null;
+            }
+            certs.Add(der.Slice(at, length).ToArray());
+            at += length;
+        }
+        if (certs.Count == 0) { problem = "no certificate"; return null; }
+        return certs;
+    }
+
+    /// <summary>The ECDSA key of a PEM file (PKCS#8 or SEC1); null with <paramref name="problem"/> otherwise.</summary>
+    public static ECDsa? ReadKey(string pem, out string problem)
+    {
+        problem = "";
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(pem);
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            key.Dispose();
+            problem = "not a PEM ECDSA private key (PKCS#8 \"PRIVATE KEY\" or SEC1 \"EC PRIVATE KEY\")";
+            return null;
+        }
+        if (key.KeySize is not (256 or 384))
+        {
+            problem = $"an ECDSA key of {key.KeySize} bits; SPDM here signs with P-256 or P-384";
+            key.Dispose();
+            return null;
+        }
+        return key;
+    }
+
+    /// <summary>
+    /// Loads the chain and key files; the identity carries <paramref name="measurements"/>. Null with
+    /// <paramref name="problem"/> (naming the file) for anything wrong, including a key that does not
+    /// belong to the chain's leaf.
+    /// </summary>
+    public static SpdmResponderIdentity? Load(string chainPath, string keyPath, IReadOnlyList<SpdmMeasurement> measurements, out string problem)
+    {
+        problem = "";
+        byte[] chainBytes, keyBytes;
+        try
+        {
+            chainBytes = InputFile.ReadAllBytes(chainPath, "certificate chain");
+            keyBytes = InputFile.ReadAllBytes(keyPath, "private key");
+        }
+        catch (InputFileException e)
+        {
+            problem = e.Message;
+            return null;
+        }
+        var chain = ReadChain(chainBytes, out string why);
+        if (chain is null) { problem = $"certificate chain '{Printable.Of(chainPath)}': {why}"; return null; }
+        var key = ReadKey(System.Text.Encoding.ASCII.GetString(keyBytes), out why);
+        if (key is null) { problem = $"private key '{Printable.Of(keyPath)}': {why}"; return null; }
+        using var leaf = X509CertificateLoader.LoadCertificate(chain[^1]);
+        using var leafKey = leaf.GetECDsaPublicKey();
+        if (leafKey is null || !leafKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
+        {
+            key.Dispose();
+            problem = $"private key '{Printable.Of(keyPath)}' does not belong to the chain's leaf certificate ({leaf.Subject})";
+            return null;
+        }
+        return new SpdmResponderIdentity(chain, key, measurements);
+    }
+
+    /// <summary>The length of the DER TLV starting <paramref name="der"/>, which must be a SEQUENCE with a definite length that fits.</summary>
+    private static bool TryDerLength(ReadOnlySpan<byte> der, out int length)
+    {
+        length = 0;
+        if (der.Length < 2 || der[0] != 0x30) return false;
+        int header, content;
+        if (der[1] < 0x80) { header = 2; content = der[1]; }
+        else
+        {
+            int n = der[1] & 0x7F;
+            if (n is 0 or > 3 || der.Length < 2 + n) return false;
+            content = 0;
+            for (int i = 0; i < n; i++) content = (content << 8) | der[2 + i];
+            header = 2 + n;
+        }
+        if (content > der.Length - header) return false;
+        length = header + content;
+        return true;
+    }
+}
