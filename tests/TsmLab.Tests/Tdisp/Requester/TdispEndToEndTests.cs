@@ -122,10 +122,11 @@ public class TdispEndToEndTests
         var q = Requester(dsm).QueryIde(0)!;
         Assert.Equal(0x00, q.DevFuncNumber);
         Assert.Equal(0x01, q.BusNumber);
-        Assert.Equal(0, q.MaxPortIndex);
+        Assert.Equal(7, q.MaxPortIndex); // as DMTF's reference device, so its requester's port index 1 is served
         Assert.Equal(2 + 4 * 5, q.Registers.Count);
         Assert.Equal(3u, q.Registers[0] >> 16);   // four selective streams
-        Assert.Null(Requester(dsm).QueryIde(1));  // no such port
+        Assert.NotNull(Requester(dsm).QueryIde(1));
+        Assert.Null(Requester(dsm).QueryIde(8));  // no such port
         Assert.Null(SendIde(dsm, Hex("0000")));   // short QUERY
     }
 
@@ -140,7 +141,7 @@ public class TdispEndToEndTests
         var ack = req.ProgramKey(2, slot, 0, key, ifv);
         Assert.Equal(new IdeKmAck(true, IdeKmObjectId.KpAck, KpAckStatus.Success, 2, slot, 0), ack);
         Assert.Equal([.. key, .. ifv], dsm.IdeKeys.GetKeyMaterial(2, slot).ToArray());
-        Assert.Equal(KpAckStatus.UnsupportedPortIndex, req.ProgramKey(2, slot, 1, key, ifv).Status);
+        Assert.Equal(KpAckStatus.UnsupportedPortIndex, req.ProgramKey(2, slot, 8, key, ifv).Status);
         Assert.Equal(KpAckStatus.UnsupportedValue, req.ProgramKey(9, slot, 0, key, ifv).Status);
         Assert.Equal(KpAckStatus.UnsupportedValue, req.ProgramKey(2, new IdeKeySubStream(0x30), 0, key, ifv).Status);
         var shortProg = SendIde(dsm, Hex("02 0000 02 00 23 00 0102"))!;
