@@ -10,7 +10,7 @@ using TsmLab.Tracing;
 namespace TsmLab.Cli;
 
 /// <summary>
-/// <c>tsmlab demo [--platform NAME|all] [--profile op-arch|scope] [--json] [--trace FILE] [--report FILE.html]</c>:
+/// <c>tsmlab demo [--platform NAME|all] [--profile op-arch|scope] [--json] [--trace FILE] [--report FILE.html] [--pcap FILE]</c>:
 /// the full device assignment of every platform on its built-in host, with progress per step and
 /// a closing table. Exits 0 only when every platform run reached RUN with DMA enabled and its
 /// evidence verified (and unlocked again); 1 otherwise; 2 for a usage error.
@@ -42,7 +42,8 @@ internal static class DemoCommand
                 return Program.UsageError;
             }
             bool asJson = pr.GetValue(json);
-            var log = new TraceLog();
+            if (!trace.TryCreate(pr, io.Error, out var created)) return Program.UsageError;
+            var log = created ?? new TraceLog();
             var results = new List<DemoResult>();
             foreach (var x in platforms.Where(x => x.Supports(p)))
             {
@@ -56,7 +57,8 @@ internal static class DemoCommand
             var rows = results.Select(r => (IReadOnlyList<string>)[r.Platform, r.Steps.Count.ToString(CultureInfo.InvariantCulture), r.Reached.ToString(),
                 r.EvidenceVerified ? "yes" : "no", r.DmaEnabled ? "yes" : "no", r.Requests.ToString(CultureInfo.InvariantCulture),
                 r.ElapsedMs.ToString("0.0", CultureInfo.InvariantCulture), r.Passed ? "passed" : "FAILED"]).ToList();
-            if (!trace.Write(pr, pr.GetValue(trace.Option) is null && pr.GetValue(trace.Report) is null ? null : log, io.Error,
+            log.DoeCapture?.Dispose();
+            if (!trace.Write(pr, trace.WantsEvents(pr) ? log : null, io.Error,
                     $"tsmlab demo ({string.Join(", ", results.Select(r => r.Platform))}, profile {p.Name()})", header, rows))
                 return Program.UsageError;
             return passed ? 0 : 1;

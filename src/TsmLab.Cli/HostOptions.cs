@@ -23,8 +23,8 @@ internal sealed class HostOptions
         c.Options.Add(Profile);
     }
 
-    /// <summary>Boots the named host, or writes one line naming the problem and returns null.</summary>
-    public HostKernel? Boot(ParseResult pr, TextWriter error)
+    /// <summary>Boots the named host (with <paramref name="log"/> attached from the first crossing, connects included), or writes one line naming the problem and returns null.</summary>
+    public HostKernel? Boot(ParseResult pr, TextWriter error, Tracing.TraceLog? log = null)
     {
         string name = pr.GetValue(Host)!;
         var config = BuiltInHosts.Find(name);
@@ -46,7 +46,7 @@ internal sealed class HostOptions
         if (pr.GetValue(Profile) is { } profile) config = config with { Profile = TsmAbiProfiles.Parse(profile) };
         try
         {
-            return HostKernel.Boot(config);
+            return HostKernel.Boot(config, log is null ? null : k => k.Trace = log);
         }
         catch (InvalidOperationException e) when (BuiltInHosts.Find(name) is null)
         {

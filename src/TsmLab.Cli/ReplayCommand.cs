@@ -36,9 +36,9 @@ internal static class ReplayCommand
                 }
             }
             using var owned = stream;
-            var kernel = host.Boot(pr, io.Error);
+            if (!trace.TryCreate(pr, io.Error, out var log)) return Program.UsageError;
+            var kernel = host.Boot(pr, io.Error, log);
             if (kernel is null) return Program.UsageError;
-            var log = trace.Attach(pr, kernel);
             // A file's BOM is dropped by the decoder; standard input's by the line reader.
             TextReader input = stream is null ? io.In : new StreamReader(stream, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
             var session = new ReplaySession(kernel);

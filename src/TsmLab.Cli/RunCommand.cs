@@ -27,9 +27,9 @@ internal static class RunCommand
         cmd.Arguments.Add(command);
         cmd.SetAction(pr =>
         {
-            var kernel = host.Boot(pr, io.Error);
+            if (!trace.TryCreate(pr, io.Error, out var log)) return RunSession.OwnFailure;
+            var kernel = host.Boot(pr, io.Error, log);
             if (kernel is null) return RunSession.OwnFailure;
-            var log = trace.Attach(pr, kernel);
             string[] argv = pr.GetValue(command)!;
             var stdio = new RunStdio(
                 ReferenceEquals(io.In, Console.In) ? null : io.In,

@@ -6,9 +6,11 @@ using TsmLab.Tracing;
 
 namespace TsmLab.Cli;
 
-/// <summary>The --trace FILE and --report FILE.html options: what a run records and where it goes.</summary>
+/// <summary>The --trace FILE, --report FILE.html and --pcap FILE options: what a run records and where it goes.</summary>
 internal sealed class TraceOption
 {
+    public Option<FileInfo?> Pcap { get; } = OutputFile("--pcap", "pcap", "FILE", "Write every DOE object the host relays, both directions, to FILE (pcap, link type 292 LINKTYPE_PCI_DOE)");
+
     public Option<FileInfo?> Option { get; } = OutputFile("--trace", "trace", "FILE", "Write every boundary crossing to FILE as JSON Lines");
     public Option<FileInfo?> Report { get; } = OutputFile("--report", "report", "FILE.html", "Write a self-contained HTML report (sequence diagram, TDI state timeline) to FILE.html");
 
@@ -33,6 +35,7 @@ internal sealed class TraceOption
     {
         c.Options.Add(Option);
         c.Options.Add(Report);
+        c.Options.Add(Pcap);
     }
 
 
@@ -43,19 +46,40 @@ internal sealed class TraceOption
         : Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } dir && !Directory.Exists(dir) ? "no such directory"
         : null;
 
-    /// <summary>Attaches a log to the kernel when either output is asked for.</summary>
-    public TraceLog? Attach(ParseResult pr, HostKernel kernel)
+    /// <summary>
+    /// A log when any output is asked for (null otherwise), with its DOE capture open when --pcap
+    /// is; attach it before the host boots (HostOptions.Boot) so the connects are recorded too.
+    /// False after one line on <paramref name="error"/> when the pcap file cannot be created.
+    /// </summary>
+    public bool TryCreate(ParseResult pr, TextWriter error, out TraceLog? log)
     {
-        if (pr.GetValue(Option) is null && pr.GetValue(Report) is null) return null;
-        var log = new TraceLog();
-        Hosts.HostTracing.Attach(kernel, log);
-        return log;
+        log = null;
+        PcapWriter? pcap = null;
+        if (pr.GetValue(Pcap) is { } file)
+        {
+            try
+            {
+                pcap = new PcapWriter(File.Create(file.FullName));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"tsmlab: cannot write pcap file '{Printable.Of(file.FullName)}': {Printable.Of(e.Message)}");
+                return false;
+            }
+        }
+        if (pcap is null && pr.GetValue(Option) is null && pr.GetValue(Report) is null) return true;
+        log = new TraceLog { DoeCapture = pcap };
+        return true;
     }
+
+    /// <summary>Whether the trace or report was asked for (the log's events are then written out).</summary>
+    public bool WantsEvents(ParseResult pr) => pr.GetValue(Option) is not null || pr.GetValue(Report) is not null;
 
     /// <summary>Writes the outputs asked for; false (after one line on <paramref name="error"/>) when a file cannot be written.</summary>
     public bool Write(ParseResult pr, TraceLog? log, TextWriter error, string title, IReadOnlyList<string>? header = null, IReadOnlyList<IReadOnlyList<string>>? rows = null)
     {
         if (log is null) return true;
+        log.DoeCapture?.Dispose();
         return WriteFile(pr.GetValue(Option), "trace", error, w => log.WriteJsonLines(w))
             && WriteFile(pr.GetValue(Report), "report", error, w => w.Write(HtmlReport.Render(title, log, header, rows)));
     }

@@ -51,6 +51,13 @@ public sealed class Machine
         }
     }
 
+    /// <summary>
+    /// Where every DOE object the host relays between a driver (or firmware) and a device is
+    /// captured, both directions (pcap, LINKTYPE_PCI_DOE); null captures nothing. Several machines
+    /// may share one writer (it is thread-safe).
+    /// </summary>
+    public PcapWriter? DoeCapture { get; set; }
+
     /// <summary>Lets a layer above the hardware (the kernel) follow <see cref="Trace"/>.</summary>
     public void OnTraceChanged(Action<TraceLog?> observer)
     {

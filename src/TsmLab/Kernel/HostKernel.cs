@@ -72,18 +72,27 @@ public sealed class HostKernel
     /// the configured connects. Throws <see cref="InvalidOperationException"/> for a
     /// configuration that cannot boot (a programming error in a host definition, not user input).
     /// </summary>
-    public static HostKernel Boot(HostConfiguration configuration)
+    public static HostKernel Boot(HostConfiguration configuration) => Boot(configuration, null);
+
+    /// <summary>
+    /// Boots a host, letting <paramref name="beforeDevices"/> see the kernel before its PCI
+    /// functions, TSMs and connects exist (to attach a trace or a DOE capture that must see the
+    /// connects' SPDM and IDE_KM exchanges).
+    /// </summary>
+    public static HostKernel Boot(HostConfiguration configuration, Action<HostKernel>? beforeDevices)
     {
         var memory = new PhysicalMemory(configuration.DramBase);
         var machine = new Machine(configuration.Name, memory, configuration.Firmware?.Invoke(memory), configuration.Devices);
         var kernel = new HostKernel(configuration, machine);
+        beforeDevices?.Invoke(kernel);
         var byAddress = new Dictionary<PciAddress, PciFunction>();
         foreach (var spec in configuration.Functions.OrderBy(f => f.Dsm is null ? 0 : 1))
         {
             PciFunction? dsm = null;
             if (spec.Dsm is { } d && d != spec.Address && !byAddress.TryGetValue(d, out dsm))
                 throw new InvalidOperationException($"host '{configuration.Name}': DSM {d} of {spec.Address} is not a function of the host");
-            var fn = new PciFunction(spec.Address, spec.VendorId, spec.DeviceId, spec.TeeCapable, dsm, spec.Iommu, spec.Config, spec.Doe);
+            var fn = new PciFunction(spec.Address, spec.VendorId, spec.DeviceId, spec.TeeCapable, dsm, spec.Iommu, spec.Config,
+                spec.Doe is null ? null : new HostDoeRelay(spec.Doe, machine, spec.Address));
             byAddress.Add(spec.Address, fn);
         }
         // Enumeration: size the BARs from config space once (a VF's from its PF's SR-IOV capability).

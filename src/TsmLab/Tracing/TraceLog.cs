@@ -12,6 +12,9 @@ public sealed class TraceLog
     private readonly Lock gate = new();
     private long seq;
 
+    /// <summary>Where the DOE objects the host relays are captured (pcap), or null; follows the log onto every machine it is attached to.</summary>
+    public PcapWriter? DoeCapture { get; init; }
+
     public IReadOnlyList<TraceEvent> Events
     {
         get { lock (gate) return events.ToArray(); }

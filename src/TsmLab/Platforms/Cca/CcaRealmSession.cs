@@ -45,7 +45,7 @@ public sealed class CcaRealmSession
 
     /// <summary>
     /// Boots a <c>cca</c> host (or <paramref name="config"/>) and runs the VMM's sequence up to
-    /// TSM_INFO. <paramref name="onBoot"/> sees the kernel before the VMM's first call (to attach a trace).
+    /// TSM_INFO. <paramref name="onBoot"/> sees the kernel before its devices and connects (to attach a trace or a DOE capture).
     /// </summary>
     public static CcaRealmSession Start(TsmAbiProfile profile = TsmAbiProfile.OpArch, HostConfiguration? config = null, int longCallTicks = 1, Action<HostKernel>? onBoot = null) =>
         TryStart(profile, config, longCallTicks, onBoot, out _, out var a)
@@ -55,8 +55,7 @@ public sealed class CcaRealmSession
     public static CcaRealmSession? TryStart(TsmAbiProfile profile, HostConfiguration? config, int longCallTicks, Action<HostKernel>? onBoot,
         out HostKernel kernel, out DeviceAssignment a)
     {
-        kernel = HostKernel.Boot(config ?? CcaHost.Configuration(profile));
-        onBoot?.Invoke(kernel);
+        kernel = HostKernel.Boot(config ?? CcaHost.Configuration(profile), onBoot);
         var process = kernel.CreateProcess();
         var ram = new GuestRam(process, GuestRamHva, GuestRamSize);
         a = new DeviceAssignment(process, new AssignmentPlan("/dev/vfio/devices/vfio0", KvmVmType.ArmRealm,

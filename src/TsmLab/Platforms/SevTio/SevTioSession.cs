@@ -26,8 +26,7 @@ public sealed class SevTioSession
     private SevTioSession(int vfio, ISevExitHandler? interposer, Action<HostKernel>? onBoot)
     {
         VfioIndex = vfio;
-        Kernel = HostKernel.Boot(SevTioHost.Configuration());
-        onBoot?.Invoke(Kernel);
+        Kernel = HostKernel.Boot(SevTioHost.Configuration(), onBoot);
         Tsm = (SevTioLinkTsm)Kernel.Tsm.Find(0)!.Platform;
         Process = Kernel.CreateProcess();
         Ram = new GuestRam(Process, GuestRamHva, GuestRamSize);
@@ -50,7 +49,7 @@ public sealed class SevTioSession
     /// Boots a <c>sev</c> host and runs the VMM's sequence for <c>/dev/vfio/devices/vfio{vfio}</c>
     /// up to TSM_INFO (check <see cref="Prepared"/>). <paramref name="interposer"/>, if given, sees
     /// every exit first and must pass it on to <see cref="Vmm"/> (a test's hostile hypervisor);
-    /// <paramref name="onBoot"/> sees the kernel before the VMM's first call (to attach a trace).
+    /// <paramref name="onBoot"/> sees the kernel before its devices and connects (to attach a trace or a DOE capture).
     /// </summary>
     public static SevTioSession Start(int vfio = 0, ISevExitHandler? interposer = null, Action<HostKernel>? onBoot = null) => new(vfio, interposer, onBoot);
 

@@ -27,8 +27,7 @@ public sealed class TdxSession
 
     private TdxSession(HostConfiguration config, ITdxExitHandler? interposer, Action<HostKernel>? onBoot, ulong? configFlags)
     {
-        Kernel = HostKernel.Boot(config);
-        onBoot?.Invoke(Kernel);
+        Kernel = HostKernel.Boot(config, onBoot);
         if (configFlags is ulong flags) TdRegistry.Of(Kernel).ConfigFlags = flags;
         Tsm = (TdxLinkTsm)Kernel.Tsm.Find(0)!.Platform;
         Process = Kernel.CreateProcess();
@@ -49,7 +48,7 @@ public sealed class TdxSession
     /// Boots a <c>tdx</c> host (its configuration from <paramref name="config"/>, the built-in one
     /// when null) and runs the VMM's sequence for vfio0 up to TSM_INFO. <paramref name="interposer"/>
     /// sees every exit first and must pass it on to <see cref="Vmm"/> (a test's hostile VMM);
-    /// <paramref name="onBoot"/> sees the kernel before the VMM's first call; <paramref name="configFlags"/>
+    /// <paramref name="onBoot"/> sees the kernel before its devices and connects; <paramref name="configFlags"/>
     /// overrides the TD's CONFIG_FLAGS.
     /// </summary>
     public static TdxSession Start(HostConfiguration? config = null, ITdxExitHandler? interposer = null, Action<HostKernel>? onBoot = null, ulong? configFlags = null) =>
