@@ -17,6 +17,13 @@ public sealed record PciFunctionSpec(PciAddress Address, ushort VendorId, ushort
 
     /// <summary>The function's DOE mailbox (the DSM's), or null.</summary>
     public IDoeMailbox? Doe { get; init; }
+
+    /// <summary>
+    /// The root certificate the host provisions for this DSM: the platform TSM verifies the device's
+    /// SPDM certificate chain to it at connect (TsmLab definition: the admin installs the device
+    /// vendor's root with the device). Null: none provisioned, connect cannot authenticate.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? SpdmRoot { get; init; }
 }
 
 /// <summary>A confidential VM type KVM offers on a host: the KVM_CREATE_VM type bits and the TVM architecture they make.</summary>

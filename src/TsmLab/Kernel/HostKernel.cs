@@ -92,7 +92,7 @@ public sealed class HostKernel
             if (spec.Dsm is { } d && d != spec.Address && !byAddress.TryGetValue(d, out dsm))
                 throw new InvalidOperationException($"host '{configuration.Name}': DSM {d} of {spec.Address} is not a function of the host");
             var fn = new PciFunction(spec.Address, spec.VendorId, spec.DeviceId, spec.TeeCapable, dsm, spec.Iommu, spec.Config,
-                spec.Doe is null ? null : new HostDoeRelay(spec.Doe, machine, spec.Address));
+                spec.Doe is null ? null : new HostDoeRelay(spec.Doe, machine, spec.Address)) { SpdmRoot = spec.SpdmRoot };
             byAddress.Add(spec.Address, fn);
         }
         // Enumeration: size the BARs from config space once (a VF's from its PF's SR-IOV capability).

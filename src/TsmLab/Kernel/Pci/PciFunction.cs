@@ -49,6 +49,9 @@ public sealed class PciFunction
     /// <summary>The function's DOE mailbox (a DSM's), or null: the one way the host talks to the device's security manager.</summary>
     public IDoeMailbox? Doe { get; }
 
+    /// <summary>The root certificate provisioned for this DSM's SPDM chain (PciFunctionSpec.SpdmRoot), or null.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? SpdmRoot { get; init; }
+
     /// <summary>The memory BARs enumeration found (<c>pci_resource_start/len</c>), read from config space at boot.</summary>
     public IReadOnlyList<PciResource> Resources { get; internal set; } = [];
 

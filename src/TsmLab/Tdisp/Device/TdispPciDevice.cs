@@ -52,7 +52,7 @@ public sealed class TdispPciDevice : IPciEndpoint
             : null;
         var pfConfig = PciConfigSpace.Endpoint(c.VendorId, c.DeviceId, ClassCode, Bars(c.Layout), sriov, doe: true);
         Observe(pfConfig, dsm.Interfaces[0]);
-        functions.Add(new PciFunctionSpec(pf, c.VendorId, c.DeviceId, TeeCapable: true) { Config = pfConfig, Doe = Mailbox });
+        functions.Add(new PciFunctionSpec(pf, c.VendorId, c.DeviceId, TeeCapable: true) { Config = pfConfig, Doe = Mailbox, SpdmRoot = dsm.Identity.RootCertificate });
         if (c.Sriov is { } sv)
         {
             for (int n = 0; n < sv.Count; n++)

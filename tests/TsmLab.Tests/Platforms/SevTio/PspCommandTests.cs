@@ -23,8 +23,8 @@ public sealed class PspCommandTests
 
     private sealed class NoRoute : IPspDeviceRoute
     {
-        public ITdispTransport? Transport(uint deviceId) => null;
-        public SpdmCollateral? Collateral(uint deviceId) => null;
+        public TsmLab.Kernel.Pci.IDoeMailbox? Mailbox(uint deviceId) => null;
+        public System.Security.Cryptography.X509Certificates.X509Certificate2? TrustedRoot(uint deviceId) => null;
     }
 
     private static ulong Page(SevRig rig) => SlaAddress.Data(rig.Tsm.Memory.Allocate(1));

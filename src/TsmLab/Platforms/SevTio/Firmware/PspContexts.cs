@@ -27,6 +27,8 @@ internal sealed class DeviceContext(ulong page, ushort rid, ushort rootPortId, b
     public byte CertSlot { get; set; }
     public bool Connected { get; set; }
     public TdispRequester? Requester { get; set; }
+    /// <summary>The SPDM connection and session DEV_CONNECT opened (null when not connected).</summary>
+    public TsmLab.Spdm.Requester.SpdmLink? Link { get; set; }
     public byte[] Certificates { get; set; } = [];
     public byte[] MeasurementRecord { get; set; } = [];
     /// <summary>The measurement blob (nonce[32] then the DMTF record) last produced by DEV_MEASUREMENTS.</summary>

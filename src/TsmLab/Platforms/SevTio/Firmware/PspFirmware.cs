@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using TsmLab.Hardware;
+using TsmLab.Spdm.Requester;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 using TsmLab.Platforms.SevTio.Abi;
@@ -258,7 +259,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
         byte segment = b[PspCommandBuffer.DevCreate.SegmentId];
         uint deviceId = (uint)segment << 16 | rid;
         if (devices.Values.Any(d => d.DeviceId == deviceId)) return PspStatus.AlreadyOwned;
-        if (route.Transport(deviceId) is null) return PspStatus.InvalidParam;
+        if (route.Mailbox(deviceId) is null) return PspStatus.InvalidParam;
         devices[page] = new DeviceContext(page, rid, BinaryPrimitives.ReadUInt16LittleEndian(b[PspCommandBuffer.DevCreate.RootPortId..]), segment);
         return PspStatus.Success;
     }
@@ -271,7 +272,13 @@ public sealed partial class PspFirmware : IPlatformFirmware
         return PspStatus.Success;
     }
 
-    /// <summary>DEV_CONNECT: TDISP version and capabilities, then IDE_KM keys for the stream of traffic class 0, programmed and started [D4].</summary>
+    /// <summary>
+    /// DEV_CONNECT: the PSP authenticates the device over SPDM through the host's DOE relay — VCA,
+    /// DIGESTS, CERTIFICATE (verified to the root the host provisioned), signed MEASUREMENTS,
+    /// KEY_EXCHANGE + FINISH — then, inside that session, TDISP version and capabilities and the
+    /// IDE_KM keys of the traffic-class-0 stream, programmed and started [D4,S5]. Any failure is
+    /// SPDM_ERROR with no key programmed and the session ended.
+    /// </summary>
     private PspStatus DevConnect(Span<byte> b)
     {
         var rc = CheckSpdmCtrl(b, PspCommandBuffer.DevConnect.SpdmCtrl);
@@ -282,22 +289,25 @@ public sealed partial class PspFirmware : IPlatformFirmware
         // TsmLab: one IDE stream (traffic class 0) is modelled; SPDM has slots 0-7.
         if (tcMask != 1 || certSlot > 7) return PspStatus.InvalidParam;
         byte streamId = b[PspCommandBuffer.DevConnect.IdeStreamId];
-        var transport = route.Transport(dev.DeviceId);
-        var collateral = route.Collateral(dev.DeviceId);
-        if (transport is null || collateral is null) return PspStatus.SpdmError;
-        var requester = new TdispRequester(transport);
+        if (route.Mailbox(dev.DeviceId) is not { } mailbox || route.TrustedRoot(dev.DeviceId) is not { } root) return PspStatus.SpdmError;
+        var link = SpdmLink.Open(mailbox, root);
+        if (link is null) return PspStatus.SpdmError;
+        var requester = link.Tdisp;
         var pf = TdiFunctionId.FromRid(dev.Rid);
         var version = requester.GetVersion(pf);
-        if (!version.IsSuccess || !version.Value!.Contains(TdispHeader.Version10)) return PspStatus.SpdmError;
-        if (!requester.GetCapabilities(pf).IsSuccess) return PspStatus.SpdmError;
-        if (!requester.ProgramAndStartStream(streamId, 0, 0, slot => Derive($"ide/{dev.DeviceId:x}/{streamId}/{slot.Value}", 40)))
+        if (!version.IsSuccess || !version.Value!.Contains(TdispHeader.Version10) || !requester.GetCapabilities(pf).IsSuccess
+            || !requester.ProgramAndStartStream(streamId, 0, 0, slot => Derive($"ide/{dev.DeviceId:x}/{streamId}/{slot.Value}", 40)))
+        {
+            link.Close();
             return PspStatus.SpdmError;
+        }
+        dev.Link = link;
         dev.Requester = requester;
         dev.StreamId = streamId;
         dev.TcMask = tcMask;
         dev.CertSlot = certSlot;
-        dev.Certificates = collateral.CertificateChain;
-        dev.MeasurementRecord = [.. collateral.MeasurementBlocks.SelectMany(m => m)];
+        dev.Certificates = link.CertificateChain;
+        dev.MeasurementRecord = link.MeasurementRecord;
         dev.Measurements = [.. new byte[32], .. dev.MeasurementRecord];
         dev.MeasurementsFresh = false;
         dev.Connected = true;
@@ -317,6 +327,8 @@ public sealed partial class PspFirmware : IPlatformFirmware
             foreach (var dir in (ReadOnlySpan<IdeKeyDirection>)[IdeKeyDirection.Receive, IdeKeyDirection.Transmit])
                 foreach (var ss in (ReadOnlySpan<IdeSubStream>)[IdeSubStream.PostedRequest, IdeSubStream.NonPostedRequest, IdeSubStream.Completion])
                     dev.Requester!.KeySetStop(dev.StreamId, IdeKeySubStream.Create(0, dir, ss), 0);
+        dev.Link?.Close();
+        dev.Link = null;
         dev.Connected = false;
         dev.Requester = null;
         return PspStatus.Success;
@@ -364,6 +376,9 @@ public sealed partial class PspFirmware : IPlatformFirmware
         if (FindDevice(BinaryPrimitives.ReadUInt64LittleEndian(b[PspCommandBuffer.DevMeasurements.DevCtxSla..])) is not { } dev) return PspStatus.InvalidParam;
         if (!dev.Connected) return PspStatus.InvalidGuestState;
         var nonce = b.Slice(PspCommandBuffer.DevMeasurements.Nonce, 32);
+        // Fresh measurements from the device, inside the session (GET_MEASUREMENTS, signed).
+        if (dev.Link?.RefreshMeasurements() is not { } record) return PspStatus.SpdmError;
+        dev.MeasurementRecord = record;
         byte[] blob = [.. nonce, .. dev.MeasurementRecord];
         rc = WriteObject(b, PspCommandBuffer.DevMeasurements.SpdmCtrl, SpdmDataObject.IdMeasurement, dev, blob);
         if (rc != PspStatus.Success) return rc;

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using TsmLab.Abi;
 using TsmLab.Hardware;
 using TsmLab.Kernel;
@@ -112,20 +113,13 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
 
     // ---- IPspDeviceRoute: the host carries the PSP's DOE traffic ----
 
-    ITdispTransport? IPspDeviceRoute.Transport(uint deviceId) =>
-        Mailbox(deviceId) is { } doe ? new DoeTransport(doe) : null;
+    IDoeMailbox? IPspDeviceRoute.Mailbox(uint deviceId) => Dsm(deviceId)?.Doe;
 
-    SpdmCollateral? IPspDeviceRoute.Collateral(uint deviceId)
-    {
-        // Stand-in for SPDM GET_CERTIFICATE/GET_MEASUREMENTS until the device answers SPDM (DoeMailbox.StandInIdentity).
-        if (Mailbox(deviceId) is not ISpdmIdentityStandIn { StandInIdentity: { } identity }) return null;
-        var id = identity();
-        return new SpdmCollateral(id.SpdmCertificateChain(), [.. id.Measurements.Select(m => m.Encode())]);
-    }
+    X509Certificate2? IPspDeviceRoute.TrustedRoot(uint deviceId) => Dsm(deviceId)?.SpdmRoot;
 
     /// <summary>The DSM whose device id (segment:RID) is <paramref name="deviceId"/>: one look-up by address, not a walk over every function.</summary>
-    private IDoeMailbox? Mailbox(uint deviceId) =>
-        kernel.FindFunction(new PciAddress((ushort)(deviceId >> 16), (byte)(deviceId >> 8), (byte)((deviceId >> 3) & 0x1F), (byte)(deviceId & 7))) is { IsDsm: true } f && DeviceId(f) == deviceId ? f.Doe : null;
+    private PciFunction? Dsm(uint deviceId) =>
+        kernel.FindFunction(new PciAddress((ushort)(deviceId >> 16), (byte)(deviceId >> 8), (byte)((deviceId >> 3) & 0x1F), (byte)(deviceId & 7))) is { IsDsm: true } f && DeviceId(f) == deviceId ? f : null;
 
     private static uint DeviceId(PciFunction f) => f.Address.GuestRid;
 
