@@ -25,6 +25,9 @@
 #define IOMMU_OPTION                     0x00003b87u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_HWPT_ALLOC                 0x00003b89u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_GET_HW_INFO                0x00003b8au /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_HWPT_SET_DIRTY_TRACKING    0x00003b8bu /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_HWPT_GET_DIRTY_BITMAP      0x00003b8cu /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_HWPT_INVALIDATE            0x00003b8du /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_IOAS_MAP_FILE              0x00003b8fu /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VIOMMU_ALLOC               0x00003b90u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_ALLOC              0x00003b91u /* /dev/iommu; include/uapi/linux/iommufd.h */
@@ -337,6 +340,78 @@ _Static_assert(offsetof(struct iommu_hw_info, __reserved2) == 31, "struct iommu_
 _Static_assert(sizeof(((struct iommu_hw_info *)0)->__reserved2) == 1, "struct iommu_hw_info: size of __reserved2");
 _Static_assert(offsetof(struct iommu_hw_info, out_capabilities) == 32, "struct iommu_hw_info: offset of out_capabilities");
 _Static_assert(sizeof(((struct iommu_hw_info *)0)->out_capabilities) == 8, "struct iommu_hw_info: size of out_capabilities");
+
+/* 16 bytes; the kernel needs at least 16 (offsetofend of the last mandatory field) */
+struct iommu_hwpt_set_dirty_tracking {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t hwpt_id;
+	uint32_t __reserved;
+};
+_Static_assert(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16, "struct iommu_hwpt_set_dirty_tracking: size");
+_Static_assert(offsetof(struct iommu_hwpt_set_dirty_tracking, size) == 0, "struct iommu_hwpt_set_dirty_tracking: offset of size");
+_Static_assert(sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)->size) == 4, "struct iommu_hwpt_set_dirty_tracking: size of size");
+_Static_assert(offsetof(struct iommu_hwpt_set_dirty_tracking, flags) == 4, "struct iommu_hwpt_set_dirty_tracking: offset of flags");
+_Static_assert(sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)->flags) == 4, "struct iommu_hwpt_set_dirty_tracking: size of flags");
+_Static_assert(offsetof(struct iommu_hwpt_set_dirty_tracking, hwpt_id) == 8, "struct iommu_hwpt_set_dirty_tracking: offset of hwpt_id");
+_Static_assert(sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)->hwpt_id) == 4, "struct iommu_hwpt_set_dirty_tracking: size of hwpt_id");
+_Static_assert(offsetof(struct iommu_hwpt_set_dirty_tracking, __reserved) == 12, "struct iommu_hwpt_set_dirty_tracking: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)->__reserved) == 4, "struct iommu_hwpt_set_dirty_tracking: size of __reserved");
+
+/* 48 bytes; the kernel needs at least 48 (offsetofend of the last mandatory field) */
+struct iommu_hwpt_get_dirty_bitmap {
+	uint32_t size;
+	uint32_t hwpt_id;
+	uint32_t flags;
+	uint32_t __reserved;
+	uint64_t iova;
+	uint64_t length;
+	uint64_t page_size;
+	uint64_t data;
+};
+_Static_assert(sizeof(struct iommu_hwpt_get_dirty_bitmap) == 48, "struct iommu_hwpt_get_dirty_bitmap: size");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, size) == 0, "struct iommu_hwpt_get_dirty_bitmap: offset of size");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->size) == 4, "struct iommu_hwpt_get_dirty_bitmap: size of size");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, hwpt_id) == 4, "struct iommu_hwpt_get_dirty_bitmap: offset of hwpt_id");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->hwpt_id) == 4, "struct iommu_hwpt_get_dirty_bitmap: size of hwpt_id");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, flags) == 8, "struct iommu_hwpt_get_dirty_bitmap: offset of flags");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->flags) == 4, "struct iommu_hwpt_get_dirty_bitmap: size of flags");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, __reserved) == 12, "struct iommu_hwpt_get_dirty_bitmap: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->__reserved) == 4, "struct iommu_hwpt_get_dirty_bitmap: size of __reserved");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, iova) == 16, "struct iommu_hwpt_get_dirty_bitmap: offset of iova");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->iova) == 8, "struct iommu_hwpt_get_dirty_bitmap: size of iova");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, length) == 24, "struct iommu_hwpt_get_dirty_bitmap: offset of length");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->length) == 8, "struct iommu_hwpt_get_dirty_bitmap: size of length");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, page_size) == 32, "struct iommu_hwpt_get_dirty_bitmap: offset of page_size");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->page_size) == 8, "struct iommu_hwpt_get_dirty_bitmap: size of page_size");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, data) == 40, "struct iommu_hwpt_get_dirty_bitmap: offset of data");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->data) == 8, "struct iommu_hwpt_get_dirty_bitmap: size of data");
+
+/* 32 bytes; the kernel needs at least 32 (offsetofend of the last mandatory field) */
+struct iommu_hwpt_invalidate {
+	uint32_t size;
+	uint32_t hwpt_id;
+	uint64_t data_uptr;
+	uint32_t data_type;
+	uint32_t entry_len;
+	uint32_t entry_num;
+	uint32_t __reserved;
+};
+_Static_assert(sizeof(struct iommu_hwpt_invalidate) == 32, "struct iommu_hwpt_invalidate: size");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, size) == 0, "struct iommu_hwpt_invalidate: offset of size");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->size) == 4, "struct iommu_hwpt_invalidate: size of size");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, hwpt_id) == 4, "struct iommu_hwpt_invalidate: offset of hwpt_id");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->hwpt_id) == 4, "struct iommu_hwpt_invalidate: size of hwpt_id");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, data_uptr) == 8, "struct iommu_hwpt_invalidate: offset of data_uptr");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->data_uptr) == 8, "struct iommu_hwpt_invalidate: size of data_uptr");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, data_type) == 16, "struct iommu_hwpt_invalidate: offset of data_type");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->data_type) == 4, "struct iommu_hwpt_invalidate: size of data_type");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, entry_len) == 20, "struct iommu_hwpt_invalidate: offset of entry_len");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->entry_len) == 4, "struct iommu_hwpt_invalidate: size of entry_len");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, entry_num) == 24, "struct iommu_hwpt_invalidate: offset of entry_num");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->entry_num) == 4, "struct iommu_hwpt_invalidate: size of entry_num");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, __reserved) == 28, "struct iommu_hwpt_invalidate: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->__reserved) == 4, "struct iommu_hwpt_invalidate: size of __reserved");
 
 /* 40 bytes; the kernel needs at least 40 (offsetofend of the last mandatory field) */
 struct iommu_ioas_map_file {
