@@ -54,6 +54,9 @@ public sealed class IommufdContext : KernelFile
     internal PinAccountMode AccountModeFor(Process caller) =>
         caller.Limits.CapIpcLock ? PinAccountMode.None : AccountPerProcess ? PinAccountMode.Mm : PinAccountMode.User;
 
+    /// <summary>The VFIO compatibility IOAS (<c>ictx->vfio_ioas</c>), set with IOMMU_VFIO_IOAS; guarded by <see cref="Gate"/>.</summary>
+    internal Ioas? VfioIoas { get; set; }
+
     /// <summary>True when the id table is empty (RLIMIT_MODE may change only then).</summary>
     internal bool IsEmpty
     {
@@ -317,6 +320,7 @@ public sealed class IommufdContext : KernelFile
                 hwpt.Ioas.Users--;
                 break;
             case Ioas ioas:
+                if (ReferenceEquals(VfioIoas, ioas)) VfioIoas = null;
                 ioas.Iopt.UnmapAll(out _);
                 break;
         }

@@ -52,6 +52,7 @@ internal sealed class IommufdIoctlTable
             [IommufdIoctl.IoasMap] = IoasIoctls.Map,
             [IommufdIoctl.IoasUnmap] = IoasIoctls.Unmap,
             [IommufdIoctl.Option] = OptionIoctl.Option,
+            [IommufdIoctl.VfioIoas] = VfioCompat.VfioIoas,
             [IommufdIoctl.HwptAlloc] = ObjectIoctls.HwptAlloc,
             [IommufdIoctl.GetHwInfo] = HwInfoIoctl.GetHwInfo,
             [IommufdIoctl.HwptSetDirtyTracking] = HwptIoctls.SetDirtyTracking,
