@@ -20,7 +20,8 @@ namespace TsmLab.Kernel.Iommufd;
 /// go (IOMMU_DESTROY gives up with EBUSY after <see cref="DestroyWait"/>, as Linux's
 /// REMOVE_WAIT_SHORTTERM), so no object is torn down under a running ioctl. Lock order:
 /// the VFIO device's lock, then <see cref="Gate"/>, then the TSM core's rwsem, then a DSM's mutex,
-/// then a process's mmap lock.
+/// then a process's mmap lock; and <see cref="Gate"/>, then an IOAS's <see cref="IoPagetable.Gate"/>,
+/// then an <see cref="IoptPages"/>' lock, then the mmap lock.
 /// </para>
 /// </summary>
 public sealed class IommufdContext : KernelFile
