@@ -310,6 +310,17 @@ public class IoasMapTests
     }
 
     [Fact]
+    public void ProcessExit_ReleasesTheContext_AndRefundsEveryPin()
+    {
+        var r = IoasRig.WithDomain();
+        Assert.Equal(0, r.Map(FixedRw, Mem, 0x10_0000, 0x10_0000));
+        Assert.Equal(256, r.Kernel.UserLockedMemory.LockedPages);
+        r.P.Exit();
+        Assert.Empty(r.Kernel.IommufdContexts);
+        Assert.Equal((0L, 0L), (r.Kernel.UserLockedMemory.LockedPages, r.P.Limits.PinnedPages));
+    }
+
+    [Fact]
     public void Map_CopyBackFault_ReturnsEfault_AndTheMappingStays()
     {
         var r = IoasRig.Bare();
