@@ -2,7 +2,8 @@
  * ioas: a VMM's view of an IOAS through the uAPI TsmLab models: guest RAM (an mmap'd buffer)
  * mapped at fixed and kernel-chosen IOVAs, the usable ranges before and after a device's IOMMU
  * domain joins, COPY into a second IOAS, a memfd mapped with IOMMU_IOAS_MAP_FILE, unmap rules,
- * options, hardware information, and the answer when a domain would pin memory that is gone. Each line is
+ * options, hardware information, the answer when a domain would pin memory that is gone, and
+ * the VFIO type1 container ioctls on the same fd. Each line is
  *
  *   ok   CALL -> RESULT        (the expected answer)
  *   FAIL CALL -> RESULT (expected ...)
@@ -181,6 +182,24 @@ int main(void)
 	rc = unmap(fd, ioas, 0, UINT64_MAX, &n);
 	snprintf(detail, sizeof detail, "unmapped=0x%llx", (unsigned long long)n);
 	check("IOMMU_IOAS_UNMAP(0, U64_MAX: everything)", rc, 0, detail);
+
+	/* The VFIO type1 container ioctls on the same fd, on the compat IOAS IOMMU_VFIO_IOAS chose. */
+	struct iommu_vfio_ioas compat = { .size = sizeof compat, .op = IOMMU_VFIO_IOAS_GET };
+	check("IOMMU_VFIO_IOAS(GET, none yet)", ioctl(fd, IOMMU_VFIO_IOAS, &compat), ENODEV, NULL);
+	compat.op = IOMMU_VFIO_IOAS_SET;
+	compat.ioas_id = b.out_ioas_id;
+	check("IOMMU_VFIO_IOAS(SET, the second IOAS)", ioctl(fd, IOMMU_VFIO_IOAS, &compat), 0, NULL);
+	rc = ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU);
+	snprintf(detail, sizeof detail, "%ld", rc);
+	check("VFIO_CHECK_EXTENSION(VFIO_TYPE1v2_IOMMU)", rc, 0, detail);
+	check("VFIO_SET_IOMMU(VFIO_TYPE1v2_IOMMU)", ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), 0, NULL);
+	struct vfio_iommu_type1_dma_map dm = { .argsz = sizeof dm, .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+					       .vaddr = (uintptr_t)ram, .iova = 0x80000000, .size = 0x10000 };
+	check("VFIO_IOMMU_MAP_DMA", ioctl(fd, VFIO_IOMMU_MAP_DMA, &dm), 0, NULL);
+	struct vfio_iommu_type1_dma_unmap du = { .argsz = sizeof du, .flags = VFIO_DMA_UNMAP_FLAG_ALL };
+	rc = ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &du);
+	snprintf(detail, sizeof detail, "size=0x%llx", (unsigned long long)du.size);
+	check("VFIO_IOMMU_UNMAP_DMA(ALL)", rc, 0, detail);
 
 	close(vfio);
 	close(fd);

@@ -23,14 +23,21 @@
 #define IOMMU_IOAS_MAP                   0x00003b85u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_IOAS_UNMAP                 0x00003b86u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_OPTION                     0x00003b87u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_VFIO_IOAS                  0x00003b88u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_HWPT_ALLOC                 0x00003b89u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_GET_HW_INFO                0x00003b8au /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_HWPT_SET_DIRTY_TRACKING    0x00003b8bu /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_HWPT_GET_DIRTY_BITMAP      0x00003b8cu /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_HWPT_INVALIDATE            0x00003b8du /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_IOAS_MAP_FILE              0x00003b8fu /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VIOMMU_ALLOC               0x00003b90u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_ALLOC              0x00003b91u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_TSM_OP             0x00003b95u /* /dev/iommu; [PATCH v5] iommufd/tsm: add vdevice TSM bind/unbind ioctl (2026-05-25) */
 #define IOMMU_VDEVICE_TSM_REQ            0x00003b96u /* /dev/iommu; Re: [PATCH v5 5/5] op/tvm_arch proposal (2026-06-02); kamalca tree iommufd.h */
 #define IOMMU_VDEVICE_TSM_INFO           0x00003be0u /* /dev/iommu; TsmLab extension (docs/abi.md) */
+#define VFIO_IOMMU_GET_INFO              0x00003b70u /* /dev/iommu (VFIO compatibility); include/uapi/linux/vfio.h */
+#define VFIO_IOMMU_MAP_DMA               0x00003b71u /* /dev/iommu (VFIO compatibility); include/uapi/linux/vfio.h */
+#define VFIO_IOMMU_UNMAP_DMA             0x00003b72u /* /dev/iommu (VFIO compatibility); include/uapi/linux/vfio.h */
 #define VFIO_DEVICE_BIND_IOMMUFD         0x00003b76u /* /dev/vfio/devices/vfioN; include/uapi/linux/vfio.h */
 #define VFIO_DEVICE_ATTACH_IOMMUFD_PT    0x00003b77u /* /dev/vfio/devices/vfioN; include/uapi/linux/vfio.h */
 #define KVM_CREATE_VM                    0x0000ae01u /* /dev/kvm; include/uapi/linux/kvm.h */
@@ -52,6 +59,26 @@
 #define IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV            0x3u
 #define IOMMU_HW_INFO_TYPE_AMD                       0x4u
 #define IOMMU_HW_CAP_DIRTY_TRACKING                  0x1u
+#define IOMMU_VFIO_IOAS_GET                          0x0u
+#define IOMMU_VFIO_IOAS_SET                          0x1u
+#define IOMMU_VFIO_IOAS_CLEAR                        0x2u
+#define VFIO_GET_API_VERSION                         0x3b64u
+#define VFIO_CHECK_EXTENSION                         0x3b65u
+#define VFIO_SET_IOMMU                               0x3b66u
+#define VFIO_API_VERSION                             0x0u
+#define VFIO_TYPE1_IOMMU                             0x1u
+#define VFIO_TYPE1v2_IOMMU                           0x3u
+#define VFIO_DMA_CC_IOMMU                            0x4u
+#define VFIO_UNMAP_ALL                               0x9u
+#define VFIO_DMA_MAP_FLAG_READ                       0x1u
+#define VFIO_DMA_MAP_FLAG_WRITE                      0x2u
+#define VFIO_DMA_UNMAP_FLAG_ALL                      0x2u
+#define VFIO_IOMMU_INFO_PGSIZES                      0x1u
+#define VFIO_IOMMU_INFO_CAPS                         0x2u
+#define VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE         0x1u
+#define VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL              0x3u
+#define IOMMU_HWPT_DIRTY_TRACKING_ENABLE             0x1u
+#define IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR         0x1u
 #define IOMMU_HWPT_ALLOC_NEST_PARENT                 0x1u
 #define IOMMU_HWPT_ALLOC_DIRTY_TRACKING              0x2u
 #define IOMMU_HWPT_FAULT_ID_VALID                    0x4u
@@ -262,6 +289,23 @@ _Static_assert(sizeof(((struct iommu_option *)0)->object_id) == 4, "struct iommu
 _Static_assert(offsetof(struct iommu_option, val64) == 16, "struct iommu_option: offset of val64");
 _Static_assert(sizeof(((struct iommu_option *)0)->val64) == 8, "struct iommu_option: size of val64");
 
+/* 12 bytes; the kernel needs at least 12 (offsetofend of the last mandatory field) */
+struct iommu_vfio_ioas {
+	uint32_t size;
+	uint32_t ioas_id;
+	uint16_t op;
+	uint16_t __reserved;
+};
+_Static_assert(sizeof(struct iommu_vfio_ioas) == 12, "struct iommu_vfio_ioas: size");
+_Static_assert(offsetof(struct iommu_vfio_ioas, size) == 0, "struct iommu_vfio_ioas: offset of size");
+_Static_assert(sizeof(((struct iommu_vfio_ioas *)0)->size) == 4, "struct iommu_vfio_ioas: size of size");
+_Static_assert(offsetof(struct iommu_vfio_ioas, ioas_id) == 4, "struct iommu_vfio_ioas: offset of ioas_id");
+_Static_assert(sizeof(((struct iommu_vfio_ioas *)0)->ioas_id) == 4, "struct iommu_vfio_ioas: size of ioas_id");
+_Static_assert(offsetof(struct iommu_vfio_ioas, op) == 8, "struct iommu_vfio_ioas: offset of op");
+_Static_assert(sizeof(((struct iommu_vfio_ioas *)0)->op) == 2, "struct iommu_vfio_ioas: size of op");
+_Static_assert(offsetof(struct iommu_vfio_ioas, __reserved) == 10, "struct iommu_vfio_ioas: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_vfio_ioas *)0)->__reserved) == 2, "struct iommu_vfio_ioas: size of __reserved");
+
 /* 48 bytes; the kernel needs at least 24 (offsetofend of the last mandatory field) */
 struct iommu_hwpt_alloc {
 	uint32_t size;
@@ -337,6 +381,78 @@ _Static_assert(offsetof(struct iommu_hw_info, __reserved2) == 31, "struct iommu_
 _Static_assert(sizeof(((struct iommu_hw_info *)0)->__reserved2) == 1, "struct iommu_hw_info: size of __reserved2");
 _Static_assert(offsetof(struct iommu_hw_info, out_capabilities) == 32, "struct iommu_hw_info: offset of out_capabilities");
 _Static_assert(sizeof(((struct iommu_hw_info *)0)->out_capabilities) == 8, "struct iommu_hw_info: size of out_capabilities");
+
+/* 16 bytes; the kernel needs at least 16 (offsetofend of the last mandatory field) */
+struct iommu_hwpt_set_dirty_tracking {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t hwpt_id;
+	uint32_t __reserved;
+};
+_Static_assert(sizeof(struct iommu_hwpt_set_dirty_tracking) == 16, "struct iommu_hwpt_set_dirty_tracking: size");
+_Static_assert(offsetof(struct iommu_hwpt_set_dirty_tracking, size) == 0, "struct iommu_hwpt_set_dirty_tracking: offset of size");
+_Static_assert(sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)->size) == 4, "struct iommu_hwpt_set_dirty_tracking: size of size");
+_Static_assert(offsetof(struct iommu_hwpt_set_dirty_tracking, flags) == 4, "struct iommu_hwpt_set_dirty_tracking: offset of flags");
+_Static_assert(sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)->flags) == 4, "struct iommu_hwpt_set_dirty_tracking: size of flags");
+_Static_assert(offsetof(struct iommu_hwpt_set_dirty_tracking, hwpt_id) == 8, "struct iommu_hwpt_set_dirty_tracking: offset of hwpt_id");
+_Static_assert(sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)->hwpt_id) == 4, "struct iommu_hwpt_set_dirty_tracking: size of hwpt_id");
+_Static_assert(offsetof(struct iommu_hwpt_set_dirty_tracking, __reserved) == 12, "struct iommu_hwpt_set_dirty_tracking: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)->__reserved) == 4, "struct iommu_hwpt_set_dirty_tracking: size of __reserved");
+
+/* 48 bytes; the kernel needs at least 48 (offsetofend of the last mandatory field) */
+struct iommu_hwpt_get_dirty_bitmap {
+	uint32_t size;
+	uint32_t hwpt_id;
+	uint32_t flags;
+	uint32_t __reserved;
+	uint64_t iova;
+	uint64_t length;
+	uint64_t page_size;
+	uint64_t data;
+};
+_Static_assert(sizeof(struct iommu_hwpt_get_dirty_bitmap) == 48, "struct iommu_hwpt_get_dirty_bitmap: size");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, size) == 0, "struct iommu_hwpt_get_dirty_bitmap: offset of size");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->size) == 4, "struct iommu_hwpt_get_dirty_bitmap: size of size");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, hwpt_id) == 4, "struct iommu_hwpt_get_dirty_bitmap: offset of hwpt_id");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->hwpt_id) == 4, "struct iommu_hwpt_get_dirty_bitmap: size of hwpt_id");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, flags) == 8, "struct iommu_hwpt_get_dirty_bitmap: offset of flags");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->flags) == 4, "struct iommu_hwpt_get_dirty_bitmap: size of flags");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, __reserved) == 12, "struct iommu_hwpt_get_dirty_bitmap: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->__reserved) == 4, "struct iommu_hwpt_get_dirty_bitmap: size of __reserved");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, iova) == 16, "struct iommu_hwpt_get_dirty_bitmap: offset of iova");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->iova) == 8, "struct iommu_hwpt_get_dirty_bitmap: size of iova");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, length) == 24, "struct iommu_hwpt_get_dirty_bitmap: offset of length");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->length) == 8, "struct iommu_hwpt_get_dirty_bitmap: size of length");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, page_size) == 32, "struct iommu_hwpt_get_dirty_bitmap: offset of page_size");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->page_size) == 8, "struct iommu_hwpt_get_dirty_bitmap: size of page_size");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, data) == 40, "struct iommu_hwpt_get_dirty_bitmap: offset of data");
+_Static_assert(sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->data) == 8, "struct iommu_hwpt_get_dirty_bitmap: size of data");
+
+/* 32 bytes; the kernel needs at least 32 (offsetofend of the last mandatory field) */
+struct iommu_hwpt_invalidate {
+	uint32_t size;
+	uint32_t hwpt_id;
+	uint64_t data_uptr;
+	uint32_t data_type;
+	uint32_t entry_len;
+	uint32_t entry_num;
+	uint32_t __reserved;
+};
+_Static_assert(sizeof(struct iommu_hwpt_invalidate) == 32, "struct iommu_hwpt_invalidate: size");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, size) == 0, "struct iommu_hwpt_invalidate: offset of size");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->size) == 4, "struct iommu_hwpt_invalidate: size of size");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, hwpt_id) == 4, "struct iommu_hwpt_invalidate: offset of hwpt_id");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->hwpt_id) == 4, "struct iommu_hwpt_invalidate: size of hwpt_id");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, data_uptr) == 8, "struct iommu_hwpt_invalidate: offset of data_uptr");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->data_uptr) == 8, "struct iommu_hwpt_invalidate: size of data_uptr");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, data_type) == 16, "struct iommu_hwpt_invalidate: offset of data_type");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->data_type) == 4, "struct iommu_hwpt_invalidate: size of data_type");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, entry_len) == 20, "struct iommu_hwpt_invalidate: offset of entry_len");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->entry_len) == 4, "struct iommu_hwpt_invalidate: size of entry_len");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, entry_num) == 24, "struct iommu_hwpt_invalidate: offset of entry_num");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->entry_num) == 4, "struct iommu_hwpt_invalidate: size of entry_num");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, __reserved) == 28, "struct iommu_hwpt_invalidate: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->__reserved) == 4, "struct iommu_hwpt_invalidate: size of __reserved");
 
 /* 40 bytes; the kernel needs at least 40 (offsetofend of the last mandatory field) */
 struct iommu_ioas_map_file {
@@ -508,6 +624,63 @@ _Static_assert(offsetof(struct iommu_vdevice_tsm_info, out_scope_mask) == 48, "s
 _Static_assert(sizeof(((struct iommu_vdevice_tsm_info *)0)->out_scope_mask) == 4, "struct iommu_vdevice_tsm_info: size of out_scope_mask");
 _Static_assert(offsetof(struct iommu_vdevice_tsm_info, out_rejections) == 52, "struct iommu_vdevice_tsm_info: offset of out_rejections");
 _Static_assert(sizeof(((struct iommu_vdevice_tsm_info *)0)->out_rejections) == 4, "struct iommu_vdevice_tsm_info: size of out_rejections");
+
+/* 24 bytes; the kernel needs at least 16 (offsetofend of the last mandatory field) */
+struct vfio_iommu_type1_info {
+	uint32_t argsz;
+	uint32_t flags;
+	uint64_t iova_pgsizes;
+	uint32_t cap_offset;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct vfio_iommu_type1_info) == 24, "struct vfio_iommu_type1_info: size");
+_Static_assert(offsetof(struct vfio_iommu_type1_info, argsz) == 0, "struct vfio_iommu_type1_info: offset of argsz");
+_Static_assert(sizeof(((struct vfio_iommu_type1_info *)0)->argsz) == 4, "struct vfio_iommu_type1_info: size of argsz");
+_Static_assert(offsetof(struct vfio_iommu_type1_info, flags) == 4, "struct vfio_iommu_type1_info: offset of flags");
+_Static_assert(sizeof(((struct vfio_iommu_type1_info *)0)->flags) == 4, "struct vfio_iommu_type1_info: size of flags");
+_Static_assert(offsetof(struct vfio_iommu_type1_info, iova_pgsizes) == 8, "struct vfio_iommu_type1_info: offset of iova_pgsizes");
+_Static_assert(sizeof(((struct vfio_iommu_type1_info *)0)->iova_pgsizes) == 8, "struct vfio_iommu_type1_info: size of iova_pgsizes");
+_Static_assert(offsetof(struct vfio_iommu_type1_info, cap_offset) == 16, "struct vfio_iommu_type1_info: offset of cap_offset");
+_Static_assert(sizeof(((struct vfio_iommu_type1_info *)0)->cap_offset) == 4, "struct vfio_iommu_type1_info: size of cap_offset");
+_Static_assert(offsetof(struct vfio_iommu_type1_info, pad) == 20, "struct vfio_iommu_type1_info: offset of pad");
+_Static_assert(sizeof(((struct vfio_iommu_type1_info *)0)->pad) == 4, "struct vfio_iommu_type1_info: size of pad");
+
+/* 32 bytes; the kernel needs at least 32 (offsetofend of the last mandatory field) */
+struct vfio_iommu_type1_dma_map {
+	uint32_t argsz;
+	uint32_t flags;
+	uint64_t vaddr;
+	uint64_t iova;
+	uint64_t size;
+};
+_Static_assert(sizeof(struct vfio_iommu_type1_dma_map) == 32, "struct vfio_iommu_type1_dma_map: size");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_map, argsz) == 0, "struct vfio_iommu_type1_dma_map: offset of argsz");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_map *)0)->argsz) == 4, "struct vfio_iommu_type1_dma_map: size of argsz");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_map, flags) == 4, "struct vfio_iommu_type1_dma_map: offset of flags");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_map *)0)->flags) == 4, "struct vfio_iommu_type1_dma_map: size of flags");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_map, vaddr) == 8, "struct vfio_iommu_type1_dma_map: offset of vaddr");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_map *)0)->vaddr) == 8, "struct vfio_iommu_type1_dma_map: size of vaddr");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_map, iova) == 16, "struct vfio_iommu_type1_dma_map: offset of iova");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_map *)0)->iova) == 8, "struct vfio_iommu_type1_dma_map: size of iova");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_map, size) == 24, "struct vfio_iommu_type1_dma_map: offset of size");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_map *)0)->size) == 8, "struct vfio_iommu_type1_dma_map: size of size");
+
+/* 24 bytes; the kernel needs at least 24 (offsetofend of the last mandatory field) */
+struct vfio_iommu_type1_dma_unmap {
+	uint32_t argsz;
+	uint32_t flags;
+	uint64_t iova;
+	uint64_t size;
+};
+_Static_assert(sizeof(struct vfio_iommu_type1_dma_unmap) == 24, "struct vfio_iommu_type1_dma_unmap: size");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_unmap, argsz) == 0, "struct vfio_iommu_type1_dma_unmap: offset of argsz");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_unmap *)0)->argsz) == 4, "struct vfio_iommu_type1_dma_unmap: size of argsz");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_unmap, flags) == 4, "struct vfio_iommu_type1_dma_unmap: offset of flags");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_unmap *)0)->flags) == 4, "struct vfio_iommu_type1_dma_unmap: size of flags");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_unmap, iova) == 8, "struct vfio_iommu_type1_dma_unmap: offset of iova");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_unmap *)0)->iova) == 8, "struct vfio_iommu_type1_dma_unmap: size of iova");
+_Static_assert(offsetof(struct vfio_iommu_type1_dma_unmap, size) == 16, "struct vfio_iommu_type1_dma_unmap: offset of size");
+_Static_assert(sizeof(((struct vfio_iommu_type1_dma_unmap *)0)->size) == 8, "struct vfio_iommu_type1_dma_unmap: size of size");
 
 /* 16 bytes; the kernel needs at least 16 (offsetofend of the last mandatory field) */
 struct vfio_device_bind_iommufd {

@@ -24,8 +24,12 @@ public static class AbiCatalog
         new("IOMMU_IOAS_MAP", IommufdIoctl.IoasMap, "/dev/iommu", IommuIoasMap.Layout, IommufdH),
         new("IOMMU_IOAS_UNMAP", IommufdIoctl.IoasUnmap, "/dev/iommu", IommuIoasUnmap.Layout, IommufdH),
         new("IOMMU_OPTION", IommufdIoctl.Option, "/dev/iommu", IommuOption.Layout, IommufdH),
+        new("IOMMU_VFIO_IOAS", IommufdIoctl.VfioIoas, "/dev/iommu", IommuVfioIoas.Layout, IommufdH),
         new("IOMMU_HWPT_ALLOC", IommufdIoctl.HwptAlloc, "/dev/iommu", IommuHwptAlloc.Layout, IommufdH),
         new("IOMMU_GET_HW_INFO", IommufdIoctl.GetHwInfo, "/dev/iommu", IommuHwInfo.Layout, IommufdH),
+        new("IOMMU_HWPT_SET_DIRTY_TRACKING", IommufdIoctl.HwptSetDirtyTracking, "/dev/iommu", IommuHwptSetDirtyTracking.Layout, IommufdH),
+        new("IOMMU_HWPT_GET_DIRTY_BITMAP", IommufdIoctl.HwptGetDirtyBitmap, "/dev/iommu", IommuHwptGetDirtyBitmap.Layout, IommufdH),
+        new("IOMMU_HWPT_INVALIDATE", IommufdIoctl.HwptInvalidate, "/dev/iommu", IommuHwptInvalidate.Layout, IommufdH),
         new("IOMMU_IOAS_MAP_FILE", IommufdIoctl.IoasMapFile, "/dev/iommu", IommuIoasMapFile.Layout, IommufdH),
         new("IOMMU_VIOMMU_ALLOC", IommufdIoctl.ViommuAlloc, "/dev/iommu", IommuViommuAlloc.Layout, IommufdH),
         new("IOMMU_VDEVICE_ALLOC", IommufdIoctl.VdeviceAlloc, "/dev/iommu", IommuVdeviceAlloc.Layout, IommufdH),
@@ -54,6 +58,9 @@ public static class AbiCatalog
     private static IReadOnlyList<AbiIoctl> Build(TsmAbiProfile profile) =>
     [
         .. Iommufd(profile),
+        new("VFIO_IOMMU_GET_INFO", VfioContainerIoctl.IommuGetInfo, "/dev/iommu (VFIO compatibility)", VfioIommuType1Info.Layout, VfioH),
+        new("VFIO_IOMMU_MAP_DMA", VfioContainerIoctl.IommuMapDma, "/dev/iommu (VFIO compatibility)", VfioIommuType1DmaMap.Layout, VfioH),
+        new("VFIO_IOMMU_UNMAP_DMA", VfioContainerIoctl.IommuUnmapDma, "/dev/iommu (VFIO compatibility)", VfioIommuType1DmaUnmap.Layout, VfioH),
         new("VFIO_DEVICE_BIND_IOMMUFD", VfioIoctl.DeviceBindIommufd, "/dev/vfio/devices/vfioN", VfioDeviceBindIommufd.Layout, VfioH),
         new("VFIO_DEVICE_ATTACH_IOMMUFD_PT", VfioIoctl.DeviceAttachIommufdPt, "/dev/vfio/devices/vfioN", VfioDeviceAttachIommufdPt.Layout, VfioH),
         new("KVM_CREATE_VM", KvmIoctl.CreateVm, "/dev/kvm", AbiStruct.Define("(none: the argument is the VM type)", 0, "", []) , KvmH),

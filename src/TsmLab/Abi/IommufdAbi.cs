@@ -20,8 +20,12 @@ public static class IommufdIoctl
     public const uint IoasMap = 0x3B85;          // IOMMUFD_CMD_IOAS_MAP
     public const uint IoasUnmap = 0x3B86;        // IOMMUFD_CMD_IOAS_UNMAP
     public const uint Option = 0x3B87;           // IOMMUFD_CMD_OPTION
+    public const uint VfioIoas = 0x3B88;         // IOMMUFD_CMD_VFIO_IOAS
     public const uint HwptAlloc = 0x3B89;        // IOMMUFD_CMD_HWPT_ALLOC
     public const uint GetHwInfo = 0x3B8A;        // IOMMUFD_CMD_GET_HW_INFO
+    public const uint HwptSetDirtyTracking = 0x3B8B; // IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING
+    public const uint HwptGetDirtyBitmap = 0x3B8C;   // IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP
+    public const uint HwptInvalidate = 0x3B8D;   // IOMMUFD_CMD_HWPT_INVALIDATE
     public const uint IoasMapFile = 0x3B8F;      // IOMMUFD_CMD_IOAS_MAP_FILE (6.13)
     public const uint ViommuAlloc = 0x3B90;      // IOMMUFD_CMD_VIOMMU_ALLOC
     public const uint VdeviceAlloc = 0x3B91;     // IOMMUFD_CMD_VDEVICE_ALLOC

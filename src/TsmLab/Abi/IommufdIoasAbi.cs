@@ -123,3 +123,33 @@ public static class IommuHwInfo
         new("__reserved", Reserved, 1), new("__reserved1", Reserved + 1, 1), new("__reserved2", Reserved + 2, 1),
         new("out_capabilities", OutCapabilities, 8));
 }
+
+/// <summary><c>struct iommu_hwpt_set_dirty_tracking</c>.</summary>
+public static class IommuHwptSetDirtyTracking
+{
+    public const int Size = 0, Flags = 4, HwptId = 8, Reserved = 12, SizeOf = 16;
+    /// <summary><c>IOMMU_HWPT_DIRTY_TRACKING_ENABLE</c>.</summary>
+    public const uint FlagEnable = 1u << 0;
+    public static readonly AbiStruct Layout = AbiStruct.Define("iommu_hwpt_set_dirty_tracking", SizeOf, "__reserved",
+        new("size", Size, 4), new("flags", Flags, 4), new("hwpt_id", HwptId, 4), new("__reserved", Reserved, 4));
+}
+
+/// <summary><c>struct iommu_hwpt_get_dirty_bitmap</c>.</summary>
+public static class IommuHwptGetDirtyBitmap
+{
+    public const int Size = 0, HwptId = 4, Flags = 8, Reserved = 12, Iova = 16, Length = 24, PageSize = 32, Data = 40, SizeOf = 48;
+    /// <summary><c>IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR</c>.</summary>
+    public const uint FlagNoClear = 1u << 0;
+    public static readonly AbiStruct Layout = AbiStruct.Define("iommu_hwpt_get_dirty_bitmap", SizeOf, "data",
+        new("size", Size, 4), new("hwpt_id", HwptId, 4), new("flags", Flags, 4), new("__reserved", Reserved, 4),
+        new("iova", Iova, 8), new("length", Length, 8), new("page_size", PageSize, 8), new("data", Data, 8));
+}
+
+/// <summary><c>struct iommu_hwpt_invalidate</c>.</summary>
+public static class IommuHwptInvalidate
+{
+    public const int Size = 0, HwptId = 4, DataUptr = 8, DataType = 16, EntryLen = 20, EntryNum = 24, Reserved = 28, SizeOf = 32;
+    public static readonly AbiStruct Layout = AbiStruct.Define("iommu_hwpt_invalidate", SizeOf, "__reserved",
+        new("size", Size, 4), new("hwpt_id", HwptId, 4), new("data_uptr", DataUptr, 8), new("data_type", DataType, 4),
+        new("entry_len", EntryLen, 4), new("entry_num", EntryNum, 4), new("__reserved", Reserved, 4));
+}

@@ -185,7 +185,11 @@ public sealed class AddressSpace : IUserMemory
                 if ((ProtOf(pfn) & Prot.Write) == 0) return Errno.EFAULT.Neg();
                 int off = (int)(addr & (PageSize - 1));
                 int n = Math.Min(PageSize - off, source.Length - done);
-                source.Slice(done, n).CopyTo(PageOf(pfn, materialise: true).AsSpan(off, n));
+                // Zeroes into an untouched page change nothing it reads back (clear_user of a large
+                // buffer must not allocate its pages here).
+                var chunk = source.Slice(done, n);
+                if (PageOf(pfn, materialise: false) is null && !chunk.ContainsAnyExcept((byte)0)) { done += n; addr += (ulong)n; continue; }
+                chunk.CopyTo(PageOf(pfn, materialise: true).AsSpan(off, n));
                 done += n;
                 addr += (ulong)n;
             }

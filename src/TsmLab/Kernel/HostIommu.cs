@@ -53,6 +53,9 @@ public sealed record HostIommu(string Name, IReadOnlyList<uint> ViommuTypes)
     /// <summary>The smallest page size of its domains (<c>1 &lt;&lt; __ffs(pgsize_bitmap)</c>).</summary>
     public ulong PageSize { get; init; } = AddressSpace.PageSize;
 
+    /// <summary>Its domains' <c>pgsize_bitmap</c>: TsmLab definition, 4 KiB, 2 MiB and 1 GiB for every modelled IOMMU.</summary>
+    public ulong PageSizeBitmap { get; init; } = 0x4020_1000;
+
     /// <summary>Its paging domains' aperture (<c>geometry</c>): TsmLab definition, 48 bits for every modelled IOMMU.</summary>
     public ulong ApertureStart { get; init; }
 

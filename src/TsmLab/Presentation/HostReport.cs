@@ -183,13 +183,18 @@ public static class HostReport
     private static string Describe(HostKernel k, IommufdObject o) => o switch
     {
         IommufdDevice d => $"{o.Id} device {d.Function.Address} ({d.File.Name}), kvm {d.Kvm?.ToString() ?? "none"}, attached {d.Attached?.Id.ToString() ?? "none"}, users {o.Users}",
-        Ioas => $"{o.Id} ioas, users {o.Users}",
+        Ioas i => $"{o.Id} ioas, {i.Iopt.Areas.Count} area(s) of 0x{MappedBytes(i):x} bytes, {PinnedPages(i)} page(s) pinned, alignment 0x{i.Iopt.IovaAlignment:x}, users {o.Users}",
         HwPagetable h => $"{o.Id} hwpt_paging on ioas {h.Ioas.Id}{(h.NestParent ? ", nest parent" : "")}{(h.AutoDomain ? ", auto domain" : "")}, users {o.Users}",
         Viommu v => $"{o.Id} viommu type {v.ViommuType} on hwpt {v.Hwpt.Id}, {v.Kvm}, users {o.Users}",
         Vdevice v => $"{o.Id} vdevice virt_id 0x{v.VirtId:x} of device {v.Idev.Id} on viommu {v.Viommu.Id}: " +
                      $"{(v.TsmBound ? "bound, TDI " + k.Tsm.StateOf(v.Function) : "not bound")}, rejections {v.TotalRejections}{RejectionList(v)}, uncertain {v.UncertainCompletions}",
         _ => $"{o.Id} {o.Type}",
     };
+
+    private static ulong MappedBytes(Ioas i) => i.Iopt.Areas.Aggregate(0ul, (n, a) => n + a.Length);
+
+    /// <summary>Pages pinned for the IOAS's areas (pages shared with a copy in another IOAS count here too).</summary>
+    private static long PinnedPages(Ioas i) => i.Iopt.Areas.Select(a => a.Pages).Distinct().Sum(p => p.Pinned);
 
     private static string RejectionList(Vdevice v)
     {
@@ -217,6 +222,12 @@ public static class HostReport
                 w.WriteString("file", d.File.Name);
                 if (d.Kvm is null) w.WriteNull("kvm"); else w.WriteString("kvm", d.Kvm.ToString());
                 if (d.Attached is null) w.WriteNull("attached"); else w.WriteNumber("attached", d.Attached.Id);
+                break;
+            case Ioas i:
+                w.WriteNumber("areas", i.Iopt.Areas.Count);
+                w.WriteNumber("mapped_bytes", MappedBytes(i));
+                w.WriteNumber("pinned_pages", PinnedPages(i));
+                w.WriteNumber("iova_alignment", i.Iopt.IovaAlignment);
                 break;
             case HwPagetable h:
                 w.WriteNumber("ioas", h.Ioas.Id);

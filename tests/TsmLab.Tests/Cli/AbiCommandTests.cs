@@ -43,8 +43,9 @@ public class AbiCommandTests
         var names = doc.RootElement.GetProperty("ioctls").EnumerateArray().Select(i => i.GetProperty("name").GetString()).ToList();
         Assert.Equal(
             ["IOMMU_DESTROY", "IOMMU_IOAS_ALLOC", "IOMMU_IOAS_ALLOW_IOVAS", "IOMMU_IOAS_COPY", "IOMMU_IOAS_IOVA_RANGES",
-             "IOMMU_IOAS_MAP", "IOMMU_IOAS_UNMAP", "IOMMU_OPTION", "IOMMU_HWPT_ALLOC", "IOMMU_GET_HW_INFO", "IOMMU_IOAS_MAP_FILE", "IOMMU_VIOMMU_ALLOC", "IOMMU_VDEVICE_ALLOC", "IOMMU_VDEVICE_TSM_OP",
-             "IOMMU_VDEVICE_TSM_REQ", "IOMMU_VDEVICE_TSM_INFO", "VFIO_DEVICE_BIND_IOMMUFD", "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+             "IOMMU_IOAS_MAP", "IOMMU_IOAS_UNMAP", "IOMMU_OPTION", "IOMMU_VFIO_IOAS", "IOMMU_HWPT_ALLOC", "IOMMU_GET_HW_INFO", "IOMMU_HWPT_SET_DIRTY_TRACKING", "IOMMU_HWPT_GET_DIRTY_BITMAP",
+             "IOMMU_HWPT_INVALIDATE", "IOMMU_IOAS_MAP_FILE", "IOMMU_VIOMMU_ALLOC", "IOMMU_VDEVICE_ALLOC", "IOMMU_VDEVICE_TSM_OP",
+             "IOMMU_VDEVICE_TSM_REQ", "IOMMU_VDEVICE_TSM_INFO", "VFIO_IOMMU_GET_INFO", "VFIO_IOMMU_MAP_DMA", "VFIO_IOMMU_UNMAP_DMA", "VFIO_DEVICE_BIND_IOMMUFD", "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
              "KVM_CREATE_VM", "KVM_CREATE_DEVICE", "KVM_SET_DEVICE_ATTR"], names);
         var info = doc.RootElement.GetProperty("ioctls").EnumerateArray().Single(i => i.GetProperty("name").GetString() == "IOMMU_VDEVICE_TSM_INFO");
         Assert.Equal("0x3be0", info.GetProperty("number").GetString());

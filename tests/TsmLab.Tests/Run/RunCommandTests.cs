@@ -77,6 +77,8 @@ public class RunCommandTests
         // The program's own memfd, reached through pidfd_getfd: pinned within its size, EINVAL past its end.
         Assert.Contains("ok   IOMMU_IOAS_MAP_FILE(memfd, domain attached) -> iova=0x10000000", run.Out, StringComparison.Ordinal);
         Assert.Contains("ok   IOMMU_IOAS_MAP_FILE(past the end of the memfd) -> EINVAL", run.Out, StringComparison.Ordinal);
+        // VFIO type1 compatibility on the same fd: the second IOAS held the 1 MiB copy; MAP_DMA adds 64 KiB.
+        Assert.Contains("ok   VFIO_IOMMU_UNMAP_DMA(ALL) -> size=0x110000", run.Out, StringComparison.Ordinal);
         Assert.EndsWith("ioas: 0 call(s) failed", run.Out.TrimEnd(), StringComparison.Ordinal);
     }
 

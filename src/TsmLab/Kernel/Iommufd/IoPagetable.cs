@@ -335,6 +335,35 @@ public sealed class IoPagetable
         }
     }
 
+    /// <summary>
+    /// <c>iopt_cut_iova</c> (VFIO type1 unmap with large pages disabled): each IOVA that falls
+    /// inside an area, not at its first or last byte, splits it so that IOVA becomes the last
+    /// byte of the left half; the halves share the pages (pinned and charged once). EINVAL when
+    /// the split point is not aligned. Stops at the first failure.
+    /// </summary>
+    internal int Cut(ReadOnlySpan<ulong> iovas)
+    {
+        lock (Gate)
+        {
+            foreach (ulong iova in iovas)
+            {
+                int i = FirstEndingAtOrAfter(iova);
+                if (i >= areas.Count || areas[i].Iova > iova) continue;
+                var a = areas[i];
+                if (iova == a.Iova || iova == a.Last) continue;
+                ulong next = iova + 1;
+                if ((next & (IovaAlignment - 1)) != 0 || (a.StartByteAt(next) & (IovaAlignment - 1)) != 0) return Errno.EINVAL.Neg();
+                var lhs = new IoptArea(a.Iova, iova, a.Pages, a.StartByte, a.Readable, a.Writable) { Filled = a.Filled };
+                var rhs = new IoptArea(next, a.Last, a.Pages, a.StartByteAt(next), a.Readable, a.Writable) { Filled = a.Filled };
+                if (a.Filled) a.Pages.Refill(a.FirstIndex, a.LastIndex, (lhs.FirstIndex, lhs.LastIndex), (rhs.FirstIndex, rhs.LastIndex));
+                a.Pages.Get();
+                areas[i] = lhs;
+                areas.Insert(i + 1, rhs);
+            }
+            return 0;
+        }
+    }
+
     /// <summary><c>iopt_calculate_iova_alignment</c>. Caller holds the lock.</summary>
     private int RecalculateAlignment()
     {

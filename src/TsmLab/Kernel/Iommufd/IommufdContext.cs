@@ -20,7 +20,8 @@ namespace TsmLab.Kernel.Iommufd;
 /// go (IOMMU_DESTROY gives up with EBUSY after <see cref="DestroyWait"/>, as Linux's
 /// REMOVE_WAIT_SHORTTERM), so no object is torn down under a running ioctl. Lock order:
 /// the VFIO device's lock, then <see cref="Gate"/>, then the TSM core's rwsem, then a DSM's mutex,
-/// then a process's mmap lock.
+/// then a process's mmap lock; and <see cref="Gate"/>, then an IOAS's <see cref="IoPagetable.Gate"/>,
+/// then an <see cref="IoptPages"/>' lock, then the mmap lock.
 /// </para>
 /// </summary>
 public sealed class IommufdContext : KernelFile
@@ -53,6 +54,9 @@ public sealed class IommufdContext : KernelFile
     /// <summary>The account mode of pages a caller maps (<c>iopt_alloc_pages</c> + <c>iopt_map_user_pages</c>).</summary>
     internal PinAccountMode AccountModeFor(Process caller) =>
         caller.Limits.CapIpcLock ? PinAccountMode.None : AccountPerProcess ? PinAccountMode.Mm : PinAccountMode.User;
+
+    /// <summary>The VFIO compatibility IOAS (<c>ictx->vfio_ioas</c>), set with IOMMU_VFIO_IOAS; guarded by <see cref="Gate"/>.</summary>
+    internal Ioas? VfioIoas { get; set; }
 
     /// <summary>True when the id table is empty (RLIMIT_MODE may change only then).</summary>
     internal bool IsEmpty
@@ -322,6 +326,7 @@ public sealed class IommufdContext : KernelFile
                 hwpt.Ioas.Users--;
                 break;
             case Ioas ioas:
+                if (ReferenceEquals(VfioIoas, ioas)) VfioIoas = null;
                 ioas.Iopt.UnmapAll(out _);
                 break;
         }

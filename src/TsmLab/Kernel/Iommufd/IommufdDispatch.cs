@@ -5,7 +5,8 @@ namespace TsmLab.Kernel.Iommufd;
 /// <summary>
 /// The one generic entry of every iommufd ioctl (<c>iommufd_fops_ioctl</c>), applying Linux's
 /// rules in Linux's order so handlers only say what is special about them:
-/// nr outside the table ENOTTY (the VFIO-compat path, not modelled); the leading u32 size
+/// nr outside the table goes to the VFIO compatibility ioctls (<see cref="VfioCompat"/>, ENOTTY for
+/// anything else); the leading u32 size
 /// unreadable EFAULT; the row's full number differs from cmd (or the row is empty) ENOTTY;
 /// size below the minimum EINVAL; then copy_struct_from_user: a shorter struct is zero-filled,
 /// a longer one must have an all-zero tail (E2BIG; EFAULT on fault), and the struct is copied
@@ -18,7 +19,7 @@ internal static class IommufdDispatch
 
     public static int Dispatch(IommufdContext ctx, Process caller, uint cmd, ulong arg)
     {
-        if (!ctx.Table.TryGetRow(IoctlEncoding.Nr(cmd), out var row)) return Errno.ENOTTY.Neg();
+        if (!ctx.Table.TryGetRow(IoctlEncoding.Nr(cmd), out var row)) return VfioCompat.Ioctl(ctx, caller, cmd, arg);
         var memory = caller.UserMemory;
         if (memory.GetUser32(arg, out uint userSize) < 0) return Errno.EFAULT.Neg();
         if (row is null || row.Number != cmd) return Errno.ENOTTY.Neg();

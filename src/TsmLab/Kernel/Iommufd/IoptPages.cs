@@ -176,6 +176,18 @@ public sealed class IoptPages
         }
     }
 
+    /// <summary>A filled area split in two: its range is replaced by the halves' (the pinned union does not change).</summary>
+    internal void Refill(ulong first, ulong last, (ulong First, ulong Last) left, (ulong First, ulong Last) right)
+    {
+        lock (mutex)
+        {
+            int i = filled.IndexOf((first, last));
+            if (i < 0) return;
+            filled[i] = left;
+            filled.Add(right);
+        }
+    }
+
     private int CheckRange(ulong first, ulong last) =>
         Source.CheckPinnable(first << AddressSpace.PageShift, (last - first + 1) << AddressSpace.PageShift, Writable);
 

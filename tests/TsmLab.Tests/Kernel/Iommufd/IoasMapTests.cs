@@ -300,6 +300,27 @@ public class IoasMapTests
     }
 
     [Fact]
+    public void Info_ShowsTheIoasAreasPinnedPagesAndAlignment()
+    {
+        var r = IoasRig.WithDomain();
+        Assert.Equal(0, r.Map(FixedRw, Mem, 0x4000, 0x10000));
+        Assert.Contains($"{r.Ioas} ioas, 1 area(s) of 0x4000 bytes, 4 page(s) pinned, alignment 0x1000", TsmLab.Presentation.HostReport.Tree(r.Kernel), StringComparison.Ordinal);
+        using var doc = System.Text.Json.JsonDocument.Parse(TsmLab.Presentation.HostReport.Json(r.Kernel));
+        Assert.Contains("\"pinned_pages\":4", TsmLab.Presentation.HostReport.Json(r.Kernel).Replace(" ", ""), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ProcessExit_ReleasesTheContext_AndRefundsEveryPin()
+    {
+        var r = IoasRig.WithDomain();
+        Assert.Equal(0, r.Map(FixedRw, Mem, 0x10_0000, 0x10_0000));
+        Assert.Equal(256, r.Kernel.UserLockedMemory.LockedPages);
+        r.P.Exit();
+        Assert.Empty(r.Kernel.IommufdContexts);
+        Assert.Equal((0L, 0L), (r.Kernel.UserLockedMemory.LockedPages, r.P.Limits.PinnedPages));
+    }
+
+    [Fact]
     public void Map_CopyBackFault_ReturnsEfault_AndTheMappingStays()
     {
         var r = IoasRig.Bare();

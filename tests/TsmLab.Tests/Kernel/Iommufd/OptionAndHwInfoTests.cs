@@ -211,6 +211,17 @@ public class OptionAndHwInfoTests
     }
 
     [Fact]
+    public void HwInfo_HugeDataLen_ZeroFillsWithoutAllocatingTheCallersPages()
+    {
+        var t = TestHosts.Assigned(TvmArch.Sev, bind: false);
+        const ulong big = 0x3000_0000_0000;
+        Assert.Equal(0, t.Vmm.Memory.Map(big, 1ul << 32, Prot.ReadWrite));
+        int before = t.Vmm.Memory.ResidentPages; // then: the ioctl struct's page and the 16 data bytes' page
+        Assert.Equal(0, HwInfo(t, 0, t.Assignment.DevId, uint.MaxValue, big, 0, out _));
+        Assert.True(t.Vmm.Memory.ResidentPages <= before + 2, $"{t.Vmm.Memory.ResidentPages - before} pages allocated");
+    }
+
+    [Fact]
     public void HwInfo_DataBufferFaults_ReturnsEfault()
     {
         var t = TestHosts.Assigned(TvmArch.Sev, bind: false);

@@ -1,0 +1,73 @@
+using System.Buffers.Binary;
+using TsmLab.Abi;
+
+namespace TsmLab.Kernel.Iommufd;
+
+/// <summary>
+/// The HWPT ioctls after allocation (drivers/iommu/iommufd/hw_pagetable.c [LI8], dirty reads in
+/// io_pagetable.c [LI4]): dirty tracking and the IOTLB invalidation of nested HWPTs and vIOMMUs.
+/// The modelled IOMMUs report no dirty tracking (no HWPT has dirty ops) and their vIOMMUs no
+/// cache invalidation, so each of these ends in EOPNOTSUPP once the generic checks pass, as Linux
+/// answers on such an IOMMU.
+/// </summary>
+internal static class HwptIoctls
+{
+    /// <summary>IOMMU_HWPT_SET_DIRTY_TRACKING: a flag other than ENABLE EOPNOTSUPP; hwpt_id not a paging HWPT ENOENT; no dirty ops EOPNOTSUPP.</summary>
+    public static int SetDirtyTracking(ref IommufdUcmd u)
+    {
+        if ((BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptSetDirtyTracking.Flags..]) & ~IommuHwptSetDirtyTracking.FlagEnable) != 0)
+            return Errno.EOPNOTSUPP.Neg();
+        var hwpt = u.Context.Get<HwPagetable>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptSetDirtyTracking.HwptId..]));
+        if (hwpt is null) return Errno.ENOENT.Neg();
+        return Errno.EOPNOTSUPP.Neg(); // iopt_set_dirty_tracking: domain->dirty_ops is NULL
+    }
+
+    /// <summary>
+    /// IOMMU_HWPT_GET_DIRTY_BITMAP: a flag other than NO_CLEAR or <c>__reserved</c> EOPNOTSUPP;
+    /// hwpt_id not a paging HWPT ENOENT; <c>iommufd_check_iova_range</c>: iova + length - 1
+    /// overflowing EOVERFLOW, iova or end not aligned to the IOAS's alignment EINVAL, page_size 0
+    /// EINVAL, iova or end not aligned to page_size EINVAL; then no dirty ops EOPNOTSUPP.
+    /// </summary>
+    public static int GetDirtyBitmap(ref IommufdUcmd u)
+    {
+        if ((BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptGetDirtyBitmap.Flags..]) & ~IommuHwptGetDirtyBitmap.FlagNoClear) != 0
+            || BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptGetDirtyBitmap.Reserved..]) != 0)
+            return Errno.EOPNOTSUPP.Neg();
+        var hwpt = u.Context.Get<HwPagetable>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptGetDirtyBitmap.HwptId..]));
+        if (hwpt is null) return Errno.ENOENT.Neg();
+        ulong iova = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptGetDirtyBitmap.Iova..]);
+        ulong length = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptGetDirtyBitmap.Length..]);
+        ulong pageSize = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptGetDirtyBitmap.PageSize..]);
+        ulong last = unchecked(iova + (length - 1));
+        // check_add_overflow(iova, length - 1): length 0 makes length - 1 = U64_MAX, which overflows unless iova is 0.
+        if (last < iova) return Errno.EOVERFLOW.Neg();
+        ulong align = hwpt.Ioas.Iopt.IovaAlignment;
+        if ((iova & (align - 1)) != 0 || (unchecked(last + 1) & (align - 1)) != 0) return Errno.EINVAL.Neg();
+        if (pageSize == 0) return Errno.EINVAL.Neg();
+        if ((iova & (pageSize - 1)) != 0 || (unchecked(last + 1) & (pageSize - 1)) != 0) return Errno.EINVAL.Neg();
+        return Errno.EOPNOTSUPP.Neg(); // iommu_read_and_clear_dirty: no dirty ops
+    }
+
+    /// <summary>
+    /// IOMMU_HWPT_INVALIDATE: <c>__reserved</c> EOPNOTSUPP; entries without data_uptr or
+    /// entry_len EINVAL; hwpt_id naming nothing ENOENT; a vIOMMU without cache invalidation
+    /// EOPNOTSUPP; anything else (a paging HWPT) EINVAL. <c>entry_num</c> is always written back
+    /// with the entries handled (0 here), and a fault doing so is EFAULT.
+    /// </summary>
+    public static int Invalidate(ref IommufdUcmd u)
+    {
+        int rc;
+        uint entries = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryNum..]);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.Reserved..]) != 0) rc = Errno.EOPNOTSUPP.Neg();
+        else if (entries != 0 && (BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptInvalidate.DataUptr..]) == 0
+                 || BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryLen..]) == 0)) rc = Errno.EINVAL.Neg();
+        else rc = u.Context.GetAny(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.HwptId..])) switch
+        {
+            null => Errno.ENOENT.Neg(),
+            Viommu => Errno.EOPNOTSUPP.Neg(), // TsmLab: the modelled vIOMMUs have no cache_invalidate op
+            _ => Errno.EINVAL.Neg(),
+        };
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryNum..], 0);
+        return u.Respond(IommuHwptInvalidate.SizeOf) < 0 ? Errno.EFAULT.Neg() : rc;
+    }
+}
