@@ -44,6 +44,12 @@ public static class AbiCatalog
             "TsmLab extension (docs/abi.md)"),
     ];
 
+    /// <summary>The iommufd ioctls a kernel built with CONFIG_IOMMUFD_TEST adds: IOMMU_TEST_CMD, the selftests' mock driver.</summary>
+    public static IReadOnlyList<AbiIoctl> IommufdSelftest { get; } =
+    [
+        new("IOMMU_TEST_CMD", IommuTestCmd.Number, "/dev/iommu", IommuTestCmd.Layout, "drivers/iommu/iommufd/iommufd_test.h (CONFIG_IOMMUFD_TEST)"),
+    ];
+
     /// <summary>Every modelled ioctl of a profile: iommufd, then VFIO cdev, then KVM (built once per profile).</summary>
     public static IReadOnlyList<AbiIoctl> Ioctls(TsmAbiProfile profile) => profile == TsmAbiProfile.Scope ? ScopeIoctls : OpArchIoctls;
 

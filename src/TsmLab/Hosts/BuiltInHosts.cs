@@ -10,16 +10,20 @@ namespace TsmLab.Hosts;
 /// The hosts TsmLab ships, by name: <c>default</c>, an x86-64 host with SEV-SNP and the default
 /// TDISP device (PF0 at 0000:01:00.0 and four VFs, all vfio-owned) but no platform TSM, so the
 /// whole assignment sequence runs and a TSM request ends in ENXIO, as on a Linux host whose
-/// firmware has no TSM; then every registered platform's hosts (<see cref="PlatformRegistry"/>);
+/// firmware has no TSM; <c>selftest</c>, the same on a kernel with CONFIG_IOMMUFD_TEST; then every registered platform's hosts (<see cref="PlatformRegistry"/>);
 /// then, for each platform's first host NAME, NAME-devsec: the same host with Linux's
 /// <c>samples/devsec</c> test TSM and its device added (<see cref="DevsecBus"/>), two TSMs on one host.
 /// </summary>
 public static class BuiltInHosts
 {
+    /// <summary>The host the kernel's iommufd selftests run on: the default host with CONFIG_IOMMUFD_TEST.</summary>
+    public const string SelftestHost = "selftest";
+
     /// <summary>The names of the built-in hosts, default first.</summary>
     public static IReadOnlyList<string> Names =>
     [
         "default",
+        SelftestHost,
         .. PlatformRegistry.All.SelectMany(p => p.Hosts).Select(h => h.Name),
         .. PlatformRegistry.All.Where(p => p.Hosts.Count > 0).Select(p => p.Hosts[0].Name + DevsecBus.HostSuffix),
     ];
@@ -31,6 +35,13 @@ public static class BuiltInHosts
     public static HostConfiguration? Find(string name, TsmAbiProfile profile)
     {
         if (name == "default") return Default() with { Profile = profile };
+        if (name == SelftestHost) return Default() with
+        {
+            Name = SelftestHost,
+            Description = "the default host on a kernel built with CONFIG_IOMMUFD_TEST: /dev/iommu also serves IOMMU_TEST_CMD for the kernel's iommufd selftests (docs/selftests.md)",
+            IommufdSelftest = true,
+            Profile = profile,
+        };
         foreach (var p in PlatformRegistry.All)
             foreach (var h in p.Hosts)
                 if (h.Name == name) return h.Configuration(profile);

@@ -62,6 +62,8 @@ public sealed record HostConfiguration
     /// <summary>Where the machine's DRAM allocator starts (firmware-visible buffers the kernel allocates).</summary>
     public ulong DramBase { get; init; } = 0x1_0000_0000;
     public IReadOnlyList<TsmSpec> Tsms { get; init; } = [];
+    /// <summary>A kernel built with CONFIG_IOMMUFD_TEST: /dev/iommu also serves IOMMU_TEST_CMD, the selftests' mock driver (docs/selftests.md).</summary>
+    public bool IommufdSelftest { get; init; }
     /// <summary>Writes of "tsmN" to a PF0's tsm/connect done at boot.</summary>
     public IReadOnlyList<(PciAddress Dsm, string Tsm)> Connects { get; init; } = [];
     /// <summary>

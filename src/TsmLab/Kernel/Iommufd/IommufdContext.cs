@@ -38,7 +38,7 @@ public sealed class IommufdContext : KernelFile
     internal IommufdContext(HostKernel kernel)
     {
         Kernel = kernel;
-        Table = IommufdIoctlTable.For(kernel.Configuration.Profile);
+        Table = IommufdIoctlTable.For(kernel.Configuration.Profile, kernel.Configuration.IommufdSelftest);
     }
 
     public HostKernel Kernel { get; }

@@ -14,8 +14,8 @@ namespace TsmLab.Kernel.Iommufd;
 /// </summary>
 internal static class IommufdDispatch
 {
-    /// <summary>Largest kernel struct in the table.</summary>
-    private const int MaxStruct = 64;
+    /// <summary>Largest kernel struct in the table (struct iommu_test_cmd, 72 bytes; a test keeps every row within it).</summary>
+    internal const int MaxStruct = 72;
 
     public static int Dispatch(IommufdContext ctx, Process caller, uint cmd, ulong arg)
     {

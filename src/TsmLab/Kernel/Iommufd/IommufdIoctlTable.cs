@@ -12,8 +12,10 @@ internal sealed record IommufdIoctlOp(uint Number, string Name, AbiStruct Struct
 /// </summary>
 internal sealed class IommufdIoctlTable
 {
-    private static readonly IommufdIoctlTable OpArch = Build(TsmAbiProfile.OpArch);
-    private static readonly IommufdIoctlTable Scope = Build(TsmAbiProfile.Scope);
+    private static readonly IommufdIoctlTable OpArch = Build(TsmAbiProfile.OpArch, false);
+    private static readonly IommufdIoctlTable Scope = Build(TsmAbiProfile.Scope, false);
+    private static readonly IommufdIoctlTable OpArchSelftest = Build(TsmAbiProfile.OpArch, true);
+    private static readonly IommufdIoctlTable ScopeSelftest = Build(TsmAbiProfile.Scope, true);
 
     private readonly IommufdIoctlOp?[] rows;
 
@@ -25,7 +27,11 @@ internal sealed class IommufdIoctlTable
 
     public TsmAbiProfile Profile { get; }
 
-    public static IommufdIoctlTable For(TsmAbiProfile profile) => profile == TsmAbiProfile.Scope ? Scope : OpArch;
+    public static IommufdIoctlTable For(TsmAbiProfile profile) => For(profile, false);
+
+    /// <summary>The table of a profile; with <paramref name="selftest"/> (CONFIG_IOMMUFD_TEST) it has IOMMU_TEST_CMD too.</summary>
+    public static IommufdIoctlTable For(TsmAbiProfile profile, bool selftest) =>
+        profile == TsmAbiProfile.Scope ? (selftest ? ScopeSelftest : Scope) : (selftest ? OpArchSelftest : OpArch);
 
     /// <summary>Rows, by number.</summary>
     public IEnumerable<IommufdIoctlOp> Rows => rows.Where(r => r is not null)!;
@@ -40,7 +46,7 @@ internal sealed class IommufdIoctlTable
         return true;
     }
 
-    private static IommufdIoctlTable Build(TsmAbiProfile profile)
+    private static IommufdIoctlTable Build(TsmAbiProfile profile, bool selftest)
     {
         var handlers = new Dictionary<uint, IommufdHandler>
         {
@@ -64,8 +70,9 @@ internal sealed class IommufdIoctlTable
             [IommufdIoctl.VdeviceTsmOp] = TsmIoctls.TsmOp,
             [IommufdIoctl.VdeviceTsmReq] = profile == TsmAbiProfile.Scope ? TsmIoctls.TsmReqScope : TsmIoctls.TsmReqOpArch,
             [IommufdIoctl.VdeviceTsmInfo] = TsmIoctls.TsmInfo,
+            [IommuTestCmd.Number] = Selftest.TestCmd.Dispatch,
         };
-        var list = AbiCatalog.Iommufd(profile).Select(i => new IommufdIoctlOp(i.Number, i.Name, i.Struct, handlers[i.Number], i.Source)).ToList();
+        var list = AbiCatalog.Iommufd(profile).Concat(selftest ? AbiCatalog.IommufdSelftest : []).Select(i => new IommufdIoctlOp(i.Number, i.Name, i.Struct, handlers[i.Number], i.Source)).ToList();
         var rows = new IommufdIoctlOp?[list.Max(r => r.Number & 0xFF) - IommufdIoctl.CmdBase + 1];
         foreach (var r in list) rows[(r.Number & 0xFF) - IommufdIoctl.CmdBase] = r;
         return new IommufdIoctlTable(profile, rows);
