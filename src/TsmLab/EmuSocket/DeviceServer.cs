@@ -97,7 +97,8 @@ public sealed class DeviceServer
                 {
                     return 0; // stopped
                 }
-                var end = Serve(client, device);
+                var end = Serve(client, device, cancel);
+                if (cancel.IsCancellationRequested) return 0;
                 switch (end)
                 {
                     case DeviceConnectionEnd.Continue or DeviceConnectionEnd.UnknownCommand:
@@ -120,8 +121,8 @@ public sealed class DeviceServer
         }
     }
 
-    /// <summary>Serves one client until its connection ends; never throws for anything the client does.</summary>
-    public DeviceConnectionEnd Serve(Socket client, IPciEndpoint device)
+    /// <summary>Serves one client until its connection ends (or <paramref name="cancel"/> closes it); never throws for anything the client does.</summary>
+    public DeviceConnectionEnd Serve(Socket client, IPciEndpoint device, CancellationToken cancel = default)
     {
         var log = TraceSink is null ? null : new TraceLog();
         var mailbox = device.Functions.Select(f => f.Doe).FirstOrDefault(d => d is not null)
@@ -129,6 +130,8 @@ public sealed class DeviceServer
         device.AttachTrace(log, Lane);
         var response = new byte[Math.Min(Math.Max(mailbox.MaxResponseSize, DoeHeader.Size), EmuSocketProtocol.MaxPayload)];
         using var conn = new EmuSocketConnection(client) { StallTimeout = StallTimeout };
+        // Ctrl-C (or the caller's cancellation) ends a connection that is waiting for its client.
+        using var stop = cancel.Register(conn.Dispose);
         try
         {
             while (true)
@@ -142,6 +145,7 @@ public sealed class DeviceServer
                     case EmuReceiveStatus.Frame:
                         break;
                     default:
+                        if (cancel.IsCancellationRequested) return DeviceConnectionEnd.ClientClosed;
                         error.WriteLine($"tsmlab device serve: client protocol error: {conn.Problem}; connection closed");
                         return DeviceConnectionEnd.ProtocolError;
                 }

@@ -115,6 +115,17 @@ public sealed class DeviceServerTests
         }
     }
 
+    [Fact]
+    public void Cancellation_WhileAClientIsConnectedAndIdle_EndsTheServerWithZero_WithoutAnErrorLine()
+    {
+        using var s = Server.Start();
+        using var c = s.Connect();
+        c.Exchange(EmuSocketProtocol.Test, EmuSocketProtocol.ClientHello);
+        s.Cancel();
+        Assert.Equal(0, s.Exit());
+        Assert.Equal("", s.Error);
+    }
+
     public static TheoryData<string, byte[], string> HostileClients => new()
     {
         { "MCTP transport", Header(EmuSocketProtocol.Normal, EmuSocketProtocol.TransportMctp, 4, [5, 0x10, 0x84, 0]), "transport type MCTP (1); this end speaks PCI_DOE (2)" },
