@@ -1,4 +1,7 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using BenchmarkDotNet.Attributes;
+using TsmLab.Tdisp.Device;
 using TsmLab.Platforms.Cca;
 using TsmLab.Platforms.SevTio;
 using TsmLab.Platforms.SevTio.Abi;
@@ -26,6 +29,54 @@ public class FlowBench
         if (!Cca()) throw new InvalidOperationException("CCA flow failed");
         if (!Sev()) throw new InvalidOperationException("SEV-TIO flow failed");
         if (!Tdx()) throw new InvalidOperationException("TDX flow failed");
+        var identity = new DeviceIdentity(DeviceConfiguration.Default);
+        leafDer = identity.LeafCertificate.RawData;
+        chain = identity.SpdmCertificateChain();
+        signed = new byte[36 + identity.MeasurementRecord().Length];
+        leafPublic = identity.LeafCertificate.GetECDsaPublicKey()!;
+        signer = identity;
+        aead = new AesGcm(new byte[32], 16);
+    }
+
+    private byte[] leafDer = [], chain = [], signed = [];
+    private readonly byte[] signature = new byte[96], page = new byte[4096], plain = new byte[4096], tag = new byte[16], iv = new byte[12];
+    private ECDsa leafPublic = null!;
+    private DeviceIdentity signer = null!;
+    private AesGcm aead = null!;
+
+    /// <summary>
+    /// The CCA flow's floor, the crypto it must do: the device signs its measurements once (ECDSA
+    /// P-384 over SHA-384), the realm verifies that signature once, and the leaf certificate is
+    /// parsed twice (the host for RMI_PDEV_SET_PUBKEY, the realm for the evidence check).
+    /// </summary>
+    [Benchmark(Description = "floor: CCA crypto (1 P-384 sign + 1 verify + 2 leaf loads)")]
+    public bool FloorCca()
+    {
+        signer.SignWithLeafKey(signed, signature);
+        bool ok = leafPublic.VerifyData(signed, signature, HashAlgorithmName.SHA384, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        using var a = X509CertificateLoader.LoadCertificate(leafDer);
+        using var b = X509CertificateLoader.LoadCertificate(leafDer);
+        return ok;
+    }
+
+    /// <summary>
+    /// The SEV flow's floor: no asymmetric crypto until the SPDM handshake is in the flow; its 9
+    /// guest messages are each sealed and opened in both directions (36 AES-256-GCM operations on
+    /// a page-sized payload buffer, 64-byte payloads), and the certificate chain, measurements and
+    /// report digests are SHA-384s (8 over the chain's size).
+    /// </summary>
+    [Benchmark(Description = "floor: SEV crypto (36 AES-GCM + 8 SHA-384)")]
+    public bool FloorSev()
+    {
+        var p = page.AsSpan(0, 64);
+        for (int i = 0; i < 18; i++)
+        {
+            aead.Encrypt(iv, plain.AsSpan(0, 64), p, tag);
+            aead.Decrypt(iv, p, tag, plain.AsSpan(0, 64));
+        }
+        Span<byte> digest = stackalloc byte[48];
+        for (int i = 0; i < 8; i++) SHA384.HashData(chain, digest);
+        return true;
     }
 
     /// <summary>CCA: realm VM, lock (TSM_OP BIND, report, measurements, 4 objects read, RSI_VDEV_GET_INFO, digests), accept (RSI_VDEV_VALIDATE_MAPPING per TEE range → RTT_DEV_MAP per 4 KiB page, RUN, RSI_VDEV_DMA_ENABLE), unlock (DMA_DISABLE, UNBIND).</summary>

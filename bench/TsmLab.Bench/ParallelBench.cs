@@ -24,7 +24,8 @@ namespace TsmLab.Bench;
 [MemoryDiagnoser]
 public class ParallelBench
 {
-    private const int Requests = 20_000;
+    /// <summary>Requests per thread per benchmark invocation.</summary>
+    public const int Requests = 20_000;
 
     private Process vmm = null!;
     private (int Fd, ulong Req) pfA, pfB, vfA;
@@ -64,7 +65,10 @@ public class ParallelBench
     {
         var a = new DeviceAssignment(vmm, new AssignmentPlan($"/dev/vfio/devices/vfio{vfio}", KvmVmType.ArmRealm, IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd, new PciAddress(0, 0, slot, 0)));
         if (!a.Prepare() || !a.Bind()) throw new InvalidOperationException($"assignment of vfio{vfio} failed");
-        return (a.IommuFd, CcaStructs.TsmReq(a.Calls, a.VdeviceId, TsmReqOp.SetTdiState, BitConverter.GetBytes(1u)));
+        // Each thread's request in its own page of the VMM's memory, as each vCPU thread has its own
+        // (DeviceAssignment's scratch area is at one fixed address for every assignment).
+        var own = new IommufdCalls(vmm, new ScratchMemory(vmm, 0x7e00_0000_0000 + (ulong)slot * 0x10_0000, 0x10_0000));
+        return (a.IommuFd, CcaStructs.TsmReq(own, a.VdeviceId, TsmReqOp.SetTdiState, BitConverter.GetBytes(1u)));
     }
 
     [GlobalCleanup]

@@ -29,9 +29,15 @@ public enum Prot
 /// are left, as Linux refuses past vm.max_map_count).
 /// </para>
 /// <para>
-/// Thread-safe: one lock (the model's mmap_lock, a mutex because a copy may also fill a page in)
-/// guards the ranges, the pages and the lookup cache. Copies run under it, so a copy never sees a
-/// half-done mmap, munmap or mprotect.
+/// Thread-safe. One lock (the model's mmap_lock) serialises mmap, munmap and mprotect and guards
+/// the ranges; each change publishes an immutable copy of the ranges. Copies take no lock, as
+/// Linux's copy_from_user/copy_to_user take none: a copy reads one published copy of the ranges,
+/// so it never sees a half-done mmap, munmap or mprotect, and reaches the pages through a
+/// concurrent map (a page is created once, by whichever copy writes it first). As on Linux,
+/// copies on different threads are not atomic with respect to each other: a copy_from_user
+/// racing a copy_to_user of the same bytes may see some bytes of each, and a copy racing a
+/// munmap of its range may complete on the old mapping. So threads of one VMM copying requests
+/// in and answers out never wait for each other here.
 /// </para>
 /// </summary>
 public sealed class AddressSpace : IUserMemory
@@ -46,12 +52,14 @@ public sealed class AddressSpace : IUserMemory
     /// <summary>A mapping: pages [First, End) with one protection.</summary>
     private record struct Vma(ulong First, ulong End, Prot Prot);
 
+    /// <summary>The ranges, sorted; changed only under <see cref="mmapLock"/>.</summary>
     private readonly List<Vma> vmas = new();
-    private readonly Dictionary<ulong, byte[]> pages = new();
+    /// <summary>An immutable copy of <see cref="vmas"/>, published after every change: what copies read.</summary>
+    private Vma[] published = [];
+    /// <summary>The touched pages by page number (read without a lock; removed only under <see cref="mmapLock"/>).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, byte[]> pages = new();
+    /// <summary>mmap_lock: serialises mmap, munmap and mprotect (the ranges and the dropping of pages).</summary>
     private readonly Lock mmapLock = new();
-    private int cachedVma = -1;
-    private ulong cachedPfn = ulong.MaxValue;
-    private byte[]? cachedPage;
 
     /// <summary>Number of mapped pages (whether touched or not).</summary>
     public long MappedPages
@@ -68,10 +76,7 @@ public sealed class AddressSpace : IUserMemory
     }
 
     /// <summary>Number of pages that hold memory (written at least once since mapped).</summary>
-    public int ResidentPages
-    {
-        get { lock (mmapLock) return pages.Count; }
-    }
+    public int ResidentPages => pages.Count;
 
     /// <summary>Number of mappings (VMAs) after splits and merges.</summary>
     public int MappingCount
@@ -146,24 +151,22 @@ public sealed class AddressSpace : IUserMemory
         if (destination.IsEmpty) return 0;
         if (!InUserRange(source, (ulong)destination.Length)) return Errno.EFAULT.Neg();
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.MemoryCopy, "copy_from_user")) return Errno.EFAULT.Neg();
-        lock (mmapLock)
+        var map = Volatile.Read(ref published);
+        int hint = -1;
+        ulong addr = source;
+        int done = 0;
+        while (done < destination.Length)
         {
-            ulong addr = source;
-            int done = 0;
-            while (done < destination.Length)
-            {
-                ulong pfn = addr >> PageShift;
-                if ((ProtOf(pfn) & Prot.Read) == 0) return Errno.EFAULT.Neg();
-                int off = (int)(addr & (PageSize - 1));
-                int n = Math.Min(PageSize - off, destination.Length - done);
-                var page = PageOf(pfn, materialise: false);
-                if (page is null) destination.Slice(done, n).Clear();
-                else page.AsSpan(off, n).CopyTo(destination[done..]);
-                done += n;
-                addr += (ulong)n;
-            }
-            return 0;
+            ulong pfn = addr >> PageShift;
+            if ((ProtOf(map, pfn, ref hint) & Prot.Read) == 0) return Errno.EFAULT.Neg();
+            int off = (int)(addr & (PageSize - 1));
+            int n = Math.Min(PageSize - off, destination.Length - done);
+            if (pages.TryGetValue(pfn, out var page)) page.AsSpan(off, n).CopyTo(destination[done..]);
+            else destination.Slice(done, n).Clear();
+            done += n;
+            addr += (ulong)n;
         }
+        return 0;
     }
 
     /// <summary>
@@ -175,26 +178,29 @@ public sealed class AddressSpace : IUserMemory
         if (source.IsEmpty) return 0;
         if (!InUserRange(destination, (ulong)source.Length)) return Errno.EFAULT.Neg();
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.MemoryCopy, "copy_to_user")) return Errno.EFAULT.Neg();
-        lock (mmapLock)
+        var map = Volatile.Read(ref published);
+        int hint = -1;
+        ulong addr = destination;
+        int done = 0;
+        while (done < source.Length)
         {
-            ulong addr = destination;
-            int done = 0;
-            while (done < source.Length)
+            ulong pfn = addr >> PageShift;
+            if ((ProtOf(map, pfn, ref hint) & Prot.Write) == 0) return Errno.EFAULT.Neg();
+            int off = (int)(addr & (PageSize - 1));
+            int n = Math.Min(PageSize - off, source.Length - done);
+            // Zeroes into an untouched page change nothing it reads back (clear_user of a large
+            // buffer must not allocate its pages here).
+            var chunk = source.Slice(done, n);
+            if (!pages.TryGetValue(pfn, out var page))
             {
-                ulong pfn = addr >> PageShift;
-                if ((ProtOf(pfn) & Prot.Write) == 0) return Errno.EFAULT.Neg();
-                int off = (int)(addr & (PageSize - 1));
-                int n = Math.Min(PageSize - off, source.Length - done);
-                // Zeroes into an untouched page change nothing it reads back (clear_user of a large
-                // buffer must not allocate its pages here).
-                var chunk = source.Slice(done, n);
-                if (PageOf(pfn, materialise: false) is null && !chunk.ContainsAnyExcept((byte)0)) { done += n; addr += (ulong)n; continue; }
-                chunk.CopyTo(PageOf(pfn, materialise: true).AsSpan(off, n));
-                done += n;
-                addr += (ulong)n;
+                if (!chunk.ContainsAnyExcept((byte)0)) { done += n; addr += (ulong)n; continue; }
+                page = pages.GetOrAdd(pfn, static _ => new byte[PageSize]);
             }
-            return 0;
+            chunk.CopyTo(page.AsSpan(off, n));
+            done += n;
+            addr += (ulong)n;
         }
+        return 0;
     }
 
     /// <summary>get_user of a u32.</summary>
@@ -252,33 +258,22 @@ public sealed class AddressSpace : IUserMemory
         return lo;
     }
 
-    /// <summary>The protection of a page, or None (fault) when unmapped. Caller holds the lock.</summary>
-    private Prot ProtOf(ulong pfn)
+    /// <summary>The protection of a page in a published copy of the ranges, or None (fault) when unmapped; <paramref name="hint"/> is the range the last page of this copy was in.</summary>
+    private static Prot ProtOf(Vma[] map, ulong pfn, ref int hint)
     {
-        if (cachedVma >= 0 && cachedVma < vmas.Count && vmas[cachedVma].First <= pfn && pfn < vmas[cachedVma].End)
-            return vmas[cachedVma].Prot;
-        int i = FirstOverlapping(pfn);
-        if (i < vmas.Count && vmas[i].First <= pfn)
+        if (hint >= 0 && map[hint].First <= pfn && pfn < map[hint].End) return map[hint].Prot;
+        int lo = 0, hi = map.Length;
+        while (lo < hi)
         {
-            cachedVma = i;
-            return vmas[i].Prot;
+            int mid = (lo + hi) >>> 1;
+            if (map[mid].End <= pfn) lo = mid + 1; else hi = mid;
+        }
+        if (lo < map.Length && map[lo].First <= pfn)
+        {
+            hint = lo;
+            return map[lo].Prot;
         }
         return Prot.None;
-    }
-
-    /// <summary>A page's memory, created on first write. Caller holds the lock and has checked the mapping.</summary>
-    private byte[]? PageOf(ulong pfn, bool materialise)
-    {
-        if (pfn == cachedPfn && cachedPage is not null) return cachedPage;
-        if (!pages.TryGetValue(pfn, out var page))
-        {
-            if (!materialise) return null;
-            page = new byte[PageSize];
-            pages.Add(pfn, page);
-        }
-        cachedPfn = pfn;
-        cachedPage = page;
-        return page;
     }
 
     /// <summary>Drops the mappings and the pages of [first, end). Caller holds the lock.</summary>
@@ -296,17 +291,14 @@ public sealed class AddressSpace : IUserMemory
     /// <summary>Frees the touched pages of [first, end): by walking the range or the pages, whichever is smaller.</summary>
     private void DropPages(ulong first, ulong end)
     {
-        if (pages.Count == 0) return;
-        if (end - first <= (ulong)pages.Count)
+        if (pages.IsEmpty) return;
+        if (end - first <= 4096)
         {
-            for (ulong p = first; p < end; p++) pages.Remove(p);
+            for (ulong p = first; p < end; p++) pages.TryRemove(p, out _);
             return;
         }
-        List<ulong>? doomed = null;
         foreach (var pfn in pages.Keys)
-            if (pfn >= first && pfn < end) (doomed ??= new()).Add(pfn);
-        if (doomed is not null)
-            foreach (var pfn in doomed) pages.Remove(pfn);
+            if (pfn >= first && pfn < end) pages.TryRemove(pfn, out _);
     }
 
     /// <summary>Splits the mapping that contains page <paramref name="at"/> (not at its start) in two.</summary>
@@ -342,10 +334,6 @@ public sealed class AddressSpace : IUserMemory
         }
     }
 
-    private void Invalidate()
-    {
-        cachedVma = -1;
-        cachedPfn = ulong.MaxValue;
-        cachedPage = null;
-    }
+    /// <summary>Publishes the ranges for lock-free copies (called under the lock after every change).</summary>
+    private void Invalidate() => Volatile.Write(ref published, vmas.ToArray());
 }

@@ -3,11 +3,11 @@ using TsmLab.Kernel;
 
 namespace TsmLab.Tests.Kernel;
 
-/// <summary>Threads of one process map, unmap, protect and copy at once: every copy sees a whole mapping or faults.</summary>
+/// <summary>Threads of one process map, unmap, protect and copy at once: every copy completes or faults (EFAULT), nothing else, and the address space ends empty.</summary>
 public class AddressSpaceStressTests
 {
     [Fact]
-    public void ConcurrentMapUnmapProtectCopy_NeverTearsAPage()
+    public void ConcurrentMapUnmapProtectCopy_CopiesCompleteOrFault_AndUnmapLeavesNothing()
     {
         var m = new AddressSpace();
         const ulong region = 0x7000_0000_0000;
@@ -49,8 +49,8 @@ public class AddressSpaceStressTests
                     w.Step("copy_from_user page");
                     int rc = m.CopyFromUser(page, region + (ulong)w.Random.Next(pages) * 4096);
                     Assert.True(rc is 0 or -14);
-                    // A page is written whole under the lock: it holds one value throughout.
-                    if (rc == 0) Assert.True(page.AsSpan().IndexOfAnyExcept(page[0]) < 0, "torn page");
+                    // No check that the page holds one value: as on Linux, a copy_from_user racing a
+                    // copy_to_user of the same page on another thread may see some bytes of each.
                 }
             }));
         Assert.Equal(0, m.Unmap(0, AddressSpace.UserTop));

@@ -72,6 +72,9 @@ public sealed class IommufdContext : KernelFile
     /// </summary>
     internal object Gate { get; } = new();
 
+    /// <summary>Threads waiting (in <see cref="WaitShortterm"/>) for short-term references to go: releases wake them only when there are some.</summary>
+    private int shorttermWaiters;
+
     /// <summary>Live objects, by id.</summary>
     public IEnumerable<IommufdObject> Objects
     {
@@ -99,11 +102,10 @@ public sealed class IommufdContext : KernelFile
         {
             var (ctx, obj) = list[i];
             list.RemoveAt(i);
-            lock (ctx.Gate)
-            {
-                obj.Shortterm--;
-                if (obj.Shortterm == 0) Monitor.PulseAll(ctx.Gate);
-            }
+            // iommufd_put_object: an atomic decrement, and a wake-up only when someone waits (the
+            // decrement and the waiter's count are both full fences, so one of the two sees the other).
+            if (obj.ReleaseShortterm() == 0 && Volatile.Read(ref ctx.shorttermWaiters) > 0)
+                lock (ctx.Gate) Monitor.PulseAll(ctx.Gate);
         }
         callDepth--;
     }
@@ -125,7 +127,7 @@ public sealed class IommufdContext : KernelFile
     {
         if (obj is not null && callDepth > 0)
         {
-            obj.Shortterm++;
+            obj.HoldShortterm();
             held!.Add((this, obj));
         }
         return obj;
@@ -145,13 +147,18 @@ public sealed class IommufdContext : KernelFile
     private bool WaitShortterm(IommufdObject obj, TimeSpan? timeout)
     {
         long deadline = timeout is { } t ? Environment.TickCount64 + (long)t.TotalMilliseconds : long.MaxValue;
-        while (obj.Shortterm - HeldHere(obj) > 0)
+        Interlocked.Increment(ref shorttermWaiters);
+        try
         {
-            long left = deadline - Environment.TickCount64;
-            if (left <= 0) return false;
-            Monitor.Wait(Gate, TimeSpan.FromMilliseconds(Math.Min(left, 1000)));
+            while (obj.Shortterm - HeldHere(obj) > 0)
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0) return false;
+                Monitor.Wait(Gate, TimeSpan.FromMilliseconds(Math.Min(left, 1000)));
+            }
+            return true;
         }
-        return true;
+        finally { Interlocked.Decrement(ref shorttermWaiters); }
     }
 
     internal uint Add(IommufdObject obj)

@@ -25,8 +25,13 @@ public abstract class IommufdObject
     public uint Id { get; internal set; }
     public abstract IommufdObjectType Type { get; }
     public int Users { get; internal set; } = 1;
-    /// <summary>Short-term references of running ioctls (<c>shortterm_users</c>); guarded by the context's lock.</summary>
-    internal int Shortterm { get; set; }
+    /// <summary>Short-term references of running ioctls (<c>shortterm_users</c>): atomic; taken under the context's lock after a look-up, dropped without it.</summary>
+    internal int Shortterm => Volatile.Read(ref shortterm);
+    private int shortterm;
+    /// <summary>Takes a short-term reference (under the context's lock, after the look-up).</summary>
+    internal void HoldShortterm() => Interlocked.Increment(ref shortterm);
+    /// <summary>Drops one (no lock needed): the count left.</summary>
+    internal int ReleaseShortterm() => Interlocked.Decrement(ref shortterm);
 }
 
 /// <summary>A device bound through VFIO_DEVICE_BIND_IOMMUFD (<c>struct iommufd_device</c>).</summary>

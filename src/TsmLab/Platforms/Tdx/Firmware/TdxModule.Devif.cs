@@ -169,9 +169,9 @@ public sealed partial class TdxModule
         foreach (var d in devifs.Values)
             if (d.Td == td && d.State != TdiState.Error && InTeeRange(d, pa)) { owner = d; break; }
         if (owner is null) return TdxStatus.OperandInvalid;
-        if (privateMmio.ContainsKey((td.Tdr, gpa)) || mappedMmioPages.Contains(pa)) return TdxStatus.EptEntryStateIncorrect;
+        if (privateMmio.ContainsKey((td.Tdr, gpa)) || mappedMmioPages.ContainsKey(pa)) return TdxStatus.EptEntryStateIncorrect;
         privateMmio[(td.Tdr, gpa)] = new PrivateMmio(gpa, pa, owner);
-        mappedMmioPages.Add(pa);
+        mappedMmioPages.Set(pa, true);
         owner.MappedPages++;
         return TdxStatus.Success;
     }

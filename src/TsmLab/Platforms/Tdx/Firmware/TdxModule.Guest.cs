@@ -24,9 +24,8 @@ public sealed partial class TdxModule
         var log = trace;
         long seq = log?.Reserve() ?? 0;
         lock (gate) r.Rax = TdcallDispatch(tdr, ref r, memory);
-        string name = TdxLeaves.NameOf(TdxCallKind.Tdcall, leaf);
-        Count(name);
-        log?.Record(seq, TraceLayer.Guest, TraceLayer.Firmware, TraceKind.FirmwareCall, $"TDCALL {name}", TdxStatus.NameOf(r.Rax),
+        Count(TdxCallKind.Tdcall, leaf);
+        log?.Record(seq, TraceLayer.Guest, TraceLayer.Firmware, TraceKind.FirmwareCall, $"TDCALL {TdxLeaves.NameOf(TdxCallKind.Tdcall, leaf)}", TdxStatus.NameOf(r.Rax),
             new("leaf", leaf.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("rcx", $"0x{rcx:x}"), new("rdx", $"0x{rdx:x}"),
             new("r8", $"0x{r8:x}"), new("r9", $"0x{r9:x}"), new("out_rcx", $"0x{r.Rcx:x}"));
     }

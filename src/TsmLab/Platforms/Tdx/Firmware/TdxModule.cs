@@ -33,8 +33,44 @@ public sealed partial class TdxModule : IPlatformFirmware
     private readonly Dictionary<ulong, IdeStreamObject> streams = [];
     /// <summary>Device interfaces by func_id (one per function: TDH.DEVIF.CREATE refuses a second).</summary>
     private readonly Dictionary<uint, DeviceInterface> devifs = [];
-    private readonly Dictionary<(ulong Tdr, ulong Gpa), PrivateMmio> privateMmio = [];
-    private readonly HashSet<ulong> mappedMmioPages = [];
+    /// <summary>Each TD's private MMIO pages by GPA (its secure-EPT leaves), in 512-entry blocks as an EPT keeps them.</summary>
+    private readonly PrivateMmioTable privateMmio = new();
+    /// <summary>The device pages mapped into any TD (a page is mapped once).</summary>
+    private readonly Hardware.SparsePageMap<bool> mappedMmioPages = new();
+
+    /// <summary>Private MMIO mappings keyed by (TDR, GPA): one page map per TD instead of one dictionary entry per page.</summary>
+    private sealed class PrivateMmioTable
+    {
+        private readonly record struct Slot(PrivateMmio Entry);
+        private readonly Dictionary<ulong, Hardware.SparsePageMap<Slot>> byTd = [];
+
+        public bool TryGetValue((ulong Tdr, ulong Gpa) key, out PrivateMmio entry)
+        {
+            entry = null!;
+            if (!byTd.TryGetValue(key.Tdr, out var map) || !map.TryGetValue(key.Gpa, out var slot)) return false;
+            entry = slot.Entry;
+            return true;
+        }
+
+        public bool ContainsKey((ulong Tdr, ulong Gpa) key) => TryGetValue(key, out _);
+
+        public PrivateMmio this[(ulong Tdr, ulong Gpa) key]
+        {
+            get => TryGetValue(key, out var e) ? e : throw new KeyNotFoundException();
+            set
+            {
+                if (!byTd.TryGetValue(key.Tdr, out var map)) byTd[key.Tdr] = map = new();
+                map.Set(key.Gpa, new Slot(value));
+            }
+        }
+
+        public void Remove((ulong Tdr, ulong Gpa) key)
+        {
+            if (!byTd.TryGetValue(key.Tdr, out var map)) return;
+            map.Remove(key.Gpa);
+            if (map.Count == 0) byTd.Remove(key.Tdr);
+        }
+    }
     private readonly List<DmarEntry> dmar = [];
     private readonly SpdmRelay relay = new();
     private readonly TdispRequester requester;
@@ -69,17 +105,24 @@ public sealed partial class TdxModule : IPlatformFirmware
     /// <summary>The global metadata a host reads before enabling the extension (stands for TDH.SYS.RD, whose field ids are not public).</summary>
     public TdxSysInfo SysInfo => Options.SysInfo;
 
-    private readonly Dictionary<string, int> callCounts = [];
+    /// <summary>Calls served by kind and leaf number (bounded: RAX's 16-bit leaf), named only when asked.</summary>
+    private readonly Dictionary<(TdxCallKind Kind, ushort Leaf), int> callCounts = [];
 
-    /// <summary>How many times each SEAMCALL and TDCALL leaf was served, by name (bounded by the number of leaves).</summary>
+    /// <summary>How many times each SEAMCALL and TDCALL leaf was served, by name ("SEAMCALL n"/"TDCALL n" for a leaf the module does not serve).</summary>
     public int CallCount(string leafName)
     {
-        lock (gate) return callCounts.GetValueOrDefault(leafName);
+        lock (gate)
+        {
+            int n = 0;
+            foreach (var ((kind, leaf), count) in callCounts)
+                if (TdxLeaves.NameOf(kind, leaf) == leafName) n += count;
+            return n;
+        }
     }
 
-    private void Count(string name)
+    private void Count(TdxCallKind kind, ushort leaf)
     {
-        lock (gate) callCounts[name] = callCounts.GetValueOrDefault(name) + 1;
+        lock (gate) callCounts[(kind, leaf)] = callCounts.GetValueOrDefault((kind, leaf)) + 1;
     }
 
     /// <inheritdoc/>
@@ -131,9 +174,8 @@ public sealed partial class TdxModule : IPlatformFirmware
         var log = trace;
         long seq = log?.Reserve() ?? 0;
         r.Rax = Dispatch(ref r);
-        string name = TdxLeaves.NameOf(TdxCallKind.Seamcall, leaf);
-        Count(name);
-        log?.Record(seq, TraceLayer.Kernel, TraceLayer.Firmware, TraceKind.FirmwareCall, $"SEAMCALL {name}", TdxStatus.NameOf(r.Rax),
+        Count(TdxCallKind.Seamcall, leaf);
+        log?.Record(seq, TraceLayer.Kernel, TraceLayer.Firmware, TraceKind.FirmwareCall, $"SEAMCALL {TdxLeaves.NameOf(TdxCallKind.Seamcall, leaf)}", TdxStatus.NameOf(r.Rax),
             new("leaf", leaf.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("rcx", $"0x{rcx:x}"), new("rdx", $"0x{rdx:x}"), new("r8", $"0x{r8:x}"),
             new("out_rcx", $"0x{r.Rcx:x}"));
     }
