@@ -280,7 +280,7 @@ public sealed partial class SpdmRequester : IDisposable
     private void AfterRequest(byte code)
     {
         if (code != SpdmCode.GetMeasurements) messageM.Clear();
-        if (!authenticated && code is SpdmCode.KeyExchange or SpdmCode.GetMeasurements or SpdmCode.Finish
+        if (!authenticated && code is SpdmCode.KeyExchange or SpdmCode.GetMeasurements or SpdmCode.Finish or SpdmCode.PskExchange or SpdmCode.PskFinish
                 or SpdmCode.KeyUpdate or SpdmCode.Heartbeat or SpdmCode.EndSession)
             messageB.Clear();
     }

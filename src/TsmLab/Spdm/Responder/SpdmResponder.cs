@@ -181,8 +181,8 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
             return Error(response, SpdmErrorCode.UnexpectedRequest);
         if (session is null && (row.Scope & SpdmRequestScope.Plain) == 0)
             return Error(response, row.OutsideSessionError);
-        // While the handshake keys protect the session, only FINISH is expected (DSP0274; the responder validator checks it).
-        if (session is not null && session.Session.State == SpdmSessionState.Handshaking && row.Code != SpdmCode.Finish)
+        // While the handshake keys protect the session, only FINISH (PSK_FINISH for a PSK session) is expected (DSP0274; the responder validator checks it).
+        if (session is not null && session.Session.State == SpdmSessionState.Handshaking && row.Code != (session.Session.UsesPsk ? SpdmCode.PskFinish : SpdmCode.Finish))
             return Error(response, SpdmErrorCode.UnexpectedRequest);
         if (row.Capability != SpdmCapabilities.None && (Settings.Capabilities & row.Capability) == 0)
             return Error(response, SpdmErrorCode.UnsupportedRequest, code);
