@@ -71,7 +71,10 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
     public SpdmAlgorithmSet Algorithms { get; private set; }
 
     /// <summary>Live sessions by session id (observation for tests and traces).</summary>
-    public IReadOnlyDictionary<uint, SpdmSession> Sessions => sessions.ToDictionary(p => p.Key, p => p.Value.Session);
+    public IReadOnlyDictionary<uint, SpdmSession> Sessions
+    {
+        get { lock (gate) return sessions.ToDictionary(p => p.Key, p => p.Value.Session); }
+    }
 
     /// <summary>Called after every exchange with the request and response codes (and session id, 0 outside one); null = none.</summary>
     public Action<SpdmExchangeEvent>? Exchanged { get; set; }
