@@ -229,6 +229,12 @@ public sealed partial class SpdmRequester
     /// <summary>Seals message[0..length) in <paramref name="session"/> as a type-2 DOE object; the opened answer lands in response.</summary>
     private async ValueTask<int> ExchangeSecuredAsync(SpdmSession session, int length, Action? afterSeal = null)
     {
+        int n = await ExchangeSecuredCoreAsync(session, length, afterSeal).ConfigureAwait(false);
+        return await ChunksAsync(n, length, session).ConfigureAwait(false);
+    }
+
+    private async ValueTask<int> ExchangeSecuredCoreAsync(SpdmSession session, int length, Action? afterSeal)
+    {
         if (session.RequestAead is not { } tx) return -1;
         int body = SecuredMessage.Seal(session.SessionId, tx, message.AsSpan(0, length), requestObject.AsSpan(DoeHeader.Size));
         afterSeal?.Invoke();

@@ -56,6 +56,7 @@ internal static class SpdmRequestTable
         new(SpdmCode.Finish, "FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.KeyEx, SpdmErrorCode.SessionRequired, static (r, c) => r.Finish(c)),
         new(SpdmCode.PskExchange, "PSK_EXCHANGE", 12, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.PskWithContext, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.PskExchange(c)),
         new(SpdmCode.PskFinish, "PSK_FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.PskWithContext, SpdmErrorCode.SessionRequired, static (r, c) => r.PskFinish(c)),
+        new(SpdmCode.ChunkGet, "CHUNK_GET", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.Chunk, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.ChunkGet(c)),
         new(SpdmCode.Heartbeat, "HEARTBEAT", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.Hbeat, SpdmErrorCode.SessionRequired, static (r, c) => r.Heartbeat(c)),
         new(SpdmCode.KeyUpdate, "KEY_UPDATE", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.KeyUpd, SpdmErrorCode.SessionRequired, static (r, c) => r.KeyUpdate(c)),
         new(SpdmCode.EndSession, "END_SESSION", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.None, SpdmErrorCode.SessionRequired, static (r, c) => r.EndSession(c)),

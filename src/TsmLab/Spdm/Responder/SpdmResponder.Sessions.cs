@@ -130,6 +130,7 @@ public sealed partial class SpdmResponder
         th.AddRange(r.Slice(at, h));
         at += h;
         sessions[sessionId] = new SessionEntry(session);
+        newSession = sessionId;
         return at;
     }
 
@@ -243,6 +244,7 @@ public sealed partial class SpdmResponder
         th.AddRange(r.Slice(at, h));
         at += h;
         sessions[sessionId] = new SessionEntry(session);
+        newSession = sessionId;
         return at;
     }
 

@@ -42,6 +42,7 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
     private readonly byte[] plainIn;
     private readonly byte[] plainOut;
     private SpdmResponderIdentity? identity;
+    private uint? newSession;
 
     /// <summary>A responder proving <paramref name="identity"/> (built on first use) and relaying vendor-defined payloads to <paramref name="device"/>.</summary>
     public SpdmResponder(Func<SpdmResponderIdentity> identity, IVdmResponder? device, SpdmResponderSettings? settings = null)
@@ -194,9 +195,16 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
         if (request.Length < row.MinimumSize)
             return Error(response, SpdmErrorCode.InvalidRequest);
 
+        if (row.Code != SpdmCode.ChunkGet) DropLargeResponse();
         int n = row.Handle(this, new RequestContext(request, response, session));
-        if (n > 0 && response[1] != SpdmCode.Error)
+        if (n > 0 && response[1] != SpdmCode.Error && row.Code != SpdmCode.ChunkGet)
+        {
             ResetTranscriptsAfter(code, session);
+            n = LimitResponse(response, n);
+            // A session whose KEY_EXCHANGE_RSP / PSK_EXCHANGE_RSP could not be delivered does not stay behind.
+            if (response[1] == SpdmCode.Error && response[2] == (byte)SpdmErrorCode.ResponseTooLarge && newSession is { } orphan) EndSession(orphan);
+        }
+        newSession = null;
         return n;
     }
 

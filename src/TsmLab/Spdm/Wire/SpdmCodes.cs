@@ -8,6 +8,7 @@ public static class SpdmCode
     public const byte Digests = 0x01;
     public const byte Certificate = 0x02;
     public const byte ChallengeAuth = 0x03;
+    public const byte ChunkResponse = 0x06;
     public const byte Version = 0x04;
     public const byte Measurements = 0x60;
     public const byte Capabilities = 0x61;
