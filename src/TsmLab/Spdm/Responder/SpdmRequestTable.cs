@@ -38,7 +38,7 @@ internal sealed record SpdmRequestRow(byte Code, string Name, int MinimumSize, S
 /// <summary>
 /// The responder's dispatch table, one row per request code [SP1]. <see cref="SpdmResponder"/> runs the
 /// generic checks in this order — length, known code, response state (Busy / RequestResynch),
-/// version, session scope, capability, connection state, minimum size — and only then the row's
+/// version, session scope, handshake phase, capability, connection state, minimum size — and only then the row's
 /// handler (STYLE.md: table dispatch, errors as protocol answers).
 /// </summary>
 internal static class SpdmRequestTable

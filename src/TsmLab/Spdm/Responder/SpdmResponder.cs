@@ -239,6 +239,8 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
         return SpdmVendorDefinedMessage.Write(response, msg.SpdmVersion, SpdmVendorDefinedMessage.ResponseCode, msg.IsLarge, vdmPayload.AsSpan(0, n));
     }
 
+    /// <summary>Nonces and RandomData; a source that fails falls back to the OS CSPRNG (TsmLab definition:
+    /// DSP0274 has no ERROR for a responder without entropy).</summary>
     private static void Fill(ITdispEntropySource entropy, Span<byte> destination)
     {
         if (!entropy.TryFill(destination))

@@ -31,9 +31,10 @@ public sealed class TdispPciDevice : IPciEndpoint
         Dsm = dsm;
         var c = dsm.Configuration;
         // The SPDM responder answers DOE; clear VENDOR_DEFINED still reaches the device until the
-        // firmware models speak SPDM (issue 12 turns the stand-in off).
+        // firmware models speak SPDM (issue 12 turns the stand-in off). Its nonces come from the OS
+        // CSPRNG, not the DSM's entropy source, so TDISP nonce sequences stay what they were.
         Spdm = new TsmLab.Spdm.Responder.SpdmResponder(() => TsmLab.Spdm.Responder.SpdmResponderIdentity.FromDevice(dsm.Identity, c), dsm,
-            new TsmLab.Spdm.Responder.SpdmResponderSettings { ClearVendorDefinedStandIn = true, Entropy = dsm.Entropy });
+            new TsmLab.Spdm.Responder.SpdmResponderSettings { ClearVendorDefinedStandIn = true });
         Mailbox = new DoeMailbox(Spdm);
         Mailbox.StandInIdentity = () => dsm.Identity;
         var pf = new PciAddress(c.Segment, c.Bus, c.Device, c.Function);
