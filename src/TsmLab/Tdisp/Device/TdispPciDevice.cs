@@ -76,8 +76,9 @@ public sealed class TdispPciDevice : IPciEndpoint
     /// <inheritdoc/>
     public void AttachTrace(TraceLog? log, string lane)
     {
-        if (log is null) { Dsm.Exchanged = null; Dsm.StateChanged = null; return; }
+        if (log is null) { Dsm.Exchanged = null; Dsm.StateChanged = null; Spdm.Exchanged = null; return; }
         DeviceTrace.Attach(Dsm, log, lane);
+        SpdmTrace.Attach(Spdm, log);
     }
 
     private static PciBarSpec[] Bars(FunctionLayout layout) =>
