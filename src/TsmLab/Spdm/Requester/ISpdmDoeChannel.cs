@@ -49,7 +49,12 @@ public sealed class RelayChannel : ISpdmDoeChannel
         int n = Math.Min(responseObject.Length, responseBuffer.Length);
         responseObject[..n].CopyTo(responseBuffer.Span);
         Pending = default;
-        continuation.Complete(n);
+        // Task continuations are inlined only where no SynchronizationContext is installed; clear it for
+        // the call so the requester always runs on up to its next object before Deliver returns.
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try { continuation.Complete(n); }
+        finally { SynchronizationContext.SetSynchronizationContext(context); }
     }
 
     /// <summary>A reusable awaitable whose continuation runs inline on <see cref="Complete"/>.</summary>
@@ -66,6 +71,8 @@ public sealed class RelayChannel : ISpdmDoeChannel
         public void Complete(int n) => core.SetResult(n);
         public int GetResult(short token) => core.GetResult(token);
         public System.Threading.Tasks.Sources.ValueTaskSourceStatus GetStatus(short token) => core.GetStatus(token);
-        public void OnCompleted(Action<object?> c, object? s, short token, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags f) => core.OnCompleted(c, s, token, f);
+        /// <summary>Registers the requester's continuation; it runs inline in <see cref="Complete"/>, never on a captured context.</summary>
+        public void OnCompleted(Action<object?> c, object? s, short token, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags f) =>
+            core.OnCompleted(c, s, token, f & ~System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags.UseSchedulingContext);
     }
 }

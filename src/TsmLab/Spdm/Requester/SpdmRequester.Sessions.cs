@@ -93,12 +93,63 @@ public sealed partial class SpdmRequester
         return (SpdmRequesterResult.Success, session);
     }
 
-    /// <summary>FINISH under the handshake keys; the session is established on success.</summary>
+    /// <summary>
+    /// PSK_EXCHANGE with the pre-shared key <paramref name="psk"/> named by <paramref name="hint"/>: verifies
+    /// ResponderVerifyData (the responder proves it knows the PSK); the session is handshaking on success.
+    /// </summary>
+    public async ValueTask<(SpdmRequesterResult Result, SpdmSession? Session)> PskExchangeAsync(byte[] psk, byte[] hint, byte summaryHashType = 0)
+    {
+        if ((ResponderCapabilities & SpdmCapabilities.PskWithContext) == 0)
+            return (SpdmRequesterResult.Fail("the responder has no PSK_CAP with context"), null);
+        int h = Algorithms.HashSize;
+        ushort reqSessionId = nextReqSessionId--;
+        const int contextSize = 32;
+        Header(SpdmCode.PskExchange, summaryHashType, 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(4), reqSessionId);
+        BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(6), (ushort)hint.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(8), contextSize);
+        hint.CopyTo(message, 12);
+        Fill(message.AsSpan(12 + hint.Length, contextSize));
+        int opaque = SpdmOpaqueData.WriteSupportedVersions(message.AsSpan(12 + hint.Length + contextSize), [.. Settings.SecuredVersions]);
+        BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(10), (ushort)opaque);
+        int size = 12 + hint.Length + contextSize + opaque;
+        int n = await ExchangePlainAsync(size).ConfigureAwait(false);
+        if (Expect(n, SpdmCode.PskExchangeRsp, 12) is { } f) return (f, null);
+        int rspContext = BinaryPrimitives.ReadUInt16LittleEndian(response.AsSpan(8));
+        int opaqueLen = BinaryPrimitives.ReadUInt16LittleEndian(response.AsSpan(10));
+        int at = 12 + (summaryHashType == 0 ? 0 : h) + rspContext;
+        if (n < at + opaqueLen + h) return (SpdmRequesterResult.Fail("PSK_EXCHANGE_RSP is truncated"), null);
+        ushort secured = opaqueLen == 0 ? SpdmOpaqueData.SecuredVersion11 : SpdmOpaqueData.ReadSelection(response.AsSpan(at, opaqueLen));
+        if (!Settings.SecuredVersions.Contains(secured)) return (SpdmRequesterResult.Fail("PSK_EXCHANGE_RSP selects a secured-message version that was not offered"), null);
+        at += opaqueLen;
+        uint sessionId = reqSessionId | ((uint)BinaryPrimitives.ReadUInt16LittleEndian(response.AsSpan(4)) << 16);
+        var session = new SpdmSession(sessionId, Algorithms, Version, secured) { UsesPsk = true };
+        var th = session.Transcript;
+        th.AddRange(vca);
+        th.AddRange(message.AsSpan(0, size));
+        th.AddRange(response.AsSpan(0, at));
+        var th1 = session.TranscriptHash();
+        session.DeriveHandshakeKeys(psk, th1);
+        Span<byte> expected = stackalloc byte[64];
+        Algorithms.Hmac(session.ResponseFinishedKey, th1, expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected[..h], response.AsSpan(at, h)))
+        {
+            session.End();
+            return (SpdmRequesterResult.Fail("PSK_EXCHANGE_RSP's ResponderVerifyData does not verify (a different PSK?)"), null);
+        }
+        th.AddRange(response.AsSpan(at, h));
+        sessionTranscripts[session] = [];
+        AfterRequest(SpdmCode.PskExchange);
+        return (SpdmRequesterResult.Success, session);
+    }
+
+    /// <summary>FINISH (or PSK_FINISH for a PSK session) under the handshake keys; the session is established on success.</summary>
     public async ValueTask<SpdmRequesterResult> FinishAsync(SpdmSession session)
     {
         if (session.State != SpdmSessionState.Handshaking) return SpdmRequesterResult.Fail("the session is not handshaking");
         int h = Algorithms.HashSize;
-        Header(SpdmCode.Finish);
+        byte code = session.UsesPsk ? SpdmCode.PskFinish : SpdmCode.Finish;
+        Header(code);
         int at = 4;
         if (Version >= SpdmVersion.V14) { BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(4), 0); at += 2; }
         var th = session.Transcript;
@@ -106,7 +157,7 @@ public sealed partial class SpdmRequester
         Algorithms.Hmac(session.RequestFinishedKey, session.TranscriptHash(), message.AsSpan(at, h));
         th.AddRange(message.AsSpan(at, h));
         int n = await ExchangeSecuredAsync(session, at + h).ConfigureAwait(false);
-        if (Expect(n, SpdmCode.FinishRsp, Version >= SpdmVersion.V14 ? 6 : 4) is { } f)
+        if (Expect(n, session.UsesPsk ? SpdmCode.PskFinishRsp : SpdmCode.FinishRsp, Version >= SpdmVersion.V14 ? 6 : 4) is { } f)
         {
             if (session.State != SpdmSessionState.Ended) EndLocal(session);
             return f;
@@ -115,7 +166,7 @@ public sealed partial class SpdmRequester
         if (n < len) { EndLocal(session); return SpdmRequesterResult.Fail("FINISH_RSP is truncated"); }
         th.AddRange(response.AsSpan(0, len));
         session.DeriveDataKeys(session.TranscriptHash());
-        AfterRequest(SpdmCode.Finish);
+        AfterRequest(code);
         return SpdmRequesterResult.Success;
     }
 
@@ -177,6 +228,12 @@ public sealed partial class SpdmRequester
 
     /// <summary>Seals message[0..length) in <paramref name="session"/> as a type-2 DOE object; the opened answer lands in response.</summary>
     private async ValueTask<int> ExchangeSecuredAsync(SpdmSession session, int length, Action? afterSeal = null)
+    {
+        int n = await ExchangeSecuredCoreAsync(session, length, afterSeal).ConfigureAwait(false);
+        return await ChunksAsync(n, length, session).ConfigureAwait(false);
+    }
+
+    private async ValueTask<int> ExchangeSecuredCoreAsync(SpdmSession session, int length, Action? afterSeal)
     {
         if (session.RequestAead is not { } tx) return -1;
         int body = SecuredMessage.Seal(session.SessionId, tx, message.AsSpan(0, length), requestObject.AsSpan(DoeHeader.Size));

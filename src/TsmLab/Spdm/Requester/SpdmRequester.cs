@@ -86,7 +86,9 @@ public sealed partial class SpdmRequester : IDisposable
         message.AsSpan(4, 16).Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(8), (uint)Settings.Capabilities);
         BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(12), (uint)Settings.DataTransferSize);
-        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(16), (uint)Settings.DataTransferSize);
+        // MaxSPDMmsgSize: with CHUNK_CAP a large response can exceed the DataTransferSize (up to the receive buffer).
+        int maxMessage = (Settings.Capabilities & SpdmCapabilities.Chunk) != 0 ? response.Length - 64 : Settings.DataTransferSize;
+        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(16), (uint)maxMessage);
         n = await ExchangePlainAsync(20).ConfigureAwait(false);
         if (Expect(n, SpdmCode.Capabilities, 20) is { } f2) return f2;
         ResponderCapabilities = (SpdmCapabilities)BinaryPrimitives.ReadUInt32LittleEndian(response.AsSpan(8));
@@ -280,7 +282,7 @@ public sealed partial class SpdmRequester : IDisposable
     private void AfterRequest(byte code)
     {
         if (code != SpdmCode.GetMeasurements) messageM.Clear();
-        if (!authenticated && code is SpdmCode.KeyExchange or SpdmCode.GetMeasurements or SpdmCode.Finish
+        if (!authenticated && code is SpdmCode.KeyExchange or SpdmCode.GetMeasurements or SpdmCode.Finish or SpdmCode.PskExchange or SpdmCode.PskFinish
                 or SpdmCode.KeyUpdate or SpdmCode.Heartbeat or SpdmCode.EndSession)
             messageB.Clear();
     }
@@ -321,7 +323,60 @@ public sealed partial class SpdmRequester : IDisposable
     private async ValueTask<int> ExchangePlainAsync(int length)
     {
         message.AsSpan(0, length).CopyTo(requestObject.AsSpan(DoeHeader.Size));
-        return await ExchangeObjectAsync(DoeObjectType.Spdm, length, null).ConfigureAwait(false);
+        int n = await ExchangeObjectAsync(DoeObjectType.Spdm, length, null).ConfigureAwait(false);
+        return await ChunksAsync(n, length, null).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// When the answer is ERROR LargeResponse and both ends have CHUNK_CAP, fetches the large response with
+    /// CHUNK_GET and puts it in <see cref="response"/>; the request in <see cref="message"/> is kept for the
+    /// caller's transcript [SP1]. Returns the (reassembled) response length.
+    /// </summary>
+    private async ValueTask<int> ChunksAsync(int n, int requestLength, SpdmSession? session)
+    {
+        if (n < 5 || response[1] != SpdmCode.Error || response[2] != (byte)SpdmErrorCode.LargeResponse
+            || (Settings.Capabilities & ResponderCapabilities & SpdmCapabilities.Chunk) == 0)
+            return n;
+        byte handle = response[4];
+        var saved = message.AsSpan(0, requestLength).ToArray();
+        byte[]? large = null;
+        int got = 0;
+        bool v14 = Version >= SpdmVersion.V14;
+        for (uint seq = 0; ; seq++)
+        {
+            Header(SpdmCode.ChunkGet, 0, handle);
+            int len;
+            if (v14) { BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(4), seq); len = 8; }
+            else { BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(4), (ushort)seq); len = 6; }
+            int m = session is null
+                ? await ExchangeObjectAsync(DoeObjectType.Spdm, CopyOut(len), null).ConfigureAwait(false)
+                : await ExchangeSecuredCoreAsync(session, len, null).ConfigureAwait(false);
+            int header = 12 + (seq == 0 ? 4 : 0);
+            if (m < header || response[1] != SpdmCode.ChunkResponse || response[3] != handle
+                || (v14 ? BinaryPrimitives.ReadUInt32LittleEndian(response.AsSpan(4)) : BinaryPrimitives.ReadUInt16LittleEndian(response.AsSpan(4))) != seq)
+                return -1;
+            int chunk = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(response.AsSpan(8)), int.MaxValue);
+            if (seq == 0)
+            {
+                uint total = BinaryPrimitives.ReadUInt32LittleEndian(response.AsSpan(12));
+                if (total == 0 || total > response.Length) return -1;
+                large = new byte[total];
+            }
+            if (chunk > m - header || chunk > large!.Length - got || (chunk == 0 && (response[2] & 1) == 0)) return -1;
+            response.AsSpan(header, chunk).CopyTo(large.AsSpan(got));
+            got += chunk;
+            if ((response[2] & 1) != 0) break;
+        }
+        if (got != large!.Length) return -1;
+        large.CopyTo(response, 0);
+        saved.CopyTo(message, 0);
+        return got;
+    }
+
+    private int CopyOut(int length)
+    {
+        message.AsSpan(0, length).CopyTo(requestObject.AsSpan(DoeHeader.Size));
+        return length;
     }
 
     private async ValueTask<int> ExchangeObjectAsync(DoeObjectType type, int bodyLength, SpdmSession? session)

@@ -38,7 +38,7 @@ internal sealed record SpdmRequestRow(byte Code, string Name, int MinimumSize, S
 /// <summary>
 /// The responder's dispatch table, one row per request code [SP1]. <see cref="SpdmResponder"/> runs the
 /// generic checks in this order — length, known code, response state (Busy / RequestResynch),
-/// version, session scope, capability, connection state, minimum size — and only then the row's
+/// version, session scope, handshake phase, capability, connection state, minimum size — and only then the row's
 /// handler (STYLE.md: table dispatch, errors as protocol answers).
 /// </summary>
 internal static class SpdmRequestTable
@@ -54,6 +54,9 @@ internal static class SpdmRequestTable
         new(SpdmCode.GetMeasurements, "GET_MEASUREMENTS", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.MeasSig, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.GetMeasurements(c)),
         new(SpdmCode.KeyExchange, "KEY_EXCHANGE", 42, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.KeyEx, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.KeyExchange(c)),
         new(SpdmCode.Finish, "FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.KeyEx, SpdmErrorCode.SessionRequired, static (r, c) => r.Finish(c)),
+        new(SpdmCode.PskExchange, "PSK_EXCHANGE", 12, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.PskWithContext, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.PskExchange(c)),
+        new(SpdmCode.PskFinish, "PSK_FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.PskWithContext, SpdmErrorCode.SessionRequired, static (r, c) => r.PskFinish(c)),
+        new(SpdmCode.ChunkGet, "CHUNK_GET", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.Chunk, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.ChunkGet(c)),
         new(SpdmCode.Heartbeat, "HEARTBEAT", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.Hbeat, SpdmErrorCode.SessionRequired, static (r, c) => r.Heartbeat(c)),
         new(SpdmCode.KeyUpdate, "KEY_UPDATE", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.KeyUpd, SpdmErrorCode.SessionRequired, static (r, c) => r.KeyUpdate(c)),
         new(SpdmCode.EndSession, "END_SESSION", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.None, SpdmErrorCode.SessionRequired, static (r, c) => r.EndSession(c)),

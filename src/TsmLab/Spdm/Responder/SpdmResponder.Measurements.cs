@@ -51,7 +51,9 @@ public sealed partial class SpdmResponder
         int record = blocks.Sum(b => b.Length);
         int s = signed ? Algorithms.SignatureSize : 0;
         int total = 8 + record + NonceSize + 2 + (Version >= SpdmVersion.V13 ? RequesterContextSize : 0) + s;
-        int limit = Math.Min(peerDataTransferSize, Settings.DataTransferSize);
+        // Above the requester's DataTransferSize the generic layer chunks it (CHUNK_CAP on both ends);
+        // otherwise answer ResponseTooLarge before touching the transcript.
+        int limit = Chunking ? Settings.DataTransferSize : ResponseLimit;
         if (total > limit)
         {
             transcript.Clear();

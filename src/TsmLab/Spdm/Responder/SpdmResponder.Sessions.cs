@@ -130,6 +130,7 @@ public sealed partial class SpdmResponder
         th.AddRange(r.Slice(at, h));
         at += h;
         sessions[sessionId] = new SessionEntry(session);
+        newSession = sessionId;
         return at;
     }
 
@@ -147,9 +148,16 @@ public sealed partial class SpdmResponder
     internal int Finish(RequestContext c)
     {
         var e = c.Session!;
-        var session = e.Session;
-        if (session.State != SpdmSessionState.Handshaking)
+        if (e.Session.UsesPsk || e.Session.State != SpdmSessionState.Handshaking)
             return Error(c.Response, SpdmErrorCode.UnexpectedRequest);
+        return FinishCommon(c, SpdmCode.FinishRsp);
+    }
+
+    /// <summary>FINISH and PSK_FINISH: (1.4 OpaqueData), RequesterVerifyData over TH; the answer ends TH2.</summary>
+    private int FinishCommon(RequestContext c, byte responseCode)
+    {
+        var e = c.Session!;
+        var session = e.Session;
         var q = c.Request;
         int h = Algorithms.HashSize;
         int at = 4;
@@ -172,13 +180,81 @@ public sealed partial class SpdmResponder
         }
         th.AddRange(q.Slice(at, h));
         var r = c.Response;
-        Header(r, SpdmCode.FinishRsp);
+        Header(r, responseCode);
         int n = 4;
         if (Version >= SpdmVersion.V14) { BinaryPrimitives.WriteUInt16LittleEndian(r[4..], 0); n += 2; }
         th.AddRange(r[..n]);
         e.Th2Hash = session.TranscriptHash();
         e.After = AfterSeal.SwitchToDataKeys;
         return n;
+    }
+
+    /// <summary>Context bytes PSK_EXCHANGE_RSP carries (TsmLab definition; DSP0274 leaves the length to the responder).</summary>
+    private const int PskContextSize = 32;
+    private const int MaxPskHint = 16;
+
+    /// <summary>
+    /// PSK_EXCHANGE → PSK_EXCHANGE_RSP: the session's handshake secret is HKDF-Extract(Salt_0, PSK);
+    /// TH1 = Hash(VCA || PSK_EXCHANGE || PSK_EXCHANGE_RSP without ResponderVerifyData) (no certificate).
+    /// </summary>
+    internal int PskExchange(RequestContext c)
+    {
+        var q = c.Request;
+        if (Settings.Psk is not { } psk)
+            return Error(c.Response, SpdmErrorCode.UnsupportedRequest, SpdmCode.PskExchange);
+        if (Algorithms.Aead == 0) return Error(c.Response, SpdmErrorCode.UnexpectedRequest);
+        int hintLen = U16(q, 6), ctxLen = U16(q, 8), opaqueLen = U16(q, 10);
+        int size = 12 + hintLen + ctxLen + opaqueLen;
+        if (q.Length < size || hintLen > MaxPskHint || !SummaryHashTypeValid(q[2]) || opaqueLen > 1024
+            || !q.Slice(12, hintLen).SequenceEqual(Settings.PskHint))
+            return Error(c.Response, SpdmErrorCode.InvalidRequest);
+        if (sessions.Count >= Settings.MaxSessions)
+            return Error(c.Response, SpdmErrorCode.SessionLimitExceeded);
+        var opaque = q.Slice(12 + hintLen + ctxLen, opaqueLen);
+        ushort securedVersion = otherParams == SpdmAlgorithmBits.OpaqueDataFormat1
+            ? SpdmOpaqueData.SelectVersion(opaque, [.. Settings.SecuredVersions])
+            : SpdmOpaqueData.SecuredVersion11;
+        if (securedVersion == 0) return Error(c.Response, SpdmErrorCode.InvalidRequest);
+
+        int h = Algorithms.HashSize;
+        ushort reqSessionId = U16(q, 4);
+        ushort rspSessionId = NextRspSessionId(reqSessionId);
+        uint sessionId = reqSessionId | ((uint)rspSessionId << 16);
+        var session = new SpdmSession(sessionId, Algorithms, Version, securedVersion) { UsesPsk = true };
+        var r = c.Response;
+        bool heartbeat = (Settings.Capabilities & peerCapabilities & SpdmCapabilities.Hbeat) != 0;
+        Header(r, SpdmCode.PskExchangeRsp, heartbeat ? Settings.HeartbeatPeriod : (byte)0, 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(r[4..], rspSessionId);
+        BinaryPrimitives.WriteUInt16LittleEndian(r[6..], 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(r[8..], PskContextSize);
+        int at = 12;
+        if (q[2] != 0) { MeasurementSummaryHash(q[2]).CopyTo(r[at..]); at += h; }
+        Fill(Settings.Entropy, r.Slice(at, PskContextSize));
+        at += PskContextSize;
+        int opaqueOut = otherParams == SpdmAlgorithmBits.OpaqueDataFormat1 ? SpdmOpaqueData.WriteVersionSelection(r[at..], securedVersion) : 0;
+        BinaryPrimitives.WriteUInt16LittleEndian(r[10..], (ushort)opaqueOut);
+        at += opaqueOut;
+        var th = session.Transcript;
+        th.AddRange(vca);
+        th.AddRange(q[..size]);
+        th.AddRange(r[..at]);
+        var th1 = session.TranscriptHash();
+        session.DeriveHandshakeKeys(psk, th1);
+        Algorithms.Hmac(session.ResponseFinishedKey, th1, r.Slice(at, h));
+        th.AddRange(r.Slice(at, h));
+        at += h;
+        sessions[sessionId] = new SessionEntry(session);
+        newSession = sessionId;
+        return at;
+    }
+
+    /// <summary>PSK_FINISH → PSK_FINISH_RSP: RequesterVerifyData checked as for FINISH; the session is established after the answer.</summary>
+    internal int PskFinish(RequestContext c)
+    {
+        var e = c.Session!;
+        if (!e.Session.UsesPsk || e.Session.State != SpdmSessionState.Handshaking)
+            return Error(c.Response, SpdmErrorCode.UnexpectedRequest);
+        return FinishCommon(c, SpdmCode.PskFinishRsp);
     }
 
     internal int Heartbeat(RequestContext c)

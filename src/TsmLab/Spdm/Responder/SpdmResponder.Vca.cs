@@ -74,6 +74,7 @@ public sealed partial class SpdmResponder
         Version = q[0];
         peerCapabilities = flags;
         peerDataTransferSize = dts;
+        peerMaxMessageSize = maxMsg;
         var r = c.Response;
         Header(r, SpdmCode.Capabilities);
         r[4..CapabilitiesSize].Clear();

@@ -42,6 +42,7 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
     private readonly byte[] plainIn;
     private readonly byte[] plainOut;
     private SpdmResponderIdentity? identity;
+    private uint? newSession;
 
     /// <summary>A responder proving <paramref name="identity"/> (built on first use) and relaying vendor-defined payloads to <paramref name="device"/>.</summary>
     public SpdmResponder(Func<SpdmResponderIdentity> identity, IVdmResponder? device, SpdmResponderSettings? settings = null)
@@ -71,9 +72,12 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
     public SpdmAlgorithmSet Algorithms { get; private set; }
 
     /// <summary>Live sessions by session id (observation for tests and traces).</summary>
-    public IReadOnlyDictionary<uint, SpdmSession> Sessions => sessions.ToDictionary(p => p.Key, p => p.Value.Session);
+    public IReadOnlyDictionary<uint, SpdmSession> Sessions
+    {
+        get { lock (gate) return sessions.ToDictionary(p => p.Key, p => p.Value.Session); }
+    }
 
-    /// <summary>Called after every exchange with the request and response codes (and session id, 0 outside one); null = none.</summary>
+    /// <summary>Called after every SPDM exchange (not the clear VENDOR_DEFINED stand-in) with the request and response codes and the session id (0 outside one); null = none.</summary>
     public Action<SpdmExchangeEvent>? Exchanged { get; set; }
 
     private SpdmResponderIdentity Identity => identity ??= identitySource();
@@ -143,14 +147,16 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
 
     private int Dispatch(ReadOnlySpan<byte> request, Span<byte> response, SessionEntry? session)
     {
-        int n = DispatchChecked(request, response, session, out byte code);
-        Exchanged?.Invoke(new SpdmExchangeEvent(code, n >= 2 ? response[1] : (byte)0, n >= 3 && response[1] == SpdmCode.Error ? response[2] : (byte)0, session?.Session.SessionId ?? 0));
+        int n = DispatchChecked(request, response, session, out byte code, out bool standIn);
+        if (!standIn)
+            Exchanged?.Invoke(new SpdmExchangeEvent(code, n >= 2 ? response[1] : (byte)0, n >= 3 && response[1] == SpdmCode.Error ? response[2] : (byte)0, session?.Session.SessionId ?? 0));
         return n;
     }
 
-    private int DispatchChecked(ReadOnlySpan<byte> request, Span<byte> response, SessionEntry? session, out byte code)
+    private int DispatchChecked(ReadOnlySpan<byte> request, Span<byte> response, SessionEntry? session, out byte code, out bool standIn)
     {
         code = request.Length >= 2 ? request[1] : (byte)0;
+        standIn = false;
         if (request.Length < 4)
             return Error(response, SpdmErrorCode.InvalidRequest);
         var row = SpdmRequestTable.Find(code);
@@ -159,7 +165,10 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
 
         // Stand-in: clear VENDOR_DEFINED straight to the device, as before SPDM (issue 12 removes it).
         if (row.Code == SpdmCode.VendorDefinedRequest && session is null && Settings.ClearVendorDefinedStandIn)
+        {
+            standIn = true; // not an SPDM exchange: traced by the device as TDISP / IDE_KM, as before
             return VendorDefinedToDevice(request, response);
+        }
 
         if (row.Code == SpdmCode.GetVersion)
         {
@@ -181,8 +190,8 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
             return Error(response, SpdmErrorCode.UnexpectedRequest);
         if (session is null && (row.Scope & SpdmRequestScope.Plain) == 0)
             return Error(response, row.OutsideSessionError);
-        // While the handshake keys protect the session, only FINISH is expected (DSP0274; the responder validator checks it).
-        if (session is not null && session.Session.State == SpdmSessionState.Handshaking && row.Code != SpdmCode.Finish)
+        // While the handshake keys protect the session, only FINISH (PSK_FINISH for a PSK session) is expected (DSP0274; the responder validator checks it).
+        if (session is not null && session.Session.State == SpdmSessionState.Handshaking && row.Code != (session.Session.UsesPsk ? SpdmCode.PskFinish : SpdmCode.Finish))
             return Error(response, SpdmErrorCode.UnexpectedRequest);
         if (row.Capability != SpdmCapabilities.None && (Settings.Capabilities & row.Capability) == 0)
             return Error(response, SpdmErrorCode.UnsupportedRequest, code);
@@ -191,9 +200,16 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
         if (request.Length < row.MinimumSize)
             return Error(response, SpdmErrorCode.InvalidRequest);
 
+        if (row.Code != SpdmCode.ChunkGet) DropLargeResponse();
         int n = row.Handle(this, new RequestContext(request, response, session));
-        if (n > 0 && response[1] != SpdmCode.Error)
+        if (n > 0 && response[1] != SpdmCode.Error && row.Code != SpdmCode.ChunkGet)
+        {
             ResetTranscriptsAfter(code, session);
+            n = LimitResponse(response, n);
+            // A session whose KEY_EXCHANGE_RSP / PSK_EXCHANGE_RSP could not be delivered does not stay behind.
+            if (response[1] == SpdmCode.Error && response[2] == (byte)SpdmErrorCode.ResponseTooLarge && newSession is { } orphan) EndSession(orphan);
+        }
+        newSession = null;
         return n;
     }
 
@@ -228,6 +244,8 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
         return SpdmVendorDefinedMessage.Write(response, msg.SpdmVersion, SpdmVendorDefinedMessage.ResponseCode, msg.IsLarge, vdmPayload.AsSpan(0, n));
     }
 
+    /// <summary>Nonces and RandomData; a source that fails falls back to the OS CSPRNG (TsmLab definition:
+    /// DSP0274 has no ERROR for a responder without entropy).</summary>
     private static void Fill(ITdispEntropySource entropy, Span<byte> destination)
     {
         if (!entropy.TryFill(destination))

@@ -32,6 +32,12 @@ public sealed record SpdmResponderSettings
     /// </summary>
     public byte HeartbeatPeriod { get; init; } = 0xF0;
 
+    /// <summary>The pre-shared key PSK_EXCHANGE uses (null: PSK sessions unsupported). Set PSK_CAP (with context) in <see cref="Capabilities"/> too.</summary>
+    public byte[]? Psk { get; init; }
+
+    /// <summary>The PSK hint the requester must name (empty: none), at most 16 bytes as libspdm allows.</summary>
+    public byte[] PskHint { get; init; } = [];
+
     /// <summary>Concurrent sessions before KEY_EXCHANGE answers SessionLimitExceeded (TsmLab definition).</summary>
     public int MaxSessions { get; init; } = 4;
 

@@ -42,12 +42,15 @@ public static class SpdmKeySchedule
         return okm;
     }
 
-    /// <summary>HandshakeSecret and the two handshake secrets from the DHE secret and TH1's hash.</summary>
-    public static (byte[] HandshakeSecret, byte[] Request, byte[] Response) Handshake(SpdmAlgorithmSet a, byte version, ReadOnlySpan<byte> dheSecret, ReadOnlySpan<byte> th1Hash)
+    /// <summary>HandshakeSecret and the two handshake secrets from the DHE secret (or the PSK) and TH1's hash.</summary>
+    /// <remarks>Salt_0 is H zero bytes, except for a PSK at SPDM 1.3 and later: H bytes of 0xFF (as libspdm derives it [SP5]).</remarks>
+    public static (byte[] HandshakeSecret, byte[] Request, byte[] Response) Handshake(SpdmAlgorithmSet a, byte version, ReadOnlySpan<byte> dheSecret, ReadOnlySpan<byte> th1Hash, bool psk = false)
     {
         int h = a.HashSize;
         var hs = new byte[h];
-        HKDF.Extract(a.HashName, dheSecret, new byte[h], hs);
+        var salt0 = new byte[h];
+        if (psk && version >= SpdmVersion.V13) salt0.AsSpan().Fill(0xFF);
+        HKDF.Extract(a.HashName, dheSecret, salt0, hs);
         return (hs, Expand(a, version, hs, "req hs data", th1Hash, h), Expand(a, version, hs, "rsp hs data", th1Hash, h));
     }
 

@@ -53,6 +53,8 @@ public sealed class SpdmSession : IDisposable
     public SpdmAead? ResponseAead { get; private set; }
     public byte[] RequestFinishedKey { get; private set; } = [];
     public byte[] ResponseFinishedKey { get; private set; } = [];
+    /// <summary>Established by PSK_EXCHANGE (the handshake secret comes from the PSK; PSK_FINISH, not FINISH, completes it).</summary>
+    public bool UsesPsk { get; init; }
     /// <summary>The last KEY_UPDATE operation awaiting VerifyNewKey (0 when none).</summary>
     public byte PendingKeyUpdate { get; set; }
 
@@ -62,7 +64,7 @@ public sealed class SpdmSession : IDisposable
     /// <summary>Derives the handshake secrets from the DHE secret and TH1; handshake keys take effect.</summary>
     public void DeriveHandshakeKeys(ReadOnlySpan<byte> dheSecret, ReadOnlySpan<byte> th1Hash)
     {
-        (handshakeSecret, requestSecret, responseSecret) = SpdmKeySchedule.Handshake(Algorithms, Version, dheSecret, th1Hash);
+        (handshakeSecret, requestSecret, responseSecret) = SpdmKeySchedule.Handshake(Algorithms, Version, dheSecret, th1Hash, UsesPsk);
         RequestFinishedKey = SpdmKeySchedule.FinishedKey(Algorithms, Version, requestSecret);
         ResponseFinishedKey = SpdmKeySchedule.FinishedKey(Algorithms, Version, responseSecret);
         ReplaceAead(request: true);

@@ -112,6 +112,20 @@ public static class SpdmCertChainFormat
         }
     }
 
+    /// <summary>Splits concatenated DER certificates (a chain file, root first); false when a length runs past the end or nothing is there.</summary>
+    public static bool TrySplitDer(ReadOnlySpan<byte> concatenated, out List<byte[]> certificates)
+    {
+        certificates = [];
+        for (int at = 0; at < concatenated.Length;)
+        {
+            int len = DerLength(concatenated[at..]);
+            if (len <= 0 || len > concatenated.Length - at) return false;
+            certificates.Add(concatenated.Slice(at, len).ToArray());
+            at += len;
+        }
+        return certificates.Count > 0;
+    }
+
     /// <summary>Total length of the DER SEQUENCE at the start of <paramref name="der"/>, or -1.</summary>
     private static int DerLength(ReadOnlySpan<byte> der)
     {

@@ -8,6 +8,7 @@ public static class SpdmCode
     public const byte Digests = 0x01;
     public const byte Certificate = 0x02;
     public const byte ChallengeAuth = 0x03;
+    public const byte ChunkResponse = 0x06;
     public const byte Version = 0x04;
     public const byte Measurements = 0x60;
     public const byte Capabilities = 0x61;
@@ -42,6 +43,22 @@ public static class SpdmCode
     public const byte EndSession = 0xEC;
     public const byte VendorDefinedRequest = 0xFE;
     public const byte RespondIfReady = 0xFF;
+
+    /// <summary>DSP0274's name of a code TsmLab models, or its hex value.</summary>
+    public static string Name(byte code) => code switch
+    {
+        Digests => "DIGESTS", Certificate => "CERTIFICATE", ChallengeAuth => "CHALLENGE_AUTH", Version => "VERSION",
+        ChunkResponse => "CHUNK_RESPONSE", Measurements => "MEASUREMENTS", Capabilities => "CAPABILITIES", Algorithms => "ALGORITHMS",
+        KeyExchangeRsp => "KEY_EXCHANGE_RSP", FinishRsp => "FINISH_RSP", PskExchangeRsp => "PSK_EXCHANGE_RSP", PskFinishRsp => "PSK_FINISH_RSP",
+        HeartbeatAck => "HEARTBEAT_ACK", KeyUpdateAck => "KEY_UPDATE_ACK", EndSessionAck => "END_SESSION_ACK",
+        VendorDefinedResponse => "VENDOR_DEFINED_RESPONSE", Error => "ERROR",
+        GetDigests => "GET_DIGESTS", GetCertificate => "GET_CERTIFICATE", Challenge => "CHALLENGE", GetVersion => "GET_VERSION",
+        ChunkGet => "CHUNK_GET", GetMeasurements => "GET_MEASUREMENTS", GetCapabilities => "GET_CAPABILITIES",
+        NegotiateAlgorithms => "NEGOTIATE_ALGORITHMS", KeyExchange => "KEY_EXCHANGE", Finish => "FINISH", PskExchange => "PSK_EXCHANGE",
+        PskFinish => "PSK_FINISH", Heartbeat => "HEARTBEAT", KeyUpdate => "KEY_UPDATE", EndSession => "END_SESSION",
+        VendorDefinedRequest => "VENDOR_DEFINED_REQUEST",
+        _ => $"0x{code:x2}",
+    };
 
     /// <summary>True for a request code (bit 7 set): DSP0274 splits the code space so.</summary>
     public static bool IsRequest(byte code) => (code & 0x80) != 0;

@@ -41,9 +41,10 @@ public sealed class TdispPciDevice : IPciEndpoint
         Dsm = dsm;
         var c = dsm.Configuration;
         // The SPDM responder answers DOE; by default clear VENDOR_DEFINED still reaches the device
-        // until the firmware models speak SPDM (issue 12 turns the stand-in off).
+        // until every firmware model speaks SPDM (issue 12 turns the stand-in off). Its nonces come
+        // from the OS CSPRNG, not the DSM's entropy source, so TDISP nonce sequences stay what they were.
         Spdm = new TsmLab.Spdm.Responder.SpdmResponder(spdmIdentity ?? (() => TsmLab.Spdm.Responder.SpdmResponderIdentity.FromDevice(dsm.Identity, c)), dsm,
-            spdmSettings ?? new TsmLab.Spdm.Responder.SpdmResponderSettings { ClearVendorDefinedStandIn = true, Entropy = dsm.Entropy });
+            spdmSettings ?? new TsmLab.Spdm.Responder.SpdmResponderSettings { ClearVendorDefinedStandIn = true });
         Mailbox = new DoeMailbox(Spdm);
         Mailbox.StandInIdentity = () => dsm.Identity;
         var pf = new PciAddress(c.Segment, c.Bus, c.Device, c.Function);
@@ -85,8 +86,9 @@ public sealed class TdispPciDevice : IPciEndpoint
     /// <inheritdoc/>
     public void AttachTrace(TraceLog? log, string lane)
     {
-        if (log is null) { Dsm.Exchanged = null; Dsm.StateChanged = null; return; }
+        if (log is null) { Dsm.Exchanged = null; Dsm.StateChanged = null; Spdm.Exchanged = null; return; }
         DeviceTrace.Attach(Dsm, log, lane);
+        SpdmTrace.Attach(Spdm, log);
     }
 
     private static PciBarSpec[] Bars(FunctionLayout layout) =>
