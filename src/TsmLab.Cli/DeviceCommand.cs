@@ -56,14 +56,11 @@ internal static class DeviceCommand
                 io.Error.WriteLine($"{name}: invalid endpoint '{Printable.Of(pr.GetValue(endpoint)!)}' (expected [HOST:]PORT, port 1-65535)");
                 return Program.UsageError;
             }
-            if (pr.GetValue(psk) is { } pskHex && !IsHex(pskHex))
+            if (!TryPsk(pr.GetValue(psk), pr.GetValue(pskHint), name, io.Error, out byte[]? pskBytes, out byte[] hintBytes)) return Program.UsageError;
+            bool pskSession = pr.GetValue(session) == "psk";
+            if (pskSession && pskBytes is null)
             {
-                io.Error.WriteLine($"{name}: --psk '{Printable.Of(pskHex)}' is not hex (an even number of hex digits)");
-                return Program.UsageError;
-            }
-            if (pr.GetValue(pskHint) is { } hint && hint.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && !IsHex(hint[2..]))
-            {
-                io.Error.WriteLine($"{name}: --psk-hint '{Printable.Of(hint)}' starts with 0x but is not hex");
+                io.Error.WriteLine($"{name}: --session psk needs --psk HEX (and the responder's --psk-hint)");
                 return Program.UsageError;
             }
             X509Certificate2 rootCert;
@@ -94,7 +91,9 @@ internal static class DeviceCommand
                 Port = port,
                 RootCertificate = rootCert,
                 FunctionId = (uint)(pr.GetValue(functionId) ?? 0x0100),
-                Session = pr.GetValue(session) == "psk" ? ConnectSessionKind.Psk : ConnectSessionKind.KeyExchange,
+                Session = pskSession ? ConnectSessionKind.Psk : ConnectSessionKind.KeyExchange,
+                Psk = pskBytes,
+                PskHint = hintBytes,
                 Pcap = pcapWriter,
             });
             bool ok = steps.All(s => s.Status == ConnectStepStatus.Ok);
@@ -152,6 +151,50 @@ internal static class DeviceCommand
     }
 
     private static bool IsHex(string s) => s.Length % 2 == 0 && s.All(char.IsAsciiHexDigit);
+
+    /// <summary>
+    /// --psk HEX (at least one byte, at most 64) and --psk-hint TEXT or 0x-hex (at most 16 bytes, as
+    /// libspdm allows; DMTF's tools send "TestPskHint" with its NUL, i.e. 0x5465737450736b48696e7400).
+    /// A hint without a key is a usage error.
+    /// </summary>
+    private static bool TryPsk(string? pskText, string? hintText, string name, TextWriter error, out byte[]? psk, out byte[] hint)
+    {
+        psk = null;
+        hint = [];
+        if (pskText is not null)
+        {
+            if (!IsHex(pskText) || pskText.Length is 0 or > 128)
+            {
+                error.WriteLine($"{name}: --psk '{Printable.Of(pskText)}' is not 1 to 64 bytes of hex (an even number of hex digits)");
+                return false;
+            }
+            psk = Convert.FromHexString(pskText);
+        }
+        if (hintText is not null)
+        {
+            if (psk is null)
+            {
+                error.WriteLine($"{name}: --psk-hint needs --psk");
+                return false;
+            }
+            if (hintText.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!IsHex(hintText[2..]))
+                {
+                    error.WriteLine($"{name}: --psk-hint '{Printable.Of(hintText)}' starts with 0x but is not hex");
+                    return false;
+                }
+                hint = Convert.FromHexString(hintText.AsSpan(2));
+            }
+            else hint = System.Text.Encoding.UTF8.GetBytes(hintText);
+            if (hint.Length > 16)
+            {
+                error.WriteLine($"{name}: --psk-hint is {hint.Length} bytes; at most 16");
+                return false;
+            }
+        }
+        return true;
+    }
 
     /// <summary>A DER or PEM certificate file (at most 1 MiB); null with the reason otherwise.</summary>
     private static X509Certificate2? LoadCertificate(string path, out string problem)
@@ -224,11 +267,7 @@ internal static class DeviceCommand
                 }
                 config = moved;
             }
-            if (pr.GetValue(psk) is not null || pr.GetValue(pskHint) is not null)
-            {
-                io.Error.WriteLine($"{name}: PSK sessions are not supported by TsmLab's responder yet; serve without --psk/--psk-hint (KEY_EXCHANGE sessions work)");
-                return Program.UsageError;
-            }
+            if (!TryPsk(pr.GetValue(psk), pr.GetValue(pskHint), name, io.Error, out byte[]? pskBytes, out byte[] hintBytes)) return Program.UsageError;
             if ((pr.GetValue(chain) is null) != (pr.GetValue(key) is null))
             {
                 io.Error.WriteLine($"{name}: --cert-chain and --private-key go together (the chain's leaf must match the key)");
@@ -260,7 +299,9 @@ internal static class DeviceCommand
             using var pcapWriter = pcapStream is null ? null : new PcapWriter(pcapStream);
             using var traceWriter = traceStream is null ? null : new StreamWriter(traceStream);
             // TDISP and IDE_KM only inside a session, as the TDISP spec requires of a device.
-            var server = new DeviceServer(() => new TdispPciDevice(new DeviceSecurityManager(config), new SpdmResponderSettings(), identity), io.Out, io.Error)
+            var spdm = pskBytes is null ? new SpdmResponderSettings()
+                : new SpdmResponderSettings { Capabilities = new SpdmResponderSettings().Capabilities | TsmLab.Spdm.Wire.SpdmCapabilities.PskWithContext, Psk = pskBytes, PskHint = hintBytes };
+            var server = new DeviceServer(() => new TdispPciDevice(new DeviceSecurityManager(config), spdm, identity), io.Out, io.Error)
             {
                 Port = pr.GetValue(port),
                 KeepServing = pr.GetValue(keep),

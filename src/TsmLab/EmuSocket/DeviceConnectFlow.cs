@@ -16,7 +16,7 @@ public enum ConnectStepStatus { Ok, Failed, Skipped }
 /// <summary>One step: its name, how it ended and what the responder answered (or why it failed).</summary>
 public sealed record ConnectStep(string Name, ConnectStepStatus Status, string Answer);
 
-/// <summary>The session <c>tsmlab device connect</c> opens.</summary>
+/// <summary>The session <c>tsmlab device connect</c> opens: KEY_EXCHANGE + FINISH, or PSK_EXCHANGE + PSK_FINISH.</summary>
 public enum ConnectSessionKind { KeyExchange, Psk }
 
 /// <summary>What <c>tsmlab device connect</c> connects to and trusts.</summary>
@@ -33,6 +33,9 @@ public sealed record DeviceConnectOptions
     public byte IdePort { get; init; }
     /// <summary>Where every DOE object goes, both directions (null: nowhere).</summary>
     public PcapWriter? Pcap { get; init; }
+    /// <summary>The pre-shared key and its hint, for <see cref="ConnectSessionKind.Psk"/>.</summary>
+    public byte[]? Psk { get; init; }
+    public byte[] PskHint { get; init; } = [];
 }
 
 /// <summary>
@@ -75,7 +78,9 @@ public static class DeviceConnectFlow
         {
             Step(Discover(mailbox, socket, out bool ok), ok);
             if (failed) return Rest(steps, socket, null, null);
-            using var requester = new SpdmRequester(new MailboxChannel(mailbox), new SpdmRequesterSettings { TrustedRoot = options.RootCertificate });
+            var settings = new SpdmRequesterSettings { TrustedRoot = options.RootCertificate };
+            if (options.Session == ConnectSessionKind.Psk) settings = settings with { Capabilities = settings.Capabilities | Spdm.Wire.SpdmCapabilities.PskNoContext };
+            using var requester = new SpdmRequester(new MailboxChannel(mailbox), settings);
             var r = Sync(requester.InitConnectionAsync());
             Step(r.Ok ? $"SPDM {requester.Version >> 4}.{requester.Version & 0xF}, {Describe(requester)}" : Why(r, socket), r.Ok);
             r = failed ? default : Sync(requester.GetDigestsAsync());
@@ -90,7 +95,13 @@ public static class DeviceConnectFlow
             {
                 if (options.Session == ConnectSessionKind.Psk)
                 {
-                    Step("PSK sessions are not supported by TsmLab's requester yet (use --session key-exchange)", false);
+                    var (px, s) = options.Psk is null ? (Spdm.Requester.SpdmRequesterResult.Fail("no pre-shared key given"), null) : Sync(requester.PskExchangeAsync(options.Psk, options.PskHint));
+                    if (px.Ok && s is not null)
+                    {
+                        session = s;
+                        px = Sync(requester.FinishAsync(s));
+                    }
+                    Step(px.Ok ? $"PSK_EXCHANGE + PSK_FINISH, session 0x{session!.SessionId:x8}" : Why(px, socket), px.Ok);
                 }
                 else
                 {

@@ -65,13 +65,34 @@ public sealed class DeviceConnectTests
     }
 
     [Fact]
-    public void PskSession_IsReportedUnsupported_AtTheSessionStep()
+    public void PskSession_WithTheRespondersKeyAndHint_EverythingSucceeds_AndAWrongKeyFailsAtTheSessionStep()
+    {
+        byte[] psk = "TestPskData\0"u8.ToArray(), hint = "TestPskHint\0"u8.ToArray();
+        TsmLab.Kernel.Pci.IPciEndpoint Device() => new TdispPciDevice(DeviceSecurityManager.CreateDefault(), new TsmLab.Spdm.Responder.SpdmResponderSettings
+        {
+            Capabilities = new TsmLab.Spdm.Responder.SpdmResponderSettings().Capabilities | TsmLab.Spdm.Wire.SpdmCapabilities.PskWithContext,
+            Psk = psk,
+            PskHint = hint,
+        });
+        using (var s = Server.Start(device: Device))
+        {
+            var steps = DeviceConnectFlow.Run(new DeviceConnectOptions { Host = "127.0.0.1", Port = s.Port, RootCertificate = Root, Session = ConnectSessionKind.Psk, Psk = psk, PskHint = hint });
+            Assert.All(steps, x => Assert.True(x.Status == ConnectStepStatus.Ok, $"{x.Name}: {x.Answer}"));
+            Assert.StartsWith("PSK_EXCHANGE + PSK_FINISH", steps.Single(x => x.Name == "session").Answer);
+        }
+        using (var s = Server.Start(device: Device))
+        {
+            var steps = DeviceConnectFlow.Run(new DeviceConnectOptions { Host = "127.0.0.1", Port = s.Port, RootCertificate = Root, Session = ConnectSessionKind.Psk, Psk = [1, 2, 3], PskHint = hint });
+            Assert.Equal("session", Assert.Single(steps, x => x.Status == ConnectStepStatus.Failed).Name);
+        }
+    }
+
+    [Fact]
+    public void PskSession_AgainstAResponderWithoutPsk_FailsAtTheSessionStep()
     {
         using var s = Server.Start();
-        var steps = DeviceConnectFlow.Run(new DeviceConnectOptions { Host = "127.0.0.1", Port = s.Port, RootCertificate = Root, Session = ConnectSessionKind.Psk });
-        var failed = Assert.Single(steps, x => x.Status == ConnectStepStatus.Failed);
-        Assert.Equal("session", failed.Name);
-        Assert.Contains("PSK sessions are not supported", failed.Answer);
+        var steps = DeviceConnectFlow.Run(new DeviceConnectOptions { Host = "127.0.0.1", Port = s.Port, RootCertificate = Root, Session = ConnectSessionKind.Psk, Psk = [1, 2, 3] });
+        Assert.Equal("session", Assert.Single(steps, x => x.Status == ConnectStepStatus.Failed).Name);
     }
 
     [Fact]
@@ -113,8 +134,10 @@ public sealed class DeviceConnectTests
     [Theory]
     [InlineData(new[] { "host:" }, "invalid endpoint 'host:'")]
     [InlineData(new[] { "0" }, "invalid endpoint '0'")]
-    [InlineData(new[] { "2323", "--psk", "xyz" }, "--psk 'xyz' is not hex")]
-    [InlineData(new[] { "2323", "--psk-hint", "0xzz" }, "starts with 0x but is not hex")]
+    [InlineData(new[] { "2323", "--psk", "xyz" }, "--psk 'xyz' is not 1 to 64 bytes of hex")]
+    [InlineData(new[] { "2323", "--psk", "00", "--psk-hint", "0xzz" }, "starts with 0x but is not hex")]
+    [InlineData(new[] { "2323", "--psk-hint", "TestPskHint" }, "--psk-hint needs --psk")]
+    [InlineData(new[] { "2323", "--session", "psk" }, "--session psk needs --psk HEX")]
     [InlineData(new[] { "2323", "--root-cert", "/nonexistent/root.der" }, "cannot use root certificate")]
     [InlineData(new[] { "2323", "--session", "tls" }, "unknown session kind 'tls'")]
     public void BadArguments_AreUsageErrors(string[] args, string message)

@@ -84,7 +84,9 @@ public sealed class ServeIdentityTests : IDisposable
         Check(["--cert-chain", garbage, "--private-key", keyPath], "are not a DER SEQUENCE");
         Check(["--cert-chain", chainPath, "--private-key", rsa], "not a PEM ECDSA private key");
         Check(["--cert-chain", Path.Combine(dir, "missing.der"), "--private-key", keyPath], "cannot read certificate chain");
-        Check(["--psk", "00112233"], "PSK sessions are not supported by TsmLab's responder yet");
+        Check(["--psk", "0011223"], "is not 1 to 64 bytes of hex");
+        Check(["--psk", "00", "--psk-hint", "0x54657374507"], "starts with 0x but is not hex");
+        Check(["--psk", "00", "--psk-hint", "a hint longer than sixteen bytes"], "at most 16");
 
         static void Check(string[] args, string message)
         {

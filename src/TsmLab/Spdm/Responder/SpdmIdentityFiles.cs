@@ -67,13 +67,34 @@ public static class SpdmIdentityFiles
     }
 
     /// <summary>
-    /// Loads the chain and key files; the identity carries <paramref name="measurements"/>. Null with
-    /// <paramref name="problem"/> (naming the file) for anything wrong, including a key that does not
-    /// belong to the chain's leaf.
+    /// An identity from the files' contents: the chain split, the key read, and the key matched to
+    /// the chain's leaf; the identity carries <paramref name="measurements"/>. Null with
+    /// <paramref name="problem"/> (one line, saying which part) otherwise.
+    /// </summary>
+    public static SpdmResponderIdentity? FromContents(ReadOnlySpan<byte> chainDer, string privateKeyPem, IReadOnlyList<SpdmMeasurement> measurements, out string problem)
+    {
+        var chain = ReadChain(chainDer, out string why);
+        if (chain is null) { problem = $"certificate chain: {why}"; return null; }
+        var key = ReadKey(privateKeyPem, out why);
+        if (key is null) { problem = $"private key: {why}"; return null; }
+        using var leaf = X509CertificateLoader.LoadCertificate(chain[^1]);
+        using var leafKey = leaf.GetECDsaPublicKey();
+        if (leafKey is null || !leafKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
+        {
+            key.Dispose();
+            problem = $"private key: does not belong to the chain's leaf certificate ({leaf.Subject})";
+            return null;
+        }
+        problem = "";
+        return new SpdmResponderIdentity(chain, key, measurements);
+    }
+
+    /// <summary>
+    /// Loads the chain and key files (each at most 1 MiB, regular files) as <see cref="FromContents"/>
+    /// does; null with <paramref name="problem"/> naming the file for anything wrong.
     /// </summary>
     public static SpdmResponderIdentity? Load(string chainPath, string keyPath, IReadOnlyList<SpdmMeasurement> measurements, out string problem)
     {
-        problem = "";
         byte[] chainBytes, keyBytes;
         try
         {
@@ -85,19 +106,12 @@ public static class SpdmIdentityFiles
             problem = e.Message;
             return null;
         }
-        var chain = ReadChain(chainBytes, out string why);
-        if (chain is null) { problem = $"certificate chain '{Printable.Of(chainPath)}': {why}"; return null; }
-        var key = ReadKey(System.Text.Encoding.ASCII.GetString(keyBytes), out why);
-        if (key is null) { problem = $"private key '{Printable.Of(keyPath)}': {why}"; return null; }
-        using var leaf = X509CertificateLoader.LoadCertificate(chain[^1]);
-        using var leafKey = leaf.GetECDsaPublicKey();
-        if (leafKey is null || !leafKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
-        {
-            key.Dispose();
-            problem = $"private key '{Printable.Of(keyPath)}' does not belong to the chain's leaf certificate ({leaf.Subject})";
-            return null;
-        }
-        return new SpdmResponderIdentity(chain, key, measurements);
+        var identity = FromContents(chainBytes, System.Text.Encoding.ASCII.GetString(keyBytes), measurements, out problem);
+        if (identity is null)
+            problem = problem.StartsWith("certificate chain", StringComparison.Ordinal)
+                ? $"certificate chain '{Printable.Of(chainPath)}'{problem["certificate chain".Length..]}"
+                : $"private key '{Printable.Of(keyPath)}'{problem["private key".Length..]}";
+        return identity;
     }
 
     /// <summary>The length of the DER TLV starting <paramref name="der"/>, which must be a SEQUENCE with a definite length that fits.</summary>

@@ -25,52 +25,6 @@ public sealed class SpdmResponderIdentity(IReadOnlyList<byte[]> certificatesRoot
     public ECDsa LeafKey { get; } = leafKey;
     public IReadOnlyList<SpdmMeasurement> Measurements { get; } = measurements;
 
-    /// <summary>
-    /// An identity from files' contents: <paramref name="chainDer"/> the DER certificates concatenated,
-    /// root first (as SPDM's chain carries them), <paramref name="privateKeyPem"/> the leaf's ECDSA P-256 or
-    /// P-384 key in PEM (PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE KEY"). False with one line of
-    /// <paramref name="error"/> when a certificate does not parse, the key is not P-256/P-384, or the key
-    /// is not the leaf certificate's.
-    /// </summary>
-    public static bool TryLoad(ReadOnlySpan<byte> chainDer, string privateKeyPem, IReadOnlyList<SpdmMeasurement> measurements,
-        out SpdmResponderIdentity? identity, out string? error)
-    {
-        identity = null;
-        error = null;
-        if (!Wire.SpdmCertChainFormat.TrySplitDer(chainDer, out var certificates))
-        {
-            error = "the certificate chain is not DER certificates back to back";
-            return false;
-        }
-        var key = ECDsa.Create();
-        try
-        {
-            key.ImportFromPem(privateKeyPem);
-            if (Wire.SpdmAlgorithmSet.AsymFor(key) == 0)
-            {
-                error = "the private key is not ECDSA P-256 or P-384";
-                key.Dispose();
-                return false;
-            }
-            using var leaf = X509CertificateLoader.LoadCertificate(certificates[^1]);
-            using var leafKey = leaf.GetECDsaPublicKey();
-            if (leafKey is null || !leafKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
-            {
-                error = "the private key does not belong to the leaf (last) certificate";
-                key.Dispose();
-                return false;
-            }
-        }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
-        {
-            error = "the key or a certificate does not parse: " + e.Message;
-            key.Dispose();
-            return false;
-        }
-        identity = new SpdmResponderIdentity(certificates, key, measurements);
-        return true;
-    }
-
     /// <summary>The identity of a TDISP device: its DeviceIdentity chain and key, and its configured measurements.</summary>
     public static SpdmResponderIdentity FromDevice(DeviceIdentity identity, DeviceConfiguration configuration) =>
         new(identity.CertificateChainDer, identity.LeafKey,
