@@ -53,7 +53,7 @@ internal static class SpdmRequestTable
         new(SpdmCode.Challenge, "CHALLENGE", 36, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.Chal, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.Challenge(c)),
         new(SpdmCode.GetMeasurements, "GET_MEASUREMENTS", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.MeasSig, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.GetMeasurements(c)),
         new(SpdmCode.KeyExchange, "KEY_EXCHANGE", 42, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.KeyEx, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.KeyExchange(c)),
-        new(SpdmCode.Finish, "FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.KeyEx, SpdmErrorCode.SessionRequired, static (r, c) => r.Finish(c)),
+        new(SpdmCode.Finish, "FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.KeyEx, SpdmErrorCode.SessionRequired, static (r, c) => r.Finish(c)),
         new(SpdmCode.PskExchange, "PSK_EXCHANGE", 12, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.PskWithContext, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.PskExchange(c)),
         new(SpdmCode.PskFinish, "PSK_FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.PskWithContext, SpdmErrorCode.SessionRequired, static (r, c) => r.PskFinish(c)),
         new(SpdmCode.ChunkGet, "CHUNK_GET", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.Chunk, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.ChunkGet(c)),
