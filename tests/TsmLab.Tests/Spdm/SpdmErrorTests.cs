@@ -148,6 +148,19 @@ public sealed class SpdmErrorTests
         AssertError(Plain(p.Mailbox, Hex("12e00000")).Message, SpdmErrorCode.UnsupportedRequest, 0x12, 0xE0);
     }
 
+    [Theory]
+    [InlineData(0xE4)] // KEY_EXCHANGE: the requester has no KEY_EX_CAP
+    [InlineData(0xE8)] // HEARTBEAT: no HBEAT_CAP
+    public async Task RequestTheRequesterHasNoCapabilityFor_IsUnsupportedRequest(byte code)
+    {
+        using var p = Pair(version: SpdmVersion.V12, requester: s => s with
+        {
+            Capabilities = SpdmCapabilities.Cert | SpdmCapabilities.Chal | SpdmCapabilities.Encrypt | SpdmCapabilities.Mac | SpdmCapabilities.PskNoContext,
+        });
+        Assert.True((await p.Requester.InitConnectionAsync()).Ok);
+        AssertError(Plain(p.Mailbox, [0x12, code, 0, 0, .. new byte[140]]).Message, SpdmErrorCode.UnsupportedRequest, 0x12, code);
+    }
+
     [Fact]
     public async Task ShortMessage_IsInvalidRequest()
     {

@@ -21,6 +21,19 @@ public sealed class SpdmPskTests
         Entropy = new TsmLab.Tdisp.Device.DeterministicEntropySource(3),
     };
 
+    private static SpdmPair PskPair(byte version) => Pair(version: version, responderSettings: WithPsk(),
+        requester: s => s with { Capabilities = s.Capabilities | SpdmCapabilities.PskNoContext });
+
+    [Fact]
+    public async Task PskExchange_FromARequesterWithoutPskCap_IsUnsupportedRequest()
+    {
+        using var p = Pair(version: SpdmVersion.V13, responderSettings: WithPsk());
+        Assert.True((await p.Requester.InitConnectionAsync()).Ok);
+        var (res, s) = await p.Requester.PskExchangeAsync(Psk, Hint);
+        Assert.Equal(SpdmErrorCode.UnsupportedRequest, res.Error);
+        Assert.Null(s);
+    }
+
     [Theory]
     [InlineData(SpdmVersion.V12)] // Salt_0 zero bytes
     [InlineData(SpdmVersion.V13)] // Salt_0 0xFF bytes
@@ -46,7 +59,7 @@ public sealed class SpdmPskTests
     [Fact]
     public async Task PskExchange_WithAnotherHint_IsInvalidRequest()
     {
-        using var p = Pair(version: SpdmVersion.V13, responderSettings: WithPsk());
+        using var p = PskPair(SpdmVersion.V13);
         Assert.True((await p.Requester.InitConnectionAsync()).Ok);
         var (res, s) = await p.Requester.PskExchangeAsync(Psk, Encoding.ASCII.GetBytes("other"));
         Assert.Equal(SpdmErrorCode.InvalidRequest, res.Error);
@@ -57,7 +70,7 @@ public sealed class SpdmPskTests
     [Fact]
     public async Task PskExchange_WithAnotherKey_FailsTheRequestersVerifyData()
     {
-        using var p = Pair(version: SpdmVersion.V13, responderSettings: WithPsk());
+        using var p = PskPair(SpdmVersion.V13);
         Assert.True((await p.Requester.InitConnectionAsync()).Ok);
         var (res, s) = await p.Requester.PskExchangeAsync(Encoding.ASCII.GetBytes("wrong key"), Hint);
         Assert.False(res.Ok);
@@ -68,7 +81,7 @@ public sealed class SpdmPskTests
     [Fact]
     public async Task FinishInAPskSession_AndPskFinishInAKeyExchangeSession_AreUnexpectedRequest()
     {
-        using var p = Pair(version: SpdmVersion.V14, responderSettings: WithPsk());
+        using var p = PskPair(SpdmVersion.V14);
         var r = p.Requester;
         Assert.True((await r.InitConnectionAsync()).Ok);
         var (_, psk) = await r.PskExchangeAsync(Psk, Hint);

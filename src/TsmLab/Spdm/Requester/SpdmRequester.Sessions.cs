@@ -39,12 +39,14 @@ public sealed partial class SpdmRequester
         BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(40 + d), (ushort)opaque);
         int size = 40 + d + 2 + opaque;
         int n = await ExchangePlainAsync(size).ConfigureAwait(false);
+        bool inClear = (Settings.Capabilities & ResponderCapabilities & SpdmCapabilities.HandshakeInTheClear) != 0;
+        int verify = inClear ? 0 : h; // ResponderVerifyData moves to FINISH_RSP when the handshake is in the clear
         if (Expect(n, SpdmCode.KeyExchangeRsp, 40 + d) is { } f) return (f, null);
         if (response[6] != 0) return (SpdmRequesterResult.Fail("the responder asks for mutual authentication, which TsmLab's requester does not offer"), null);
         int at = 40 + d + (summaryHashType == 0 ? 0 : h);
         if (n < at + 2) return (SpdmRequesterResult.Fail("KEY_EXCHANGE_RSP is truncated"), null);
         int opaqueLen = BinaryPrimitives.ReadUInt16LittleEndian(response.AsSpan(at));
-        if (n < at + 2 + opaqueLen + s + h) return (SpdmRequesterResult.Fail("KEY_EXCHANGE_RSP is truncated"), null);
+        if (n < at + 2 + opaqueLen + s + verify) return (SpdmRequesterResult.Fail("KEY_EXCHANGE_RSP is truncated"), null);
         ushort secured = SpdmOpaqueData.ReadSelection(response.AsSpan(at + 2, opaqueLen));
         if (opaqueLen == 0) secured = SpdmOpaqueData.SecuredVersion11;
         if (!Settings.SecuredVersions.Contains(secured)) return (SpdmRequesterResult.Fail("KEY_EXCHANGE_RSP selects a secured-message version that was not offered"), null);
@@ -80,14 +82,17 @@ public sealed partial class SpdmRequester
         var th1 = session.TranscriptHash();
         session.DeriveHandshakeKeys(secret, th1);
         CryptographicOperations.ZeroMemory(secret);
-        Span<byte> expected = stackalloc byte[64];
-        Algorithms.Hmac(session.ResponseFinishedKey, th1, expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected[..h], response.AsSpan(at + s, h)))
+        if (!inClear)
         {
-            session.End();
-            return (SpdmRequesterResult.Fail("KEY_EXCHANGE_RSP's ResponderVerifyData does not verify"), null);
+            Span<byte> expected = stackalloc byte[64];
+            Algorithms.Hmac(session.ResponseFinishedKey, th1, expected);
+            if (!CryptographicOperations.FixedTimeEquals(expected[..h], response.AsSpan(at + s, h)))
+            {
+                session.End();
+                return (SpdmRequesterResult.Fail("KEY_EXCHANGE_RSP's ResponderVerifyData does not verify"), null);
+            }
+            th.AddRange(response.AsSpan(at + s, h));
         }
-        th.AddRange(response.AsSpan(at + s, h));
         sessionTranscripts[session] = [];
         AfterRequest(SpdmCode.KeyExchange);
         return (SpdmRequesterResult.Success, session);
@@ -156,15 +161,27 @@ public sealed partial class SpdmRequester
         th.AddRange(message.AsSpan(0, at));
         Algorithms.Hmac(session.RequestFinishedKey, session.TranscriptHash(), message.AsSpan(at, h));
         th.AddRange(message.AsSpan(at, h));
-        int n = await ExchangeSecuredAsync(session, at + h).ConfigureAwait(false);
+        bool inClear = !session.UsesPsk && (Settings.Capabilities & ResponderCapabilities & SpdmCapabilities.HandshakeInTheClear) != 0;
+        int n = inClear ? await ExchangePlainAsync(at + h).ConfigureAwait(false) : await ExchangeSecuredAsync(session, at + h).ConfigureAwait(false);
         if (Expect(n, session.UsesPsk ? SpdmCode.PskFinishRsp : SpdmCode.FinishRsp, Version >= SpdmVersion.V14 ? 6 : 4) is { } f)
         {
             if (session.State != SpdmSessionState.Ended) EndLocal(session);
             return f;
         }
         int len = Version >= SpdmVersion.V14 ? 6 + BinaryPrimitives.ReadUInt16LittleEndian(response.AsSpan(4)) : 4;
-        if (n < len) { EndLocal(session); return SpdmRequesterResult.Fail("FINISH_RSP is truncated"); }
+        if (n < len + (inClear ? h : 0)) { EndLocal(session); return SpdmRequesterResult.Fail("FINISH_RSP is truncated"); }
         th.AddRange(response.AsSpan(0, len));
+        if (inClear)
+        {
+            Span<byte> expected = stackalloc byte[64];
+            Algorithms.Hmac(session.ResponseFinishedKey, session.TranscriptHash(), expected);
+            if (!CryptographicOperations.FixedTimeEquals(expected[..h], response.AsSpan(len, h)))
+            {
+                EndLocal(session);
+                return SpdmRequesterResult.Fail("FINISH_RSP's ResponderVerifyData does not verify");
+            }
+            th.AddRange(response.AsSpan(len, h));
+        }
         session.DeriveDataKeys(session.TranscriptHash());
         AfterRequest(code);
         return SpdmRequesterResult.Success;

@@ -33,12 +33,16 @@ public enum SpdmRequestScope
 /// <param name="OutsideSessionError">The ERROR for a session-only request outside a session.</param>
 /// <param name="Handle">The handler, run once every generic check passed.</param>
 internal sealed record SpdmRequestRow(byte Code, string Name, int MinimumSize, SpdmConnectionState State, SpdmRequestScope Scope,
-    SpdmCapabilities Capability, SpdmErrorCode OutsideSessionError, SpdmResponder.Handler Handle);
+    SpdmCapabilities Capability, SpdmErrorCode OutsideSessionError, SpdmResponder.Handler Handle)
+{
+    /// <summary>The requester capability the request also needs (libspdm checks both ends [SP5]); None for none.</summary>
+    public SpdmCapabilities PeerCapability { get; init; }
+}
 
 /// <summary>
 /// The responder's dispatch table, one row per request code [SP1]. <see cref="SpdmResponder"/> runs the
 /// generic checks in this order — length, known code, response state (Busy / RequestResynch),
-/// version, session scope, handshake phase, capability, connection state, minimum size — and only then the row's
+/// version, capability (the responder's, then the requester's), session scope, handshake phase, connection state, minimum size — and only then the row's
 /// handler (STYLE.md: table dispatch, errors as protocol answers).
 /// </summary>
 internal static class SpdmRequestTable
@@ -52,13 +56,13 @@ internal static class SpdmRequestTable
         new(SpdmCode.GetCertificate, "GET_CERTIFICATE", 8, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.Cert, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.GetCertificate(c)),
         new(SpdmCode.Challenge, "CHALLENGE", 36, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.Chal, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.Challenge(c)),
         new(SpdmCode.GetMeasurements, "GET_MEASUREMENTS", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.MeasSig, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.GetMeasurements(c)),
-        new(SpdmCode.KeyExchange, "KEY_EXCHANGE", 42, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.KeyEx, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.KeyExchange(c)),
-        new(SpdmCode.Finish, "FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.KeyEx, SpdmErrorCode.SessionRequired, static (r, c) => r.Finish(c)),
-        new(SpdmCode.PskExchange, "PSK_EXCHANGE", 12, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.PskWithContext, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.PskExchange(c)),
-        new(SpdmCode.PskFinish, "PSK_FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.PskWithContext, SpdmErrorCode.SessionRequired, static (r, c) => r.PskFinish(c)),
-        new(SpdmCode.ChunkGet, "CHUNK_GET", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.Chunk, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.ChunkGet(c)),
-        new(SpdmCode.Heartbeat, "HEARTBEAT", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.Hbeat, SpdmErrorCode.SessionRequired, static (r, c) => r.Heartbeat(c)),
-        new(SpdmCode.KeyUpdate, "KEY_UPDATE", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.KeyUpd, SpdmErrorCode.SessionRequired, static (r, c) => r.KeyUpdate(c)),
+        new(SpdmCode.KeyExchange, "KEY_EXCHANGE", 42, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.KeyEx, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.KeyExchange(c)) { PeerCapability = SpdmCapabilities.KeyEx },
+        new(SpdmCode.Finish, "FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.KeyEx, SpdmErrorCode.SessionRequired, static (r, c) => r.Finish(c)) { PeerCapability = SpdmCapabilities.KeyEx },
+        new(SpdmCode.PskExchange, "PSK_EXCHANGE", 12, SpdmConnectionState.Negotiated, SpdmRequestScope.Plain, SpdmCapabilities.PskWithContext, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.PskExchange(c)) { PeerCapability = SpdmCapabilities.PskNoContext },
+        new(SpdmCode.PskFinish, "PSK_FINISH", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.PskWithContext, SpdmErrorCode.SessionRequired, static (r, c) => r.PskFinish(c)) { PeerCapability = SpdmCapabilities.PskNoContext },
+        new(SpdmCode.ChunkGet, "CHUNK_GET", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Both, SpdmCapabilities.Chunk, SpdmErrorCode.UnexpectedRequest, static (r, c) => r.ChunkGet(c)) { PeerCapability = SpdmCapabilities.Chunk },
+        new(SpdmCode.Heartbeat, "HEARTBEAT", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.Hbeat, SpdmErrorCode.SessionRequired, static (r, c) => r.Heartbeat(c)) { PeerCapability = SpdmCapabilities.Hbeat },
+        new(SpdmCode.KeyUpdate, "KEY_UPDATE", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.KeyUpd, SpdmErrorCode.SessionRequired, static (r, c) => r.KeyUpdate(c)) { PeerCapability = SpdmCapabilities.KeyUpd },
         new(SpdmCode.EndSession, "END_SESSION", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.None, SpdmErrorCode.SessionRequired, static (r, c) => r.EndSession(c)),
         new(SpdmCode.VendorDefinedRequest, "VENDOR_DEFINED_REQUEST", 4, SpdmConnectionState.Negotiated, SpdmRequestScope.Secured, SpdmCapabilities.None, SpdmErrorCode.SessionRequired, static (r, c) => r.VendorDefined(c)),
     ];

@@ -126,9 +126,14 @@ public sealed partial class SpdmResponder
         var th1 = session.TranscriptHash();
         session.DeriveHandshakeKeys(secret, th1);
         CryptographicOperations.ZeroMemory(secret);
-        Algorithms.Hmac(session.ResponseFinishedKey, th1, r.Slice(at, h));
-        th.AddRange(r.Slice(at, h));
-        at += h;
+        if (!HandshakeInTheClear)
+        {
+            // ResponderVerifyData is absent when the handshake is in the clear (FINISH_RSP carries it then).
+            Algorithms.Hmac(session.ResponseFinishedKey, th1, r.Slice(at, h));
+            th.AddRange(r.Slice(at, h));
+            at += h;
+        }
+        latestSession = sessionId;
         sessions[sessionId] = new SessionEntry(session);
         newSession = sessionId;
         return at;
@@ -145,16 +150,32 @@ public sealed partial class SpdmResponder
         return 1;
     }
 
+    /// <summary>Both ends have HANDSHAKE_IN_THE_CLEAR_CAP: FINISH and FINISH_RSP travel outside the session.</summary>
+    private bool HandshakeInTheClear => (Settings.Capabilities & peerCapabilities & SpdmCapabilities.HandshakeInTheClear) != 0;
+
+    /// <summary>The session the last KEY_EXCHANGE opened: a FINISH in the clear completes it (as libspdm's latest_session_id [SP5]).</summary>
+    private uint latestSession;
+
     internal int Finish(RequestContext c)
     {
-        var e = c.Session!;
+        var e = c.Session;
+        if (HandshakeInTheClear)
+        {
+            // In the clear it must not come in a session, and it names the latest KEY_EXCHANGE's session.
+            if (e is not null || !sessions.TryGetValue(latestSession, out e))
+                return Error(c.Response, SpdmErrorCode.SessionRequired);
+        }
+        else if (e is null)
+        {
+            return Error(c.Response, SpdmErrorCode.SessionRequired);
+        }
         if (e.Session.UsesPsk || e.Session.State != SpdmSessionState.Handshaking)
             return Error(c.Response, SpdmErrorCode.UnexpectedRequest);
-        return FinishCommon(c, SpdmCode.FinishRsp);
+        return FinishCommon(new RequestContext(c.Request, c.Response, e), SpdmCode.FinishRsp, inClear: c.Session is null);
     }
 
     /// <summary>FINISH and PSK_FINISH: (1.4 OpaqueData), RequesterVerifyData over TH; the answer ends TH2.</summary>
-    private int FinishCommon(RequestContext c, byte responseCode)
+    private int FinishCommon(RequestContext c, byte responseCode, bool inClear)
     {
         var e = c.Session!;
         var session = e.Session;
@@ -175,7 +196,8 @@ public sealed partial class SpdmResponder
         if (!CryptographicOperations.FixedTimeEquals(expected[..h], q.Slice(at, h)))
         {
             th.RemoveRange(th.Count - at, at);
-            e.After = AfterSeal.End;
+            if (inClear) EndSession(session.SessionId);
+            else e.After = AfterSeal.End;
             return Error(c.Response, SpdmErrorCode.DecryptError);
         }
         th.AddRange(q.Slice(at, h));
@@ -184,6 +206,15 @@ public sealed partial class SpdmResponder
         int n = 4;
         if (Version >= SpdmVersion.V14) { BinaryPrimitives.WriteUInt16LittleEndian(r[4..], 0); n += 2; }
         th.AddRange(r[..n]);
+        if (inClear)
+        {
+            // ResponderVerifyData = HMAC(response finished key, Hash(TH || FINISH || FINISH_RSP up to it)).
+            Algorithms.Hmac(session.ResponseFinishedKey, session.TranscriptHash(), r.Slice(n, h));
+            th.AddRange(r.Slice(n, h));
+            n += h;
+            session.DeriveDataKeys(session.TranscriptHash());
+            return n;
+        }
         e.Th2Hash = session.TranscriptHash();
         e.After = AfterSeal.SwitchToDataKeys;
         return n;
@@ -254,7 +285,7 @@ public sealed partial class SpdmResponder
         var e = c.Session!;
         if (!e.Session.UsesPsk || e.Session.State != SpdmSessionState.Handshaking)
             return Error(c.Response, SpdmErrorCode.UnexpectedRequest);
-        return FinishCommon(c, SpdmCode.PskFinishRsp);
+        return FinishCommon(c, SpdmCode.PskFinishRsp, inClear: false);
     }
 
     internal int Heartbeat(RequestContext c)

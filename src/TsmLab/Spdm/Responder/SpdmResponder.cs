@@ -186,6 +186,12 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
             if (!versionOk)
                 return Error(response, SpdmErrorCode.VersionMismatch);
         }
+        if (row.Capability != SpdmCapabilities.None && (Settings.Capabilities & row.Capability) == 0)
+            return Error(response, SpdmErrorCode.UnsupportedRequest, code);
+        // The requester's own flag (after CAPABILITIES; the requester's PSK_CAP is bit 10 or 11).
+        var peer = row.PeerCapability == SpdmCapabilities.PskNoContext ? SpdmCapabilities.PskNoContext | SpdmCapabilities.PskWithContext : row.PeerCapability;
+        if (peer != SpdmCapabilities.None && ConnectionState >= SpdmConnectionState.AfterCapabilities && (peerCapabilities & peer) == 0)
+            return Error(response, SpdmErrorCode.UnsupportedRequest, code);
         if (session is not null && (row.Scope & SpdmRequestScope.Secured) == 0)
             return Error(response, SpdmErrorCode.UnexpectedRequest);
         if (session is null && (row.Scope & SpdmRequestScope.Plain) == 0)
@@ -193,8 +199,6 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
         // While the handshake keys protect the session, only FINISH (PSK_FINISH for a PSK session) is expected (DSP0274; the responder validator checks it).
         if (session is not null && session.Session.State == SpdmSessionState.Handshaking && row.Code != (session.Session.UsesPsk ? SpdmCode.PskFinish : SpdmCode.Finish))
             return Error(response, SpdmErrorCode.UnexpectedRequest);
-        if (row.Capability != SpdmCapabilities.None && (Settings.Capabilities & row.Capability) == 0)
-            return Error(response, SpdmErrorCode.UnsupportedRequest, code);
         if (ConnectionState < row.State)
             return Error(response, SpdmErrorCode.UnexpectedRequest);
         if (request.Length < row.MinimumSize)
