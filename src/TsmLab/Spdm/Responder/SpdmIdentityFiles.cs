@@ -25,7 +25,8 @@ public static class SpdmIdentityFiles
         while (at < der.Length)
         {
             if (certs.Count == MaxCertificates) { problem = $"more than {MaxCertificates} certificates"; return null; }
-            if (!TryDerLength(der[at..], out int length)) { problem = $"bytes at offset {at} are not a DER SEQUENCE"; return null; }
+            int length = Wire.SpdmCertChainFormat.DerLength(der[at..]);
+            if (length <= 0 || length > der.Length - at) { problem = $"bytes at offset {at} are not a DER SEQUENCE that fits"; return null; }
             try
             {
                 using var cert = X509CertificateLoader.LoadCertificate(der.Slice(at, length));
@@ -112,25 +113,5 @@ public static class SpdmIdentityFiles
                 ? $"certificate chain '{Printable.Of(chainPath)}'{problem["certificate chain".Length..]}"
                 : $"private key '{Printable.Of(keyPath)}'{problem["private key".Length..]}";
         return identity;
-    }
-
-    /// <summary>The length of the DER TLV starting <paramref name="der"/>, which must be a SEQUENCE with a definite length that fits.</summary>
-    private static bool TryDerLength(ReadOnlySpan<byte> der, out int length)
-    {
-        length = 0;
-        if (der.Length < 2 || der[0] != 0x30) return false;
-        int header, content;
-        if (der[1] < 0x80) { header = 2; content = der[1]; }
-        else
-        {
-            int n = der[1] & 0x7F;
-            if (n is 0 or > 3 || der.Length < 2 + n) return false;
-            content = 0;
-            for (int i = 0; i < n; i++) content = (content << 8) | der[2 + i];
-            header = 2 + n;
-        }
-        if (content > der.Length - header) return false;
-        length = header + content;
-        return true;
     }
 }

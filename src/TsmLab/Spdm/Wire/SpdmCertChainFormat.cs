@@ -126,8 +126,8 @@ public static class SpdmCertChainFormat
         return certificates.Count > 0;
     }
 
-    /// <summary>Total length of the DER SEQUENCE at the start of <paramref name="der"/>, or -1.</summary>
-    private static int DerLength(ReadOnlySpan<byte> der)
+    /// <summary>Total length of the DER SEQUENCE (definite length, at most 3 length bytes) at the start of <paramref name="der"/>, or -1; the caller checks it fits.</summary>
+    public static int DerLength(ReadOnlySpan<byte> der)
     {
         if (der.Length < 2 || der[0] != 0x30) return -1;
         if (der[1] < 0x80) return 2 + der[1];

@@ -22,7 +22,7 @@ public static class SpdmCertificateChain
         int at = start, last = -1, lastLen = 0;
         while (at < chain.Length)
         {
-            int len = DerLength(chain[at..]);
+            int len = TsmLab.Spdm.Wire.SpdmCertChainFormat.DerLength(chain[at..]);
             if (len <= 0 || len > chain.Length - at) return null;
             last = at;
             lastLen = len;
@@ -31,17 +31,5 @@ public static class SpdmCertificateChain
         if (last < 0) return null;
         try { return X509CertificateLoader.LoadCertificate(chain.Slice(last, lastLen)); }
         catch (CryptographicException) { return null; }
-    }
-
-    /// <summary>Total length of the DER SEQUENCE at the start of <paramref name="der"/>, or -1.</summary>
-    private static int DerLength(ReadOnlySpan<byte> der)
-    {
-        if (der.Length < 2 || der[0] != 0x30) return -1;
-        if (der[1] < 0x80) return 2 + der[1];
-        int n = der[1] & 0x7F;
-        if (n is 0 or > 3 || der.Length < 2 + n) return -1;
-        int len = 0;
-        for (int i = 0; i < n; i++) len = (len << 8) | der[2 + i];
-        return 2 + n + len;
     }
 }
