@@ -42,9 +42,12 @@ public sealed class SevSpdmTests
             Functions = [.. config.Functions.Select(f => f.Address == device.Functions[0].Address ? f with { SpdmRoot = other } : f)],
             Connects = [],
         };
-        var k = HostKernel.Boot(config);
+        var log = new TsmLab.Tracing.TraceLog();
+        var k = HostKernel.Boot(config, kernel => kernel.Trace = log);
         int rc = k.Tsm.Connect(k.Functions[0], "tsm0");
         Assert.True(rc < 0);
+        var failure = Assert.Single(log.Events, e => e.Name == "SPDM authentication");
+        Assert.Contains("root", failure.Fields.Single(f => f.Name == "reason").Value);
         Assert.Null(k.Functions[0].ConnectedTsm);
         foreach (byte stream in device.Dsm.IdeKeys.StreamIds)
             foreach (var dir in new[] { TsmLab.Tdisp.Wire.IdeKeyDirection.Receive, TsmLab.Tdisp.Wire.IdeKeyDirection.Transmit })

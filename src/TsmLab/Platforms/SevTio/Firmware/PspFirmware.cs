@@ -291,7 +291,12 @@ public sealed partial class PspFirmware : IPlatformFirmware
         byte streamId = b[PspCommandBuffer.DevConnect.IdeStreamId];
         if (route.Mailbox(dev.DeviceId) is not { } mailbox || route.TrustedRoot(dev.DeviceId) is not { } root) return PspStatus.SpdmError;
         var link = SpdmLink.Open(mailbox, root);
-        if (link is null) return PspStatus.SpdmError;
+        if (link is null)
+        {
+            trace?.Record(Tracing.TraceLayer.Firmware, Tracing.TraceLayer.Device, Tracing.TraceKind.Decision, "SPDM authentication", "failed",
+                new Tracing.TraceField("device_id", $"0x{dev.DeviceId:x}"), new Tracing.TraceField("reason", SpdmLink.LastFailure));
+            return PspStatus.SpdmError;
+        }
         var requester = link.Tdisp;
         var pf = TdiFunctionId.FromRid(dev.Rid);
         var version = requester.GetVersion(pf);
