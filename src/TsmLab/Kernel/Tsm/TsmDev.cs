@@ -15,9 +15,13 @@ public sealed class TsmDev
     /// <summary>Op numbers counted: 0 .. 63 (the op namespace's bitmap width in TSM_INFO).</summary>
     internal const int OpSlots = 64;
 
-    // Counters written with Interlocked by concurrent requests (no lock: each slot is independent).
-    private readonly long[] scopeServed = new long[ScopeSlots];
-    private readonly long[] opServed = new long[OpSlots];
+    /// <summary>Counter stripes: requests on different CPUs count in different cache lines, so counting adds no sharing between them.</summary>
+    private const int Stripes = 8;
+    /// <summary>One stripe: the scope slots, then the op slots, padded to whole 64-byte lines.</summary>
+    private const int StripeLongs = (ScopeSlots + OpSlots + 7) & ~7;
+
+    // Written with Interlocked by concurrent requests (no lock: each slot is independent); a read sums the stripes.
+    private readonly long[] served = new long[Stripes * StripeLongs + 8];
 
     internal TsmDev(int id, string parent, ILinkTsmPlatform platform)
     {
@@ -37,15 +41,25 @@ public sealed class TsmDev
     public bool Registered { get; internal set; } = true;
 
     /// <summary>Requests with scope <paramref name="scope"/> this TSM's backend received.</summary>
-    public long ScopeServed(TsmReqScope scope) => (uint)scope < ScopeSlots ? Interlocked.Read(ref scopeServed[(int)scope]) : 0;
+    public long ScopeServed(TsmReqScope scope) => (uint)scope < ScopeSlots ? Sum((int)scope) : 0;
 
     /// <summary>Requests with op <paramref name="op"/> this TSM's backend received.</summary>
-    public long OpServed(TsmReqOp op) => (uint)op < OpSlots ? Interlocked.Read(ref opServed[(int)op]) : 0;
+    public long OpServed(TsmReqOp op) => (uint)op < OpSlots ? Sum(ScopeSlots + (int)op) : 0;
 
     /// <summary>Counts one request handed to the backend (called by the TSM core after every check passed).</summary>
     internal void CountServed(TsmAbiProfile profile, TsmReqScope scope, TsmReqOp op)
     {
-        if (profile == TsmAbiProfile.Scope) { if ((uint)scope < ScopeSlots) Interlocked.Increment(ref scopeServed[(int)scope]); }
-        else if ((uint)op < OpSlots) Interlocked.Increment(ref opServed[(int)op]);
+        int slot = profile == TsmAbiProfile.Scope ? ((uint)scope < ScopeSlots ? (int)scope : -1) : ((uint)op < OpSlots ? ScopeSlots + (int)op : -1);
+        if (slot < 0) return;
+        // 8 longs of padding before stripe 0 keep it off the array header's line.
+        int stripe = Thread.GetCurrentProcessorId() & (Stripes - 1);
+        Interlocked.Increment(ref served[8 + stripe * StripeLongs + slot]);
+    }
+
+    private long Sum(int slot)
+    {
+        long total = 0;
+        for (int stripe = 0; stripe < Stripes; stripe++) total += Interlocked.Read(ref served[8 + stripe * StripeLongs + slot]);
+        return total;
     }
 }
