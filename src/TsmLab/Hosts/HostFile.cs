@@ -44,6 +44,9 @@ public static class HostFile
                 string devicePath = deviceValue.AsString();
                 config = WithDevice(config, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", devicePath), deviceValue);
             }
+            if (root.Find("doe") is { } doeValue) config = WithRemoteDoe(config, doeValue.AsString(), doeValue);
+            if (root.Find("spdmRoot") is { } rootValue)
+                config = WithSpdmRoot(config, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", rootValue.AsString()), rootValue);
             root.RejectUnknown();
             return config;
         }
@@ -57,6 +60,49 @@ public static class HostFile
         string s = v.AsString();
         if (!Printable.IsClean(s)) throw v.Error($"field '{field}' contains a control or invisible formatting character ('{Printable.Of(s)}')");
         return s;
+    }
+
+    /// <summary>
+    /// The DSM's DOE mailbox on the far side of DMTF's emulator socket protocol ("tcp:HOST:PORT",
+    /// docs/interop.md): the platform's firmware then authenticates and drives that responder
+    /// through the host's DOE relay as it does the built-in device. The functions (IDs, BARs) stay
+    /// those of the base host's device. Connected here, with TEST; unreachable is a host-file error.
+    /// </summary>
+    private static HostConfiguration WithRemoteDoe(HostConfiguration config, string endpoint, JsonInputValue field)
+    {
+        const string prefix = "tcp:";
+        int colon = endpoint.LastIndexOf(':');
+        if (!endpoint.StartsWith(prefix, StringComparison.Ordinal) || colon <= prefix.Length
+            || !int.TryParse(endpoint.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port is 0 or > 0xFFFF)
+            throw field.Error($"field 'doe': '{Printable.Of(endpoint)}' is not tcp:HOST:PORT");
+        string host = endpoint[prefix.Length..colon];
+        int dsm = -1;
+        for (int i = 0; i < config.Functions.Count && dsm < 0; i++)
+            if (config.Functions[i].Doe is not null) dsm = i;
+        if (dsm < 0) throw field.Error("field 'doe': the base host has no DSM with a DOE mailbox to replace");
+        var mailbox = EmuSocket.SocketDoeMailbox.Connect(host, port, out string problem)
+            ?? throw field.Error($"field 'doe': {problem}");
+        var functions = config.Functions.ToArray();
+        functions[dsm] = functions[dsm] with { Doe = mailbox };
+        return config with { Functions = functions };
+    }
+
+    /// <summary>The root certificate (DER or PEM) the host provisions for the DSM's SPDM chain.</summary>
+    private static HostConfiguration WithSpdmRoot(HostConfiguration config, string rootPath, JsonInputValue field)
+    {
+        System.Security.Cryptography.X509Certificates.X509Certificate2 root;
+        try
+        {
+            byte[] bytes = InputFile.ReadAllBytes(rootPath, "SPDM root certificate");
+            string text = System.Text.Encoding.ASCII.GetString(bytes);
+            root = text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
+                ? System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(text)
+                : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(bytes);
+        }
+        catch (InputFileException e) { throw field.Error($"field 'spdmRoot': {e.Message}"); }
+        catch (System.Security.Cryptography.CryptographicException) { throw field.Error("field 'spdmRoot': not a DER or PEM X.509 certificate"); }
+        var functions = config.Functions.Select(f => f.Doe is null ? f : f with { SpdmRoot = root }).ToArray();
+        return config with { Functions = functions };
     }
 
     /// <summary>The same host with another TDISP device: its functions, one device model behind them, and the connect moved to its PF0.</summary>
