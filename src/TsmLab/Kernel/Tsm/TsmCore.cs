@@ -18,9 +18,10 @@ public sealed class TsmCore
     /// <c>pci_tsm_rwsem</c>: guards <see cref="devs"/> and every DSM's <c>ConnectedTsm</c> and
     /// <c>RequestBuffer</c>. Readers are requests, binds and unbinds (any number at once, on any
     /// device); writers change registration or connection. The TSM_REQ path holds it for read and
-    /// then only its own DSM's mutex: requests on different PFs share nothing else in the core.
+    /// then only its own DSM's mutex: requests on different PFs share nothing else in the core. A
+    /// per-CPU reader count (<see cref="PerCpuRwsem"/>): taking it for read writes no shared line.
     /// </summary>
-    private readonly ReaderWriterLockSlim rwsem = new(LockRecursionPolicy.NoRecursion);
+    private readonly PerCpuRwsem rwsem = new();
     private readonly Func<IEnumerable<PciFunction>> functions;
 
     internal TsmCore(Func<IEnumerable<PciFunction>> functions) => this.functions = functions;
