@@ -71,7 +71,6 @@ public class CcaStateChangeBench
     {
         CcaStructs.Check(s.Assignment.Calls.Process.Ioctl(fd, IommufdIoctl.VdeviceTsmOp, unbind), "TSM_OP(UNBIND)");
         CcaStructs.Check(s.Assignment.Calls.Process.Ioctl(fd, IommufdIoctl.VdeviceTsmOp, bind), "TSM_OP(BIND)");
-        s.Link.Rmm.RmiLog.Clear();
     }
 
     /// <summary>SET_TDI_STATE(RUN) from CONFIG_LOCKED: VDEV_START + VDEV_COMMUNICATE, the RMM's START_INTERFACE (LOCK nonce) over DOE, the device LOCKED → RUN.</summary>
@@ -113,7 +112,7 @@ public class CcaRequestBench
         bind = CcaStructs.TsmOp(calls, vdev, IommuVdeviceTsmOp.TypeBind);
         unbind = CcaStructs.TsmOp(calls, vdev, IommuVdeviceTsmOp.TypeUnbind);
         CcaStructs.Check(s.Assignment.Calls.Process.Ioctl(fd, IommufdIoctl.VdeviceTsmReq, remap16), "VALIDATE_MMIO (first, maps)");
-        int before = s.Link.Rmm.RmiLog.Count;
+        long before = s.Link.Rmm.RmiLog.Count;
         CcaStructs.Check(s.Assignment.Calls.Process.Ioctl(fd, IommufdIoctl.VdeviceTsmReq, remap16), "VALIDATE_MMIO (again)");
         if (s.Link.Rmm.RmiLog.Count != before) throw new InvalidOperationException("a repeated VALIDATE_MMIO reached the RMM");
         // The cycle's device leg: a second session so the mapped TDI above stays as it is.
@@ -142,7 +141,6 @@ public class CcaRequestBench
         var p = cycle.Assignment.Calls.Process;
         // The RMM logs every RMI call in a List the tests read; emptied (no allocation) so the
         // figure does not depend on how long the run was.
-        cycle.Link.Rmm.RmiLog.Clear();
         long rc = p.Ioctl(cfd, IommufdIoctl.VdeviceTsmOp, cbind);
         rc |= p.Ioctl(cfd, IommufdIoctl.VdeviceTsmReq, crun);
         rc |= p.Ioctl(cfd, IommufdIoctl.VdeviceTsmOp, cunbind);

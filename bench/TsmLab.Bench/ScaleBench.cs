@@ -35,7 +35,6 @@ public class ScaleBench
     private Process vmm = null!;
     private int fd;
     private ulong bind, run, unbind;
-    private List<ulong>? rmiLog;
     private Action? tdStart;
 
     [GlobalSetup]
@@ -52,8 +51,6 @@ public class ScaleBench
         };
         var kernel = HostKernel.Boot(config);
         vmm = kernel.CreateProcess();
-        // The RMM logs every RMI call for the tests; emptied (no allocation) so the figure does not grow with the run.
-        rmiLog = CcaHost.LinkTsmOf(kernel)?.Rmm.RmiLog;
         var a = new DeviceAssignment(vmm, new AssignmentPlan($"/dev/vfio/devices/vfio{Functions - 1}", vmType, viommu, new PciAddress(0, 0, 3, 0)));
         if (!a.Prepare()) throw new InvalidOperationException("assignment failed: " + a.Steps[^1].Call + " " + a.Steps[^1].ResultText);
         fd = a.IommuFd;
@@ -85,7 +82,6 @@ public class ScaleBench
     [Benchmark(Description = "BIND + SET_TDI_STATE(RUN) + UNBIND")]
     public long BindRunUnbind()
     {
-        rmiLog?.Clear();
         long rc = vmm.Ioctl(fd, IommufdIoctl.VdeviceTsmOp, bind);
         tdStart?.Invoke();
         rc |= vmm.Ioctl(fd, IommufdIoctl.VdeviceTsmReq, run);

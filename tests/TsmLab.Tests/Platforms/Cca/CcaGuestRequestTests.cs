@@ -17,7 +17,7 @@ public sealed class CcaGuestRequestTests
         public IommufdCalls Calls => A.Calls;
         public int Fd => A.IommuFd;
         public uint Vdev => A.VdeviceId;
-        public int RmiCalls => CcaHost.LinkTsmOf(Kernel)!.Rmm.RmiLog.Count;
+        public long RmiCalls => CcaHost.LinkTsmOf(Kernel)!.Rmm.RmiLog.Count;
         public TsmLab.Platforms.Cca.Firmware.CcaRmm Rmm => CcaHost.LinkTsmOf(Kernel)!.Rmm;
         public TdiState DeviceState => CcaHost.DeviceOf(Kernel)!.Dsm.Interfaces[0].State;
 
@@ -117,7 +117,7 @@ public sealed class CcaGuestRequestTests
     public void Regen_NoncePointerFaults_ReturnsEfault_AndTheRmmIsNotAsked()
     {
         var r = Make();
-        int before = r.RmiCalls;
+        long before = r.RmiCalls;
         Assert.Equal(-(long)Errno.EFAULT, r.Op(TsmReqOp.RegenObject, Cat(U32s(2, 0), U64s(0, 0x6000_0000_0000))));
         Assert.Equal(before, r.RmiCalls);
     }
@@ -126,9 +126,9 @@ public sealed class CcaGuestRequestTests
     public void Regen_InterfaceReport_RefetchesIt_OtherObjectsOrFlagsAreEinval()
     {
         var r = Make();
-        int before = r.RmiCalls;
+        long before = r.RmiCalls;
         Assert.Equal(0, r.Op(TsmReqOp.RegenObject, Cat(U32s(3, 0), U64s(0, 0))));
-        Assert.Contains(Rmi.VdevGetInterfaceReport, r.Rmm.RmiLog.Skip(before));
+        Assert.Contains(Rmi.VdevGetInterfaceReport, r.Rmm.RmiLog.Since(before));
         Assert.Equal(EINVAL, r.Op(TsmReqOp.RegenObject, Cat(U32s(0, 0), U64s(0, 0))));
         Assert.Equal(EINVAL, r.Op(TsmReqOp.RegenObject, Cat(U32s(2, 0), U64s(2, r.Calls.Scratch.Put(new byte[32])))));
     }
@@ -146,7 +146,7 @@ public sealed class CcaGuestRequestTests
     public void WrongPayloadLength_ReturnsEinval_FirmwareNotCalled(TsmReqOp op, int length)
     {
         var r = Make();
-        int before = r.RmiCalls;
+        long before = r.RmiCalls;
         Assert.Equal(EINVAL, r.Op(op, new byte[length], 16));
         Assert.Equal(before, r.RmiCalls);
     }
@@ -218,7 +218,7 @@ public sealed class CcaGuestRequestTests
         Assert.Equal((ulong)RmiStatus.ErrorInput, code);
         Assert.Equal(EINVAL, r.Op(TsmReqOp.ValidateMmio, U64s(g + 0x10_0000, g + 0x10_1000, 0x1000_0000)));
         // Empty, reversed or unaligned ranges never reach the RMM.
-        int before = r.RmiCalls;
+        long before = r.RmiCalls;
         Assert.Equal(EINVAL, r.Op(TsmReqOp.ValidateMmio, U64s(g, g, 0xf000_0000)));
         Assert.Equal(EINVAL, r.Op(TsmReqOp.ValidateMmio, U64s(g + 0x2000, g, 0xf000_0000)));
         Assert.Equal(EINVAL, r.Op(TsmReqOp.ValidateMmio, U64s(g + 1, g + 0x1001, 0xf000_0000)));
@@ -232,9 +232,9 @@ public sealed class CcaGuestRequestTests
         const ulong g = 0x2_0000_0000;
         // BAR0's first TEE range is two pages; three pages run into the MSI-X table page. The RMM
         // checks the whole RTT_DEV_MAP run before mapping any of it, so nothing needs unmapping.
-        int before = r.Rmm.RmiLog.Count;
+        long before = r.Rmm.RmiLog.Count;
         Assert.Equal(EINVAL, r.Op(TsmReqOp.ValidateMmio, U64s(g, g + 0x3000, 0xf000_0000)));
-        Assert.Equal([Rmi.RttDevMap], r.Rmm.RmiLog.Skip(before));
+        Assert.Equal([Rmi.RttDevMap], r.Rmm.RmiLog.Since(before));
         Assert.Equal(0, r.Op(TsmReqOp.ValidateMmio, U64s(g, g + 0x2000, 0xf000_0000)));
     }
 
@@ -282,7 +282,7 @@ public sealed class CcaGuestRequestTests
     public void Scope_WrongScope_ReturnsEinval_AndTheFirmwareIsNeverCalled()
     {
         var r = Make(TsmAbiProfile.Scope);
-        int before = r.RmiCalls;
+        long before = r.RmiCalls;
         Assert.Equal(EINVAL, r.Scoped(TsmReqScope.PciStateChange, U32s(1, (uint)Rhi.ObjInterfaceReport), 4));
         Assert.Equal(EINVAL, r.Scoped(TsmReqScope.PciInfo, U32s(6, 2)));
         Assert.Equal(EINVAL, r.Scoped(TsmReqScope.PciInfo, Cat(U32s(5, 0), U64s(0x1_0000_0000, 0x1_0000_1000, 0xf000_0000))));

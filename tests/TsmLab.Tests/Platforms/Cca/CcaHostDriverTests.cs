@@ -78,8 +78,8 @@ public sealed class CcaLinkOpsTests
         Assert.Equal(0, kernel.Tsm.Disconnect(kernel.Functions[0], "tsm0"));
         Assert.Equal(TdiState.ConfigUnlocked, dsm.Interfaces[0].State);
         var rmm = CcaHost.LinkTsmOf(kernel)!.Rmm;
-        Assert.Contains(Rmi.PdevStop, rmm.RmiLog);
-        Assert.Contains(Rmi.PdevDestroy, rmm.RmiLog);
+        Assert.True(rmm.RmiLog.Contains(Rmi.PdevStop));
+        Assert.True(rmm.RmiLog.Contains(Rmi.PdevDestroy));
         Assert.Equal(0, kernel.Tsm.Connect(kernel.Functions[0], "tsm0"));
         Assert.True(a.Bind());
     }
@@ -106,5 +106,23 @@ public sealed class CcaLinkOpsTests
         var dsm = CcaHost.DeviceOf(kernel)!.Dsm;
         Assert.Equal(TdiState.ConfigUnlocked, dsm.Interfaces[0].State);
         Assert.Equal(TdiState.ConfigLocked, dsm.Interfaces[2].State);
+    }
+}
+
+/// <summary>The RMM's call log stays bounded however long the host runs.</summary>
+public sealed class RmiCallLogTests
+{
+    [Fact]
+    public void TheLog_CountsEveryCall_AndKeepsOnlyTheLatest()
+    {
+        var log = new TsmLab.Platforms.Cca.Firmware.RmiCallLog();
+        for (ulong i = 0; i < 10_000; i++) log.Add(i);
+        Assert.Equal(10_000, log.Count);
+        Assert.Equal([9_997ul, 9_998ul, 9_999ul], log.Since(9_997));
+        Assert.Equal(TsmLab.Platforms.Cca.Firmware.RmiCallLog.Capacity, log.Since(0).Count);
+        Assert.Equal(10_000ul - TsmLab.Platforms.Cca.Firmware.RmiCallLog.Capacity, log.Since(0)[0]);
+        Assert.Empty(log.Since(10_000));
+        Assert.True(log.Contains(9_999));
+        Assert.False(log.Contains(5));
     }
 }

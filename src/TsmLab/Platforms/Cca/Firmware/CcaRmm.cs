@@ -57,8 +57,8 @@ public sealed partial class CcaRmm : IPlatformFirmware
     public RmmOptions Options { get; }
 
 
-    /// <summary>RMI calls served, for tracing and tests.</summary>
-    public List<ulong> RmiLog { get; } = new();
+    /// <summary>RMI calls served (a count and the last 4096 function ids), for tracing and tests.</summary>
+    public RmiCallLog RmiLog { get; } = new();
 
 
     /// <summary>
