@@ -13,13 +13,33 @@ public sealed class ScratchMemory
     private readonly ulong size;
     private ulong used;
 
-    public ScratchMemory(Process process, ulong baseAddress = 0x7f00_0000_0000, ulong size = 1 << 20)
+    /// <summary>Where scratch buffers go when no address is given: the first free <c>size</c>-aligned slot from here up.</summary>
+    public const ulong DefaultBase = 0x7f00_0000_0000;
+
+    /// <summary>
+    /// Maps the buffer at <paramref name="baseAddress"/>, or, when none is given, in the first
+    /// slot at or above <see cref="DefaultBase"/> with nothing mapped yet, so several users of one
+    /// process (two assignments, a benchmark's threads) never share or replace each other's scratch.
+    /// </summary>
+    public ScratchMemory(Process process, ulong? baseAddress = null, ulong size = 1 << 20)
     {
         this.process = process;
-        Base = baseAddress;
         this.size = size;
-        int rc = process.Memory.Map(baseAddress, size, Prot.ReadWrite);
+        Base = baseAddress ?? FreeSlot(process, size);
+        int rc = process.Memory.Map(Base, size, Prot.ReadWrite);
         if (rc < 0) throw new InvalidOperationException($"scratch mmap failed: {ErrnoNames.NameOf(rc)}");
+    }
+
+    private static ulong FreeSlot(Process process, ulong size)
+    {
+        for (ulong slot = DefaultBase; slot < DefaultBase + 4096 * size; slot += size)
+        {
+            bool free = true;
+            for (ulong page = slot; page < slot + size && free; page += AddressSpace.PageSize)
+                free = !process.Memory.IsAccessible(page, AddressSpace.PageSize, Prot.None);
+            if (free) return slot;
+        }
+        throw new InvalidOperationException("no free slot for scratch memory");
     }
 
     public ulong Base { get; }

@@ -49,3 +49,20 @@ public sealed class DeviceAssignmentTests
         Assert.Equal(new byte[] { 1, 2, 3 }, back);
     }
 }
+
+/// <summary>Scratch buffers of one process never overlap.</summary>
+public sealed class ScratchMemoryTests
+{
+    [Fact]
+    public void TwoScratchBuffers_OfOneProcess_GetSeparateSlots_AndKeepTheirBytes()
+    {
+        var p = TsmLab.Kernel.HostKernel.Boot(TsmLab.Hosts.BuiltInHosts.Find("default")!).CreateProcess();
+        var a = new TsmLab.Vmm.ScratchMemory(p);
+        ulong at = a.Put([1, 2, 3]);
+        var b = new TsmLab.Vmm.ScratchMemory(p);
+        Assert.NotEqual(a.Base, b.Base);
+        Assert.Equal(TsmLab.Vmm.ScratchMemory.DefaultBase, a.Base);
+        b.Put([9, 9, 9]);
+        Assert.Equal([1, 2, 3], a.Read(at, 3));
+    }
+}
