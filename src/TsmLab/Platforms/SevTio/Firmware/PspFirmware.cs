@@ -29,6 +29,8 @@ public sealed partial class PspFirmware : IPlatformFirmware
     private readonly Lock gate = new();
     private readonly Dictionary<ulong, DeviceContext> devices = [];
     private readonly Dictionary<ulong, TdiContext> tdis = [];
+    /// <summary>(guest ASID, guest_device_id) of every bound TDI: TDI_BIND's uniqueness check without walking the TDIs.</summary>
+    private readonly HashSet<(uint Asid, uint GuestRid)> boundGuestRids = [];
     /// <summary>The same TDI contexts by TDISP function id (TDI_CREATE refuses a second per function), so a look-up by function does not walk them all.</summary>
     private readonly Dictionary<uint, TdiContext> tdisByFunction = [];
     private readonly Dictionary<uint, GuestContext> guests = [];
@@ -458,7 +460,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
             return PspStatus.Success;
         }
         if (tdi.State != TdiFirmwareState.Unbound) return PspStatus.InvalidGuestState;
-        if (tdis.Values.Any(t => t.State != TdiFirmwareState.Unbound && t.Asid == guest.Asid && t.GuestRid == guestRid)) return PspStatus.AlreadyOwned;
+        if (boundGuestRids.Contains((guest.Asid, guestRid))) return PspStatus.AlreadyOwned;
         var nonce = requester.LockInterface(tdi.Function, new LockInterfaceParameters((LockInterfaceFlags)lockFlags, tdi.Device.StreamId, 0));
         if (!nonce.IsSuccess) return PspStatus.SpdmError;
         var report = requester.GetInterfaceReport(tdi.Function);
@@ -475,6 +477,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
         tdi.LockFlags = lockFlags;
         tdi.ReportCount++;
         tdi.State = run ? TdiFirmwareState.BindRun : TdiFirmwareState.BindLocked;
+        boundGuestRids.Add((tdi.Asid, tdi.GuestRid));
         return PspStatus.Success;
     }
 
@@ -489,6 +492,7 @@ public sealed partial class PspFirmware : IPlatformFirmware
         tdi.Device.Requester!.StopInterface(tdi.Function);
         foreach (var r in tdi.Ranges) Rmp.InvalidateMmio(tdi.Asid, r.FirstPage, (ulong)r.NumberOfPages * 4096);
         deviceTable.Remove(tdi.Function.Value);
+        boundGuestRids.Remove((tdi.Asid, tdi.GuestRid));
         tdi.State = TdiFirmwareState.Unbound;
         tdi.StartNonce = [];
         tdi.Report = [];
