@@ -165,7 +165,8 @@ internal static class TestCmd
     /// <summary>
     /// MD_CHECK_REFS: uptr and length page-aligned and not wrapping (EINVAL); then for each page
     /// of the caller's memory (EFAULT when one is not mapped) its pin count — the number of pinned
-    /// page sets of this process over it, across every iommufd on the host — must equal refs, else
+    /// page sets of this process over it, across every iommufd on the host, counting page sets of a
+    /// real file (IOAS_MAP_FILE) where the caller maps that file — must equal refs, else
     /// EIO, as <c>iommufd_test_md_check_refs</c> compares page_ref_count / GUP_PIN_COUNTING_BIAS.
     /// </summary>
     private static int CheckRefs(ref IommufdUcmd u)
@@ -175,17 +176,25 @@ internal static class TestCmd
         uint refs = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuTestCmd.CheckRefsRefs..]);
         if (length % AddressSpace.PageSize != 0 || uptr % AddressSpace.PageSize != 0 || uptr > ulong.MaxValue - length) return Errno.EINVAL.Neg();
         var caller = u.Caller;
-        var pageSets = PinnedUserPages(caller);
+        var (userSets, fileSets) = PinnedPageSets(caller);
         for (ulong page = uptr; page < uptr + length; page += AddressSpace.PageSize)
         {
             int rc = caller.UserMemory.CheckPinnable(page, AddressSpace.PageSize, write: false);
             if (rc < 0) return rc;
             uint count = 0;
-            foreach (var (pages, source) in pageSets)
+            foreach (var (pages, source) in userSets)
             {
                 if (page < source.Uptr || page - source.Uptr >= pages.NPages * AddressSpace.PageSize) continue;
                 if (pages.IsPinned((page - source.Uptr) / AddressSpace.PageSize)) count++;
             }
+            // Pages pinned from a file (IOAS_MAP_FILE) are the caller's pages where it maps that file.
+            if (fileSets.Count > 0 && caller.UserMemory.TryGetFileBacking(page, out var mapped, out ulong offset))
+                foreach (var (pages, file) in fileSets)
+                {
+                    ulong b = pages.Source.Base;
+                    if (file != mapped || offset < b || offset - b >= pages.NPages * AddressSpace.PageSize) continue;
+                    if (pages.IsPinned((offset - b) / AddressSpace.PageSize)) count++;
+                }
             if (count != refs) return Errno.EIO.Neg();
         }
         return 0;
@@ -200,17 +209,24 @@ internal static class TestCmd
         return 0;
     }
 
-    /// <summary>Every distinct page set of <paramref name="process"/> backed by its user memory, in every iommufd of the host.</summary>
-    private static List<(IoptPages Pages, UserPinSource Source)> PinnedUserPages(Process process)
+    /// <summary>
+    /// Every distinct page set of <paramref name="process"/>, in every iommufd of the host: those
+    /// backed by its user memory, and those backed by a real file (with the file's identity).
+    /// </summary>
+    private static (List<(IoptPages Pages, UserPinSource Source)> User, List<(IoptPages Pages, FileIdentity File)> Files) PinnedPageSets(Process process)
     {
         var seen = new HashSet<IoptPages>();
-        var list = new List<(IoptPages, UserPinSource)>();
+        var user = new List<(IoptPages, UserPinSource)>();
+        var files = new List<(IoptPages, FileIdentity)>();
         foreach (var ctx in process.Kernel.IommufdContexts)
             foreach (var ioas in ctx.Objects.OfType<Ioas>())
                 foreach (var area in ioas.Iopt.Areas)
-                    if (ReferenceEquals(area.Pages.Owner, process) && area.Pages.Source is UserPinSource s && seen.Add(area.Pages))
-                        list.Add((area.Pages, s));
-        return list;
+                {
+                    if (!ReferenceEquals(area.Pages.Owner, process) || !seen.Add(area.Pages)) continue;
+                    if (area.Pages.Source is UserPinSource s) user.Add((area.Pages, s));
+                    else if (area.Pages.Source.TryGetFileIdentity(out var file)) files.Add((area.Pages, file));
+                }
+        return (user, files);
     }
 
     /// <summary>The owner of ADD_RESERVED intervals (the kernel passes NULL: nothing removes them).</summary>
