@@ -269,6 +269,8 @@ public sealed class IommufdContext : KernelFile
             case HwPagetable h:
                 // iommufd_hw_pagetable_attach: a domain of another IOMMU driver cannot take the device.
                 if (h.Iommu != idev.IommuInstance && (h.Iommu == Selftest.MockIommu.Instance || idev.IommuInstance == Selftest.MockIommu.Instance)) return Errno.EINVAL.Neg();
+                // mock_domain_nop_attach: a NO_DIRTY mock device cannot join a domain with dirty ops.
+                if (h.DirtyOps && idev.Mock is { DirtyCapable: false }) return Errno.EINVAL.Neg();
                 hwpt = h;
                 break;
             case Ioas ioas:

@@ -109,6 +109,18 @@ public sealed class HwPagetable : IommufdObject
     /// <summary>Created by attaching a device to an IOAS rather than by HWPT_ALLOC.</summary>
     public bool AutoDomain { get; }
     public int Iommu { get; }
+
+    /// <summary>Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain has dirty ops (only the mock IOMMU's do).</summary>
+    public bool DirtyOps { get; init; }
+
+    /// <summary>The mock domain's MOCK_DIRTY_TRACK flag (IOMMU_HWPT_SET_DIRTY_TRACKING); guarded by <see cref="DirtyLock"/>.</summary>
+    internal bool DirtyTracking { get; set; }
+
+    /// <summary>The mock domain's IO pages (IOVA / MOCK_IO_PAGE_SIZE) with MOCK_PFN_DIRTY_IOVA set; guarded by <see cref="DirtyLock"/>.</summary>
+    internal HashSet<ulong> DirtyIoPages { get; } = new();
+
+    /// <summary>Guards <see cref="DirtyTracking"/> and <see cref="DirtyIoPages"/> (taken after the IOAS's lock, never around it).</summary>
+    internal Lock DirtyLock { get; } = new();
 }
 
 /// <summary>A virtual IOMMU (<c>struct iommufd_viommu</c>), with the KVM it pinned at allocation (v5 kvm_file).</summary>

@@ -220,4 +220,69 @@ public class MockDomainTests
         Assert.Equal(Neg(Errno.ENOENT), Check(stdev, 0, IommuTestCmd.DevCacheDefault));
         Assert.Equal(Neg(Errno.ENOENT), Check(999, 0, IommuTestCmd.DevCacheDefault));
     }
+
+    private static uint HwptAlloc(Rig r, uint idev, uint pt, uint flags, out long rc)
+    {
+        rc = Ioctl(r.P, r.Fd, IommufdIoctl.HwptAlloc, Struct(IommuHwptAlloc.SizeOf, U32(IommuHwptAlloc.Flags, flags), U32(IommuHwptAlloc.DevId, idev), U32(IommuHwptAlloc.PtId, pt)));
+        return rc == 0 ? BinaryPrimitives.ReadUInt32LittleEndian(Read(r.P, IommuHwptAlloc.SizeOf).AsSpan(IommuHwptAlloc.OutHwptId)) : 0;
+    }
+
+    private static long SetDirty(Rig r, uint hwpt, bool enable) =>
+        Ioctl(r.P, r.Fd, IommufdIoctl.HwptSetDirtyTracking, Struct(IommuHwptSetDirtyTracking.SizeOf, U32(IommuHwptSetDirtyTracking.Flags, enable ? IommuHwptSetDirtyTracking.FlagEnable : 0), U32(IommuHwptSetDirtyTracking.HwptId, hwpt)));
+
+    [Fact]
+    public void DirtyTrackingHwpt_OnlyForADirtyCapableMockDevice_AndANoDirtyDeviceCannotJoinIt()
+    {
+        var r = Selftest();
+        var (_, _, idev) = r.MockDomain(r.Ioas);
+        uint hwpt = HwptAlloc(r, idev, r.Ioas, IommuHwptAlloc.FlagDirtyTracking, out long rc);
+        Assert.Equal(0, rc);
+        Assert.Equal(Neg(Errno.EINVAL), r.Test(IommuTestCmd.OpMockDomainFlags, hwpt, U32(IommuTestCmd.MockDomainDevFlags, IommuTestCmd.MockFlagNoDirty)));
+        r.MockDomain(hwpt);
+        var noDirty = r.MockDomain(IoasRig.NewIoas(r.P, r.Fd), IommuTestCmd.MockFlagNoDirty);
+        HwptAlloc(r, noDirty.Idev, r.Ioas, IommuHwptAlloc.FlagDirtyTracking, out rc);
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), rc);
+        Assert.Equal(0, SetDirty(r, hwpt, true));
+        Assert.Equal(0, SetDirty(r, hwpt, false));
+        // A domain without dirty ops still answers EOPNOTSUPP.
+        uint plain = HwptAlloc(r, idev, r.Ioas, 0, out rc);
+        Assert.Equal(0, rc);
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), SetDirty(r, plain, true));
+    }
+
+    [Fact]
+    public void DirtyOp_MarksMappedIoPages_AndGetDirtyBitmapReportsAndClearsThem()
+    {
+        var r = Selftest();
+        var (_, _, idev) = r.MockDomain(r.Ioas);
+        const ulong Iova = IommuTestCmd.MockApertureStart, Io = IommuTestCmd.MockIoPageSize, Bits = Mem + 0x8000;
+        Assert.Equal(0, r.Map(Mem, 0x4000, Iova));
+        uint hwpt = HwptAlloc(r, idev, r.Ioas, IommuHwptAlloc.FlagDirtyTracking, out long rc);
+        Assert.Equal(0, rc);
+        long Dirty(ulong iova, ulong length, ulong pageSize, ulong uptr) =>
+            r.Test(IommuTestCmd.OpDirty, hwpt, U64(IommuTestCmd.DirtyIova, iova), U64(IommuTestCmd.DirtyLength, length), U64(IommuTestCmd.DirtyPageSize, pageSize), U64(IommuTestCmd.DirtyUptr, uptr));
+        long Get(ulong length, uint flags) => Ioctl(r.P, r.Fd, IommufdIoctl.HwptGetDirtyBitmap, Struct(IommuHwptGetDirtyBitmap.SizeOf, U32(IommuHwptGetDirtyBitmap.HwptId, hwpt),
+            U32(IommuHwptGetDirtyBitmap.Flags, flags), U64(IommuHwptGetDirtyBitmap.Iova, Iova), U64(IommuHwptGetDirtyBitmap.Length, length), U64(IommuHwptGetDirtyBitmap.PageSize, Io), U64(IommuHwptGetDirtyBitmap.Data, Bits)));
+        // Checks: zero or misaligned sizes and a null bitmap EINVAL; tracking off EINVAL; no HWPT ENOENT; unreadable bitmap EFAULT.
+        Assert.Equal(Neg(Errno.EINVAL), Dirty(Iova, 0x4000, 0, Bits));
+        Assert.Equal(Neg(Errno.EINVAL), Dirty(Iova + 1, 0x4000, Io, Bits));
+        Assert.Equal(Neg(Errno.EINVAL), Dirty(Iova, 0x4000, Io, 0));
+        Assert.Equal(Neg(Errno.EINVAL), Dirty(Iova, 0x4000, Io, Bits));
+        Assert.Equal(Neg(Errno.ENOENT), r.Test(IommuTestCmd.OpDirty, 999, U64(IommuTestCmd.DirtyIova, Iova), U64(IommuTestCmd.DirtyLength, 0x4000), U64(IommuTestCmd.DirtyPageSize, Io), U64(IommuTestCmd.DirtyUptr, Bits)));
+        Assert.Equal(0, SetDirty(r, hwpt, true));
+        Assert.Equal(Neg(Errno.EFAULT), Dirty(Iova, 0x4000, Io, 0x7000_0000));
+        // IO pages 0, 2 and 9 (the last is past the mapping: not counted).
+        Assert.Equal(0, r.P.Memory.CopyToUser(Bits, [0b0000_0101, 0b0000_0010]));
+        Assert.Equal(0, Dirty(Iova, 0x8000, Io, Bits));
+        Assert.Equal(2ul, BinaryPrimitives.ReadUInt64LittleEndian(Read(r.P, IommuTestCmd.SizeOf).AsSpan(IommuTestCmd.DirtyOutNrDirty)));
+        Assert.Equal(0, r.P.Memory.CopyToUser(Bits, [0, 0]));
+        Assert.Equal(0, Get(0x4000, IommuHwptGetDirtyBitmap.FlagNoClear));
+        Assert.Equal(0b0000_0101, Read(r.P, 1, Bits)[0]);
+        Assert.Equal(0, r.P.Memory.CopyToUser(Bits, [0]));
+        Assert.Equal(0, Get(0x4000, 0));
+        Assert.Equal(0b0000_0101, Read(r.P, 1, Bits)[0]);
+        Assert.Equal(0, r.P.Memory.CopyToUser(Bits, [0]));
+        Assert.Equal(0, Get(0x4000, 0));
+        Assert.Equal(0, Read(r.P, 1, Bits)[0]);
+    }
 }

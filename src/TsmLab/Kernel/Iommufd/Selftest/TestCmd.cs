@@ -10,7 +10,7 @@ namespace TsmLab.Kernel.Iommufd.Selftest;
 /// dispatch has checked the size (min 68, zero tail); then one row per op, and an op with no row is
 /// EOPNOTSUPP as the kernel's <c>default:</c> answers. Modelled so far: ADD_RESERVED,
 /// MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
-/// DEV_CHECK_CACHE and SET_TEMP_MEMORY_LIMIT (docs/selftests.md says what the other ops need).
+/// DEV_CHECK_CACHE, DIRTY and SET_TEMP_MEMORY_LIMIT (docs/selftests.md says what the other ops need).
 /// </summary>
 internal static class TestCmd
 {
@@ -24,6 +24,7 @@ internal static class TestCmd
         [IommuTestCmd.OpMockDomainReplace] = MockDomainReplace,
         [IommuTestCmd.OpMdCheckMap] = CheckMap,
         [IommuTestCmd.OpDevCheckCache] = DevCheckCache,
+        [IommuTestCmd.OpDirty] = Dirty,
     };
 
     /// <summary>The kernel's internal batch size limit the selftests lower (<c>iommufd_test_memory_limit</c>); the model accepts and records it.</summary>
@@ -144,6 +145,35 @@ internal static class TestCmd
                                                               && mapped == file && at == s.Base + offset,
             _ => false,
         };
+    }
+
+    /// <summary>
+    /// DIRTY (<c>iommufd_test_dirty</c>): page_size or length 0, iova or length not a multiple of
+    /// page_size, or uptr 0 EINVAL; cmd->id not a paging HWPT ENOENT, not a mock domain EINVAL;
+    /// dirty tracking off EINVAL; a bitmap over the model's limit ENOMEM; the caller's bitmap of
+    /// length / page_size bits unreadable EFAULT; then the entries are marked
+    /// (<see cref="MockDirtyOps.Mark"/>) and out_nr_dirty written back (EFAULT).
+    /// </summary>
+    private static int Dirty(ref IommufdUcmd u)
+    {
+        ulong iova = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuTestCmd.DirtyIova..]);
+        ulong length = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuTestCmd.DirtyLength..]);
+        ulong pageSize = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuTestCmd.DirtyPageSize..]);
+        ulong uptr = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuTestCmd.DirtyUptr..]);
+        if (pageSize == 0 || length == 0 || iova % pageSize != 0 || length % pageSize != 0 || uptr == 0) return Errno.EINVAL.Neg();
+        var hwpt = u.Context.Get<HwPagetable>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuTestCmd.Id..]));
+        if (hwpt is null) return Errno.ENOENT.Neg();
+        if (hwpt.Iommu != MockIommu.Instance) return Errno.EINVAL.Neg();
+        bool tracking;
+        lock (hwpt.DirtyLock) tracking = hwpt.DirtyTracking;
+        if (!tracking) return Errno.EINVAL.Neg();
+        ulong nbits = length / pageSize;
+        ulong bytes = (nbits + 7) / 8;
+        if (bytes > MockDirtyOps.MaxBitmapBytes) return Errno.ENOMEM.Neg();
+        var bits = new byte[bytes];
+        if (u.Caller.UserMemory.CopyFromUser(bits, uptr) < 0) return Errno.EFAULT.Neg();
+        BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuTestCmd.DirtyOutNrDirty..], MockDirtyOps.Mark(hwpt, iova, pageSize, bits, nbits));
+        return u.Respond(IommuTestCmd.SizeOf);
     }
 
     /// <summary>
