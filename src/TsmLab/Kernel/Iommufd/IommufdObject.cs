@@ -119,7 +119,7 @@ public sealed class HwPagetable : IommufdObject
     /// <summary>The mock domain's IO pages (IOVA / MOCK_IO_PAGE_SIZE) with MOCK_PFN_DIRTY_IOVA set; guarded by <see cref="DirtyLock"/>.</summary>
     internal HashSet<ulong> DirtyIoPages { get; } = new();
 
-    /// <summary>Guards <see cref="DirtyTracking"/> and <see cref="DirtyIoPages"/> (taken after the IOAS's lock, never around it).</summary>
+    /// <summary>Guards <see cref="DirtyTracking"/> and <see cref="DirtyIoPages"/>. Lock order: this, then the IOAS's <see cref="IoPagetable.Gate"/> (the dirty ops look areas up while holding it); never taken under that gate.</summary>
     internal Lock DirtyLock { get; } = new();
 }
 
