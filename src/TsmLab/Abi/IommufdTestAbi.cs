@@ -19,6 +19,24 @@ public static class IommuTestCmd
     public const int AddReservedStart = 16, AddReservedLength = 24;
     /// <summary>check_refs { u64 length @16; u64 uptr @24; u32 refs @32 }.</summary>
     public const int CheckRefsLength = 16, CheckRefsUptr = 24, CheckRefsRefs = 32;
+    /// <summary>mock_domain { u32 out_stdev_id @16; u32 out_hwpt_id @20; u32 out_idev_id @24 }; mock_domain_flags adds u32 dev_flags @28.</summary>
+    public const int MockDomainOutStdevId = 16, MockDomainOutHwptId = 20, MockDomainOutIdevId = 24, MockDomainDevFlags = 28;
+    /// <summary>mock_domain_replace { u32 pt_id @16 } (in and out).</summary>
+    public const int MockDomainReplacePtId = 16;
+    /// <summary>check_map { u64 iova @16; u64 length @24; u64 uptr @32 }.</summary>
+    public const int CheckMapIova = 16, CheckMapLength = 24, CheckMapUptr = 32;
+    /// <summary>check_dev_cache { u32 id @16; u32 cache @20 }; MOCK_DEV_CACHE_NUM 4 caches per mock device, each IOMMU_TEST_DEV_CACHE_DEFAULT until invalidated.</summary>
+    public const int DevCacheId = 16, DevCacheValue = 20, MockDevCacheNum = 4;
+    public const uint DevCacheDefault = 0xBADDAD;
+    /// <summary>dirty { u32 flags @16; u64 iova @24; u64 length @32; u64 page_size @40; u64 uptr @48; u64 out_nr_dirty @56 }.</summary>
+    public const int DirtyFlags = 16, DirtyIova = 24, DirtyLength = 32, DirtyPageSize = 40, DirtyUptr = 48, DirtyOutNrDirty = 56;
+    /// <summary>MOCK_FLAGS_DEVICE_* of mock_domain_flags.dev_flags.</summary>
+    public const uint MockFlagNoDirty = 1, MockFlagHugeIova = 2, MockFlagPasid = 4;
+    /// <summary>IOMMU_HW_INFO_TYPE_SELFTEST and <c>struct iommu_test_hw_info</c> { u32 flags; u32 test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL }.</summary>
+    public const uint HwInfoTypeSelftest = 0xFEEDBEEF, HwInfoSelftestRegval = 0xDEADBEEF;
+    /// <summary>selftest.c: MOCK_IO_PAGE_SIZE = PAGE_SIZE / 2, MOCK_HUGE_PAGE_SIZE = 512 of them; iommufd_test.h: MOCK_APERTURE_START 1 &lt;&lt; 24, MOCK_APERTURE_LAST (1 &lt;&lt; 31) - 1; MOCK_PASID_WIDTH 20.</summary>
+    public const ulong MockIoPageSize = 2048, MockHugePageSize = 512 * MockIoPageSize, MockApertureStart = 1ul << 24, MockApertureLast = (1ul << 31) - 1;
+    public const byte MockPasidWidth = 20;
     /// <summary>memory_limit { u32 limit @16 }.</summary>
     public const int MemoryLimit = 16;
 

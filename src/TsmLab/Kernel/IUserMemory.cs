@@ -23,4 +23,16 @@ public interface IUserMemory
     /// -EFAULT. Used by iommufd when it pins a mapping into an IOMMU domain.
     /// </summary>
     int CheckPinnable(ulong addr, ulong length, bool write);
+
+    /// <summary>
+    /// The file and file offset backing the byte at <paramref name="addr"/> when a file mapping
+    /// holds it (/proc/PID/maps); false for anonymous memory, an unmapped address, or memory the
+    /// model does not know the backing of.
+    /// </summary>
+    bool TryGetFileBacking(ulong addr, out FileIdentity file, out ulong offset)
+    {
+        file = default;
+        offset = 0;
+        return false;
+    }
 }

@@ -70,6 +70,40 @@ public sealed unsafe class ProcessMemory : IUserMemory
         return Errno.EFAULT.Neg();
     }
 
+    /// <summary>
+    /// The file mapping holding <paramref name="addr"/>, from the target's <c>/proc/TID/maps</c>
+    /// (start-end perms offset major:minor inode path): false for an unmapped address or a mapping
+    /// with inode 0 (anonymous).
+    /// </summary>
+    public bool TryGetFileBacking(ulong addr, out FileIdentity file, out ulong offset)
+    {
+        file = default;
+        offset = 0;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{Tid}/maps"))
+            {
+                var f = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length < 5) continue;
+                int dash = f[0].IndexOf('-'), colon = f[3].IndexOf(':');
+                if (dash < 0 || colon < 0) continue;
+                var hex = System.Globalization.NumberStyles.HexNumber;
+                ulong lo = ulong.Parse(f[0].AsSpan(0, dash), hex), hi = ulong.Parse(f[0].AsSpan(dash + 1), hex);
+                if (addr < lo || addr >= hi) continue;
+                ulong inode = ulong.Parse(f[4]);
+                if (inode == 0) return false;
+                file = new FileIdentity(uint.Parse(f[3].AsSpan(0, colon), hex), uint.Parse(f[3].AsSpan(colon + 1), hex), inode);
+                offset = ulong.Parse(f[2], hex) + (addr - lo);
+                return true;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        catch (FormatException) { }
+        catch (OverflowException) { }
+        return false;
+    }
+
     private int Transfer(int nr, byte* local, ulong remote, int length)
     {
         // struct iovec { void *iov_base; size_t iov_len; } for each side.

@@ -1,4 +1,5 @@
 using TsmLab.Abi;
+using TsmLab.Kernel;
 using TsmLab.Kernel.Iommufd;
 
 namespace TsmLab.Linux;
@@ -30,6 +31,17 @@ internal sealed unsafe class RealFilePinSource(int fd, ulong startDown) : IPinSo
         ulong size = (ulong)*(long*)(st + StatSizeOffset);
         ulong start = Base + offset;
         return start <= size && length <= size - start ? 0 : Errno.EINVAL.Neg();
+    }
+
+    public bool TryGetFileIdentity(out FileIdentity file)
+    {
+        file = default;
+        if (fd < 0) return false;
+        byte* st = stackalloc byte[LinuxConst.StatSize];
+        if (Sys.Call(SysNr.Fstat, fd, (long)st) < 0) return false;
+        // struct stat: st_dev @0, st_ino @8 (u64 each on x86-64 and arm64).
+        file = FileIdentity.FromStat(*(ulong*)st, *(ulong*)(st + 8));
+        return true;
     }
 
     public void Dispose()

@@ -182,7 +182,7 @@ public static class HostReport
 
     private static string Describe(HostKernel k, IommufdObject o) => o switch
     {
-        IommufdDevice d => $"{o.Id} device {d.Function.Address} ({d.File.Name}), kvm {d.Kvm?.ToString() ?? "none"}, attached {d.Attached?.Id.ToString() ?? "none"}, users {o.Users}",
+        IommufdDevice d => $"{o.Id} device {d.DisplayName}, kvm {d.Kvm?.ToString() ?? "none"}, attached {d.Attached?.Id.ToString() ?? "none"}, users {o.Users}",
         Ioas i => $"{o.Id} ioas, {i.Iopt.Areas.Count} area(s) of 0x{MappedBytes(i):x} bytes, {PinnedPages(i)} page(s) pinned, alignment 0x{i.Iopt.IovaAlignment:x}, users {o.Users}",
         HwPagetable h => $"{o.Id} hwpt_paging on ioas {h.Ioas.Id}{(h.NestParent ? ", nest parent" : "")}{(h.AutoDomain ? ", auto domain" : "")}, users {o.Users}",
         Viommu v => $"{o.Id} viommu type {v.ViommuType} on hwpt {v.Hwpt.Id}, {v.Kvm}, users {o.Users}",
@@ -212,14 +212,19 @@ public static class HostReport
             IommufdObjectType.Ioas => "ioas",
             IommufdObjectType.HwptPaging => "hwpt_paging",
             IommufdObjectType.Viommu => "viommu",
+            IommufdObjectType.Selftest => "selftest",
             _ => "vdevice",
         });
         w.WriteNumber("users", o.Users);
         switch (o)
         {
             case IommufdDevice d:
-                w.WriteString("function", d.Function.Address.ToString());
-                w.WriteString("file", d.File.Name);
+                if (d.Function is { } fn)
+                {
+                    w.WriteString("function", fn.Address.ToString());
+                    w.WriteString("file", d.File!.Name);
+                }
+                else w.WriteString("mock", d.Mock!.Name);
                 if (d.Kvm is null) w.WriteNull("kvm"); else w.WriteString("kvm", d.Kvm.ToString());
                 if (d.Attached is null) w.WriteNull("attached"); else w.WriteNumber("attached", d.Attached.Id);
                 break;

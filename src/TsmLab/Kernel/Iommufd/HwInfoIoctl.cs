@@ -16,7 +16,7 @@ internal static class HwInfoIoctl
     /// does not report EOPNOTSUPP (the driver's answer); the data copied to data_uptr up to
     /// data_len (EFAULT) and the rest of the caller's buffer zeroed (EFAULT); data_len becomes the
     /// kernel's length, out_data_type the type, out_capabilities DIRTY_TRACKING when the IOMMU has
-    /// it, out_max_pasid_log2 0 (no PASID modelled); the struct copied back (EFAULT).
+    /// it (a mock device: unless made NO_DIRTY), out_max_pasid_log2 0 (a mock device made with PASID: MOCK_PASID_WIDTH 20, its pasid-num-bits); the struct copied back (EFAULT).
     /// </summary>
     public static int GetHwInfo(ref IommufdUcmd u)
     {
@@ -27,7 +27,7 @@ internal static class HwInfoIoctl
         uint inType = (flags & IommuHwInfo.FlagInputType) != 0 ? BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwInfo.DataType..]) : IommuHwInfo.TypeNone;
         var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwInfo.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
-        var iommu = u.Context.Kernel.Configuration.Iommu;
+        var iommu = idev.Driver;
         if (inType != IommuHwInfo.TypeNone && inType != iommu.HwInfoType) return Errno.EOPNOTSUPP.Neg();
 
         uint userLen = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwInfo.DataLen..]);
@@ -42,8 +42,9 @@ internal static class HwInfoIoctl
         }
         BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwInfo.DataLen..], (uint)data.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwInfo.DataType..], iommu.HwInfoType);
-        u.Cmd[IommuHwInfo.OutMaxPasidLog2] = 0;
-        BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuHwInfo.OutCapabilities..], iommu.DirtyTracking ? IommuHwInfo.CapDirtyTracking : 0);
+        u.Cmd[IommuHwInfo.OutMaxPasidLog2] = idev.Mock?.PasidBits ?? 0;
+        bool dirty = idev.Mock is { } mock ? mock.DirtyCapable : iommu.DirtyTracking;
+        BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuHwInfo.OutCapabilities..], dirty ? IommuHwInfo.CapDirtyTracking : 0);
         return u.Respond(IommuHwInfo.SizeOf);
     }
 

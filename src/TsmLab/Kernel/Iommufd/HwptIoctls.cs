@@ -6,27 +6,29 @@ namespace TsmLab.Kernel.Iommufd;
 /// <summary>
 /// The HWPT ioctls after allocation (drivers/iommu/iommufd/hw_pagetable.c [LI8], dirty reads in
 /// io_pagetable.c [LI4]): dirty tracking and the IOTLB invalidation of nested HWPTs and vIOMMUs.
-/// The modelled IOMMUs report no dirty tracking (no HWPT has dirty ops) and their vIOMMUs no
-/// cache invalidation, so each of these ends in EOPNOTSUPP once the generic checks pass, as Linux
-/// answers on such an IOMMU.
+/// The modelled host IOMMUs report no dirty tracking and their vIOMMUs no cache invalidation, so
+/// each of these ends in EOPNOTSUPP once the generic checks pass, as Linux answers on such an
+/// IOMMU; only a mock domain allocated with DIRTY_TRACKING has dirty ops (<see cref="Selftest.MockDirtyOps"/>).
 /// </summary>
 internal static class HwptIoctls
 {
-    /// <summary>IOMMU_HWPT_SET_DIRTY_TRACKING: a flag other than ENABLE EOPNOTSUPP; hwpt_id not a paging HWPT ENOENT; no dirty ops EOPNOTSUPP.</summary>
+    /// <summary>IOMMU_HWPT_SET_DIRTY_TRACKING: a flag other than ENABLE EOPNOTSUPP; hwpt_id not a paging HWPT ENOENT; no dirty ops EOPNOTSUPP; else tracking on (dirty bits cleared first) or off.</summary>
     public static int SetDirtyTracking(ref IommufdUcmd u)
     {
         if ((BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptSetDirtyTracking.Flags..]) & ~IommuHwptSetDirtyTracking.FlagEnable) != 0)
             return Errno.EOPNOTSUPP.Neg();
         var hwpt = u.Context.Get<HwPagetable>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptSetDirtyTracking.HwptId..]));
         if (hwpt is null) return Errno.ENOENT.Neg();
-        return Errno.EOPNOTSUPP.Neg(); // iopt_set_dirty_tracking: domain->dirty_ops is NULL
+        if (!hwpt.DirtyOps) return Errno.EOPNOTSUPP.Neg(); // iopt_set_dirty_tracking: domain->dirty_ops is NULL
+        return Selftest.MockDirtyOps.SetTracking(hwpt, (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptSetDirtyTracking.Flags..]) & IommuHwptSetDirtyTracking.FlagEnable) != 0);
     }
 
     /// <summary>
     /// IOMMU_HWPT_GET_DIRTY_BITMAP: a flag other than NO_CLEAR or <c>__reserved</c> EOPNOTSUPP;
     /// hwpt_id not a paging HWPT ENOENT; <c>iommufd_check_iova_range</c>: iova + length - 1
     /// overflowing EOVERFLOW, iova or end not aligned to the IOAS's alignment EINVAL, page_size 0
-    /// EINVAL, iova or end not aligned to page_size EINVAL; then no dirty ops EOPNOTSUPP.
+    /// EINVAL, iova or end not aligned to page_size EINVAL; then no dirty ops EOPNOTSUPP; else the
+    /// dirty IO pages are reported into the bitmap at <c>data</c> (<see cref="Selftest.MockDirtyOps.ReadAndClear"/>).
     /// </summary>
     public static int GetDirtyBitmap(ref IommufdUcmd u)
     {
@@ -45,7 +47,10 @@ internal static class HwptIoctls
         if ((iova & (align - 1)) != 0 || (unchecked(last + 1) & (align - 1)) != 0) return Errno.EINVAL.Neg();
         if (pageSize == 0) return Errno.EINVAL.Neg();
         if ((iova & (pageSize - 1)) != 0 || (unchecked(last + 1) & (pageSize - 1)) != 0) return Errno.EINVAL.Neg();
-        return Errno.EOPNOTSUPP.Neg(); // iommu_read_and_clear_dirty: no dirty ops
+        if (!hwpt.DirtyOps) return Errno.EOPNOTSUPP.Neg(); // iommu_read_and_clear_dirty: no dirty ops
+        bool noClear = (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptGetDirtyBitmap.Flags..]) & IommuHwptGetDirtyBitmap.FlagNoClear) != 0;
+        return Selftest.MockDirtyOps.ReadAndClear(hwpt, u.Caller.UserMemory, iova, length, pageSize,
+            BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptGetDirtyBitmap.Data..]), noClear);
     }
 
     /// <summary>

@@ -104,7 +104,7 @@ internal static class IoasIoctls
     /// <summary>
     /// IOMMU_IOAS_UNMAP: ioas_id ENOENT; iova 0 with length U64_MAX unmaps everything (an empty
     /// IOAS included); otherwise iova or length ULONG_MAX EOVERFLOW, then
-    /// <see cref="IoPagetable.Unmap"/>. The bytes unmapped are written back to <c>length</c>.
+    /// <see cref="IoPagetable.Unmap"/>, and nothing unmapped ENOENT. The bytes unmapped are written back to <c>length</c>.
     /// </summary>
     public static int Unmap(ref IommufdUcmd u)
     {
@@ -116,7 +116,12 @@ internal static class IoasIoctls
         int rc;
         if (iova == 0 && length == ulong.MaxValue) rc = ioas.Iopt.UnmapAll(out unmapped);
         else if (iova >= UlongMax || length >= UlongMax) return Errno.EOVERFLOW.Neg();
-        else rc = ioas.Iopt.Unmap(iova, length, out unmapped);
+        else
+        {
+            rc = ioas.Iopt.Unmap(iova, length, out unmapped);
+            // iommufd_ioas_unmap: a range with nothing mapped is ENOENT here (VFIO's UNMAP_DMA answers 0).
+            if (rc == 0 && unmapped == 0) rc = Errno.ENOENT.Neg();
+        }
         if (rc < 0) return rc;
         BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuIoasUnmap.Length..], unmapped);
         return u.Respond(IommuIoasUnmap.SizeOf);

@@ -218,7 +218,19 @@ public sealed class IommufdContext : KernelFile
         return idev;
     }
 
-    /// <summary>VFIO's unbind (iommufd_device_unbind): destroys the vDevice first, detaches, drops the context reference.</summary>
+    /// <summary>
+    /// The mock driver's iommufd_device_bind of a mock device (IOMMU_TEST_OP_MOCK_DOMAIN): one user
+    /// for the table, one for the selftest object until it is destroyed. No KVM, no context
+    /// reference (the selftest object lives in this context's own table).
+    /// </summary>
+    internal IommufdDevice BindMockDevice(Selftest.MockDevice mock)
+    {
+        var idev = new IommufdDevice(this, mock) { Users = 2 };
+        Add(idev);
+        return idev;
+    }
+
+    /// <summary>The unbind (iommufd_device_unbind): destroys the vDevice first, detaches; a VFIO binding also drops its context reference.</summary>
     internal void UnbindDevice(IommufdDevice idev)
     {
         lock (Gate)
@@ -230,7 +242,7 @@ public sealed class IommufdContext : KernelFile
             idev.Users = 0;
         }
         idev.Kvm?.Put();
-        Put();
+        if (idev.File is not null) Put();
     }
 
     /// <summary>
@@ -248,24 +260,30 @@ public sealed class IommufdContext : KernelFile
         hwptId = 0;
         changed = false;
         HwPagetable? hwpt;
-        var iommu = Kernel.Configuration.Iommu;
+        var iommu = idev.Driver;
         bool reserved = false;
         switch (GetAny(ptId))
         {
             case null:
                 return Errno.ENOENT.Neg();
             case HwPagetable h:
+                // iommufd_hw_pagetable_attach: a domain of another IOMMU driver cannot take the device.
+                if (h.Iommu != idev.IommuInstance && (h.Iommu == Selftest.MockIommu.Instance || idev.IommuInstance == Selftest.MockIommu.Instance)) return Errno.EINVAL.Neg();
+                // mock_domain_nop_attach: a NO_DIRTY mock device cannot join a domain with dirty ops.
+                if (h.DirtyOps && idev.Mock is { DirtyCapable: false }) return Errno.EINVAL.Neg();
                 hwpt = h;
                 break;
             case Ioas ioas:
                 hwpt = idev.Attached is { AutoDomain: true } cur && ReferenceEquals(cur.Ioas, ioas) ? cur : null;
+                if (hwpt is null && idev.Attached is not null) return Errno.EINVAL.Neg();
+                // iommufd_device_auto_get_domain: any automatic domain of the IOAS that takes the device is reused.
+                hwpt ??= objects.OfType<HwPagetable>().FirstOrDefault(h => h.AutoDomain && ReferenceEquals(h.Ioas, ioas) && h.Iommu == idev.IommuInstance);
                 if (hwpt is null)
                 {
-                    if (idev.Attached is not null) return Errno.EINVAL.Neg();
                     // iommufd_hwpt_paging_alloc(immediate_attach): the device's reserved regions, then the domain joins the IOAS.
                     int rc = ioas.Iopt.ReserveRegions(idev, iommu.ReservedRegions);
                     if (rc < 0) return rc;
-                    hwpt = new HwPagetable(ioas, nestParent: false, autoDomain: true, idev.Function.Iommu);
+                    hwpt = new HwPagetable(ioas, nestParent: false, autoDomain: true, idev.IommuInstance);
                     rc = ioas.Iopt.AddDomain(hwpt, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
                     if (rc < 0)
                     {
@@ -299,6 +317,33 @@ public sealed class IommufdContext : KernelFile
         return 0;
     }
 
+    /// <summary>
+    /// iommufd_device_replace: moves an attached device to another page table in one step (an IOAS
+    /// reuses or creates an automatic domain, as attach does); the old automatic domain goes when
+    /// no device is left on it. EINVAL while not attached; the attach errnos otherwise, and on
+    /// failure the device stays where it was.
+    /// </summary>
+    internal int Replace(IommufdDevice idev, uint ptId, out uint hwptId)
+    {
+        lock (Gate)
+        {
+            hwptId = 0;
+            if (idev.Attached is not { } old) return Errno.EINVAL.Neg();
+            idev.Attached = null;
+            old.Ioas.Iopt.RemoveReserved(idev);
+            int rc = AttachLocked(idev, ptId, out hwptId, out _);
+            if (rc < 0)
+            {
+                old.Ioas.Iopt.ReserveRegions(idev, idev.Driver.ReservedRegions);
+                idev.Attached = old;
+                return rc;
+            }
+            old.Users--;
+            if (old.AutoDomain && old.Users == 1) Abort(old);
+            return 0;
+        }
+    }
+
     internal void Detach(IommufdDevice idev)
     {
         lock (Gate)
@@ -316,6 +361,15 @@ public sealed class IommufdContext : KernelFile
     {
         switch (obj)
         {
+            case Selftest.SelftestObject sobj:
+                // iommufd_selftest_destroy: detach, unbind, the mock device goes.
+                if (sobj.Idev is { } mockIdev)
+                {
+                    sobj.Idev = null;
+                    if (mockIdev.Attached is not null) Detach(mockIdev);
+                    UnbindDevice(mockIdev);
+                }
+                break;
             case Vdevice vdev:
                 // K2/K5: destroying a vDevice unbinds its TDI.
                 if (vdev.TsmBound) Kernel.Tsm.Unbind(vdev.Function);

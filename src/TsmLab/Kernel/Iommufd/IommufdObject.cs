@@ -13,6 +13,8 @@ public enum IommufdObjectType
     HwptPaging,
     Viommu,
     Vdevice,
+    /// <summary><c>IOMMUFD_OBJ_SELFTEST</c> (CONFIG_IOMMUFD_TEST): the mock driver's device handle.</summary>
+    Selftest,
 }
 
 /// <summary>
@@ -34,7 +36,14 @@ public abstract class IommufdObject
     internal int ReleaseShortterm() => Interlocked.Decrement(ref shortterm);
 }
 
-/// <summary>A device bound through VFIO_DEVICE_BIND_IOMMUFD (<c>struct iommufd_device</c>).</summary>
+/// <summary>
+/// A device bound to an iommufd (<c>struct iommufd_device</c>). Its backing is one of two: a
+/// VFIO device file bound with VFIO_DEVICE_BIND_IOMMUFD (a PCI function behind the host's IOMMU),
+/// or a mock device of the selftest driver (<see cref="Selftest.MockDevice"/>, IOMMU_TEST_OP_MOCK_DOMAIN:
+/// no VFIO file, no PCI function, behind the mock IOMMU). <see cref="Driver"/> and
+/// <see cref="IommuInstance"/> say which IOMMU the device sits behind; paths that need a PCI
+/// function (vDevices, the TSM) refuse a device whose <see cref="Function"/> is null.
+/// </summary>
 public sealed class IommufdDevice : IommufdObject
 {
     internal IommufdDevice(IommufdContext context, VfioDeviceFile file, KvmVm? kvm)
@@ -42,13 +51,33 @@ public sealed class IommufdDevice : IommufdObject
         Context = context;
         File = file;
         Kvm = kvm;
+        Driver = context.Kernel.Configuration.Iommu;
+        IommuInstance = file.Device.Function.Iommu;
+    }
+
+    internal IommufdDevice(IommufdContext context, Selftest.MockDevice mock)
+    {
+        Context = context;
+        Mock = mock;
+        Driver = Selftest.MockIommu.Driver;
+        IommuInstance = Selftest.MockIommu.Instance;
     }
 
     public override IommufdObjectType Type => IommufdObjectType.Device;
     public IommufdContext Context { get; }
-    public VfioDeviceFile File { get; }
-    public PciFunction Function => File.Device.Function;
-    /// <summary>The KVM captured at bind (vfio_device_get_kvm_safe).</summary>
+    /// <summary>The VFIO device file it was bound through; null for a mock device.</summary>
+    public VfioDeviceFile? File { get; }
+    /// <summary>The selftest mock device it is; null for a VFIO-bound device.</summary>
+    public Selftest.MockDevice? Mock { get; }
+    /// <summary>The PCI function behind it; null for a mock device (no PCI function, so no TDI).</summary>
+    public PciFunction? Function => File?.Device.Function;
+    /// <summary>The IOMMU driver the device sits behind (its page size, aperture, hw_info, vIOMMU types).</summary>
+    public HostIommu Driver { get; }
+    /// <summary>Which IOMMU instance (a PCI function's <c>Iommu</c> index, or <see cref="Selftest.MockIommu.Instance"/>).</summary>
+    public int IommuInstance { get; }
+    /// <summary>A name for reports: the PCI address and VFIO file, or the mock device's name.</summary>
+    public string DisplayName => Function is { } fn ? $"{fn.Address} ({File!.Name})" : Mock!.Name;
+    /// <summary>The KVM captured at bind (vfio_device_get_kvm_safe); null for a mock device.</summary>
     public KvmVm? Kvm { get; }
     public HwPagetable? Attached { get; internal set; }
     public Vdevice? Vdevice { get; internal set; }
@@ -80,6 +109,18 @@ public sealed class HwPagetable : IommufdObject
     /// <summary>Created by attaching a device to an IOAS rather than by HWPT_ALLOC.</summary>
     public bool AutoDomain { get; }
     public int Iommu { get; }
+
+    /// <summary>Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain has dirty ops (only the mock IOMMU's do).</summary>
+    public bool DirtyOps { get; init; }
+
+    /// <summary>The mock domain's MOCK_DIRTY_TRACK flag (IOMMU_HWPT_SET_DIRTY_TRACKING); guarded by <see cref="DirtyLock"/>.</summary>
+    internal bool DirtyTracking { get; set; }
+
+    /// <summary>The mock domain's IO pages (IOVA / MOCK_IO_PAGE_SIZE) with MOCK_PFN_DIRTY_IOVA set; guarded by <see cref="DirtyLock"/>.</summary>
+    internal HashSet<ulong> DirtyIoPages { get; } = new();
+
+    /// <summary>Guards <see cref="DirtyTracking"/> and <see cref="DirtyIoPages"/>. Lock order: this, then the IOAS's <see cref="IoPagetable.Gate"/> (the dirty ops look areas up while holding it); never taken under that gate.</summary>
+    internal Lock DirtyLock { get; } = new();
 }
 
 /// <summary>A virtual IOMMU (<c>struct iommufd_viommu</c>), with the KVM it pinned at allocation (v5 kvm_file).</summary>
@@ -122,7 +163,8 @@ public sealed class Vdevice : IommufdObject
     public Viommu Viommu { get; }
     public IommufdDevice Idev { get; }
     public ulong VirtId { get; }
-    public PciFunction Function => Idev.Function;
+    /// <summary>The device's PCI function: IOMMU_VDEVICE_ALLOC refuses a device without one (a mock device sits behind the mock IOMMU, which no vIOMMU of the model serves).</summary>
+    public PciFunction Function => Idev.Function!;
 
     /// <summary>True while the function is bound as a TDI to this vDevice's VM.</summary>
     public bool TsmBound => Function.Tdi is { } tdi && ReferenceEquals(tdi.Vm, Viommu.Kvm);

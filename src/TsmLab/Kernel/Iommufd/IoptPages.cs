@@ -21,6 +21,13 @@ public interface IPinSource
 
     /// <summary>Whether bytes [offset, offset + length) of the source can be pinned: 0, -EFAULT (user memory) or the file's errno.</summary>
     int CheckPinnable(ulong offset, ulong length, bool write);
+
+    /// <summary>The real file the pages come from, when the source is one (false for user memory and model files).</summary>
+    bool TryGetFileIdentity(out FileIdentity file)
+    {
+        file = default;
+        return false;
+    }
 }
 
 /// <summary>

@@ -28,8 +28,8 @@ internal static class ObjectIoctls
     /// IOMMU_HWPT_ALLOC (hw_pagetable.c <c>iommufd_hwpt_alloc</c> [LI8]): <c>__reserved</c>
     /// EOPNOTSUPP; data_type NONE with data_len, or a data_type without data_len, EINVAL; dev_id
     /// not a device ENOENT; pt_id naming nothing EINVAL. An IOAS gives a paging HWPT: a flag other
-    /// than NEST_PARENT (the modelled IOMMUs have no dirty tracking, IOPF or PASID) or user data
-    /// EOPNOTSUPP, then the domain joins the IOAS (<see cref="IoPagetable.AddDomain"/>: EINVAL,
+    /// than NEST_PARENT and DIRTY_TRACKING (no IOPF or PASID modelled), or user data, EOPNOTSUPP;
+    /// DIRTY_TRACKING on a device without the capability (all but a mock device not made NO_DIRTY) EOPNOTSUPP, then the domain joins the IOAS (<see cref="IoPagetable.AddDomain"/>: EINVAL,
     /// EADDRINUSE, EFAULT, ENOMEM). A paging HWPT or a vIOMMU as pt_id asks for a nested HWPT:
     /// EINVAL for a vIOMMU of another IOMMU instance, else EOPNOTSUPP (without data, as Linux; with
     /// data because TsmLab models no nesting). Anything else EINVAL.
@@ -51,17 +51,20 @@ internal static class ObjectIoctls
             case HwPagetable:
                 return Errno.EOPNOTSUPP.Neg(); // iommufd_hwpt_nested_alloc: no data, or no nesting modelled
             case Viommu v:
-                return v.Iommu != idev.Function.Iommu ? Errno.EINVAL.Neg() : Errno.EOPNOTSUPP.Neg();
+                return v.Iommu != idev.IommuInstance ? Errno.EINVAL.Neg() : Errno.EOPNOTSUPP.Neg();
             case not Ioas:
                 return Errno.EINVAL.Neg();
         }
         var ioas = (Ioas)pt;
         // iommufd_hwpt_paging_alloc, then the driver's domain_alloc_paging_flags (no user data, no dirty tracking/IOPF/PASID).
-        if ((flags & ~IommuHwptAlloc.FlagNestParent) != 0 || dataLen != 0) return Errno.EOPNOTSUPP.Neg();
+        bool dirty = (flags & IommuHwptAlloc.FlagDirtyTracking) != 0;
+        if ((flags & ~(IommuHwptAlloc.FlagNestParent | IommuHwptAlloc.FlagDirtyTracking)) != 0 || dataLen != 0) return Errno.EOPNOTSUPP.Neg();
+        // device_iommu_capable(IOMMU_CAP_DIRTY_TRACKING): only a mock device not made NO_DIRTY.
+        if (dirty && !(idev.Mock?.DirtyCapable ?? idev.Driver.DirtyTracking)) return Errno.EOPNOTSUPP.Neg();
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT")) return Errno.ENOMEM.Neg();
-        var hwpt = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.Function.Iommu);
+        var hwpt = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.IommuInstance) { DirtyOps = dirty };
         // iopt_table_add_domain: alignment, aperture, and the first domain pins every mapping.
-        var iommu = u.Context.Kernel.Configuration.Iommu;
+        var iommu = idev.Driver;
         int rc = ioas.Iopt.AddDomain(hwpt, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
         if (rc < 0) return rc;
         lock (u.Context.Gate)
@@ -85,13 +88,13 @@ internal static class ObjectIoctls
         if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.Flags..]) != 0 || type == IommuViommuAlloc.TypeDefault) return Errno.EOPNOTSUPP.Neg();
         var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
-        if (!u.Context.Kernel.Configuration.Iommu.SupportsViommuType(type)) return Errno.EOPNOTSUPP.Neg();
+        if (!idev.Driver.SupportsViommuType(type)) return Errno.EOPNOTSUPP.Neg();
         var hwpt = u.Context.Get<HwPagetable>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.HwptId..]));
         if (hwpt is null) return Errno.ENOENT.Neg();
         if (!hwpt.NestParent) return Errno.EINVAL.Neg();
         if (idev.Kvm is null) return Errno.ENODEV.Neg();
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vIOMMU")) return Errno.ENOMEM.Neg();
-        var viommu = new Viommu(hwpt, type, idev.Kvm, idev.Function.Iommu);
+        var viommu = new Viommu(hwpt, type, idev.Kvm, idev.IommuInstance);
         lock (u.Context.Gate)
         {
             hwpt.Users++;
@@ -113,7 +116,8 @@ internal static class ObjectIoctls
         if (viommu is null) return Errno.ENOENT.Neg();
         var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceAlloc.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
-        if (viommu.Iommu != idev.Function.Iommu) return Errno.EINVAL.Neg();
+        // A mock device (no PCI function) is behind the mock IOMMU, whose vIOMMU the model does not serve, so never here.
+        if (viommu.Iommu != idev.IommuInstance || idev.Function is null) return Errno.EINVAL.Neg();
         ulong virtId = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuVdeviceAlloc.VirtId..]);
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vDevice")) return Errno.ENOMEM.Neg();
         Vdevice vdev;

@@ -1,0 +1,37 @@
+using TsmLab.Abi;
+
+namespace TsmLab.Kernel.Iommufd.Selftest;
+
+/// <summary>
+/// A mock device of the selftest driver (<c>struct mock_dev</c>, <c>mock_dev_create</c> in
+/// drivers/iommu/iommufd/selftest.c) [LI10]: a device on the iommufd_mock bus behind the
+/// <see cref="MockIommu"/>, named iommufd_mockN, with the MOCK_FLAGS_DEVICE_* flags it was made
+/// with. It has no PCI function and no VFIO file. Created by IOMMU_TEST_OP_MOCK_DOMAIN(_FLAGS).
+/// </summary>
+public sealed class MockDevice
+{
+    /// <summary>The flags <c>mock_dev_create</c> accepts; any other bit is EINVAL.</summary>
+    public const uint ValidFlags = IommuTestCmd.MockFlagNoDirty | IommuTestCmd.MockFlagHugeIova | IommuTestCmd.MockFlagPasid;
+
+    private static int nextId;
+
+    internal MockDevice(uint flags)
+    {
+        Flags = flags;
+        Name = $"iommufd_mock{Interlocked.Increment(ref nextId) - 1}";
+    }
+
+    public uint Flags { get; }
+
+    /// <summary>
+    /// The device's MOCK_DEV_CACHE_NUM cache entries (IOMMU_TEST_DEV_CACHE_DEFAULT at creation).
+    /// Only a mock vIOMMU's cache invalidation changes them, which the model does not serve, so
+    /// they keep their default.
+    /// </summary>
+    public uint Cache(int index) => IommuTestCmd.DevCacheDefault;
+    public string Name { get; }
+    /// <summary>IOMMU_CAP_DIRTY_TRACKING unless NO_DIRTY (<c>mock_domain_capable</c>).</summary>
+    public bool DirtyCapable => (Flags & IommuTestCmd.MockFlagNoDirty) == 0;
+    /// <summary>The pasid-num-bits property: MOCK_PASID_WIDTH with the PASID flag, else 0.</summary>
+    public byte PasidBits => (Flags & IommuTestCmd.MockFlagPasid) != 0 ? IommuTestCmd.MockPasidWidth : (byte)0;
+}
