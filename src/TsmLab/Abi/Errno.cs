@@ -24,6 +24,8 @@ public enum Errno
     EMFILE = 24,
     ENOSPC = 28,
     ERANGE = 34,
+    EDEADLK = 35,
+    EBADE = 52,
     ENODATA = 61,
     EOVERFLOW = 75,
     EBADFD = 77,

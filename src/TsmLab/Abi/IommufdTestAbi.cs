@@ -37,6 +37,21 @@ public static class IommuTestCmd
     /// <summary>selftest.c: MOCK_IO_PAGE_SIZE = PAGE_SIZE / 2, MOCK_HUGE_PAGE_SIZE = 512 of them; iommufd_test.h: MOCK_APERTURE_START 1 &lt;&lt; 24, MOCK_APERTURE_LAST (1 &lt;&lt; 31) - 1; MOCK_PASID_WIDTH 20.</summary>
     public const ulong MockIoPageSize = 2048, MockHugePageSize = 512 * MockIoPageSize, MockApertureStart = 1ul << 24, MockApertureLast = (1ul << 31) - 1;
     public const byte MockPasidWidth = 20;
+    /// <summary>create_access { u32 out_access_fd @16; u32 flags @20 }; MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES.</summary>
+    public const int CreateAccessOutFd = 16, CreateAccessFlags = 20;
+    public const uint AccessCreateNeedsPinPages = 1;
+    /// <summary>destroy_access_pages { u32 access_pages_id @16 }.</summary>
+    public const int DestroyAccessPagesId = 16;
+    /// <summary>access_pages { u32 flags @16; u32 out_access_pages_id @20; u64 iova @24; u64 length @32; u64 uptr @40 }.</summary>
+    public const int AccessPagesFlags = 16, AccessPagesOutId = 20, AccessPagesIova = 24, AccessPagesLength = 32, AccessPagesUptr = 40;
+    /// <summary>access_rw { u64 iova @16; u64 length @24; u64 uptr @32; u32 flags @40 }.</summary>
+    public const int AccessRwIova = 16, AccessRwLength = 24, AccessRwUptr = 32, AccessRwFlags = 40;
+    /// <summary>access_replace_ioas { u32 ioas_id @16 }.</summary>
+    public const int AccessReplaceIoasId = 16;
+    /// <summary>MOCK_FLAGS_ACCESS_WRITE, MOCK_FLAGS_ACCESS_SYZ (access_pages.flags); MOCK_ACCESS_RW_WRITE, MOCK_ACCESS_RW_SLOW_PATH (access_rw.flags, equal to IOMMUFD_ACCESS_RW_*).</summary>
+    public const uint AccessFlagWrite = 1, AccessFlagSyz = 1u << 16, AccessRwWrite = 1, AccessRwSlowPath = 1u << 2;
+    /// <summary>The largest ACCESS_PAGES / ACCESS_RW length; above it ENOMEM (selftest.c's guard for kvzalloc).</summary>
+    public const ulong AccessMaxLength = 16 * 1024 * 1024;
     /// <summary>memory_limit { u32 limit @16 }.</summary>
     public const int MemoryLimit = 16;
 

@@ -44,6 +44,33 @@ internal sealed unsafe class RealFilePinSource(int fd, ulong startDown) : IPinSo
         return true;
     }
 
+    /// <summary>An access's read of the file's bytes (pread64 on the supervisor's copy): 0, or -EFAULT for a short or failed read.</summary>
+    public int Read(ulong offset, Span<byte> destination)
+    {
+        fixed (byte* p = destination)
+            return Transfer(SysNr.Pread64, offset, p, destination.Length);
+    }
+
+    /// <summary>An access's write of the file's bytes (pwrite64 on the supervisor's copy): 0, or -EFAULT.</summary>
+    public int Write(ulong offset, ReadOnlySpan<byte> source)
+    {
+        fixed (byte* p = source)
+            return Transfer(SysNr.Pwrite64, offset, p, source.Length);
+    }
+
+    private int Transfer(int nr, ulong offset, byte* p, int length)
+    {
+        int done = 0;
+        while (done < length)
+        {
+            if (fd < 0) return Errno.EFAULT.Neg();
+            long n = Sys.Call(nr, fd, (long)(p + done), length - done, (long)(Base + offset + (ulong)done));
+            if (n <= 0) return Errno.EFAULT.Neg();
+            done += (int)n;
+        }
+        return 0;
+    }
+
     public void Dispose()
     {
         int f = Interlocked.Exchange(ref fd, -1);

@@ -3,6 +3,21 @@ using TsmLab.Abi;
 namespace TsmLab.Kernel.Iommufd;
 
 /// <summary>A slice of an <see cref="IoptPages"/> about to become an area (<c>struct iopt_pages_list</c>).</summary>
+/// <summary>One access pin over part of an area: the pages' index range it holds.</summary>
+internal readonly record struct AccessPin(IoptArea Area, ulong First, ulong Last);
+
+/// <summary>
+/// What an io_pagetable needs of an access attached to it (<c>iopt->access_list</c>): its IOVA
+/// alignment and its unmap notification. Implemented by <see cref="IommufdAccess"/>.
+/// </summary>
+internal interface IIoasAccess
+{
+    ulong IovaAlignment { get; }
+
+    /// <summary>The range is being unmapped: the access must drop its pins there before returning.</summary>
+    void NotifyUnmap(ulong iova, ulong length);
+}
+
 internal readonly record struct PagesSlice(IoptPages Pages, ulong StartByte, ulong Length);
 
 /// <summary>A reserved IOVA interval and who reserved it (a domain's aperture, a device's regions).</summary>
@@ -31,6 +46,7 @@ public sealed class IoPagetable
     private readonly List<IovaReservation> reserved = new();
     private readonly List<(ulong Start, ulong Last)> allowed = new();
     private readonly List<(object Domain, ulong PageSize)> domains = new();
+    private readonly List<IIoasAccess> accesses = new();
 
     internal Lock Gate { get; } = new();
 
@@ -139,22 +155,154 @@ public sealed class IoPagetable
     private int UnmapRange(ulong start, ulong last, out ulong unmapped)
     {
         unmapped = 0;
+        int tries = 0;
+        while (true)
+        {
+            ulong busyIova, busyLength;
+            lock (Gate)
+            {
+                while (true)
+                {
+                    int i = FirstEndingAtOrAfter(start);
+                    if (i >= areas.Count || areas[i].Iova > last) return 0;
+                    var a = areas[i];
+                    if (a.Iova < start || a.Last > last) return Errno.ENOENT.Neg();
+                    if (a.AccessPins > 0)
+                    {
+                        busyIova = a.Iova;
+                        busyLength = a.Length;
+                        break;
+                    }
+                    areas.RemoveAt(i);
+                    if (a.Filled) a.Pages.Unfill(a.FirstIndex, a.LastIndex);
+                    a.Filled = false;
+                    a.Pages.Put();
+                    unmapped += a.Length;
+                    if (a.Last == Max) return 0;
+                }
+            }
+            // iommufd_access_notify_unmap, outside the lock: each access unpins what it holds
+            // there; an access that does not respond makes the unmap give up (EDEADLK).
+            if (++tries > MaxUnmapTries) return Errno.EDEADLK.Neg();
+            foreach (var access in AccessesSnapshot()) access.NotifyUnmap(busyIova, busyLength);
+        }
+    }
+
+    /// <summary>How often an unmap asks the accesses before it gives up (<c>iopt_unmap_iova_range</c>'s 100 tries).</summary>
+    private const int MaxUnmapTries = 100;
+
+    private IIoasAccess[] AccessesSnapshot()
+    {
+        lock (Gate) return accesses.ToArray();
+    }
+
+    /// <summary>
+    /// <c>iopt_add_access</c>: the access joins this table and the IOVA alignment is recomputed
+    /// with its alignment (EADDRINUSE when a mapped area does not fit; nothing changes then).
+    /// </summary>
+    internal int AddAccess(IIoasAccess access)
+    {
         lock (Gate)
         {
-            while (true)
+            accesses.Add(access);
+            int rc = RecalculateAlignment();
+            if (rc < 0) accesses.Remove(access);
+            return rc;
+        }
+    }
+
+    /// <summary><c>iopt_remove_access</c>.</summary>
+    internal void RemoveAccess(IIoasAccess access)
+    {
+        lock (Gate)
+        {
+            accesses.Remove(access);
+            RecalculateAlignment();
+        }
+    }
+
+    /// <summary>
+    /// <c>iommufd_access_pin_pages</c>' walk: the areas covering [iova, last] contiguously from the
+    /// one holding <paramref name="iova"/> each get an access pin over their pages (pinned even
+    /// with no domain). EINVAL for a piece whose start (or, when more follows, end) is not on a
+    /// page boundary of its pages; EPERM for a write over an area or pages not writable or a read
+    /// over an area not readable; EFAULT/ENOMEM from pinning; ENOENT for a hole. On failure the
+    /// pins already taken are dropped. Each pin is recorded in <paramref name="pins"/>.
+    /// </summary>
+    internal int PinForAccess(ulong iova, ulong last, bool write, List<AccessPin> pins)
+    {
+        lock (Gate)
+        {
+            int start = pins.Count;
+            int rc = 0;
+            ulong cur = iova;
+            bool done = false;
+            int i = FirstEndingAtOrAfter(iova);
+            for (; i < areas.Count && areas[i].Iova <= cur; i++)
             {
-                int i = FirstEndingAtOrAfter(start);
-                if (i >= areas.Count || areas[i].Iova > last) break;
                 var a = areas[i];
-                if (a.Iova < start || a.Last > last) return Errno.ENOENT.Neg();
-                areas.RemoveAt(i);
-                if (a.Filled) a.Pages.Unfill(a.FirstIndex, a.LastIndex);
-                a.Filled = false;
-                a.Pages.Put();
-                unmapped += a.Length;
-                if (a.Last == Max) break;
+                ulong pieceLast = Math.Min(last, a.Last);
+                bool more = pieceLast < last;
+                if (a.StartByteAt(cur) % PageSize != 0 || (more && a.StartByteAt(a.Last) % PageSize != PageSize - 1)) { rc = Errno.EINVAL.Neg(); break; }
+                if (write ? !a.Writable : !a.Readable) { rc = Errno.EPERM.Neg(); break; }
+                if (write && !a.Pages.Writable) { rc = Errno.EPERM.Neg(); break; }
+                ulong first = a.StartByteAt(cur) >> AddressSpace.PageShift, lastIndex = a.StartByteAt(pieceLast) >> AddressSpace.PageShift;
+                rc = a.Pages.Fill(first, lastIndex);
+                if (rc < 0) break;
+                a.AccessPins++;
+                pins.Add(new AccessPin(a, first, lastIndex));
+                if (!more) { done = true; break; }
+                cur = pieceLast + 1;
             }
-            return 0;
+            if (rc == 0 && !done) rc = Errno.ENOENT.Neg();
+            if (rc < 0)
+            {
+                for (int k = pins.Count - 1; k >= start; k--) UnpinLocked(pins[k]);
+                pins.RemoveRange(start, pins.Count - start);
+            }
+            return rc;
+        }
+    }
+
+    /// <summary><c>iommufd_access_unpin_pages</c>: drops pins taken by <see cref="PinForAccess"/>.</summary>
+    internal void UnpinForAccess(List<AccessPin> pins)
+    {
+        lock (Gate)
+            foreach (var p in pins) UnpinLocked(p);
+        pins.Clear();
+    }
+
+    private static void UnpinLocked(AccessPin p)
+    {
+        p.Area.AccessPins--;
+        p.Area.Pages.Unfill(p.First, p.Last);
+    }
+
+    /// <summary>
+    /// <c>iommufd_access_rw</c>'s walk: reads or writes <paramref name="data"/> through the areas
+    /// covering [iova, iova + data.Length - 1] contiguously. EPERM as for pinning, EFAULT when the
+    /// memory behind is gone, ENOENT for a hole.
+    /// </summary>
+    internal int AccessRw(ulong iova, Span<byte> data, bool write)
+    {
+        lock (Gate)
+        {
+            ulong last = iova + (ulong)(data.Length - 1), cur = iova;
+            int i = FirstEndingAtOrAfter(iova);
+            for (; i < areas.Count && areas[i].Iova <= cur; i++)
+            {
+                var a = areas[i];
+                ulong pieceLast = Math.Min(last, a.Last);
+                if (write ? !a.Writable : !a.Readable) return Errno.EPERM.Neg();
+                if (write && !a.Pages.Writable) return Errno.EPERM.Neg();
+                var piece = data.Slice((int)(cur - iova), (int)(pieceLast - cur + 1));
+                ulong offset = a.StartByteAt(cur);
+                int rc = write ? a.Pages.Source.Write(offset, piece) : a.Pages.Source.Read(offset, piece);
+                if (rc < 0) return rc;
+                if (pieceLast == last) return 0;
+                cur = pieceLast + 1;
+            }
+            return Errno.ENOENT.Neg();
         }
     }
 
@@ -370,6 +518,7 @@ public sealed class IoPagetable
     {
         ulong align = LargePagesDisabled ? PageSize : 1;
         foreach (var (_, p) in domains) align = Math.Max(align, p);
+        foreach (var a in accesses) align = Math.Max(align, a.IovaAlignment);
         if (align > IovaAlignment)
         {
             int rc = CheckAlignment(align);

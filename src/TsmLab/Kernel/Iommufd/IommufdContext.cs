@@ -370,6 +370,9 @@ public sealed class IommufdContext : KernelFile
                     UnbindDevice(mockIdev);
                 }
                 break;
+            case IommufdAccess access:
+                access.DetachForDestroy();
+                break;
             case Vdevice vdev:
                 // K2/K5: destroying a vDevice unbinds its TDI.
                 if (vdev.TsmBound) Kernel.Tsm.Unbind(vdev.Function);

@@ -15,6 +15,8 @@ public enum IommufdObjectType
     Vdevice,
     /// <summary><c>IOMMUFD_OBJ_SELFTEST</c> (CONFIG_IOMMUFD_TEST): the mock driver's device handle.</summary>
     Selftest,
+    /// <summary><c>IOMMUFD_OBJ_ACCESS</c>: a driver's access to an IOAS (no uAPI of its own; the mock driver makes them).</summary>
+    Access,
 }
 
 /// <summary>

@@ -36,6 +36,8 @@ public sealed class IoptArea
     public ulong LastIndex => (StartByte + Length - 1) >> AddressSpace.PageShift;
     /// <summary>True while its pages are pinned for the IOAS's domains (guarded by the io_pagetable's lock).</summary>
     internal bool Filled { get; set; }
+    /// <summary><c>num_accesses</c>: access pins over this area; while above 0 an unmap first asks the accesses to let go. Guarded by the io_pagetable's lock.</summary>
+    internal int AccessPins { get; set; }
 
     /// <summary>The byte of <see cref="Pages"/> at <paramref name="iova"/> (<c>iopt_area_start_byte</c>).</summary>
     public ulong StartByteAt(ulong iova) => StartByte + (iova - Iova);

@@ -28,6 +28,12 @@ public interface IPinSource
         file = default;
         return false;
     }
+
+    /// <summary>Copies bytes at <paramref name="offset"/> of the source into <paramref name="destination"/> (an access's read): 0 or -EFAULT.</summary>
+    int Read(ulong offset, Span<byte> destination) => Errno.EFAULT.Neg();
+
+    /// <summary>Copies <paramref name="source"/> to bytes at <paramref name="offset"/> of the source (an access's write): 0 or -EFAULT.</summary>
+    int Write(ulong offset, ReadOnlySpan<byte> source) => Errno.EFAULT.Neg();
 }
 
 /// <summary>
@@ -64,6 +70,8 @@ internal sealed class UserPinSource(IUserMemory memory, ulong uptr) : IPinSource
     public ulong Uptr { get; } = uptr;
     public ulong Base => Uptr;
     public int CheckPinnable(ulong offset, ulong length, bool write) => memory.CheckPinnable(Uptr + offset, length, write);
+    public int Read(ulong offset, Span<byte> destination) => memory.CopyFromUser(destination, Uptr + offset) < 0 ? Errno.EFAULT.Neg() : 0;
+    public int Write(ulong offset, ReadOnlySpan<byte> source) => memory.CopyToUser(Uptr + offset, source) < 0 ? Errno.EFAULT.Neg() : 0;
 }
 
 /// <summary>

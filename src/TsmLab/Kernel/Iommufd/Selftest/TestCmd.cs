@@ -10,7 +10,7 @@ namespace TsmLab.Kernel.Iommufd.Selftest;
 /// dispatch has checked the size (min 68, zero tail); then one row per op, and an op with no row is
 /// EOPNOTSUPP as the kernel's <c>default:</c> answers. Modelled so far: ADD_RESERVED,
 /// MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
-/// DEV_CHECK_CACHE, DIRTY and SET_TEMP_MEMORY_LIMIT (docs/selftests.md says what the other ops need).
+/// DEV_CHECK_CACHE, DIRTY, SET_TEMP_MEMORY_LIMIT and the access ops (<see cref="AccessOps"/>) (docs/selftests.md says what the other ops need).
 /// </summary>
 internal static class TestCmd
 {
@@ -25,6 +25,11 @@ internal static class TestCmd
         [IommuTestCmd.OpMdCheckMap] = CheckMap,
         [IommuTestCmd.OpDevCheckCache] = DevCheckCache,
         [IommuTestCmd.OpDirty] = Dirty,
+        [IommuTestCmd.OpCreateAccess] = AccessOps.Create,
+        [IommuTestCmd.OpDestroyAccessPages] = AccessOps.DestroyPages,
+        [IommuTestCmd.OpAccessPages] = AccessOps.Pages,
+        [IommuTestCmd.OpAccessRw] = AccessOps.Rw,
+        [IommuTestCmd.OpAccessReplaceIoas] = AccessOps.ReplaceIoas,
     };
 
     /// <summary>The kernel's internal batch size limit the selftests lower (<c>iommufd_test_memory_limit</c>); the model accepts and records it.</summary>
@@ -135,7 +140,7 @@ internal static class TestCmd
     }
 
     /// <summary>Whether the IOVA's byte in <paramref name="area"/> is the caller's byte at <paramref name="uptr"/>.</summary>
-    private static bool SameMemory(Process caller, IoptArea area, ulong iova, ulong uptr)
+    internal static bool SameMemory(Process caller, IoptArea area, ulong iova, ulong uptr)
     {
         ulong offset = area.StartByteAt(iova);
         return area.Pages.Source switch
