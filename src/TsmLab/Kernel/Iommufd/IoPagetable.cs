@@ -156,6 +156,7 @@ public sealed class IoPagetable
     {
         unmapped = 0;
         int tries = 0;
+        ulong lastBusy = ulong.MaxValue;
         while (true)
         {
             ulong busyIova, busyLength;
@@ -169,6 +170,7 @@ public sealed class IoPagetable
                     if (a.Iova < start || a.Last > last) return Errno.ENOENT.Neg();
                     if (a.AccessPins > 0)
                     {
+                        a.PreventAccess = true;
                         busyIova = a.Iova;
                         busyLength = a.Length;
                         break;
@@ -182,9 +184,11 @@ public sealed class IoPagetable
                 }
             }
             // iommufd_access_notify_unmap, outside the lock: each access unpins what it holds
-            // there; an access that does not respond makes the unmap give up (EDEADLK).
-            if (++tries > MaxUnmapTries) return Errno.EDEADLK.Neg();
+            // there; an area still pinned after the 101st call makes the unmap give up (EDEADLK).
+            if (busyIova != lastBusy) tries = 0; // counted per area, as the kernel does
+            lastBusy = busyIova;
             foreach (var access in AccessesSnapshot()) access.NotifyUnmap(busyIova, busyLength);
+            if (++tries > MaxUnmapTries) return Errno.EDEADLK.Neg();
         }
     }
 
@@ -243,6 +247,7 @@ public sealed class IoPagetable
                 var a = areas[i];
                 ulong pieceLast = Math.Min(last, a.Last);
                 bool more = pieceLast < last;
+                if (a.PreventAccess) { rc = Errno.EINVAL.Neg(); break; }
                 if (a.StartByteAt(cur) % PageSize != 0 || (more && a.StartByteAt(a.Last) % PageSize != PageSize - 1)) { rc = Errno.EINVAL.Neg(); break; }
                 if (write ? !a.Writable : !a.Readable) { rc = Errno.EPERM.Neg(); break; }
                 if (write && !a.Pages.Writable) { rc = Errno.EPERM.Neg(); break; }
@@ -293,6 +298,7 @@ public sealed class IoPagetable
             {
                 var a = areas[i];
                 ulong pieceLast = Math.Min(last, a.Last);
+                if (a.PreventAccess) return Errno.EINVAL.Neg();
                 if (write ? !a.Writable : !a.Readable) return Errno.EPERM.Neg();
                 if (write && !a.Pages.Writable) return Errno.EPERM.Neg();
                 var piece = data.Slice((int)(cur - iova), (int)(pieceLast - cur + 1));
@@ -487,8 +493,9 @@ public sealed class IoPagetable
     /// <summary>
     /// <c>iopt_cut_iova</c> (VFIO type1 unmap with large pages disabled): each IOVA that falls
     /// inside an area, not at its first or last byte, splits it so that IOVA becomes the last
-    /// byte of the left half; the halves share the pages (pinned and charged once). EINVAL when
-    /// the split point is not aligned. Stops at the first failure.
+    /// byte of the left half; the halves share the pages (pinned and charged once). EBUSY while an
+    /// unmap waits on the area's accesses; EINVAL when the split point is not aligned or an access
+    /// pins the area. Stops at the first failure.
     /// </summary>
     internal int Cut(ReadOnlySpan<ulong> iovas)
     {
@@ -500,8 +507,10 @@ public sealed class IoPagetable
                 if (i >= areas.Count || areas[i].Iova > iova) continue;
                 var a = areas[i];
                 if (iova == a.Iova || iova == a.Last) continue;
+                if (a.PreventAccess) return Errno.EBUSY.Neg();
                 ulong next = iova + 1;
                 if ((next & (IovaAlignment - 1)) != 0 || (a.StartByteAt(next) & (IovaAlignment - 1)) != 0) return Errno.EINVAL.Neg();
+                if (a.AccessPins > 0) return Errno.EINVAL.Neg(); // access pins cannot be split
                 var lhs = new IoptArea(a.Iova, iova, a.Pages, a.StartByte, a.Readable, a.Writable) { Filled = a.Filled };
                 var rhs = new IoptArea(next, a.Last, a.Pages, a.StartByteAt(next), a.Readable, a.Writable) { Filled = a.Filled };
                 if (a.Filled) a.Pages.Refill(a.FirstIndex, a.LastIndex, (lhs.FirstIndex, lhs.LastIndex), (rhs.FirstIndex, rhs.LastIndex));

@@ -38,6 +38,8 @@ public sealed class IoptArea
     internal bool Filled { get; set; }
     /// <summary><c>num_accesses</c>: access pins over this area; while above 0 an unmap first asks the accesses to let go. Guarded by the io_pagetable's lock.</summary>
     internal int AccessPins { get; set; }
+    /// <summary><c>prevent_access</c>: an unmap is waiting for the accesses to let go; new access pins and reads/writes are EINVAL, splits EBUSY. Guarded by the io_pagetable's lock.</summary>
+    internal bool PreventAccess { get; set; }
 
     /// <summary>The byte of <see cref="Pages"/> at <paramref name="iova"/> (<c>iopt_area_start_byte</c>).</summary>
     public ulong StartByteAt(ulong iova) => StartByte + (iova - Iova);

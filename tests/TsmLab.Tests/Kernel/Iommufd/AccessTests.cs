@@ -198,3 +198,55 @@ public class AccessTests
         Assert.True(r.Pinned(Iova, other));
     }
 }
+
+/// <summary>An io_pagetable's side of accesses: an access that never lets go, and splits over access pins.</summary>
+public class AccessUnmapTests
+{
+    private const ulong Mem = 0x2000_0000;
+    private const ulong Iova = 0x40_0000;
+    private const ulong Page = 4096;
+
+    /// <summary>A driver whose unmap callback keeps its pins (counts the calls).</summary>
+    private sealed class StubbornOps : IAccessOps
+    {
+        public int Calls;
+        public bool NeedsPinPages => true;
+        public void Unmap(ulong iova, ulong length) => Calls++;
+    }
+
+    [Fact]
+    public void Unmap_WhenAnAccessKeepsItsPins_GivesUpAfter100Tries_WithEdeadlk_AndTheAreaRefusesNewAccess()
+    {
+        var k = HostKernel.Boot(BuiltInHosts.Find(BuiltInHosts.SelftestHost)!);
+        var p = k.CreateProcess();
+        int fd = p.Open("/dev/iommu");
+        Assert.Equal(0, p.Memory.Map(Mem, 1 << 20, Prot.ReadWrite));
+        uint ioasId = IoasRig.NewIoas(p, fd);
+        Assert.Equal(0, Ioctl(p, fd, IommufdIoctl.IoasMap, IoasRig.MapCmd(ioasId, IoasRig.FixedRw, Mem, 4 * Page, Iova)));
+        var ctx = k.IommufdContexts.Single();
+        var iopt = ctx.Objects.OfType<Ioas>().Single().Iopt;
+        var ops = new StubbornOps();
+        var access = IommufdAccess.Create(ctx, ops);
+        Assert.Equal(0, access.Attach(ioasId));
+        var pins = new List<AccessPin>();
+        Assert.Equal(0, access.PinPages(Iova, Page, write: false, pins));
+        // Splitting an area an access pins is EINVAL (iopt_area_split).
+        Assert.Equal(Neg(Errno.EINVAL), iopt.Cut([Iova + 2 * Page - 1]));
+
+        long rc = Ioctl(p, fd, IommufdIoctl.IoasUnmap, Struct(IommuIoasUnmap.SizeOf, U32(IommuIoasUnmap.IoasId, ioasId),
+            U64(IommuIoasUnmap.Iova, Iova), U64(IommuIoasUnmap.Length, 4 * Page)));
+        Assert.Equal(Neg(Errno.EDEADLK), rc);
+        Assert.Equal(101, ops.Calls);
+        // The area stays, marked: new pins and reads are EINVAL, a split EBUSY.
+        Assert.Single(iopt.Areas);
+        Assert.Equal(Neg(Errno.EINVAL), access.PinPages(Iova + Page, Page, write: false, new List<AccessPin>()));
+        Assert.Equal(Neg(Errno.EINVAL), access.Rw(Iova, new byte[8], write: false));
+        Assert.Equal(Neg(Errno.EBUSY), iopt.Cut([Iova + 2 * Page - 1]));
+        // Once the pins go, the unmap succeeds.
+        access.UnpinPages(pins);
+        Assert.Equal(0, Ioctl(p, fd, IommufdIoctl.IoasUnmap, Struct(IommuIoasUnmap.SizeOf, U32(IommuIoasUnmap.IoasId, ioasId),
+            U64(IommuIoasUnmap.Iova, Iova), U64(IommuIoasUnmap.Length, 4 * Page))));
+        access.Destroy();
+        Assert.Equal(0, Ioctl(p, fd, IommufdIoctl.Destroy, Struct(IommuDestroy.SizeOf, U32(IommuDestroy.Id, ioasId))));
+    }
+}
