@@ -25,6 +25,14 @@ public interface IUserMemory
     int CheckPinnable(ulong addr, ulong length, bool write);
 
     /// <summary>
+    /// The memory of the process (mm) making the current call, fixed: what <c>source_mm</c> keeps
+    /// for pages mapped now and pinned later, whoever asks then. Where one object serves every
+    /// process of a program (<c>tsmlab run</c>), pinning checks go to this mm, so pages of a
+    /// process that has exited can no longer be pinned (EFAULT). The model's own memory is itself.
+    /// </summary>
+    IUserMemory OfThisMm() => this;
+
+    /// <summary>
     /// The file and file offset backing the byte at <paramref name="addr"/> when a file mapping
     /// holds it (/proc/PID/maps); false for anonymous memory, an unmapped address, or memory the
     /// model does not know the backing of.

@@ -16,6 +16,21 @@ public sealed unsafe class ProcessMemory : IUserMemory
     /// <summary>The thread (or process) id whose memory is accessed.</summary>
     public int Tid { get; set; }
 
+    /// <summary>The thread group of the current <see cref="Tid"/> (from /proc/TID/status), as a memory of its own.</summary>
+    public IUserMemory OfThisMm() => new ProcessMemory { Tid = TgidOf(Tid) };
+
+    private static int TgidOf(int tid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{tid}/status"))
+                if (line.StartsWith("Tgid:", StringComparison.Ordinal) && int.TryParse(line.AsSpan(5).Trim(), out int tgid)) return tgid;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return tid;
+    }
+
     public int CopyFromUser(Span<byte> destination, ulong source)
     {
         if (destination.IsEmpty) return 0;

@@ -97,7 +97,7 @@ internal static class IoasIoctls
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "iopt_pages")) return Errno.ENOMEM.Neg();
         ulong down = uptr & ~(IoPagetable.PageSize - 1);
         ulong npages = (length + (uptr - down) + IoPagetable.PageSize - 1) / IoPagetable.PageSize;
-        pages = new IoptPages(caller, new UserPinSource(caller.UserMemory, down), npages, writable, ctx.AccountModeFor(caller));
+        pages = new IoptPages(caller, new UserPinSource(caller.UserMemory, caller.UserMemory.OfThisMm(), down), npages, writable, ctx.AccountModeFor(caller));
         return 0;
     }
 

@@ -64,12 +64,19 @@ internal sealed class FilePinSource : IPinSource, IDisposable
     public void Dispose() => file.Put();
 }
 
-/// <summary>A user VA range of a process as a pin source (<c>IOPT_ADDRESS_USER</c>).</summary>
-internal sealed class UserPinSource(IUserMemory memory, ulong uptr) : IPinSource
+/// <summary>
+/// A user VA range of a process as a pin source (<c>IOPT_ADDRESS_USER</c>): pinning checks go to
+/// the mm that mapped it (<paramref name="mm"/>, <c>source_mm</c>); reads and writes through an
+/// access go to <paramref name="memory"/>, the caller's (the model cannot reach the pinned pages
+/// of an mm that has exited; a forked copy has the same bytes until either side writes).
+/// </summary>
+internal sealed class UserPinSource(IUserMemory memory, IUserMemory mm, ulong uptr) : IPinSource
 {
+    public UserPinSource(IUserMemory memory, ulong uptr) : this(memory, memory, uptr) { }
+
     public ulong Uptr { get; } = uptr;
     public ulong Base => Uptr;
-    public int CheckPinnable(ulong offset, ulong length, bool write) => memory.CheckPinnable(Uptr + offset, length, write);
+    public int CheckPinnable(ulong offset, ulong length, bool write) => mm.CheckPinnable(Uptr + offset, length, write);
     public int Read(ulong offset, Span<byte> destination) => memory.CopyFromUser(destination, Uptr + offset) < 0 ? Errno.EFAULT.Neg() : 0;
     public int Write(ulong offset, ReadOnlySpan<byte> source) => memory.CopyToUser(Uptr + offset, source) < 0 ? Errno.EFAULT.Neg() : 0;
 }
