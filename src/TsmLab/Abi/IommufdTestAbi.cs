@@ -28,6 +28,12 @@ public static class IommuTestCmd
     /// <summary>check_dev_cache { u32 id @16; u32 cache @20 }; MOCK_DEV_CACHE_NUM 4 caches per mock device, each IOMMU_TEST_DEV_CACHE_DEFAULT until invalidated.</summary>
     public const int DevCacheId = 16, DevCacheValue = 20, MockDevCacheNum = 4;
     public const uint DevCacheDefault = 0xBADDAD;
+    /// <summary><c>IOMMU_VIOMMU_TYPE_SELFTEST</c>: the mock driver's vIOMMU type.</summary>
+    public const uint ViommuTypeSelftest = 0xDEADBEEF;
+    /// <summary><c>IOMMU_HWPT_DATA_SELFTEST</c>: <c>struct iommu_hwpt_selftest { __u32 iotlb; }</c>, 4 bytes.</summary>
+    public const uint HwptDataSelftest = 0xDEAD, HwptSelftestSizeOf = 4;
+    /// <summary><c>MOCK_NESTED_DOMAIN_IOTLB_NUM</c>: the iotlb entries of a mock nested domain.</summary>
+    public const int NestedIotlbNum = 4;
     /// <summary>dirty { u32 flags @16; u64 iova @24; u64 length @32; u64 page_size @40; u64 uptr @48; u64 out_nr_dirty @56 }.</summary>
     public const int DirtyFlags = 16, DirtyIova = 24, DirtyLength = 32, DirtyPageSize = 40, DirtyUptr = 48, DirtyOutNrDirty = 56;
     /// <summary>MOCK_FLAGS_DEVICE_* of mock_domain_flags.dev_flags.</summary>

@@ -185,7 +185,7 @@ public static class HostReport
         IommufdDevice d => $"{o.Id} device {d.DisplayName}, kvm {d.Kvm?.ToString() ?? "none"}, attached {d.Attached?.Id.ToString() ?? "none"}, users {o.Users}",
         Ioas i => $"{o.Id} ioas, {i.Iopt.Areas.Count} area(s) of 0x{MappedBytes(i):x} bytes, {PinnedPages(i)} page(s) pinned, alignment 0x{i.Iopt.IovaAlignment:x}, users {o.Users}",
         HwPagetable h => $"{o.Id} hwpt_paging on ioas {h.Ioas.Id}{(h.NestParent ? ", nest parent" : "")}{(h.AutoDomain ? ", auto domain" : "")}, users {o.Users}",
-        Viommu v => $"{o.Id} viommu type {v.ViommuType} on hwpt {v.Hwpt.Id}, {v.Kvm}, users {o.Users}",
+        Viommu v => $"{o.Id} viommu type {v.ViommuType} on hwpt {v.Hwpt.Id}, {v.Kvm?.ToString() ?? "no kvm"}, users {o.Users}",
         Vdevice v => $"{o.Id} vdevice virt_id 0x{v.VirtId:x} of device {v.Idev.Id} on viommu {v.Viommu.Id}: " +
                      $"{(v.TsmBound ? "bound, TDI " + k.Tsm.StateOf(v.Function) : "not bound")}, rejections {v.TotalRejections}{RejectionList(v)}, uncertain {v.UncertainCompletions}",
         _ => $"{o.Id} {o.Type}",
@@ -213,6 +213,7 @@ public static class HostReport
             IommufdObjectType.HwptPaging => "hwpt_paging",
             IommufdObjectType.Viommu => "viommu",
             IommufdObjectType.Selftest => "selftest",
+            IommufdObjectType.HwptNested => "hwpt_nested",
             _ => "vdevice",
         });
         w.WriteNumber("users", o.Users);
@@ -242,7 +243,7 @@ public static class HostReport
             case Viommu v:
                 w.WriteNumber("viommu_type", v.ViommuType);
                 w.WriteNumber("hwpt", v.Hwpt.Id);
-                w.WriteString("kvm", v.Kvm.ToString());
+                if (v.Kvm is null) w.WriteNull("kvm"); else w.WriteString("kvm", v.Kvm.ToString());
                 break;
             case Vdevice v:
                 w.WriteString("virt_id", $"0x{v.VirtId:x}");

@@ -383,7 +383,10 @@ public sealed class IommufdContext : KernelFile
                 break;
             case Viommu viommu:
                 viommu.Hwpt.Users--;
-                viommu.Kvm.Put();
+                viommu.Kvm?.Put();
+                break;
+            case HwptNested nested:
+                nested.Viommu.Users--;
                 break;
             case HwPagetable hwpt:
                 hwpt.Ioas.Iopt.RemoveDomain(hwpt);

@@ -1,3 +1,4 @@
+using TsmLab.Abi;
 using TsmLab.Kernel.Kvm;
 using TsmLab.Kernel.Pci;
 using TsmLab.Kernel.Tsm;
@@ -17,6 +18,8 @@ public enum IommufdObjectType
     Selftest,
     /// <summary><c>IOMMUFD_OBJ_ACCESS</c>: a driver's access to an IOAS (no uAPI of its own; the mock driver makes them).</summary>
     Access,
+    /// <summary><c>IOMMUFD_OBJ_HWPT_NESTED</c>: a nested HWPT on a vIOMMU (the mock driver's only).</summary>
+    HwptNested,
 }
 
 /// <summary>
@@ -125,10 +128,13 @@ public sealed class HwPagetable : IommufdObject
     internal Lock DirtyLock { get; } = new();
 }
 
-/// <summary>A virtual IOMMU (<c>struct iommufd_viommu</c>), with the KVM it pinned at allocation (v5 kvm_file).</summary>
+/// <summary>
+/// A virtual IOMMU (<c>struct iommufd_viommu</c>), with the KVM it pinned at allocation (v5
+/// kvm_file); the mock driver's vIOMMU (IOMMU_VIOMMU_TYPE_SELFTEST) has none.
+/// </summary>
 public sealed class Viommu : IommufdObject
 {
-    internal Viommu(HwPagetable hwpt, uint viommuType, KvmVm kvm, int iommu)
+    internal Viommu(HwPagetable hwpt, uint viommuType, KvmVm? kvm, int iommu)
     {
         Hwpt = hwpt;
         ViommuType = viommuType;
@@ -139,7 +145,8 @@ public sealed class Viommu : IommufdObject
     public override IommufdObjectType Type => IommufdObjectType.Viommu;
     public HwPagetable Hwpt { get; }
     public uint ViommuType { get; }
-    public KvmVm Kvm { get; }
+    /// <summary>The pinned KVM; null only for the mock vIOMMU, whose devices get no vDevice, so every TSM path sees a KVM.</summary>
+    public KvmVm? Kvm { get; }
     public int Iommu { get; }
     /// <summary>The vDevices by virt_id; guarded by the context's lock.</summary>
     internal Dictionary<ulong, Vdevice> Vdevs { get; } = new();
@@ -196,4 +203,23 @@ public sealed class Vdevice : IommufdObject
     {
         if (reason != TsmRejection.None) Interlocked.Increment(ref rejections[(int)reason]);
     }
+}
+
+/// <summary>
+/// A nested HWPT on a vIOMMU (<c>struct iommufd_hwpt_nested</c>): only the mock driver's
+/// (<c>mock_iommu_domain_nested</c>, IOMMU_HWPT_DATA_SELFTEST), whose IOTLB entries
+/// IOMMU_TEST_OP_MD_CHECK_IOTLB reads. Made by IOMMU_HWPT_ALLOC with a vIOMMU as pt_id.
+/// </summary>
+public sealed class HwptNested : IommufdObject
+{
+    internal HwptNested(Viommu viommu, uint iotlb)
+    {
+        Viommu = viommu;
+        Array.Fill(Iotlb, iotlb);
+    }
+
+    public override IommufdObjectType Type => IommufdObjectType.HwptNested;
+    public Viommu Viommu { get; }
+    /// <summary>The MOCK_NESTED_DOMAIN_IOTLB_NUM entries, all the user's iotlb value at allocation.</summary>
+    internal uint[] Iotlb { get; } = new uint[IommuTestCmd.NestedIotlbNum];
 }

@@ -51,7 +51,9 @@ internal static class ObjectIoctls
             case HwPagetable:
                 return Errno.EOPNOTSUPP.Neg(); // iommufd_hwpt_nested_alloc: no data, or no nesting modelled
             case Viommu v:
-                return v.Iommu != idev.IommuInstance ? Errno.EINVAL.Neg() : Errno.EOPNOTSUPP.Neg();
+                if (v.Iommu != idev.IommuInstance) return Errno.EINVAL.Neg();
+                if (v.ViommuType != IommuTestCmd.ViommuTypeSelftest) return Errno.EOPNOTSUPP.Neg();
+                return MockNestedAlloc(ref u, v, flags, dataType, dataLen);
             case not Ioas:
                 return Errno.EINVAL.Neg();
         }
@@ -77,6 +79,34 @@ internal static class ObjectIoctls
     }
 
     /// <summary>
+    /// IOMMU_HWPT_ALLOC on a mock vIOMMU (hw_pagetable.c <c>iommufd_viommu_alloc_hwpt_nested</c>,
+    /// selftest.c <c>mock_viommu_alloc_domain_nested</c>): a flag other than FAULT_ID_VALID and
+    /// PASID EOPNOTSUPP; no data EOPNOTSUPP; data_type not IOMMU_HWPT_DATA_SELFTEST EOPNOTSUPP; the
+    /// 4-byte <c>iommu_hwpt_selftest</c> read as copy_struct_from_user (shorter EINVAL, non-zero
+    /// tail E2BIG, unreadable EFAULT). FAULT_ID_VALID needs a fault queue, which TsmLab does not
+    /// model (TsmLab definition: EOPNOTSUPP). The nested HWPT holds a user of the vIOMMU.
+    /// </summary>
+    private static int MockNestedAlloc(ref IommufdUcmd u, Viommu viommu, uint flags, uint dataType, uint dataLen)
+    {
+        if ((flags & ~(IommuHwptAlloc.FlagFaultIdValid | IommuHwptAlloc.FlagPasid)) != 0 || dataLen == 0) return Errno.EOPNOTSUPP.Neg();
+        if (dataType != IommuTestCmd.HwptDataSelftest || (flags & IommuHwptAlloc.FlagFaultIdValid) != 0) return Errno.EOPNOTSUPP.Neg();
+        if (dataLen < IommuTestCmd.HwptSelftestSizeOf) return Errno.EINVAL.Neg();
+        ulong uptr = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptAlloc.DataUptr..]);
+        Span<byte> data = stackalloc byte[(int)IommuTestCmd.HwptSelftestSizeOf];
+        int rc = IommufdDispatch.CopyStructFromUser(u.Caller.UserMemory, data, uptr, dataLen);
+        if (rc < 0) return rc;
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT nested")) return Errno.ENOMEM.Neg();
+        var nested = new HwptNested(viommu, BinaryPrimitives.ReadUInt32LittleEndian(data));
+        lock (u.Context.Gate)
+        {
+            viommu.Users++;
+            u.Context.Add(nested);
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptAlloc.OutHwptId..], nested.Id);
+        return RespondOrAbort(ref u, IommuHwptAlloc.SizeOf, nested);
+    }
+
+    /// <summary>
     /// IOMMU_VIOMMU_ALLOC (viommu.c): flags or type DEFAULT EOPNOTSUPP; dev_id ENOENT; a type
     /// the device's IOMMU does not implement EOPNOTSUPP; hwpt_id not a paging HWPT ENOENT; not a
     /// nest parent EINVAL; then TsmLab's rule from the v5 series, where the vIOMMU pins the KVM
@@ -92,13 +122,18 @@ internal static class ObjectIoctls
         var hwpt = u.Context.Get<HwPagetable>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.HwptId..]));
         if (hwpt is null) return Errno.ENOENT.Neg();
         if (!hwpt.NestParent) return Errno.EINVAL.Neg();
-        if (idev.Kvm is null) return Errno.ENODEV.Neg();
+        bool mock = idev.Mock is not null;
+        // mock_viommu_init with user data copies it and maps two pages for the caller to mmap, which
+        // TsmLab does not serve (TsmLab definition: EOPNOTSUPP).
+        if (mock && BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuViommuAlloc.DataLen..]) != 0) return Errno.EOPNOTSUPP.Neg();
+        // The KVM rule is the v5 series' for the TSM path; the mock vIOMMU (selftest.c) pins none.
+        if (idev.Kvm is null && !mock) return Errno.ENODEV.Neg();
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vIOMMU")) return Errno.ENOMEM.Neg();
         var viommu = new Viommu(hwpt, type, idev.Kvm, idev.IommuInstance);
         lock (u.Context.Gate)
         {
             hwpt.Users++;
-            idev.Kvm.Get();
+            idev.Kvm?.Get();
             u.Context.Add(viommu);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuViommuAlloc.OutViommuId..], viommu.Id);

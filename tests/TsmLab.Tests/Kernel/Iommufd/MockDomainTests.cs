@@ -139,14 +139,55 @@ public class MockDomainTests
     }
 
     [Fact]
-    public void MockDevice_CannotReachAVdeviceOrTheTsm()
+    public void MockDevice_GetsOnlyTheSelftestViommu_WithoutKvm_AndNoPciFunction()
     {
         var r = Selftest();
-        var (_, hwpt, idev) = r.MockDomain(r.Ioas);
-        // The mock IOMMU offers no vIOMMU type the model serves (the kernel's mock vIOMMU is not modelled).
-        Assert.Equal(Neg(Errno.EOPNOTSUPP), Ioctl(r.P, r.Fd, IommufdIoctl.ViommuAlloc, Struct(IommuViommuAlloc.SizeOf,
-            U32(IommuViommuAlloc.Type, IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd), U32(IommuViommuAlloc.DevId, idev), U32(IommuViommuAlloc.HwptId, hwpt))));
+        var (_, _, idev) = r.MockDomain(r.Ioas);
+        uint parent = HwptAlloc(r, idev, r.Ioas, IommuHwptAlloc.FlagNestParent, out long rc);
+        Assert.Equal(0, rc);
+        long Alloc(uint type, uint dataLen = 0) => Ioctl(r.P, r.Fd, IommufdIoctl.ViommuAlloc, Struct(IommuViommuAlloc.SizeOf,
+            U32(IommuViommuAlloc.Type, type), U32(IommuViommuAlloc.DevId, idev), U32(IommuViommuAlloc.HwptId, parent),
+            U32(IommuViommuAlloc.DataLen, dataLen), U64(IommuViommuAlloc.DataUptr, Mem)));
+        // The mock IOMMU implements only IOMMU_VIOMMU_TYPE_SELFTEST; its user data (an mmap region) is not served.
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), Alloc(IommuViommuAlloc.TypeArmRealmSmmuV3OrAmd));
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), Alloc(IommuTestCmd.ViommuTypeSelftest, 24));
+        // Without data it needs no KVM (the ENODEV rule is the TSM path's).
+        Assert.Equal(0, Alloc(IommuTestCmd.ViommuTypeSelftest));
+        var viommu = r.Context.Objects.OfType<Viommu>().Single();
+        Assert.Null(viommu.Kvm);
         Assert.Null(r.Context.Objects.OfType<IommufdDevice>().Single().Function);
+        Assert.Equal(Neg(Errno.EBUSY), r.Destroy(parent));
+        Assert.Equal(0, r.Destroy(viommu.Id));
+        Assert.Equal(0, r.Destroy(parent));
+    }
+
+    [Fact]
+    public void NestedHwpt_OnTheMockViommu_TakesSelftestData_AndHoldsTheViommu()
+    {
+        var r = Selftest();
+        var (_, _, idev) = r.MockDomain(r.Ioas);
+        uint parent = HwptAlloc(r, idev, r.Ioas, IommuHwptAlloc.FlagNestParent, out long rc);
+        Assert.Equal(0, Ioctl(r.P, r.Fd, IommufdIoctl.ViommuAlloc, Struct(IommuViommuAlloc.SizeOf,
+            U32(IommuViommuAlloc.Type, IommuTestCmd.ViommuTypeSelftest), U32(IommuViommuAlloc.DevId, idev), U32(IommuViommuAlloc.HwptId, parent))));
+        uint viommu = r.Context.Objects.OfType<Viommu>().Single().Id;
+        const ulong Data = Mem + 0x1000;
+        Assert.Equal(0, r.P.Memory.CopyToUser(Data, [0xef, 0xbe, 0xad, 0x0b, 0, 0, 0, 0, 1]));
+        long Nested(uint flags, uint type, uint len, ulong uptr = Data) => Ioctl(r.P, r.Fd, IommufdIoctl.HwptAlloc, Struct(IommuHwptAlloc.SizeOf,
+            U32(IommuHwptAlloc.Flags, flags), U32(IommuHwptAlloc.DevId, idev), U32(IommuHwptAlloc.PtId, viommu),
+            U32(IommuHwptAlloc.DataType, type), U32(IommuHwptAlloc.DataLen, len), U64(IommuHwptAlloc.DataUptr, uptr)));
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), Nested(IommuHwptAlloc.FlagNestParent, IommuTestCmd.HwptDataSelftest, 4));
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), Nested(IommuHwptAlloc.FlagFaultIdValid, IommuTestCmd.HwptDataSelftest, 4)); // no fault queue modelled
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), Nested(0, 1, 4));
+        Assert.Equal(Neg(Errno.EINVAL), Nested(0, IommuTestCmd.HwptDataSelftest, 2));
+        Assert.Equal(Neg(Errno.E2BIG), Nested(0, IommuTestCmd.HwptDataSelftest, 9));
+        Assert.Equal(Neg(Errno.EFAULT), Nested(0, IommuTestCmd.HwptDataSelftest, 4, 0x10));
+        Assert.Empty(r.Context.Objects.OfType<HwptNested>());
+        Assert.Equal(0, Nested(0, IommuTestCmd.HwptDataSelftest, 8));
+        var nested = r.Context.Objects.OfType<HwptNested>().Single();
+        Assert.All(nested.Iotlb, v => Assert.Equal(0xbadbeefu, v));
+        Assert.Equal(Neg(Errno.EBUSY), r.Destroy(viommu));
+        Assert.Equal(0, r.Destroy(nested.Id));
+        Assert.Equal(0, r.Destroy(viommu));
     }
 
     [Fact]

@@ -15,7 +15,7 @@ public static class MockIommu
     /// <summary>The IOMMU instance index of mock devices (PCI functions use 0 and up).</summary>
     public const int Instance = -1;
 
-    public static readonly HostIommu Driver = new("iommufd-mock", [])
+    public static readonly HostIommu Driver = new("iommufd-mock", [IommuTestCmd.ViommuTypeSelftest])
     {
         HwInfoType = IommuTestCmd.HwInfoTypeSelftest,
         HwInfo = HostIommu.Le32(0, IommuTestCmd.HwInfoSelftestRegval),
