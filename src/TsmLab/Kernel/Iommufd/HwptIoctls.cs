@@ -56,12 +56,14 @@ internal static class HwptIoctls
     /// <summary>
     /// IOMMU_HWPT_INVALIDATE: <c>__reserved</c> EOPNOTSUPP; entries without data_uptr or
     /// entry_len EINVAL; hwpt_id naming nothing ENOENT; a vIOMMU without cache invalidation
-    /// EOPNOTSUPP; anything else (a paging HWPT) EINVAL. <c>entry_num</c> is always written back
-    /// with the entries handled (0 here), and a fault doing so is EFAULT.
+    /// EOPNOTSUPP, except the mock vIOMMU's (<see cref="Selftest.MockViommuInvalidate"/>);
+    /// anything else (a paging HWPT) EINVAL. <c>entry_num</c> is always written back with the
+    /// entries handled, and a fault doing so is EFAULT.
     /// </summary>
     public static int Invalidate(ref IommufdUcmd u)
     {
         int rc;
+        uint done = 0;
         uint entries = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryNum..]);
         if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.Reserved..]) != 0) rc = Errno.EOPNOTSUPP.Neg();
         else if (entries != 0 && (BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptInvalidate.DataUptr..]) == 0
@@ -69,10 +71,13 @@ internal static class HwptIoctls
         else rc = u.Context.GetAny(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.HwptId..])) switch
         {
             null => Errno.ENOENT.Neg(),
-            Viommu => Errno.EOPNOTSUPP.Neg(), // TsmLab: the modelled vIOMMUs have no cache_invalidate op
+            Viommu { ViommuType: IommuTestCmd.ViommuTypeSelftest } v => Selftest.MockViommuInvalidate.Run(u.Context, u.Caller, v,
+                BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.DataType..]), BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptInvalidate.DataUptr..]),
+                BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryLen..]), entries, out done),
+            Viommu => Errno.EOPNOTSUPP.Neg(), // TsmLab: the platforms' modelled vIOMMUs have no cache_invalidate op
             _ => Errno.EINVAL.Neg(),
         };
-        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryNum..], 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryNum..], done);
         return u.Respond(IommuHwptInvalidate.SizeOf) < 0 ? Errno.EFAULT.Neg() : rc;
     }
 }

@@ -173,10 +173,11 @@ public sealed class Vdevice : IommufdObject
     public IommufdDevice Idev { get; }
     public ulong VirtId { get; }
     /// <summary>The device's PCI function: IOMMU_VDEVICE_ALLOC refuses a device without one (a mock device sits behind the mock IOMMU, which no vIOMMU of the model serves).</summary>
+    /// <summary>The device's PCI function; every TSM path reaches it only through a vIOMMU with a KVM, which a mock device's never has.</summary>
     public PciFunction Function => Idev.Function!;
 
     /// <summary>True while the function is bound as a TDI to this vDevice's VM.</summary>
-    public bool TsmBound => Function.Tdi is { } tdi && ReferenceEquals(tdi.Vm, Viommu.Kvm);
+    public bool TsmBound => Idev.Function?.Tdi is { } tdi && ReferenceEquals(tdi.Vm, Viommu.Kvm);
 
     /// <summary>State-changing requests whose result could not be copied back (EFAULT after the change).</summary>
     public long UncertainCompletions => Interlocked.Read(ref uncertain);

@@ -151,8 +151,8 @@ internal static class ObjectIoctls
         if (viommu is null) return Errno.ENOENT.Neg();
         var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceAlloc.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
-        // A mock device (no PCI function) is behind the mock IOMMU, whose vIOMMU the model does not serve, so never here.
-        if (viommu.Iommu != idev.IommuInstance || idev.Function is null) return Errno.EINVAL.Neg();
+        // A device without a PCI function is a mock device; only the mock vIOMMU (no KVM, so no TSM path) takes it.
+        if (viommu.Iommu != idev.IommuInstance || (idev.Function is null && viommu.Kvm is not null)) return Errno.EINVAL.Neg();
         ulong virtId = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuVdeviceAlloc.VirtId..]);
         if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "vDevice")) return Errno.ENOMEM.Neg();
         Vdevice vdev;

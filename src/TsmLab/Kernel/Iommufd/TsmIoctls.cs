@@ -22,7 +22,7 @@ internal static class TsmIoctls
         if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmOp.Flags..]) != 0) return Errno.EOPNOTSUPP.Neg();
         var vdev = u.Context.Get<Vdevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmOp.VdeviceId..]));
         if (vdev is null) return Errno.ENOENT.Neg();
-        var kvm = vdev.Viommu.Kvm!;
+        var kvm = vdev.Viommu.Kvm;
         if (kvm is null) return Errno.ENODEV.Neg();
         var tsm = u.Context.Kernel.Tsm;
         switch (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmOp.Type..]))
@@ -55,7 +55,8 @@ internal static class TsmIoctls
         if (!TsmOpNamespace.IsValidFor(op, (TvmArch)arch)) return Reject(ref u, vdevId, TsmRejection.OpNotValidForArch);
         var vdev = u.Context.Get<Vdevice>(vdevId);
         if (vdev is null) return Errno.ENOENT.Neg();
-        if (vdev.Viommu.Kvm!.Arch != (TvmArch)arch) return Count(ref u, vdev, TsmRejection.ArchNotVm, Errno.EINVAL.Neg());
+        if (vdev.Viommu.Kvm is null) return Errno.ENODEV.Neg(); // a vDevice of the mock vIOMMU (no KVM, no PCI function): as TSM_OP
+        if (vdev.Viommu.Kvm.Arch != (TvmArch)arch) return Count(ref u, vdev, TsmRejection.ArchNotVm, Errno.EINVAL.Neg());
 
         var request = new TsmGuestRequest
         {
@@ -93,7 +94,8 @@ internal static class TsmIoctls
         if (scope > IommuVdeviceTsmReqScope.ScopeLast) return Reject(ref u, vdevId, TsmRejection.ScopeOutOfRange);
         var vdev = u.Context.Get<Vdevice>(vdevId);
         if (vdev is null) return Errno.ENOENT.Neg();
-        var arch = vdev.Viommu.Kvm!.Arch;
+        if (vdev.Viommu.Kvm is null) return Errno.ENODEV.Neg(); // a vDevice of the mock vIOMMU (no KVM, no PCI function): as TSM_OP
+        var arch = vdev.Viommu.Kvm.Arch;
         if (arch == TvmArch.None) return Count(ref u, vdev, TsmRejection.ArchNotVm, Errno.EINVAL.Neg());
         var request = new TsmGuestRequest
         {
@@ -121,10 +123,11 @@ internal static class TsmIoctls
         if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.Flags..]) != 0) return Errno.EOPNOTSUPP.Neg();
         var vdev = u.Context.Get<Vdevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuVdeviceTsmInfo.VdeviceId..]));
         if (vdev is null) return Errno.ENOENT.Neg();
+        if (vdev.Viommu.Kvm is null) return Errno.ENODEV.Neg(); // a vDevice of the mock vIOMMU (no KVM, no PCI function): as TSM_OP
         var kernel = u.Context.Kernel;
         var fn = vdev.Function;
         var tsm = fn.ConnectedTsm;
-        var vmArch = vdev.Viommu.Kvm!.Arch;
+        var vmArch = vdev.Viommu.Kvm.Arch;
         bool scopeProfile = u.Context.Table.Profile == TsmAbiProfile.Scope;
         bool served = tsm is not null && tsm.Platform.Arch == vmArch;
 

@@ -190,6 +190,92 @@ public class MockDomainTests
         Assert.Equal(0, r.Destroy(viommu));
     }
 
+    /// <summary>A mock device with a nest-parent HWPT, the mock vIOMMU on it: (idev, stdev, viommu).</summary>
+    private static (uint Idev, uint Stdev, uint Viommu) MockViommu(Rig r)
+    {
+        var (stdev, _, idev) = r.MockDomain(r.Ioas);
+        uint parent = HwptAlloc(r, idev, r.Ioas, IommuHwptAlloc.FlagNestParent, out long rc);
+        Assert.Equal(0, rc);
+        Assert.Equal(0, Ioctl(r.P, r.Fd, IommufdIoctl.ViommuAlloc, Struct(IommuViommuAlloc.SizeOf,
+            U32(IommuViommuAlloc.Type, IommuTestCmd.ViommuTypeSelftest), U32(IommuViommuAlloc.DevId, idev), U32(IommuViommuAlloc.HwptId, parent))));
+        return (idev, stdev, r.Context.Objects.OfType<Viommu>().Single().Id);
+    }
+
+    private static long VdeviceAlloc(Rig r, uint viommu, uint idev, ulong virtId) => Ioctl(r.P, r.Fd, IommufdIoctl.VdeviceAlloc, Struct(IommuVdeviceAlloc.SizeOf,
+        U32(IommuVdeviceAlloc.ViommuId, viommu), U32(IommuVdeviceAlloc.DevId, idev), U64(IommuVdeviceAlloc.VirtId, virtId)));
+
+    [Fact]
+    public void Vdevice_OfAMockDevice_OnTheMockViommu_GoesWithTheDevice_AndReachesNoTsm()
+    {
+        var r = Selftest();
+        var (idev, stdev, viommu) = MockViommu(r);
+        Assert.Equal(0, VdeviceAlloc(r, viommu, idev, 0x99));
+        uint vdev = r.Context.Objects.OfType<Vdevice>().Single().Id;
+        Assert.Equal(Neg(Errno.EEXIST), VdeviceAlloc(r, viommu, idev, 0x98));
+        // The TSM ioctls see no KVM behind the mock vIOMMU: ENODEV, as TSM_OP for a vIOMMU without one.
+        Assert.Equal(Neg(Errno.ENODEV), Ioctl(r.P, r.Fd, IommufdIoctl.VdeviceTsmOp, Struct(IommuVdeviceTsmOp.SizeOf,
+            U32(IommuVdeviceTsmOp.Type, IommuVdeviceTsmOp.TypeBind), U32(IommuVdeviceTsmOp.VdeviceId, vdev))));
+        var req = new byte[IommuVdeviceTsmReqOpArch.SizeOf];
+        IommuVdeviceTsmReqOpArch.Write(req, vdev, TsmReqOp.SetTdiState, TvmArch.Cca, 4, 0, Mem, 0);
+        Assert.Equal(Neg(Errno.ENODEV), Ioctl(r.P, r.Fd, IommufdIoctl.VdeviceTsmReq, req));
+        Assert.Equal(Neg(Errno.ENODEV), Ioctl(r.P, r.Fd, IommufdIoctl.VdeviceTsmInfo, Struct(IommuVdeviceTsmInfo.SizeOf, U32(IommuVdeviceTsmInfo.VdeviceId, vdev))));
+        // Destroying the stdev unbinds the device, which takes its vDevice along (the kernel's tombstone: ENOENT).
+        Assert.Equal(0, r.Destroy(stdev));
+        Assert.Equal(Neg(Errno.ENOENT), r.Destroy(vdev));
+        Assert.Equal(0, r.Destroy(viommu));
+    }
+
+    [Fact]
+    public void ViommuInvalidate_OnTheMockViommu_ChecksEachEntry_AndZeroesTheMockDevicesCaches()
+    {
+        var r = Selftest();
+        var (idev, _, viommu) = MockViommu(r);
+        Assert.Equal(0, VdeviceAlloc(r, viommu, idev, 0x99));
+        const ulong Data = Mem + 0x1000;
+        void Entries(params (uint Flags, uint VdevId, uint CacheId)[] e)
+        {
+            var b = new byte[e.Length * 12 + 4];
+            for (int i = 0; i < e.Length; i++)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(i * 12), e[i].Flags);
+                BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(i * 12 + 4), e[i].VdevId);
+                BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(i * 12 + 8), e[i].CacheId);
+            }
+            b[^4] = 1; // a non-zero byte right after the entries
+            Assert.Equal(0, r.P.Memory.CopyToUser(Data, b));
+        }
+        (long Rc, uint Done) Invalidate(uint num, uint len = 12, uint type = MockViommuInvalidate.DataSelftest, ulong uptr = Data, uint id = 0)
+        {
+            long rc = Ioctl(r.P, r.Fd, IommufdIoctl.HwptInvalidate, Struct(IommuHwptInvalidate.SizeOf, U32(IommuHwptInvalidate.HwptId, id == 0 ? viommu : id),
+                U64(IommuHwptInvalidate.DataUptr, uptr), U32(IommuHwptInvalidate.DataType, type), U32(IommuHwptInvalidate.EntryLen, len), U32(IommuHwptInvalidate.EntryNum, num)));
+            return (rc, BinaryPrimitives.ReadUInt32LittleEndian(Read(r.P, IommuHwptInvalidate.SizeOf).AsSpan(IommuHwptInvalidate.EntryNum)));
+        }
+        uint Cache(int i) => r.Context.Objects.OfType<IommufdDevice>().Single().Mock!.Cache(i);
+        Entries((0, 0x99, 0));
+        Assert.Equal((0L, 0u), Invalidate(0));
+        Assert.Equal((Neg(Errno.EINVAL), 0u), Invalidate(0, type: 0xdadbeef));
+        Assert.Equal((Neg(Errno.EINVAL), 0u), Invalidate(1, type: 0xdadbeef));
+        Assert.Equal((Neg(Errno.EFAULT), 0u), Invalidate(1, uptr: 0x10));
+        Assert.Equal((Neg(Errno.E2BIG), 0u), Invalidate(1, len: 13)); // the byte after the entry is 1
+        Entries((0xffffffff, 0x99, 0));
+        Assert.Equal((Neg(Errno.EOPNOTSUPP), 0u), Invalidate(1));
+        Entries((0, 0x99, 4));
+        Assert.Equal((Neg(Errno.EINVAL), 0u), Invalidate(1));
+        Entries((0, 0x9, 0));
+        Assert.Equal((Neg(Errno.EINVAL), 0u), Invalidate(1));
+        Assert.All(Enumerable.Range(0, 4), i => Assert.Equal(IommuTestCmd.DevCacheDefault, Cache(i)));
+        // The first entry applies, the second fails: entry_num 1 comes back.
+        Entries((0, 0x99, 0), (0xffffffff, 0x99, 1));
+        Assert.Equal((Neg(Errno.EOPNOTSUPP), 1u), Invalidate(2));
+        Assert.Equal((0u, IommuTestCmd.DevCacheDefault), (Cache(0), Cache(1)));
+        Assert.Equal(0, r.Test(IommuTestCmd.OpDevCheckCache, idev, U32(IommuTestCmd.DevCacheId, 0), U32(IommuTestCmd.DevCacheValue, 0)));
+        Entries((MockViommuInvalidate.FlagAll, 0x99, 7));
+        Assert.Equal((Neg(Errno.EINVAL), 0u), Invalidate(1)); // cache_id is checked even with FLAG_ALL
+        Entries((MockViommuInvalidate.FlagAll, 0x99, 3));
+        Assert.Equal((0L, 1u), Invalidate(1));
+        Assert.All(Enumerable.Range(0, 4), i => Assert.Equal(0u, Cache(i)));
+    }
+
     [Fact]
     public void MockDomainReplace_MovesTheDeviceToAnotherIoasOrHwpt()
     {

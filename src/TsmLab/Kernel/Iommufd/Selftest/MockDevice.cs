@@ -23,12 +23,15 @@ public sealed class MockDevice
 
     public uint Flags { get; }
 
+    private readonly uint[] cache = [IommuTestCmd.DevCacheDefault, IommuTestCmd.DevCacheDefault, IommuTestCmd.DevCacheDefault, IommuTestCmd.DevCacheDefault];
+
     /// <summary>
-    /// The device's MOCK_DEV_CACHE_NUM cache entries (IOMMU_TEST_DEV_CACHE_DEFAULT at creation).
-    /// Only a mock vIOMMU's cache invalidation changes them, which the model does not serve, so
-    /// they keep their default.
+    /// The device's MOCK_DEV_CACHE_NUM cache entries (IOMMU_TEST_DEV_CACHE_DEFAULT at creation);
+    /// the mock vIOMMU's cache invalidation zeroes them (<see cref="MockViommuInvalidate"/>).
+    /// Guarded by the iommufd context's Gate (the kernel's vdevs xa_lock).
     /// </summary>
-    public uint Cache(int index) => IommuTestCmd.DevCacheDefault;
+    public uint Cache(int index) => cache[index];
+    internal void ClearCache(int index) => cache[index] = 0;
     public string Name { get; }
     /// <summary>IOMMU_CAP_DIRTY_TRACKING unless NO_DIRTY (<c>mock_domain_capable</c>).</summary>
     public bool DirtyCapable => (Flags & IommuTestCmd.MockFlagNoDirty) == 0;

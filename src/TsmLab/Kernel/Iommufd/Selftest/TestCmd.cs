@@ -193,8 +193,8 @@ internal static class TestCmd
         if (idev is null) return Errno.ENOENT.Neg();
         uint id = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuTestCmd.DevCacheId..]);
         uint expected = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuTestCmd.DevCacheValue..]);
-        if (idev.Mock is not { } mock || id >= IommuTestCmd.MockDevCacheNum || mock.Cache((int)id) != expected) return Errno.EINVAL.Neg();
-        return 0;
+        if (idev.Mock is not { } mock || id >= IommuTestCmd.MockDevCacheNum) return Errno.EINVAL.Neg();
+        lock (u.Context.Gate) return mock.Cache((int)id) != expected ? Errno.EINVAL.Neg() : 0;
     }
 
     /// <summary>
