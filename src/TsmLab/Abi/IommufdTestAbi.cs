@@ -27,6 +27,8 @@ public static class IommuTestCmd
     public const int CheckMapIova = 16, CheckMapLength = 24, CheckMapUptr = 32;
     /// <summary>check_dev_cache { u32 id @16; u32 cache @20 }; MOCK_DEV_CACHE_NUM 4 caches per mock device, each IOMMU_TEST_DEV_CACHE_DEFAULT until invalidated.</summary>
     public const int DevCacheId = 16, DevCacheValue = 20, MockDevCacheNum = 4;
+    /// <summary><c>check_iotlb</c> {id, iotlb} of the union at 16.</summary>
+    public const int CheckIotlbId = 16, CheckIotlbValue = 20;
     public const uint DevCacheDefault = 0xBADDAD;
     /// <summary><c>IOMMU_VIOMMU_TYPE_SELFTEST</c>: the mock driver's vIOMMU type.</summary>
     public const uint ViommuTypeSelftest = 0xDEADBEEF;

@@ -162,7 +162,7 @@ public class MockDomainTests
     }
 
     [Fact]
-    public void NestedHwpt_OnTheMockViommu_TakesSelftestData_AndHoldsTheViommu()
+    public void NestedHwpt_OnTheMockViommu_TakesSelftestData_WhichMdCheckIotlbReads_AndHoldsTheViommu()
     {
         var r = Selftest();
         var (_, _, idev) = r.MockDomain(r.Ioas);
@@ -185,6 +185,12 @@ public class MockDomainTests
         Assert.Equal(0, Nested(0, IommuTestCmd.HwptDataSelftest, 8));
         var nested = r.Context.Objects.OfType<HwptNested>().Single();
         Assert.All(nested.Iotlb, v => Assert.Equal(0xbadbeefu, v));
+        // MD_CHECK_IOTLB: a nested HWPT's entry 0..3 against the value; anything else ENOENT / EINVAL.
+        long CheckIotlb(uint id, uint entry, uint value) => r.Test(IommuTestCmd.OpMdCheckIotlb, id, U32(IommuTestCmd.CheckIotlbId, entry), U32(IommuTestCmd.CheckIotlbValue, value));
+        Assert.Equal(0, CheckIotlb(nested.Id, 3, 0xbadbeef));
+        Assert.Equal(Neg(Errno.EINVAL), CheckIotlb(nested.Id, 4, 0xbadbeef));
+        Assert.Equal(Neg(Errno.EINVAL), CheckIotlb(nested.Id, 0, 0));
+        Assert.Equal(Neg(Errno.ENOENT), CheckIotlb(parent, 0, 0xbadbeef));
         Assert.Equal(Neg(Errno.EBUSY), r.Destroy(viommu));
         Assert.Equal(0, r.Destroy(nested.Id));
         Assert.Equal(0, r.Destroy(viommu));

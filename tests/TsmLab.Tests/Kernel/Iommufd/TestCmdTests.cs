@@ -42,7 +42,7 @@ public class TestCmdTests
         BinaryPrimitives.WriteUInt32LittleEndian(shortCmd, 67);
         Assert.Equal(Neg(Errno.EINVAL), Ioctl(p, fd, IommuTestCmd.Number, shortCmd));
         Assert.Equal(Neg(Errno.EOPNOTSUPP), Ioctl(p, fd, IommuTestCmd.Number, Cmd(99)));
-        Assert.Equal(Neg(Errno.EOPNOTSUPP), Ioctl(p, fd, IommuTestCmd.Number, Cmd(IommuTestCmd.OpMdCheckIotlb)));
+        Assert.Equal(Neg(Errno.EOPNOTSUPP), Ioctl(p, fd, IommuTestCmd.Number, Cmd(IommuTestCmd.OpTriggerIopf)));
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace TsmLab.Kernel.Iommufd.Selftest;
 /// dispatch has checked the size (min 68, zero tail); then one row per op, and an op with no row is
 /// EOPNOTSUPP as the kernel's <c>default:</c> answers. Modelled so far: ADD_RESERVED,
 /// MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
-/// DEV_CHECK_CACHE, DIRTY, SET_TEMP_MEMORY_LIMIT and the access ops (<see cref="AccessOps"/>) (docs/selftests.md says what the other ops need).
+/// DEV_CHECK_CACHE, MD_CHECK_IOTLB, DIRTY, SET_TEMP_MEMORY_LIMIT and the access ops (<see cref="AccessOps"/>) (docs/selftests.md says what the other ops need).
 /// </summary>
 internal static class TestCmd
 {
@@ -24,6 +24,7 @@ internal static class TestCmd
         [IommuTestCmd.OpMockDomainReplace] = MockDomainReplace,
         [IommuTestCmd.OpMdCheckMap] = CheckMap,
         [IommuTestCmd.OpDevCheckCache] = DevCheckCache,
+        [IommuTestCmd.OpMdCheckIotlb] = CheckIotlb,
         [IommuTestCmd.OpDirty] = Dirty,
         [IommuTestCmd.OpCreateAccess] = AccessOps.Create,
         [IommuTestCmd.OpDestroyAccessPages] = AccessOps.DestroyPages,
@@ -179,6 +180,20 @@ internal static class TestCmd
         if (u.Caller.UserMemory.CopyFromUser(bits, uptr) < 0) return Errno.EFAULT.Neg();
         BinaryPrimitives.WriteUInt64LittleEndian(u.Cmd[IommuTestCmd.DirtyOutNrDirty..], MockDirtyOps.Mark(hwpt, iova, pageSize, bits, nbits));
         return u.Respond(IommuTestCmd.SizeOf);
+    }
+
+    /// <summary>
+    /// MD_CHECK_IOTLB (<c>iommufd_test_md_check_iotlb</c>): cmd->id not a nested HWPT ENOENT
+    /// (every modelled nested HWPT is the mock driver's); an IOTLB id above
+    /// MOCK_NESTED_DOMAIN_IOTLB_ID_MAX (3) or an entry other than the expected value EINVAL.
+    /// </summary>
+    private static int CheckIotlb(ref IommufdUcmd u)
+    {
+        var nested = u.Context.Get<HwptNested>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuTestCmd.Id..]));
+        if (nested is null) return Errno.ENOENT.Neg();
+        uint id = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuTestCmd.CheckIotlbId..]);
+        uint expected = BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuTestCmd.CheckIotlbValue..]);
+        return id >= IommuTestCmd.NestedIotlbNum || nested.Iotlb[id] != expected ? Errno.EINVAL.Neg() : 0;
     }
 
     /// <summary>
