@@ -51,7 +51,7 @@ internal static class DeviceCommand
         cmd.SetAction(pr =>
         {
             const string name = "tsmlab device connect";
-            if (!TryEndpoint(pr.GetValue(endpoint)!, out string host, out int port))
+            if (!EmuSocketProtocol.TryParseEndpoint(pr.GetValue(endpoint)!, out string host, out int port))
             {
                 io.Error.WriteLine($"{name}: invalid endpoint '{Printable.Of(pr.GetValue(endpoint)!)}' (expected [HOST:]PORT, port 1-65535)");
                 return Program.UsageError;
@@ -66,7 +66,7 @@ internal static class DeviceCommand
             X509Certificate2 rootCert;
             if (pr.GetValue(root) is { } file)
             {
-                if (LoadCertificate(file.FullName, out string problem) is not { } loaded)
+                if (SpdmIdentityFiles.ReadCertificateFile(file.FullName, "root certificate", out string problem) is not { } loaded)
                 {
                     io.Error.WriteLine($"{name}: cannot use root certificate '{Printable.Of(file.FullName)}': {problem}");
                     return Program.UsageError;
@@ -140,16 +140,6 @@ internal static class DeviceCommand
         return System.Text.Encoding.UTF8.GetString(ms.ToArray());
     }
 
-    /// <summary>"PORT" or "HOST:PORT" (an IPv4 address or a name), port 1-65535.</summary>
-    private static bool TryEndpoint(string text, out string host, out int port)
-    {
-        int colon = text.LastIndexOf(':');
-        host = colon < 0 ? "127.0.0.1" : text[..colon];
-        string p = colon < 0 ? text : text[(colon + 1)..];
-        return int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is > 0 and <= 0xFFFF
-            && host.Length > 0 && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-');
-    }
-
     private static bool IsHex(string s) => s.Length % 2 == 0 && s.All(char.IsAsciiHexDigit);
 
     /// <summary>
@@ -194,29 +184,6 @@ internal static class DeviceCommand
             }
         }
         return true;
-    }
-
-    /// <summary>A DER or PEM certificate file (at most 1 MiB); null with the reason otherwise.</summary>
-    private static X509Certificate2? LoadCertificate(string path, out string problem)
-    {
-        problem = "";
-        try
-        {
-            byte[] bytes = InputFile.ReadAllBytes(path, "root certificate");
-            var text = System.Text.Encoding.ASCII.GetString(bytes);
-            return text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
-                ? X509Certificate2.CreateFromPem(text)
-                : X509CertificateLoader.LoadCertificate(bytes);
-        }
-        catch (InputFileException e)
-        {
-            problem = e.Message;
-        }
-        catch (System.Security.Cryptography.CryptographicException)
-        {
-            problem = "not a DER or PEM X.509 certificate";
-        }
-        return null;
     }
 
     private static Command Serve(CliIo io)

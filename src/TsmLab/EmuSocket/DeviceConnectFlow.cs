@@ -81,35 +81,35 @@ public static class DeviceConnectFlow
             var settings = new SpdmRequesterSettings { TrustedRoot = options.RootCertificate };
             if (options.Session == ConnectSessionKind.Psk) settings = settings with { Capabilities = settings.Capabilities | Spdm.Wire.SpdmCapabilities.PskNoContext };
             using var requester = new SpdmRequester(new MailboxChannel(mailbox), settings);
-            var r = Sync(requester.InitConnectionAsync());
+            var r = SyncChannelWait.Result(requester.InitConnectionAsync());
             Step(r.Ok ? $"SPDM {requester.Version >> 4}.{requester.Version & 0xF}, {Describe(requester)}" : Why(r, socket), r.Ok);
-            r = failed ? default : Sync(requester.GetDigestsAsync());
+            r = failed ? default : SyncChannelWait.Result(requester.GetDigestsAsync());
             Step(r.Ok ? "slot 0 digest" : Why(r, socket), r.Ok);
-            r = failed ? default : Sync(requester.GetCertificateAsync());
+            r = failed ? default : SyncChannelWait.Result(requester.GetCertificateAsync());
             Step(r.Ok ? $"chain of {requester.CertificateChain.Length} bytes verified to {options.RootCertificate.Subject}" : Why(r, socket), r.Ok);
-            r = failed ? default : Sync(requester.ChallengeAsync());
+            r = failed ? default : SyncChannelWait.Result(requester.ChallengeAsync());
             Step(r.Ok ? "CHALLENGE_AUTH signature verified" : Why(r, socket), r.Ok);
-            r = failed ? default : Sync(requester.GetMeasurementsAsync(0xFF, signed: true));
+            r = failed ? default : SyncChannelWait.Result(requester.GetMeasurementsAsync(0xFF, signed: true));
             Step(r.Ok ? $"{Blocks(requester.MeasurementRecord)} blocks, signature verified" : Why(r, socket), r.Ok);
             if (!failed)
             {
                 if (options.Session == ConnectSessionKind.Psk)
                 {
-                    var (px, s) = options.Psk is null ? (Spdm.Requester.SpdmRequesterResult.Fail("no pre-shared key given"), null) : Sync(requester.PskExchangeAsync(options.Psk, options.PskHint));
+                    var (px, s) = options.Psk is null ? (Spdm.Requester.SpdmRequesterResult.Fail("no pre-shared key given"), null) : SyncChannelWait.Result(requester.PskExchangeAsync(options.Psk, options.PskHint));
                     if (px.Ok && s is not null)
                     {
                         session = s;
-                        px = Sync(requester.FinishAsync(s));
+                        px = SyncChannelWait.Result(requester.FinishAsync(s));
                     }
                     Step(px.Ok ? $"PSK_EXCHANGE + PSK_FINISH, session 0x{session!.SessionId:x8}" : Why(px, socket), px.Ok);
                 }
                 else
                 {
-                    var (kx, s) = Sync(requester.KeyExchangeAsync());
+                    var (kx, s) = SyncChannelWait.Result(requester.KeyExchangeAsync());
                     if (kx.Ok && s is not null)
                     {
                         session = s;
-                        kx = Sync(requester.FinishAsync(s));
+                        kx = SyncChannelWait.Result(requester.FinishAsync(s));
                     }
                     Step(kx.Ok ? $"KEY_EXCHANGE + FINISH, session 0x{session!.SessionId:x8}" : Why(kx, socket), kx.Ok);
                 }
@@ -167,7 +167,7 @@ public static class DeviceConnectFlow
             failed = false;
             if (open is not null && requester is not null)
             {
-                var end = Sync(requester.EndSessionAsync(open));
+                var end = SyncChannelWait.Result(requester.EndSessionAsync(open));
                 Step(end.Ok ? "session ended" : Why(end, sock), end.Ok);
             }
             else steps.Add(new(StepNames[steps.Count], ConnectStepStatus.Skipped, "no session"));
@@ -236,5 +236,4 @@ public static class DeviceConnectFlow
     private static string Vdm(string what, SecuredVdmTransport t) =>
         $"{what} not acknowledged{(t.LastFailure.Length > 0 ? ": " + t.LastFailure : "")}";
 
-    private static T Sync<T>(ValueTask<T> pending) => pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
 }

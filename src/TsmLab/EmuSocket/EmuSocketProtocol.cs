@@ -36,6 +36,19 @@ public static class EmuSocketProtocol
     /// <summary>The largest NORMAL payload either end accepts: one DOE object of 2^18 DWORDs (1 MiB), the DOE maximum.</summary>
     public const int MaxPayload = 1 << 20;
 
+    /// <summary>
+    /// "PORT" or "HOST:PORT" (a name or an IPv4 address of letters, digits, dots and dashes; HOST
+    /// defaults to 127.0.0.1), port 1-65535.
+    /// </summary>
+    public static bool TryParseEndpoint(string text, out string host, out int port)
+    {
+        int colon = text.LastIndexOf(':');
+        host = colon < 0 ? "127.0.0.1" : text[..colon];
+        string p = colon < 0 ? text : text[(colon + 1)..];
+        return int.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port) && port is > 0 and <= 0xFFFF
+            && host.Length > 0 && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-');
+    }
+
     /// <summary>A command's name for messages and traces.</summary>
     public static string CommandName(uint command) => command switch
     {

@@ -24,9 +24,6 @@ public sealed class SocketDoeMailbox : IDoeMailbox, IDisposable
 
     private SocketDoeMailbox(EmuSocketConnection connection) => this.connection = connection;
 
-    /// <summary>The endpoint as given ("127.0.0.1:2323").</summary>
-    public string Endpoint { get; private init; } = "";
-
     /// <summary>What the last failed exchange met; empty while all is well.</summary>
     public string Problem { get; private set; } = "";
 
@@ -58,7 +55,7 @@ public sealed class SocketDoeMailbox : IDoeMailbox, IDisposable
             socket.Dispose();
             return null;
         }
-        var mailbox = new SocketDoeMailbox(new EmuSocketConnection(socket)) { Endpoint = $"{host}:{port}", LeaveRunning = leaveRunning };
+        var mailbox = new SocketDoeMailbox(new EmuSocketConnection(socket)) { LeaveRunning = leaveRunning };
         if (!mailbox.RoundTrip(EmuSocketProtocol.Test, EmuSocketProtocol.ClientHello, out problem))
         {
             mailbox.connection.Dispose();

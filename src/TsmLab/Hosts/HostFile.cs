@@ -71,11 +71,10 @@ public static class HostFile
     private static HostConfiguration WithRemoteDoe(HostConfiguration config, string endpoint, JsonInputValue field)
     {
         const string prefix = "tcp:";
-        int colon = endpoint.LastIndexOf(':');
-        if (!endpoint.StartsWith(prefix, StringComparison.Ordinal) || colon <= prefix.Length
-            || !int.TryParse(endpoint.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port is 0 or > 0xFFFF)
+        // The host is required here (no default): "tcp:" then HOST:PORT as the command line reads it.
+        if (!endpoint.StartsWith(prefix, StringComparison.Ordinal) || !endpoint.AsSpan(prefix.Length).Contains(':')
+            || !EmuSocket.EmuSocketProtocol.TryParseEndpoint(endpoint[prefix.Length..], out string host, out int port))
             throw field.Error($"field 'doe': '{Printable.Of(endpoint)}' is not tcp:HOST:PORT");
-        string host = endpoint[prefix.Length..colon];
         int dsm = -1;
         for (int i = 0; i < config.Functions.Count && dsm < 0; i++)
             if (config.Functions[i].Doe is not null) dsm = i;
@@ -90,17 +89,8 @@ public static class HostFile
     /// <summary>The root certificate (DER or PEM) the host provisions for the DSM's SPDM chain.</summary>
     private static HostConfiguration WithSpdmRoot(HostConfiguration config, string rootPath, JsonInputValue field)
     {
-        System.Security.Cryptography.X509Certificates.X509Certificate2 root;
-        try
-        {
-            byte[] bytes = InputFile.ReadAllBytes(rootPath, "SPDM root certificate");
-            string text = System.Text.Encoding.ASCII.GetString(bytes);
-            root = text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
-                ? System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(text)
-                : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(bytes);
-        }
-        catch (InputFileException e) { throw field.Error($"field 'spdmRoot': {e.Message}"); }
-        catch (System.Security.Cryptography.CryptographicException) { throw field.Error("field 'spdmRoot': not a DER or PEM X.509 certificate"); }
+        var root = Spdm.Responder.SpdmIdentityFiles.ReadCertificateFile(rootPath, "SPDM root certificate", out string problem)
+            ?? throw field.Error($"field 'spdmRoot': {problem}");
         var functions = config.Functions.Select(f => f.Doe is null ? f : f with { SpdmRoot = root }).ToArray();
         return config with { Functions = functions };
     }

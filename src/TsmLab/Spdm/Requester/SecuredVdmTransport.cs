@@ -26,7 +26,7 @@ public sealed class SecuredVdmTransport(SpdmRequester requester, SpdmSession ses
         if (answer.Length < response.Length) answer = new byte[response.Length];
         request.CopyTo(payload);
         var pending = requester.VendorDefinedAsync(Session, payload.AsMemory(0, request.Length), answer.AsMemory(0, response.Length));
-        var (result, length) = pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+        var (result, length) = SyncChannelWait.Result(pending);
         if (!result.Ok || length < 0)
         {
             LastFailure = result.ToString();

@@ -24,17 +24,13 @@ public sealed class SpdmLink
     {
         this.requester = requester;
         this.session = session;
-        Transport = new SecuredVdmTransport(requester, session);
-        Tdisp = new TdispRequester(Transport);
+        Tdisp = new TdispRequester(new SecuredVdmTransport(requester, session));
         CertificateChain = requester.CertificateChain.ToArray();
         MeasurementRecord = requester.MeasurementRecord;
     }
 
     /// <summary>TDISP and IDE_KM inside the session.</summary>
     public TdispRequester Tdisp { get; }
-
-    /// <summary>The secured transport under <see cref="Tdisp"/> (its LastFailure says why an exchange answered nothing).</summary>
-    public SecuredVdmTransport Transport { get; }
 
     /// <summary>The verified slot-0 certificate chain, SPDM format (length, reserved, root hash, DER certificates).</summary>
     public byte[] CertificateChain { get; }
@@ -56,15 +52,15 @@ public sealed class SpdmLink
     {
         var settings = new SpdmRequesterSettings { TrustedRoot = root, Entropy = entropy ?? SystemEntropySource.Instance };
         var requester = new SpdmRequester(new MailboxChannel(mailbox), settings);
-        var r = Sync(requester.InitConnectionAsync());
-        if (r.Ok) r = Sync(requester.GetDigestsAsync());
-        if (r.Ok) r = Sync(requester.GetCertificateAsync());
-        if (r.Ok) r = Sync(requester.GetMeasurementsAsync(0xFF, signed: true));
+        var r = SyncChannelWait.Result(requester.InitConnectionAsync());
+        if (r.Ok) r = SyncChannelWait.Result(requester.GetDigestsAsync());
+        if (r.Ok) r = SyncChannelWait.Result(requester.GetCertificateAsync());
+        if (r.Ok) r = SyncChannelWait.Result(requester.GetMeasurementsAsync(0xFF, signed: true));
         SpdmSession? session = null;
         if (r.Ok)
         {
-            (r, session) = Sync(requester.KeyExchangeAsync());
-            if (r.Ok && session is not null) r = Sync(requester.FinishAsync(session));
+            (r, session) = SyncChannelWait.Result(requester.KeyExchangeAsync());
+            if (r.Ok && session is not null) r = SyncChannelWait.Result(requester.FinishAsync(session));
         }
         if (!r.Ok || session is null)
         {
@@ -79,7 +75,7 @@ public sealed class SpdmLink
     /// <summary>GET_MEASUREMENTS (all, signed) inside the session; the new record, or null when the device did not answer one that verifies.</summary>
     public byte[]? RefreshMeasurements()
     {
-        var r = Sync(requester.GetMeasurementsAsync(0xFF, signed: true, session: session));
+        var r = SyncChannelWait.Result(requester.GetMeasurementsAsync(0xFF, signed: true, session: session));
         if (!r.Ok) return null;
         MeasurementRecord = requester.MeasurementRecord;
         return MeasurementRecord;
@@ -88,9 +84,8 @@ public sealed class SpdmLink
     /// <summary>END_SESSION (best effort: a device that does not answer still loses the session on this side).</summary>
     public void Close()
     {
-        Sync(requester.EndSessionAsync(session));
+        SyncChannelWait.Result(requester.EndSessionAsync(session));
         requester.Dispose();
     }
 
-    private static T Sync<T>(ValueTask<T> pending) => pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
 }

@@ -8,8 +8,9 @@ namespace TsmLab.Spdm.Responder;
 /// A responder identity loaded from files, as DMTF's sample keys come: a certificate chain of
 /// concatenated DER certificates, root first (as SPDM's certificate chain carries them), and the
 /// leaf's private key in PEM (PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE KEY"). The key must be ECDSA
-/// P-256 or P-384 and match the leaf certificate's public key. Every problem is one message naming
-/// the file; nothing is thrown for what the files contain.
+/// P-256 or P-384 and match the leaf certificate's public key. Also the requester's side: a root
+/// certificate file (DER or PEM) the chain must verify to. Every problem is one message naming the
+/// file; nothing is thrown for what the files contain.
 /// </summary>
 public static class SpdmIdentityFiles
 {
@@ -65,6 +66,32 @@ public static class SpdmIdentityFiles
             return null;
         }
         return key;
+    }
+
+    /// <summary>
+    /// A certificate file, DER or PEM (at most 1 MiB, a regular file; <paramref name="what"/> names it
+    /// in messages): a provisioned SPDM root. Null with <paramref name="problem"/> otherwise.
+    /// </summary>
+    public static X509Certificate2? ReadCertificateFile(string path, string what, out string problem)
+    {
+        problem = "";
+        try
+        {
+            byte[] bytes = InputFile.ReadAllBytes(path, what);
+            string text = System.Text.Encoding.ASCII.GetString(bytes);
+            return text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
+                ? X509Certificate2.CreateFromPem(text)
+                : X509CertificateLoader.LoadCertificate(bytes);
+        }
+        catch (InputFileException e)
+        {
+            problem = e.Message;
+        }
+        catch (CryptographicException)
+        {
+            problem = "not a DER or PEM X.509 certificate";
+        }
+        return null;
     }
 
     /// <summary>
