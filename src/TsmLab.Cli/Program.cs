@@ -54,7 +54,10 @@ public static class Program
         root.Subcommands.Add(DeviceCommand.Create(io));
         root.Subcommands.Add(TsmLab.Cli.RunCommand.Create(io));
         var parse = root.Parse(args);
-        string command = parse.CommandResult.Command == root ? "tsmlab" : "tsmlab " + parse.CommandResult.Command.Name;
+        // The whole command path ("tsmlab device serve"), so a nested command's errors name it as typed.
+        var names = new List<string>();
+        for (var c = parse.CommandResult; c is not null; c = c.Parent as CommandResult) names.Insert(0, c.Command.Name);
+        string command = string.Join(' ', names);
         if (UnknownOption(parse) is { } bad)
         {
             stderr.WriteLine($"{command}: unknown option '{Printable.Of(bad)}' (see '{command} --help')");

@@ -194,6 +194,7 @@ public sealed class DeviceServerTests
     {
         var (rc, _, e) = CliRunner.Run("", ["device", "serve", .. args]);
         Assert.Equal(2, rc);
+        Assert.StartsWith("tsmlab device serve: ", e); // the nested command is named as typed
         Assert.Contains(message, e);
         Assert.Single(e.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
