@@ -4,16 +4,20 @@ using System.Text;
 using System.Text.Json;
 using TsmLab.Abi;
 using TsmLab.Hosts.Demo;
+using TsmLab.Input;
 using TsmLab.Platforms;
 using TsmLab.Tracing;
 
 namespace TsmLab.Cli;
 
 /// <summary>
-/// <c>tsmlab demo [--platform NAME|all] [--profile op-arch|scope] [--json] [--trace FILE] [--report FILE.html] [--pcap FILE]</c>:
-/// the full device assignment of every platform on its built-in host, with progress per step and
-/// a closing table. Exits 0 only when every platform run reached RUN with DMA enabled and its
-/// evidence verified (and unlocked again); 1 otherwise; 2 for a usage error.
+/// <c>tsmlab demo [--platform NAME|all] [--profile op-arch|scope] [--device tcp:HOST:PORT [--spdm-root FILE]]
+/// [--json] [--trace FILE] [--report FILE.html] [--pcap FILE]</c>: the full device assignment of every
+/// platform on its built-in host, with progress per step and a closing table. With <c>--device</c>
+/// the host's DSM is the responder at that endpoint (DMTF's emulator socket protocol; each platform
+/// connects in turn, every run but the last ends with CONTINUE). Exits 0 only when every platform
+/// run reached RUN with DMA enabled and its evidence verified (and unlocked again); 1 otherwise
+/// (an endpoint that does not answer is a failed first step); 2 for a usage error.
 /// </summary>
 internal static class DemoCommand
 {
@@ -23,10 +27,14 @@ internal static class DemoCommand
         var platform = ChoiceOption.Create("--platform", "platform", "The platform to run, or all", names, "all");
         var profile = ChoiceOption.Create("--profile", "profile", "IOMMU_VDEVICE_TSM_REQ ABI profile", TsmAbiProfiles.Names, "op-arch");
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every step's result (no progress text)" };
+        var device = new Option<string>("--device") { Description = "Put the DSM behind DMTF's emulator socket protocol: tcp:HOST:PORT (e.g. tsmlab device serve)", HelpName = "tcp:HOST:PORT" };
+        var spdmRoot = new Option<FileInfo>("--spdm-root") { Description = "With --device: the root certificate (DER or PEM) the host provisions for the device's chain (default: the built-in device's root)", HelpName = "FILE" };
         var trace = new TraceOption();
         var cmd = new Command("demo", "Run the full device assignment of every platform on its built-in host");
         cmd.Options.Add(platform);
         cmd.Options.Add(profile);
+        cmd.Options.Add(device);
+        cmd.Options.Add(spdmRoot);
         cmd.Options.Add(json);
         trace.AddTo(cmd);
         cmd.SetAction(pr =>
@@ -41,14 +49,16 @@ internal static class DemoCommand
                 io.Error.WriteLine($"tsmlab demo: {string.Join(", ", skipped.Select(x => x.Name))} has no {p.Name()}-profile guest requests; use --profile op-arch");
                 return Program.UsageError;
             }
+            if (!TryDevice(pr.GetValue(device), pr.GetValue(spdmRoot), io.Error, out var remote)) return Program.UsageError;
             bool asJson = pr.GetValue(json);
             if (!trace.TryCreate(pr, io.Error, out var created)) return Program.UsageError;
             var log = created ?? new TraceLog();
             var results = new List<DemoResult>();
-            foreach (var x in platforms.Where(x => x.Supports(p)))
+            var runs = platforms.Where(x => x.Supports(p)).ToList();
+            foreach (var x in runs)
             {
-                if (!asJson) io.Out.WriteLine($"== {x.Name}: host {x.Hosts[0].Name}, profile {p.Name()}");
-                results.Add(PlatformDemo.Run(x, p, log, asJson ? null : s => Progress(io.Out, s)));
+                if (!asJson) io.Out.WriteLine($"== {x.Name}: host {x.Hosts[0].Name}{(remote is null ? "" : $", DSM at {remote.Endpoint}")}, profile {p.Name()}");
+                results.Add(PlatformDemo.Run(x, p, log, asJson ? null : s => Progress(io.Out, s), remote, leaveRunning: x != runs[^1]));
             }
             bool passed = results.All(r => r.Passed);
             if (asJson) io.Out.WriteLine(Json(p, results, skipped, passed));
@@ -64,6 +74,31 @@ internal static class DemoCommand
             return passed ? 0 : 1;
         });
         return cmd;
+    }
+
+    /// <summary>Reads --device and --spdm-root; false (one line on <paramref name="error"/>) for a usage error.</summary>
+    private static bool TryDevice(string? endpoint, FileInfo? root, TextWriter error, out DemoDevice? device)
+    {
+        device = null;
+        if (endpoint is null)
+        {
+            if (root is null) return true;
+            error.WriteLine("tsmlab demo: --spdm-root needs --device (the built-in device chains to its own root)");
+            return false;
+        }
+        if (!Hosts.RemoteDsm.TryParse(endpoint, out string host, out int port))
+        {
+            error.WriteLine($"tsmlab demo: --device '{Printable.Of(endpoint)}' is not tcp:HOST:PORT (port 1-65535)");
+            return false;
+        }
+        System.Security.Cryptography.X509Certificates.X509Certificate2? cert = null;
+        if (root is not null && (cert = Spdm.Responder.SpdmIdentityFiles.ReadCertificateFile(root.FullName, "root certificate", out string problem)) is null)
+        {
+            error.WriteLine($"tsmlab demo: cannot use --spdm-root '{Printable.Of(root.FullName)}': {problem}");
+            return false;
+        }
+        device = new DemoDevice(host, port, cert);
+        return true;
     }
 
     private static void Progress(TextWriter o, DemoStep s)
@@ -99,6 +134,7 @@ internal static class DemoCommand
                 w.WriteStartObject();
                 w.WriteString("platform", r.Platform);
                 w.WriteString("host", r.Host);
+                if (r.Device.Length > 0) w.WriteString("device", r.Device);
                 w.WriteBoolean("passed", r.Passed);
                 w.WriteString("tdi_state_reached", r.Reached.ToString());
                 w.WriteString("tdi_state_final", r.Final.ToString());

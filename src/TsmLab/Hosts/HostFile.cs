@@ -62,28 +62,13 @@ public static class HostFile
         return s;
     }
 
-    /// <summary>
-    /// The DSM's DOE mailbox on the far side of DMTF's emulator socket protocol ("tcp:HOST:PORT",
-    /// docs/interop.md): the platform's firmware then authenticates and drives that responder
-    /// through the host's DOE relay as it does the built-in device. The functions (IDs, BARs) stay
-    /// those of the base host's device. Connected here, with TEST; unreachable is a host-file error.
-    /// </summary>
+    /// <summary>The DSM's DOE mailbox on the far side of DMTF's emulator socket protocol ("tcp:HOST:PORT", <see cref="RemoteDsm"/>); unreachable is a host-file error.</summary>
     private static HostConfiguration WithRemoteDoe(HostConfiguration config, string endpoint, JsonInputValue field)
     {
-        const string prefix = "tcp:";
-        // The host is required here (no default): "tcp:" then HOST:PORT as the command line reads it.
-        if (!endpoint.StartsWith(prefix, StringComparison.Ordinal) || !endpoint.AsSpan(prefix.Length).Contains(':')
-            || !EmuSocket.EmuSocketProtocol.TryParseEndpoint(endpoint[prefix.Length..], out string host, out int port))
+        if (!RemoteDsm.TryParse(endpoint, out string host, out int port))
             throw field.Error($"field 'doe': '{Printable.Of(endpoint)}' is not tcp:HOST:PORT");
-        int dsm = -1;
-        for (int i = 0; i < config.Functions.Count && dsm < 0; i++)
-            if (config.Functions[i].Doe is not null) dsm = i;
-        if (dsm < 0) throw field.Error("field 'doe': the base host has no DSM with a DOE mailbox to replace");
-        var mailbox = EmuSocket.SocketDoeMailbox.Connect(host, port, out string problem)
+        return RemoteDsm.Connect(config, host, port, null, leaveRunning: false, out _, out string problem)
             ?? throw field.Error($"field 'doe': {problem}");
-        var functions = config.Functions.ToArray();
-        functions[dsm] = functions[dsm] with { Doe = mailbox };
-        return config with { Functions = functions };
     }
 
     /// <summary>The root certificate (DER or PEM) the host provisions for the DSM's SPDM chain.</summary>

@@ -35,9 +35,11 @@ public interface IPlatform
     /// Boots its demo host in <paramref name="profile"/> (traced from the first crossing when
     /// <paramref name="trace"/> is given), starts a VMM process that runs the assignment sequence
     /// for the device's first function, and a guest whose TSM driver reaches the VMM only through
-    /// the platform's exits. Nothing is bound yet.
+    /// the platform's exits. Nothing is bound yet. <paramref name="host"/>, when given, is booted
+    /// instead of the demo host's own configuration: a variant of it (its DSM behind a socket,
+    /// <c>tsmlab demo --device</c>) with the same functions and TSMs.
     /// </summary>
-    IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace);
+    IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace, HostConfiguration? host = null);
 
     /// <summary>The firmware and guest interfaces the model speaks, for <c>tsmlab abi --platform</c>; null when the platform publishes none.</summary>
     PlatformAbi? Abi => null;

@@ -24,5 +24,8 @@ public sealed record DemoResult(
     string Platform, string Host, TsmAbiProfile Profile, IReadOnlyList<DemoStep> Steps, TdiState Reached, TdiState Final,
     bool EvidenceVerified, bool DmaEnabled, int Requests, double ElapsedMs)
 {
+    /// <summary>The endpoint of the DSM when it was a socket (<c>tcp:HOST:PORT</c>), or empty for the built-in device.</summary>
+    public string Device { get; init; } = "";
+
     public bool Passed => Steps.Count > 0 && Steps.All(s => s.Ok) && Reached == TdiState.Run && DmaEnabled && EvidenceVerified && Final == TdiState.ConfigUnlocked;
 }

@@ -27,7 +27,7 @@ public sealed class CcaPlatform : IPlatform
         EnableDma: "enable DMA: RSI_VDEV_DMA_ENABLE",
         Unlock: "unlock");
 
-    public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace) => new Session(profile, trace);
+    public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace, HostConfiguration? host = null) => new Session(profile, trace, host);
 
     public PlatformAbi Abi { get; } = TsmLab.Platforms.Cca.Abi.CcaAbiTables.Build();
 
@@ -36,9 +36,9 @@ public sealed class CcaPlatform : IPlatform
         private readonly CcaRealmSession? s;
         private readonly Tdisp.Device.Tdi? tdi;
 
-        public Session(TsmAbiProfile profile, TraceLog? trace)
+        public Session(TsmAbiProfile profile, TraceLog? trace, HostConfiguration? host)
         {
-            s = CcaRealmSession.TryStart(profile, null, 1, k => k.Trace = trace, out var kernel, out var assignment);
+            s = CcaRealmSession.TryStart(profile, host, 1, k => k.Trace = trace, out var kernel, out var assignment);
             Kernel = kernel;
             Assignment = assignment;
             Prepared = s is not null;

@@ -28,14 +28,14 @@ public sealed class SevTioPlatform : IPlatform
         EnableDma: "enable DMA: SDTE_WRITE",
         Unlock: "unlock");
 
-    public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace) => new Session(trace);
+    public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace, HostConfiguration? host = null) => new Session(trace, host);
 
     /// <summary>The PSP, GHCB and SNP guest-message interfaces (docs/sev-tio.md), from the tables the model runs on.</summary>
     public PlatformAbi Abi { get; } = TsmLab.Platforms.SevTio.Abi.SevTioAbiTables.Build();
 
-    private sealed class Session(TraceLog? trace) : IPlatformSession
+    private sealed class Session(TraceLog? trace, HostConfiguration? host) : IPlatformSession
     {
-        private readonly SevTioSession s = SevTioSession.Start(onBoot: k => k.Trace = trace);
+        private readonly SevTioSession s = SevTioSession.Start(onBoot: k => k.Trace = trace, config: host);
         public HostKernel Kernel => s.Kernel;
         public DeviceAssignment Assignment => s.Assignment;
         public bool Prepared => s.Prepared;

@@ -23,10 +23,10 @@ public sealed class SevTioSession
     public static readonly PciAddress GuestAddress = new(0, 0, 3, 0);
     public const ulong GuestBar0 = 0xE000_0000, GuestBar2 = 0x80_0000_0000, GuestRamHva = 0x6000_0000_0000, GuestRamSize = 1 << 20, KvmRunHva = 0x5f00_0000_0000;
 
-    private SevTioSession(int vfio, ISevExitHandler? interposer, Action<HostKernel>? onBoot)
+    private SevTioSession(int vfio, ISevExitHandler? interposer, Action<HostKernel>? onBoot, HostConfiguration? config)
     {
         VfioIndex = vfio;
-        Kernel = HostKernel.Boot(SevTioHost.Configuration(), onBoot);
+        Kernel = HostKernel.Boot(config ?? SevTioHost.Configuration(), onBoot);
         Tsm = (SevTioLinkTsm)Kernel.Tsm.Find(0)!.Platform;
         Process = Kernel.CreateProcess();
         Ram = new GuestRam(Process, GuestRamHva, GuestRamSize);
@@ -49,9 +49,11 @@ public sealed class SevTioSession
     /// Boots a <c>sev</c> host and runs the VMM's sequence for <c>/dev/vfio/devices/vfio{vfio}</c>
     /// up to TSM_INFO (check <see cref="Prepared"/>). <paramref name="interposer"/>, if given, sees
     /// every exit first and must pass it on to <see cref="Vmm"/> (a test's hostile hypervisor);
-    /// <paramref name="onBoot"/> sees the kernel before its devices and connects (to attach a trace or a DOE capture).
+    /// <paramref name="onBoot"/> sees the kernel before its devices and connects (to attach a trace or a DOE capture);
+    /// <paramref name="config"/>, a variant of the <c>sev</c> host to boot instead (the same functions).
     /// </summary>
-    public static SevTioSession Start(int vfio = 0, ISevExitHandler? interposer = null, Action<HostKernel>? onBoot = null) => new(vfio, interposer, onBoot);
+    public static SevTioSession Start(int vfio = 0, ISevExitHandler? interposer = null, Action<HostKernel>? onBoot = null, HostConfiguration? config = null) =>
+        new(vfio, interposer, onBoot, config);
 
     public HostKernel Kernel { get; }
     public SevTioLinkTsm Tsm { get; }

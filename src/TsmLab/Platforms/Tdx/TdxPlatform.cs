@@ -28,14 +28,14 @@ public sealed class TdxPlatform : IPlatform
         EnableDma: "enable DMA: TDG.DMAR.ACCEPT",
         Unlock: "unlock: TDCM UNBIND");
 
-    public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace) => new Session(trace);
+    public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace, HostConfiguration? host = null) => new Session(trace, host);
 
     /// <summary>The SEAMCALL/TDCALL leaves, statuses and layouts (<c>tsmlab abi --platform tdx</c>).</summary>
     public PlatformAbi Abi { get; } = TsmLab.Platforms.Tdx.Abi.TdxAbiTables.Build();
 
-    private sealed class Session(TraceLog? trace) : IPlatformSession
+    private sealed class Session(TraceLog? trace, HostConfiguration? host) : IPlatformSession
     {
-        private readonly TdxSession s = TdxSession.Start(onBoot: k => k.Trace = trace);
+        private readonly TdxSession s = TdxSession.Start(host, onBoot: k => k.Trace = trace);
         public HostKernel Kernel => s.Kernel;
         public DeviceAssignment Assignment => s.Assignment;
         public bool Prepared => s.Prepared;

@@ -30,7 +30,7 @@ internal sealed class ToyPlatform : IPlatform
 
     public GuestStepLabels Labels { get; } = new("lock: bind, read the object", "accept: RUN", "enable DMA: validate MMIO", "unlock");
 
-    public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace) => new ToySession(Configuration(profile), trace);
+    public IPlatformSession Start(TsmAbiProfile profile, TraceLog? trace, HostConfiguration? host = null) => new ToySession(host ?? Configuration(profile), trace);
 
     public static HostConfiguration Configuration(TsmAbiProfile profile)
     {
