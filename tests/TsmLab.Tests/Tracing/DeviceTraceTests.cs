@@ -36,34 +36,46 @@ public class DeviceTraceTests
 
 public class DeterministicIdentityTests
 {
+    private static bool LeafVerifiesUnderRoot(TsmLab.Tdisp.Device.DeviceIdentity id)
+    {
+        using var root = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPublicKey(id.RootCertificate)!;
+        var reader = new System.Formats.Asn1.AsnReader(id.LeafCertificate.RawData, System.Formats.Asn1.AsnEncodingRules.DER).ReadSequence();
+        var tbs = reader.ReadEncodedValue().ToArray();
+        reader.ReadSequence();
+        var sig = reader.ReadBitString(out _);
+        bool ok = root.VerifyData(tbs, sig, System.Security.Cryptography.HashAlgorithmName.SHA384, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence);
+        tbs[^1] ^= 1;
+        return ok && !root.VerifyData(tbs, sig, System.Security.Cryptography.HashAlgorithmName.SHA384, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence);
+    }
+
     [Fact]
-    public void CertificateChain_IsByteStableAcrossInstances_AndVerifies()
+    public void DefaultChain_IsTheIssuedOne_ByteForByte_AndVerifies()
     {
         var a = new TsmLab.Tdisp.Device.DeviceIdentity(TsmLab.Tdisp.Device.DeviceConfiguration.Default);
         var b = new TsmLab.Tdisp.Device.DeviceIdentity(TsmLab.Tdisp.Device.DeviceConfiguration.Default);
         Assert.Equal(a.SpdmCertificateChain(), b.SpdmCertificateChain());
-        // The leaf's signature verifies under the root key (so the deterministic signer is real ECDSA).
-        using var root = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPublicKey(a.RootCertificate)!;
-        var leaf = a.LeafCertificate;
-        var reader = new System.Formats.Asn1.AsnReader(leaf.RawData, System.Formats.Asn1.AsnEncodingRules.DER).ReadSequence();
-        var tbs = reader.ReadEncodedValue().ToArray();
-        reader.ReadSequence();
-        var sig = reader.ReadBitString(out _);
-        Assert.True(root.VerifyData(tbs, sig, System.Security.Cryptography.HashAlgorithmName.SHA384, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence));
-        tbs[^1] ^= 1;
-        Assert.False(root.VerifyData(tbs, sig, System.Security.Cryptography.HashAlgorithmName.SHA384, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence));
+        // The same bytes in every run: the chain the default device's vendor issued (DefaultDeviceChain.der).
+        Assert.Equal("4BF13149B23E3E0D205B500960EA8E51166E4A06953ED4022793559E04D6731D",
+            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData([.. a.CertificateChainDer[0], .. a.CertificateChainDer[1]])));
+        // Its keys are the ones the seed derives, and the leaf's signature verifies under the root key.
+        Assert.Equal(a.RootKey.ExportSubjectPublicKeyInfo(), a.RootCertificate.PublicKey.ExportSubjectPublicKeyInfo());
+        Assert.Equal(a.LeafKey.ExportSubjectPublicKeyInfo(), a.LeafCertificate.PublicKey.ExportSubjectPublicKeyInfo());
+        Assert.True(LeafVerifiesUnderRoot(a));
     }
 
     [Fact]
-    public void DeterministicEcdsa_MatchesRfc6979SignaturesVerifyAndDifferPerMessage()
+    public void AnotherSeedOrSubject_IsSignedAtFirstUse_WithItsOwnKeys_AndStableWithinTheProcess()
     {
-        var key = TsmLab.Tdisp.Device.DeviceIdentity.DeriveKey("vector", "k");
-        var signer = new TsmLab.Tdisp.Device.DeterministicEcdsa(key);
-        byte[] h1 = System.Security.Cryptography.SHA384.HashData("sample"u8), h2 = System.Security.Cryptography.SHA384.HashData("test"u8);
-        var s1 = signer.SignHashDer(h1);
-        Assert.Equal(s1, signer.SignHashDer(h1));
-        Assert.NotEqual(s1, signer.SignHashDer(h2));
-        Assert.True(key.VerifyHash(h1, s1, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence));
-        Assert.False(key.VerifyHash(h2, s1, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence));
+        var d = TsmLab.Tdisp.Device.DeviceConfiguration.Default;
+        foreach (var config in new[] { d with { Identity = d.Identity with { Seed = "another vendor" } }, d with { DeviceId = 0x0042 } })
+        {
+            var a = new TsmLab.Tdisp.Device.DeviceIdentity(config);
+            var b = new TsmLab.Tdisp.Device.DeviceIdentity(config);
+            Assert.Equal(a.SpdmCertificateChain(), b.SpdmCertificateChain());
+            Assert.NotEqual(new TsmLab.Tdisp.Device.DeviceIdentity(d).CertificateChainDer[1], a.CertificateChainDer[1]);
+            Assert.Equal(a.LeafKey.ExportSubjectPublicKeyInfo(), a.LeafCertificate.PublicKey.ExportSubjectPublicKeyInfo());
+            Assert.Equal(a.LeafSubject.Name, a.LeafCertificate.Subject);
+            Assert.True(LeafVerifiesUnderRoot(a));
+        }
     }
 }

@@ -11,10 +11,11 @@ namespace TsmLab.Tdisp.Device;
 /// root CA and an ECDSA P-384 leaf, both keys derived from the configured seed with HKDF-SHA-384
 /// (the scalar is re-derived with a counter until 0 &lt; d &lt; n), fixed serials and validity, and
 /// the DMTF measurement blocks (DSP0274) of the configured measurements. Stability: keys, subject
-/// names, serials, validity, extensions, measurements and the signatures (RFC 6979 deterministic
-/// ECDSA, DeterministicEcdsa.cs) are byte-stable for a seed, so the whole chain and its digests are
-/// the same on every run. Keys imported and the chain signed once per seed and subject in a process
-/// (the signing is deterministic, so the cached DER is what signing again would give).
+/// names, serials, validity, extensions and measurements are byte-stable for a seed. The default
+/// device's chain is the one its vendor issued once (<see cref="IssuedChain"/>), so its bytes and
+/// digests are the same on every run; any other identity's chain is signed at first use in a
+/// process with the BCL's ECDSA (randomized signatures: the same within a process, not across
+/// runs). Keys imported and the chain signed or loaded once per seed and subject in a process.
 /// </remarks>
 public sealed record MeasurementBlock(byte Index, byte ValueType, byte[] Value)
 {
@@ -152,12 +153,12 @@ public sealed class DeviceIdentity
         }
     }
 
-    /// <summary>Imports both keys, signs the chain (deterministically) and loads it: once per seed and subject.</summary>
+    /// <summary>Imports both keys, takes the issued chain or signs one, and loads it: once per seed and subject.</summary>
     private SharedKeys Build()
     {
         using var rootKey = DeriveKey(Seed, "root");
         var leafKey = DeriveKey(Seed, "leaf");
-        var (rootDer, leafDer) = SignChain(rootKey, leafKey);
+        var (rootDer, leafDer) = IssuedChain.For(LeafSubject, rootKey, leafKey) ?? SignChain(rootKey, leafKey);
         return new SharedKeys { LeafKey = leafKey, Root = X509CertificateLoader.LoadCertificate(rootDer), Leaf = X509CertificateLoader.LoadCertificate(leafDer) };
     }
 
@@ -167,13 +168,13 @@ public sealed class DeviceIdentity
         rootReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 1, true));
         rootReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         rootReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootReq.PublicKey, false));
-        using var root = rootReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(rootKey), NotBefore, NotAfter, [0x01]);
+        using var root = rootReq.Create(RootSubject, X509SignatureGenerator.CreateForECDsa(rootKey), NotBefore, NotAfter, [0x01]);
 
         var leafReq = new CertificateRequest(LeafSubject, leafKey, HashAlgorithmName.SHA384);
         leafReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         leafReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         leafReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(leafReq.PublicKey, false));
-        using var leaf = leafReq.Create(RootSubject, new DeterministicEcdsaSignatureGenerator(rootKey), NotBefore, NotAfter, [0x02]);
+        using var leaf = leafReq.Create(RootSubject, X509SignatureGenerator.CreateForECDsa(rootKey), NotBefore, NotAfter, [0x02]);
         return (root.RawData, leaf.RawData);
     }
 }
