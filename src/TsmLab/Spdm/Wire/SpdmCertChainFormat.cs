@@ -54,9 +54,9 @@ public static class SpdmCertChainFormat
 
     /// <summary>
     /// Verifies a chain against a provisioned root: the format, the root hash, and an X.509 path from
-    /// the leaf to <paramref name="trustedRoot"/> (signatures, validity at <paramref name="at"/>, CA
-    /// constraints; no revocation: the model has no CRLs). Returns the leaf's ECDSA key, or null with
-    /// a reason.
+    /// <paramref name="trustedRoot"/> to the leaf (<see cref="CertificatePath"/>: names, signatures,
+    /// validity at <paramref name="at"/>, CA constraints; no revocation: the model has no CRLs).
+    /// Returns the leaf's ECDSA key, or null with a reason.
     /// </summary>
     public static ECDsa? VerifyAndGetLeafKey(ReadOnlySpan<byte> chain, SpdmAlgorithmSet algorithms, X509Certificate2 trustedRoot, DateTimeOffset at, out string? reason)
     {
@@ -72,24 +72,9 @@ public static class SpdmCertChainFormat
             foreach (var (o, l) in parts)
                 certs.Add(X509CertificateLoader.LoadCertificate(chain.Slice(o, l)));
             var leaf = certs[^1];
-            using var x = new X509Chain();
-            x.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            x.ChainPolicy.CustomTrustStore.Add(trustedRoot);
-            x.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            x.ChainPolicy.DisableCertificateDownloads = true;
-            x.ChainPolicy.VerificationTime = at.UtcDateTime;
-            x.ChainPolicy.VerificationTimeIgnored = false;
-            for (int i = 0; i < certs.Count - 1; i++)
-                x.ChainPolicy.ExtraStore.Add(certs[i]);
-            if (!x.Build(leaf))
+            if (CertificatePath.Validate(certs, trustedRoot, at.UtcDateTime) is { } problem)
             {
-                reason = "the certificate chain does not verify to the provisioned root: " +
-                    string.Join("; ", x.ChainStatus.Select(s => s.Status.ToString()));
-                return null;
-            }
-            if (!x.ChainElements[^1].Certificate.RawDataMemory.Span.SequenceEqual(trustedRoot.RawDataMemory.Span))
-            {
-                reason = "the certificate chain ends at a different root";
+                reason = "the certificate chain does not verify to the provisioned root: " + problem;
                 return null;
             }
             var key = leaf.GetECDsaPublicKey();
