@@ -48,9 +48,10 @@ internal static class RunCommand
     /// <summary>How to start this CLI again: the running apphost, or the dotnet host with this assembly.</summary>
     internal static LauncherCommand Self()
     {
-        string dll = typeof(RunCommand).Assembly.Location;
+        // AppContext.BaseDirectory, not Assembly.Location: a native (NativeAOT) build has no assembly file.
+        string dll = Path.Combine(AppContext.BaseDirectory, "TsmLab.Cli.dll");
         string? running = Environment.ProcessPath;
-        string apphost = Path.Combine(Path.GetDirectoryName(dll)!, Path.GetFileNameWithoutExtension(dll));
+        string apphost = Path.Combine(AppContext.BaseDirectory, "TsmLab.Cli");
         if (running is not null && Path.GetFileNameWithoutExtension(running) == "dotnet")
             return new LauncherCommand(running, ["exec", dll]);
         if (running is not null && Path.GetFileName(running) is "TsmLab.Cli" or "tsmlab")
