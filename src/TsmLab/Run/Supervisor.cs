@@ -81,8 +81,11 @@ internal sealed unsafe class Supervisor : IListenerServer
                 }
                 else if ((ev & LinuxConst.PollIn) != 0)
                 {
-                    // write(2) on a model file is not trapped; what was written is dropped.
-                    while (Sys.Call(45 /* recvfrom */, polled[i].KeptFd, (long)junk, 512, MsgDontwait, 0, 0) > 0) { }
+                    // write(2) on a model file is not trapped: a stream file (an event queue's fd)
+                    // gets what was written; for any other it is dropped.
+                    long got;
+                    while ((got = Sys.Call(45 /* recvfrom */, polled[i].KeptFd, (long)junk, 512, MsgDontwait, 0, 0)) > 0)
+                        if (polled[i].File is IStreamFile stream) stream.Written(new ReadOnlySpan<byte>(junk, (int)got));
                 }
             }
             short lev = pollFds[0].Revents;
