@@ -77,15 +77,17 @@ public sealed class Veventq : EventQueue
 
     private protected override void Flush()
     {
-        Span<byte> record = stackalloc byte[HeaderSize + 64];
+        Span<byte> small = stackalloc byte[64];
         while (deliver.First is { } node)
         {
             var v = node.Value;
-            int n = HeaderSize + Math.Min(v.Data.Length, 64);
+            int n = HeaderSize + v.Data.Length;
+            // One push per record, so a full socket keeps the whole record queued (the mock's data is 4 bytes).
+            var record = n <= small.Length ? small[..n] : new byte[n];
             BinaryPrimitives.WriteUInt32LittleEndian(record, v.Flags);
             BinaryPrimitives.WriteUInt32LittleEndian(record[4..], v.Sequence);
-            v.Data.AsSpan(0, n - HeaderSize).CopyTo(record[HeaderSize..]);
-            if (!Sink!.Push(record[..n])) return;
+            v.Data.CopyTo(record[HeaderSize..]);
+            if (!Sink!.Push(record)) return;
             deliver.RemoveFirst();
             if (v != lost) pushedEvents++;
         }
