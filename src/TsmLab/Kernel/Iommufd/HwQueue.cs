@@ -34,12 +34,13 @@ public sealed class HwQueue : IommufdObject
 
     /// <summary>
     /// The object takes the next id; then <c>iommufd_hw_queue_alloc_phys</c>: the page-aligned
-    /// range around [iova, iova + length) overflowing ERANGE; pinned through the vIOMMU's IOAS
-    /// (a hole ENOENT, <see cref="IoPagetable.PinForAccess"/>'s errnos); pages not physically
-    /// contiguous EFAULT — the model has no physical addresses and takes a range of more than one
-    /// page as not contiguous, as user memory almost never is (TsmLab definition); then
+    /// range around [iova, iova + length) overflowing ERANGE; an internal access (the id after the
+    /// queue's, PAGE_SIZE alignment: EADDRINUSE over an unaligned area) attached to the vIOMMU's
+    /// IOAS pins it (a hole ENOENT, <see cref="IoPagetable.PinForAccess"/>'s errnos); pages not
+    /// physically contiguous EFAULT — the model has no physical addresses and takes a range of more
+    /// than one page as not contiguous, as user memory almost never is (TsmLab definition); then
     /// <c>mock_hw_queue_init_phys</c>: index ≥ 2 EINVAL, a queue at that index EEXIST, no queue at
-    /// index − 1 EIO. Any failure destroys the object (its id is free again).
+    /// index − 1 EIO. Any failure destroys the object and the access (their ids are free again).
     /// </summary>
     internal static int Create(IommufdContext ctx, Viommu viommu, uint index, ulong iova, ulong length, out HwQueue? queue)
     {
@@ -55,14 +56,14 @@ public sealed class HwQueue : IommufdObject
             return Errno.ERANGE.Neg();
         }
         ulong npages = (offset + length + page - 1) / page;
-        var iopt = viommu.Hwpt.Ioas.Iopt;
-        int rc = iopt.PinInternal(aligned, aligned + npages * page - 1, q.pins);
+        q.access = IommufdAccess.Create(ctx, InternalAccess.Instance);
+        int rc = q.access.Attach(viommu.Hwpt.Ioas.Id);
+        if (rc == 0) rc = q.access.PinPages(aligned, npages * page, write: false, q.pins);
         if (rc == 0 && npages > 1) rc = Errno.EFAULT.Neg();
         if (rc == 0)
         {
             lock (ctx.Gate)
             {
-                q.pinnedOn = iopt;
                 viommu.Users++;
                 q.viommuHeld = true;
                 if (index >= IommuTestCmd.HwQueueMax) rc = Errno.EINVAL.Neg();
@@ -77,7 +78,6 @@ public sealed class HwQueue : IommufdObject
                 }
             }
         }
-        else q.pinnedOn = iopt;
         if (rc < 0)
         {
             ctx.Abort(q);
@@ -87,10 +87,10 @@ public sealed class HwQueue : IommufdObject
         return 0;
     }
 
-    private IoPagetable? pinnedOn;
+    private IommufdAccess? access;
     private bool viommuHeld;
 
-    /// <summary><c>iommufd_hw_queue_destroy</c>: the mock's slot and dependency, the pins and locks, the vIOMMU's user. Caller holds the context's lock.</summary>
+    /// <summary><c>iommufd_hw_queue_destroy</c>: the mock's slot and dependency, the internal access's pins and the access, the vIOMMU's user. Caller holds the context's lock.</summary>
     internal void Destroy()
     {
         if (registered)
@@ -99,9 +99,23 @@ public sealed class HwQueue : IommufdObject
             if (Prev is not null) Prev.Users--;
             registered = false;
         }
-        pinnedOn?.UnpinInternal(pins);
-        pinnedOn = null;
+        if (access is { } a)
+        {
+            a.UnpinPages(pins);
+            pins.Clear();
+            a.Destroy();
+            access = null;
+        }
         if (viommuHeld) Viommu.Users--;
         viommuHeld = false;
+    }
+
+    /// <summary>The ops of a HW queue's internal access: it pins pages and has no unmap callback (its pins lock their areas instead).</summary>
+    private sealed class InternalAccess : IAccessOps
+    {
+        public static readonly InternalAccess Instance = new();
+        public bool NeedsPinPages => true;
+        public bool Internal => true;
+        public void Unmap(ulong iova, ulong length) { }
     }
 }

@@ -289,6 +289,9 @@ public class SelftestQueueTests
         Assert.Equal(Neg(Errno.EINVAL), Alloc(T, 2, Iova, 4096));
         Assert.Equal(0, Alloc(T, 0, Iova, 4096));
         uint q0 = Id();
+        // Its internal access takes the next id; the driver holds it (EBUSY), and it holds the IOAS.
+        Assert.Equal(IommufdObjectType.Access, r.Context.Objects.Single(o => o.Id == q0 + 1).Type);
+        Assert.Equal(Neg(Errno.EBUSY), r.Destroy(q0 + 1));
         Assert.Equal(Neg(Errno.EEXIST), Alloc(T, 0, Iova, 4096));
         long Unmap(ulong iova) => Ioctl(r.P, r.Fd, IommufdIoctl.IoasUnmap, Struct(IommuIoasUnmap.SizeOf, U32(IommuIoasUnmap.IoasId, r.Ioas),
             U64(IommuIoasUnmap.Iova, iova), U64(IommuIoasUnmap.Length, 0x1000)));
@@ -302,6 +305,7 @@ public class SelftestQueueTests
         Assert.Equal(0, r.Destroy(q0));
         Assert.Equal(0, Unmap(Iova));
         Assert.Equal(0, r.Destroy(viommu));
+        Assert.DoesNotContain(r.Context.Objects, o => o.Type == IommufdObjectType.Access);
     }
 
     [Fact]
