@@ -3,7 +3,7 @@
  * On the selftest host: a mock device, a nest-parent HWPT, a fault queue and an IOPF-capable
  * nested HWPT the device moves to; TRIGGER_IOPF, then this program reads the fault from its fd
  * and writes the response; then the mock vIOMMU with a vEVENTQ, a vDevice and its nested HWPT,
- * TRIGGER_VEVENT, poll and read of the vEVENT. Layouts written out by offset (the offsets of
+ * TRIGGER_VEVENT, poll and read of the vEVENT, and past the queue's depth the lost-events header. Layouts written out by offset (the offsets of
  * src/TsmLab/Abi; TsmLab's own code). Prints "eventq: ok" and exits 0 when every answer was the
  * expected one.
  */
@@ -133,6 +133,15 @@ int main(void)
 	uint8_t vevent[12];
 	if (read(veventq_fd, vevent, sizeof(vevent)) != sizeof(vevent)) return fail("read vEVENT");
 	if (*u32(vevent, 0) != 0 || *u32(vevent, 4) != 0 || *u32(vevent, 8) != 0x99) return fail("vEVENT record");
+
+	/* Depth 2: three more events before a read give two events and the lost-events header. */
+	for (int i = 0; i < 3; i++)
+		if (test_cmd(fd, cmd, 17, 0)) return fail("TRIGGER_VEVENT x3");
+	uint8_t three[36];
+	if (read(veventq_fd, three, sizeof(three)) != 32) return fail("read past the depth");
+	if (*u32(three, 4) != 1 || *u32(three, 16) != 2 || *u32(three, 24) != 1 || *u32(three, 28) != 3) return fail("lost-events header");
+	if (test_cmd(fd, cmd, 17, 0)) return fail("TRIGGER_VEVENT after the overflow");
+	if (read(veventq_fd, vevent, sizeof(vevent)) != sizeof(vevent) || *u32(vevent, 4) != 4) return fail("vEVENT after the overflow");
 
 	close(veventq_fd);
 	close(fault_fd);
