@@ -352,4 +352,58 @@ public class SelftestQueueTests
         Assert.Equal(0, Op(IommuTestCmd.OpPasidDetach, stdev, 1024));
         Assert.Equal(0, r.Destroy(nested));
     }
+
+    /// <summary>A sink that records what is pushed; <see cref="Drained"/> as the test says.</summary>
+    private sealed class RecordingSink : IStreamSink
+    {
+        public List<byte[]> Pushed { get; } = new();
+        public bool Drained { get; set; }
+        public bool Push(ReadOnlySpan<byte> data)
+        {
+            Pushed.Add(data.ToArray());
+            Drained = false;
+            return true;
+        }
+    }
+
+    [Fact]
+    public void ConnectedQueues_PushEachRecordWhenQueued_TakeResponsesFromTheStream_AndCountVeventsReadOnceDrained()
+    {
+        var r = Selftest();
+        var (stdev, _, idev) = r.MockDomain(r.Ioas);
+        Assert.Equal(0, r.Hwpt(idev, r.Ioas, IommuHwptAlloc.FlagNestParent));
+        uint parent = r.HwptId;
+        var (faultId, faultFd) = r.FaultQueue();
+        var faultSink = new RecordingSink();
+        r.File(faultFd).Connect(faultSink);
+        Assert.Equal(0, r.Replace(stdev, r.Nested(idev, parent, IommuHwptAlloc.FlagFaultIdValid, faultId)));
+        Assert.Equal(0, r.Test(IommuTestCmd.OpTriggerIopf, 0, U32(IommuTestCmd.TriggerIopfDevId, idev)));
+        var queue = (FaultQueue)r.File(faultFd).Queue;
+        Assert.Equal((0, 1), (queue.Pending, queue.AwaitingResponse)); // pushed counts as read: the cookie is given
+        Assert.Equal(FaultQueue.FaultSize, Assert.Single(faultSink.Pushed).Length);
+        // The response may arrive in pieces.
+        r.File(faultFd).Written([1, 0, 0]);
+        Assert.Equal(1, queue.AwaitingResponse);
+        r.File(faultFd).Written([0, 0, 0, 0, 0]);
+        Assert.Equal(0, queue.AwaitingResponse);
+
+        uint viommu = r.Viommu(idev, parent);
+        Assert.Equal(0, Ioctl(r.P, r.Fd, IommufdIoctl.VeventqAlloc, Struct(IommuVeventqAlloc.SizeOf, U32(IommuVeventqAlloc.ViommuId, viommu),
+            U32(IommuVeventqAlloc.Type, IommuTestCmd.VeventqTypeSelftest), U32(IommuVeventqAlloc.VeventqDepth, 1))));
+        int qfd = (int)r.Out(IommuVeventqAlloc.OutVeventqFd, IommuVeventqAlloc.SizeOf);
+        var sink = new RecordingSink();
+        r.File(qfd).Connect(sink);
+        Assert.Equal(0, Ioctl(r.P, r.Fd, IommufdIoctl.VdeviceAlloc, Struct(IommuVdeviceAlloc.SizeOf, U32(IommuVdeviceAlloc.ViommuId, viommu),
+            U32(IommuVdeviceAlloc.DevId, idev), U64(IommuVdeviceAlloc.VirtId, 7))));
+        Assert.Equal(0, r.Replace(stdev, r.Nested(idev, viommu)));
+        long Trigger() => r.Test(IommuTestCmd.OpTriggerVevent, 0, U32(IommuTestCmd.TriggerVeventDevId, idev));
+        Assert.Equal(0, Trigger());
+        Assert.Equal(0, Trigger()); // not drained: depth 1 reached, the lost-events header
+        Assert.Equal([12, 8], sink.Pushed.Select(b => b.Length));
+        Assert.Equal(Veventq.FlagLostEvents, BinaryPrimitives.ReadUInt32LittleEndian(sink.Pushed[1]));
+        sink.Drained = true; // the program read everything
+        Assert.Equal(0, Trigger());
+        Assert.Equal(12, sink.Pushed[2].Length);
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(sink.Pushed[2].AsSpan(4))); // the next sequence
+    }
 }

@@ -3,9 +3,9 @@
  * On the selftest host: a mock device, a nest-parent HWPT, a fault queue and an IOPF-capable
  * nested HWPT the device moves to; TRIGGER_IOPF, then this program reads the fault from its fd
  * and writes the response; then the mock vIOMMU with a vEVENTQ, a vDevice and its nested HWPT,
- * TRIGGER_VEVENT, poll and read of the vEVENT, and past the queue's depth the lost-events header. Layouts written out by offset (the offsets of
- * src/TsmLab/Abi; TsmLab's own code). Prints "eventq: ok" and exits 0 when every answer was the
- * expected one.
+ * TRIGGER_VEVENT, poll and read of the vEVENT, and past the queue's depth the lost-events
+ * header. Layouts written out by offset (the offsets of src/TsmLab/Abi; TsmLab's own code).
+ * Prints "eventq: ok" and exits 0 when every answer was the expected one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
