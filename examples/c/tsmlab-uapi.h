@@ -29,9 +29,13 @@
 #define IOMMU_HWPT_SET_DIRTY_TRACKING    0x00003b8bu /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_HWPT_GET_DIRTY_BITMAP      0x00003b8cu /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_HWPT_INVALIDATE            0x00003b8du /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_FAULT_QUEUE_ALLOC          0x00003b8eu /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_IOAS_MAP_FILE              0x00003b8fu /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VIOMMU_ALLOC               0x00003b90u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_ALLOC              0x00003b91u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_IOAS_CHANGE_PROCESS        0x00003b92u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_VEVENTQ_ALLOC              0x00003b93u /* /dev/iommu; include/uapi/linux/iommufd.h */
+#define IOMMU_HW_QUEUE_ALLOC             0x00003b94u /* /dev/iommu; include/uapi/linux/iommufd.h */
 #define IOMMU_VDEVICE_TSM_OP             0x00003b95u /* /dev/iommu; [PATCH v5] iommufd/tsm: add vdevice TSM bind/unbind ioctl (2026-05-25) */
 #define IOMMU_VDEVICE_TSM_REQ            0x00003b96u /* /dev/iommu; Re: [PATCH v5 5/5] op/tvm_arch proposal (2026-06-02); kamalca tree iommufd.h */
 #define IOMMU_VDEVICE_TSM_INFO           0x00003be0u /* /dev/iommu; TsmLab extension (docs/abi.md) */
@@ -454,6 +458,23 @@ _Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->entry_num) == 4, "str
 _Static_assert(offsetof(struct iommu_hwpt_invalidate, __reserved) == 28, "struct iommu_hwpt_invalidate: offset of __reserved");
 _Static_assert(sizeof(((struct iommu_hwpt_invalidate *)0)->__reserved) == 4, "struct iommu_hwpt_invalidate: size of __reserved");
 
+/* 16 bytes; the kernel needs at least 16 (offsetofend of the last mandatory field) */
+struct iommu_fault_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t out_fault_id;
+	uint32_t out_fault_fd;
+};
+_Static_assert(sizeof(struct iommu_fault_alloc) == 16, "struct iommu_fault_alloc: size");
+_Static_assert(offsetof(struct iommu_fault_alloc, size) == 0, "struct iommu_fault_alloc: offset of size");
+_Static_assert(sizeof(((struct iommu_fault_alloc *)0)->size) == 4, "struct iommu_fault_alloc: size of size");
+_Static_assert(offsetof(struct iommu_fault_alloc, flags) == 4, "struct iommu_fault_alloc: offset of flags");
+_Static_assert(sizeof(((struct iommu_fault_alloc *)0)->flags) == 4, "struct iommu_fault_alloc: size of flags");
+_Static_assert(offsetof(struct iommu_fault_alloc, out_fault_id) == 8, "struct iommu_fault_alloc: offset of out_fault_id");
+_Static_assert(sizeof(((struct iommu_fault_alloc *)0)->out_fault_id) == 4, "struct iommu_fault_alloc: size of out_fault_id");
+_Static_assert(offsetof(struct iommu_fault_alloc, out_fault_fd) == 12, "struct iommu_fault_alloc: offset of out_fault_fd");
+_Static_assert(sizeof(((struct iommu_fault_alloc *)0)->out_fault_fd) == 4, "struct iommu_fault_alloc: size of out_fault_fd");
+
 /* 40 bytes; the kernel needs at least 40 (offsetofend of the last mandatory field) */
 struct iommu_ioas_map_file {
 	uint32_t size;
@@ -531,6 +552,75 @@ _Static_assert(offsetof(struct iommu_vdevice_alloc, out_vdevice_id) == 12, "stru
 _Static_assert(sizeof(((struct iommu_vdevice_alloc *)0)->out_vdevice_id) == 4, "struct iommu_vdevice_alloc: size of out_vdevice_id");
 _Static_assert(offsetof(struct iommu_vdevice_alloc, virt_id) == 16, "struct iommu_vdevice_alloc: offset of virt_id");
 _Static_assert(sizeof(((struct iommu_vdevice_alloc *)0)->virt_id) == 8, "struct iommu_vdevice_alloc: size of virt_id");
+
+/* 8 bytes; the kernel needs at least 8 (offsetofend of the last mandatory field) */
+struct iommu_ioas_change_process {
+	uint32_t size;
+	uint32_t __reserved;
+};
+_Static_assert(sizeof(struct iommu_ioas_change_process) == 8, "struct iommu_ioas_change_process: size");
+_Static_assert(offsetof(struct iommu_ioas_change_process, size) == 0, "struct iommu_ioas_change_process: offset of size");
+_Static_assert(sizeof(((struct iommu_ioas_change_process *)0)->size) == 4, "struct iommu_ioas_change_process: size of size");
+_Static_assert(offsetof(struct iommu_ioas_change_process, __reserved) == 4, "struct iommu_ioas_change_process: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_ioas_change_process *)0)->__reserved) == 4, "struct iommu_ioas_change_process: size of __reserved");
+
+/* 32 bytes; the kernel needs at least 32 (offsetofend of the last mandatory field) */
+struct iommu_veventq_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t viommu_id;
+	uint32_t type;
+	uint32_t veventq_depth;
+	uint32_t out_veventq_id;
+	uint32_t out_veventq_fd;
+	uint32_t __reserved;
+};
+_Static_assert(sizeof(struct iommu_veventq_alloc) == 32, "struct iommu_veventq_alloc: size");
+_Static_assert(offsetof(struct iommu_veventq_alloc, size) == 0, "struct iommu_veventq_alloc: offset of size");
+_Static_assert(sizeof(((struct iommu_veventq_alloc *)0)->size) == 4, "struct iommu_veventq_alloc: size of size");
+_Static_assert(offsetof(struct iommu_veventq_alloc, flags) == 4, "struct iommu_veventq_alloc: offset of flags");
+_Static_assert(sizeof(((struct iommu_veventq_alloc *)0)->flags) == 4, "struct iommu_veventq_alloc: size of flags");
+_Static_assert(offsetof(struct iommu_veventq_alloc, viommu_id) == 8, "struct iommu_veventq_alloc: offset of viommu_id");
+_Static_assert(sizeof(((struct iommu_veventq_alloc *)0)->viommu_id) == 4, "struct iommu_veventq_alloc: size of viommu_id");
+_Static_assert(offsetof(struct iommu_veventq_alloc, type) == 12, "struct iommu_veventq_alloc: offset of type");
+_Static_assert(sizeof(((struct iommu_veventq_alloc *)0)->type) == 4, "struct iommu_veventq_alloc: size of type");
+_Static_assert(offsetof(struct iommu_veventq_alloc, veventq_depth) == 16, "struct iommu_veventq_alloc: offset of veventq_depth");
+_Static_assert(sizeof(((struct iommu_veventq_alloc *)0)->veventq_depth) == 4, "struct iommu_veventq_alloc: size of veventq_depth");
+_Static_assert(offsetof(struct iommu_veventq_alloc, out_veventq_id) == 20, "struct iommu_veventq_alloc: offset of out_veventq_id");
+_Static_assert(sizeof(((struct iommu_veventq_alloc *)0)->out_veventq_id) == 4, "struct iommu_veventq_alloc: size of out_veventq_id");
+_Static_assert(offsetof(struct iommu_veventq_alloc, out_veventq_fd) == 24, "struct iommu_veventq_alloc: offset of out_veventq_fd");
+_Static_assert(sizeof(((struct iommu_veventq_alloc *)0)->out_veventq_fd) == 4, "struct iommu_veventq_alloc: size of out_veventq_fd");
+_Static_assert(offsetof(struct iommu_veventq_alloc, __reserved) == 28, "struct iommu_veventq_alloc: offset of __reserved");
+_Static_assert(sizeof(((struct iommu_veventq_alloc *)0)->__reserved) == 4, "struct iommu_veventq_alloc: size of __reserved");
+
+/* 40 bytes; the kernel needs at least 40 (offsetofend of the last mandatory field) */
+struct iommu_hw_queue_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t viommu_id;
+	uint32_t type;
+	uint32_t index;
+	uint32_t out_hw_queue_id;
+	uint64_t nesting_parent_iova;
+	uint64_t length;
+};
+_Static_assert(sizeof(struct iommu_hw_queue_alloc) == 40, "struct iommu_hw_queue_alloc: size");
+_Static_assert(offsetof(struct iommu_hw_queue_alloc, size) == 0, "struct iommu_hw_queue_alloc: offset of size");
+_Static_assert(sizeof(((struct iommu_hw_queue_alloc *)0)->size) == 4, "struct iommu_hw_queue_alloc: size of size");
+_Static_assert(offsetof(struct iommu_hw_queue_alloc, flags) == 4, "struct iommu_hw_queue_alloc: offset of flags");
+_Static_assert(sizeof(((struct iommu_hw_queue_alloc *)0)->flags) == 4, "struct iommu_hw_queue_alloc: size of flags");
+_Static_assert(offsetof(struct iommu_hw_queue_alloc, viommu_id) == 8, "struct iommu_hw_queue_alloc: offset of viommu_id");
+_Static_assert(sizeof(((struct iommu_hw_queue_alloc *)0)->viommu_id) == 4, "struct iommu_hw_queue_alloc: size of viommu_id");
+_Static_assert(offsetof(struct iommu_hw_queue_alloc, type) == 12, "struct iommu_hw_queue_alloc: offset of type");
+_Static_assert(sizeof(((struct iommu_hw_queue_alloc *)0)->type) == 4, "struct iommu_hw_queue_alloc: size of type");
+_Static_assert(offsetof(struct iommu_hw_queue_alloc, index) == 16, "struct iommu_hw_queue_alloc: offset of index");
+_Static_assert(sizeof(((struct iommu_hw_queue_alloc *)0)->index) == 4, "struct iommu_hw_queue_alloc: size of index");
+_Static_assert(offsetof(struct iommu_hw_queue_alloc, out_hw_queue_id) == 20, "struct iommu_hw_queue_alloc: offset of out_hw_queue_id");
+_Static_assert(sizeof(((struct iommu_hw_queue_alloc *)0)->out_hw_queue_id) == 4, "struct iommu_hw_queue_alloc: size of out_hw_queue_id");
+_Static_assert(offsetof(struct iommu_hw_queue_alloc, nesting_parent_iova) == 24, "struct iommu_hw_queue_alloc: offset of nesting_parent_iova");
+_Static_assert(sizeof(((struct iommu_hw_queue_alloc *)0)->nesting_parent_iova) == 8, "struct iommu_hw_queue_alloc: size of nesting_parent_iova");
+_Static_assert(offsetof(struct iommu_hw_queue_alloc, length) == 32, "struct iommu_hw_queue_alloc: offset of length");
+_Static_assert(sizeof(((struct iommu_hw_queue_alloc *)0)->length) == 8, "struct iommu_hw_queue_alloc: size of length");
 
 /* 16 bytes; the kernel needs at least 16 (offsetofend of the last mandatory field) */
 struct iommu_vdevice_tsm_op {

@@ -30,9 +30,13 @@ public static class AbiCatalog
         new("IOMMU_HWPT_SET_DIRTY_TRACKING", IommufdIoctl.HwptSetDirtyTracking, "/dev/iommu", IommuHwptSetDirtyTracking.Layout, IommufdH),
         new("IOMMU_HWPT_GET_DIRTY_BITMAP", IommufdIoctl.HwptGetDirtyBitmap, "/dev/iommu", IommuHwptGetDirtyBitmap.Layout, IommufdH),
         new("IOMMU_HWPT_INVALIDATE", IommufdIoctl.HwptInvalidate, "/dev/iommu", IommuHwptInvalidate.Layout, IommufdH),
+        new("IOMMU_FAULT_QUEUE_ALLOC", IommufdIoctl.FaultQueueAlloc, "/dev/iommu", IommuFaultAlloc.Layout, IommufdH),
         new("IOMMU_IOAS_MAP_FILE", IommufdIoctl.IoasMapFile, "/dev/iommu", IommuIoasMapFile.Layout, IommufdH),
         new("IOMMU_VIOMMU_ALLOC", IommufdIoctl.ViommuAlloc, "/dev/iommu", IommuViommuAlloc.Layout, IommufdH),
         new("IOMMU_VDEVICE_ALLOC", IommufdIoctl.VdeviceAlloc, "/dev/iommu", IommuVdeviceAlloc.Layout, IommufdH),
+        new("IOMMU_IOAS_CHANGE_PROCESS", IommufdIoctl.IoasChangeProcess, "/dev/iommu", IommuIoasChangeProcess.Layout, IommufdH),
+        new("IOMMU_VEVENTQ_ALLOC", IommufdIoctl.VeventqAlloc, "/dev/iommu", IommuVeventqAlloc.Layout, IommufdH),
+        new("IOMMU_HW_QUEUE_ALLOC", IommufdIoctl.HwQueueAlloc, "/dev/iommu", IommuHwQueueAlloc.Layout, IommufdH),
         new("IOMMU_VDEVICE_TSM_OP", IommufdIoctl.VdeviceTsmOp, "/dev/iommu", IommuVdeviceTsmOp.Layout,
             "[PATCH v5] iommufd/tsm: add vdevice TSM bind/unbind ioctl (2026-05-25)"),
         profile == TsmAbiProfile.Scope

@@ -23,6 +23,7 @@ public enum Errno
     ENOTTY = 25,
     EMFILE = 24,
     ENOSPC = 28,
+    ESPIPE = 29,
     ERANGE = 34,
     EDEADLK = 35,
     EBADE = 52,

@@ -26,9 +26,13 @@ public static class IommufdIoctl
     public const uint HwptSetDirtyTracking = 0x3B8B; // IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING
     public const uint HwptGetDirtyBitmap = 0x3B8C;   // IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP
     public const uint HwptInvalidate = 0x3B8D;   // IOMMUFD_CMD_HWPT_INVALIDATE
+    public const uint FaultQueueAlloc = 0x3B8E;  // IOMMUFD_CMD_FAULT_QUEUE_ALLOC (6.11)
     public const uint IoasMapFile = 0x3B8F;      // IOMMUFD_CMD_IOAS_MAP_FILE (6.13)
     public const uint ViommuAlloc = 0x3B90;      // IOMMUFD_CMD_VIOMMU_ALLOC
     public const uint VdeviceAlloc = 0x3B91;     // IOMMUFD_CMD_VDEVICE_ALLOC
+    public const uint IoasChangeProcess = 0x3B92; // IOMMUFD_CMD_IOAS_CHANGE_PROCESS (6.14)
+    public const uint VeventqAlloc = 0x3B93;     // IOMMUFD_CMD_VEVENTQ_ALLOC (6.15)
+    public const uint HwQueueAlloc = 0x3B94;     // IOMMUFD_CMD_HW_QUEUE_ALLOC (6.17)
     public const uint VdeviceTsmOp = 0x3B95;     // IOMMUFD_CMD_VDEVICE_TSM_OP (K1, K2, K5)
     public const uint VdeviceTsmReq = 0x3B96;    // IOMMUFD_CMD_VDEVICE_TSM_REQ (K5; earlier ..._TSM_GUEST_REQUEST)
     /// <summary>TsmLab extension: discovery of the TSM behind a vDevice, far from Linux's range.</summary>
@@ -97,6 +101,48 @@ public static class IommuViommuAlloc
         new("size", Size, 4), new("flags", Flags, 4), new("type", Type, 4), new("dev_id", DevId, 4),
         new("hwpt_id", HwptId, 4), new("out_viommu_id", OutViommuId, 4), new("data_len", DataLen, 4),
         new("__reserved", Reserved, 4), new("data_uptr", DataUptr, 8));
+}
+
+/// <summary><c>struct iommu_fault_alloc</c>: a fault queue and its fd.</summary>
+public static class IommuFaultAlloc
+{
+    public const int Size = 0, Flags = 4, OutFaultId = 8, OutFaultFd = 12, SizeOf = 16;
+    public static readonly AbiStruct Layout = AbiStruct.Define("iommu_fault_alloc", SizeOf, "out_fault_fd",
+        new("size", Size, 4), new("flags", Flags, 4), new("out_fault_id", OutFaultId, 4), new("out_fault_fd", OutFaultFd, 4));
+}
+
+/// <summary><c>struct iommu_ioas_change_process</c>.</summary>
+public static class IommuIoasChangeProcess
+{
+    public const int Size = 0, Reserved = 4, SizeOf = 8;
+    public static readonly AbiStruct Layout = AbiStruct.Define("iommu_ioas_change_process", SizeOf, "__reserved",
+        new("size", Size, 4), new("__reserved", Reserved, 4));
+}
+
+/// <summary><c>struct iommu_veventq_alloc</c>: a vIOMMU's event queue of one type and its fd.</summary>
+public static class IommuVeventqAlloc
+{
+    public const int Size = 0, Flags = 4, ViommuId = 8, Type = 12, VeventqDepth = 16, OutVeventqId = 20,
+        OutVeventqFd = 24, Reserved = 28, SizeOf = 32;
+    /// <summary><c>IOMMU_VEVENTQ_TYPE_DEFAULT</c>: rejected.</summary>
+    public const uint TypeDefault = 0;
+    public static readonly AbiStruct Layout = AbiStruct.Define("iommu_veventq_alloc", SizeOf, "__reserved",
+        new("size", Size, 4), new("flags", Flags, 4), new("viommu_id", ViommuId, 4), new("type", Type, 4),
+        new("veventq_depth", VeventqDepth, 4), new("out_veventq_id", OutVeventqId, 4),
+        new("out_veventq_fd", OutVeventqFd, 4), new("__reserved", Reserved, 4));
+}
+
+/// <summary><c>struct iommu_hw_queue_alloc</c>: a HW queue of a vIOMMU in guest memory.</summary>
+public static class IommuHwQueueAlloc
+{
+    public const int Size = 0, Flags = 4, ViommuId = 8, Type = 12, Index = 16, OutHwQueueId = 20,
+        NestingParentIova = 24, Length = 32, SizeOf = 40;
+    /// <summary><c>IOMMU_HW_QUEUE_TYPE_DEFAULT</c>: rejected.</summary>
+    public const uint TypeDefault = 0;
+    public static readonly AbiStruct Layout = AbiStruct.Define("iommu_hw_queue_alloc", SizeOf, "length",
+        new("size", Size, 4), new("flags", Flags, 4), new("viommu_id", ViommuId, 4), new("type", Type, 4),
+        new("index", Index, 4), new("out_hw_queue_id", OutHwQueueId, 4),
+        new("nesting_parent_iova", NestingParentIova, 8), new("length", Length, 8));
 }
 
 /// <summary><c>struct iommu_vdevice_alloc</c>.</summary>

@@ -60,6 +60,18 @@ public static class IommuTestCmd
     public const uint AccessFlagWrite = 1, AccessFlagSyz = 1u << 16, AccessRwWrite = 1, AccessRwSlowPath = 1u << 2;
     /// <summary>The largest ACCESS_PAGES / ACCESS_RW length; above it ENOMEM (selftest.c's guard for kvzalloc).</summary>
     public const ulong AccessMaxLength = 16 * 1024 * 1024;
+    /// <summary>trigger_iopf { u32 dev_id @16; u32 pasid @20; u32 grpid @24; u32 perm @28; u64 addr @32 }.</summary>
+    public const int TriggerIopfDevId = 16, TriggerIopfPasid = 20, TriggerIopfGrpid = 24, TriggerIopfPerm = 28, TriggerIopfAddr = 32;
+    /// <summary>trigger_vevent { u32 dev_id @16 }.</summary>
+    public const int TriggerVeventDevId = 16;
+    /// <summary>pasid_attach / pasid_replace { u32 pasid @16; u32 pt_id @20 } (pt_id in and out); pasid_detach { u32 pasid @16 }; pasid_check { u32 pasid @16; u32 hwpt_id @20 }.</summary>
+    public const int PasidPasid = 16, PasidPtId = 20;
+    /// <summary><c>IOMMU_VEVENTQ_TYPE_SELFTEST</c>: the mock vIOMMU's event type, whose data is <c>struct iommu_viommu_event_selftest { u32 virt_id; }</c>.</summary>
+    public const uint VeventqTypeSelftest = 0xBEEFBEEF;
+    /// <summary><c>IOMMU_HW_QUEUE_TYPE_SELFTEST</c> and <c>IOMMU_TEST_HW_QUEUE_MAX</c>.</summary>
+    public const uint HwQueueTypeSelftest = 0xDEADBEEF, HwQueueMax = 2;
+    /// <summary><c>IOMMU_HWPT_INVALIDATE_DATA_SELFTEST</c>: <c>struct iommu_hwpt_invalidate_selftest { u32 flags; u32 iotlb_id; }</c>, 8 bytes.</summary>
+    public const uint HwptInvalidateDataSelftest = 0xDEADBEEF, HwptInvalidateSelftestSizeOf = 8;
     /// <summary>memory_limit { u32 limit @16 }.</summary>
     public const int MemoryLimit = 16;
 

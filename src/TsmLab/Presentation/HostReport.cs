@@ -185,6 +185,10 @@ public static class HostReport
         IommufdDevice d => $"{o.Id} device {d.DisplayName}, kvm {d.Kvm?.ToString() ?? "none"}, attached {d.Attached?.Id.ToString() ?? "none"}, users {o.Users}",
         Ioas i => $"{o.Id} ioas, {i.Iopt.Areas.Count} area(s) of 0x{MappedBytes(i):x} bytes, {PinnedPages(i)} page(s) pinned, alignment 0x{i.Iopt.IovaAlignment:x}, users {o.Users}",
         HwPagetable h => $"{o.Id} hwpt_paging on ioas {h.Ioas.Id}{(h.NestParent ? ", nest parent" : "")}{(h.AutoDomain ? ", auto domain" : "")}, users {o.Users}",
+        HwptNested n => $"{o.Id} hwpt_nested on {(n.Viommu is { } nv ? $"viommu {nv.Id}" : $"hwpt {n.Parent.Id}")}, users {o.Users}",
+        FaultQueue f => $"{o.Id} fault queue, {f.Pending} pending, {f.AwaitingResponse} awaiting a response, users {o.Users}",
+        Veventq q => $"{o.Id} veventq type 0x{q.EventType:x} depth {q.Depth} on viommu {q.Viommu.Id}, users {o.Users}",
+        HwQueue q => $"{o.Id} hw_queue {q.Index} on viommu {q.Viommu.Id} at iova 0x{q.BaseAddr:x}, users {o.Users}",
         Viommu v => $"{o.Id} viommu type {v.ViommuType} on hwpt {v.Hwpt.Id}, {v.Kvm?.ToString() ?? "no kvm"}, users {o.Users}",
         Vdevice v => $"{o.Id} vdevice virt_id 0x{v.VirtId:x} of device {v.Idev.Id} on viommu {v.Viommu.Id}: " +
                      $"{(v.TsmBound ? "bound, TDI " + k.Tsm.StateOf(v.Function) : "not bound")}, rejections {v.TotalRejections}{RejectionList(v)}, uncertain {v.UncertainCompletions}",
@@ -214,6 +218,10 @@ public static class HostReport
             IommufdObjectType.Viommu => "viommu",
             IommufdObjectType.Selftest => "selftest",
             IommufdObjectType.HwptNested => "hwpt_nested",
+            IommufdObjectType.Access => "access",
+            IommufdObjectType.Fault => "fault",
+            IommufdObjectType.Veventq => "veventq",
+            IommufdObjectType.HwQueue => "hw_queue",
             _ => "vdevice",
         });
         w.WriteNumber("users", o.Users);

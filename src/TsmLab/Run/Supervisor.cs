@@ -81,8 +81,11 @@ internal sealed unsafe class Supervisor : IListenerServer
                 }
                 else if ((ev & LinuxConst.PollIn) != 0)
                 {
-                    // write(2) on a model file is not trapped; what was written is dropped.
-                    while (Sys.Call(45 /* recvfrom */, polled[i].KeptFd, (long)junk, 512, MsgDontwait, 0, 0) > 0) { }
+                    // write(2) on a model file is not trapped: a stream file (an event queue's fd)
+                    // gets what was written; for any other it is dropped.
+                    long got;
+                    while ((got = Sys.Call(45 /* recvfrom */, polled[i].KeptFd, (long)junk, 512, MsgDontwait, 0, 0)) > 0)
+                        if (polled[i].File is IStreamFile stream) stream.Written(new ReadOnlySpan<byte>(junk, (int)got));
                 }
             }
             short lev = pollFds[0].Revents;
@@ -342,7 +345,8 @@ internal sealed unsafe class Supervisor : IListenerServer
     }
 
     /// <summary>
-    /// read, pread64, write, pwrite64 (with --trap-rw): a model device has no read or write
+    /// read, pread64, write, pwrite64 (with --trap-rw): an event queue's fd is the kernel's to serve
+    /// (its placeholder socket carries the records); a model device has no read or write
     /// (EINVAL, as vfs_read/vfs_write answer without FMODE_CAN_READ/WRITE); a sysfs attribute reads
     /// its show() text from the file position and writes one store(); anything else is continued.
     /// </summary>
@@ -350,6 +354,13 @@ internal sealed unsafe class Supervisor : IListenerServer
     {
         var file = ClaimModelFile(n);
         if (file is null) return;
+        if (file is IStreamFile)
+        {
+            // An event queue's fd: the model pushes its records into the placeholder socket, so the
+            // kernel's read/write of that socket is the answer (pread/pwrite: ESPIPE, as Linux).
+            Continue(n.Id);
+            return;
+        }
         Statistics.Emulated++;
         bool isRead = n.Nr is SysNr.Read or SysNr.Pread64, positioned = n.Nr is SysNr.Pread64 or SysNr.Pwrite64;
         if (file is not SysfsAttributeFile attr)

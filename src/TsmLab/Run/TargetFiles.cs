@@ -161,8 +161,11 @@ internal sealed class TargetFiles : IFileTable, IDisposable
         placed = null;
         long rc = Sys.SocketPair(out int kept, out int given);
         if (rc < 0) return rc;
-        // Reads on the program's end see end-of-file instead of blocking forever.
-        Sys.Call(SysNr.Shutdown, kept, LinuxConst.ShutWr);
+        var stream = file as IStreamFile;
+        // Reads on the program's end see end-of-file instead of blocking forever; a stream file's
+        // end is non-blocking instead (an empty queue reads EAGAIN), and the model writes into it.
+        if (stream is null) Sys.Call(SysNr.Shutdown, kept, LinuxConst.ShutWr);
+        else Sys.Call(FcntlNr, given, FSetfl, ONonblock);
         rc = Sys.Fstat(given, out ulong dev, out ulong ino);
         if (rc == 0)
         {
@@ -179,7 +182,33 @@ internal sealed class TargetFiles : IFileTable, IDisposable
         byInode.Add(ino, placed);
         Version++;
         cachedFd = -1;
+        stream?.Connect(new SocketSink(kept));
         return rc;
+    }
+
+    private const int FcntlNr = 72, FSetfl = 4, ONonblock = 0x800, MsgDontwait = 0x40, MsgNosignal = 0x4000, SiocOutq = 0x5411;
+
+    /// <summary>
+    /// A stream file's records go into the kept end of its placeholder, without blocking (a full
+    /// socket refuses them). Everything pushed has been read when the kept end's output queue
+    /// (SIOCOUTQ: bytes the peer has not consumed) is empty.
+    /// </summary>
+    private sealed unsafe class SocketSink(int kept) : IStreamSink
+    {
+        public bool Push(ReadOnlySpan<byte> data)
+        {
+            fixed (byte* p = data)
+                return Sys.Call(44 /* sendto */, kept, (long)p, data.Length, MsgDontwait | MsgNosignal, 0, 0) == data.Length;
+        }
+
+        public bool Drained
+        {
+            get
+            {
+                int queued = 0;
+                return Sys.Call(SysNr.Ioctl, kept, SiocOutq, (long)&queued) == 0 && queued == 0;
+            }
+        }
     }
 
     /// <summary>The program closed the last copy of a placeholder: the model's file loses the table's reference.</summary>

@@ -17,6 +17,7 @@ public class RobustnessPropertyTests
         IommufdIoctl.Option, IommufdIoctl.VfioIoas, IommufdIoctl.GetHwInfo, IommufdIoctl.HwptSetDirtyTracking, IommufdIoctl.HwptGetDirtyBitmap,
         IommufdIoctl.HwptInvalidate, VfioContainerIoctl.GetApiVersion, VfioContainerIoctl.CheckExtension, VfioContainerIoctl.SetIommu,
         VfioContainerIoctl.IommuGetInfo, VfioContainerIoctl.IommuMapDma, VfioContainerIoctl.IommuUnmapDma,
+        IommufdIoctl.FaultQueueAlloc, IommufdIoctl.IoasChangeProcess, IommufdIoctl.VeventqAlloc, IommufdIoctl.HwQueueAlloc,
         // IOAS_MAP_FILE is left out: mapping the iommufd's own fd makes its pages hold the file, a
         // reference cycle that keeps the context alive after exit, as in Linux (docs/errno.md).
     ];
@@ -45,6 +46,37 @@ public class RobustnessPropertyTests
             Assert.Empty(r.Kernel.IommufdContexts);
             Assert.Null(r.Function.Tdi);
         }, iter: 200, threads: 1);
+    }
+
+    [Fact]
+    public void RandomSelftestCommandsAndObjectIoctls_NeverThrow_AndExitReleasesEverything()
+    {
+        // Small ids and real ops, so the random calls meet each other's objects: mock devices,
+        // nested HWPTs, queues, PASIDs, HW queues, accesses.
+        uint[] cmds = [.. Commands.Where(c => c >> 8 == IommufdIoctl.Type), IommuTestCmd.Number, IommuTestCmd.Number, IommuTestCmd.Number];
+        var call = Gen.Select(Gen.Int[0, cmds.Length - 1].Select(i => cmds[i]), Gen.UInt[1, 21], Gen.UInt[0, 12].Array[18], Gen.Bool);
+        call.Array[1, 60].Sample(calls =>
+        {
+            var k = HostKernel.Boot(BuiltInHosts.Find(BuiltInHosts.SelftestHost)!);
+            var p = k.CreateProcess();
+            int fd = p.Open("/dev/iommu");
+            const ulong buf = 0x20_0000;
+            p.Memory.Map(buf, 2 * 4096, Prot.ReadWrite);
+            var bytes = new byte[72];
+            foreach (var (cmd, op, words, flagsHigh) in calls)
+            {
+                for (int i = 0; i < 18; i++) System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 4), words[i]);
+                var size = AbiCatalog.Find(TsmAbiProfile.OpArch, cmd)?.Struct.Size ?? IommuTestCmd.SizeOf;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes, (uint)size);
+                if (cmd == IommuTestCmd.Number) System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(IommuTestCmd.Op), op);
+                if (flagsHigh) System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(32), buf + 4096); // a pointer into mapped memory
+                p.Memory.CopyToUser(buf, bytes);
+                long rc = p.Ioctl(fd, cmd, buf);
+                Assert.True(rc >= -133, $"ioctl 0x{cmd:x} returned {rc}");
+            }
+            p.Exit();
+            Assert.Empty(k.IommufdContexts);
+        }, iter: 300, threads: 1);
     }
 
     [Fact]

@@ -56,7 +56,8 @@ internal static class HwptIoctls
     /// <summary>
     /// IOMMU_HWPT_INVALIDATE: <c>__reserved</c> EOPNOTSUPP; entries without data_uptr or
     /// entry_len EINVAL; hwpt_id naming nothing ENOENT; a vIOMMU without cache invalidation
-    /// EOPNOTSUPP, except the mock vIOMMU's (<see cref="Selftest.MockViommuInvalidate"/>);
+    /// EOPNOTSUPP, except the mock vIOMMU's (<see cref="Selftest.MockViommuInvalidate"/>); a
+    /// nested HWPT (only the mock's exist) its IOTLB invalidation (<see cref="Selftest.MockNestedInvalidate"/>);
     /// anything else (a paging HWPT) EINVAL. <c>entry_num</c> is always written back with the
     /// entries handled, and a fault doing so is EFAULT.
     /// </summary>
@@ -75,6 +76,9 @@ internal static class HwptIoctls
                 BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.DataType..]), BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptInvalidate.DataUptr..]),
                 BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryLen..]), entries, out done),
             Viommu => Errno.EOPNOTSUPP.Neg(), // TsmLab: the platforms' modelled vIOMMUs have no cache_invalidate op
+            HwptNested n => Selftest.MockNestedInvalidate.Run(u.Context, u.Caller, n,
+                BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.DataType..]), BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptInvalidate.DataUptr..]),
+                BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryLen..]), entries, out done),
             _ => Errno.EINVAL.Neg(),
         };
         BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptInvalidate.EntryNum..], done);

@@ -167,6 +167,7 @@ public sealed class IoPagetable
                     int i = FirstEndingAtOrAfter(start);
                     if (i >= areas.Count || areas[i].Iova > last) return 0;
                     var a = areas[i];
+                    if (a.Locks > 0) return Errno.EBUSY.Neg(); // locked by an object not yet destroyed (a HW queue)
                     if (a.Iova < start || a.Last > last) return Errno.ENOENT.Neg();
                     if (a.AccessPins > 0)
                     {
@@ -266,6 +267,34 @@ public sealed class IoPagetable
                 pins.RemoveRange(start, pins.Count - start);
             }
             return rc;
+        }
+    }
+
+    /// <summary>
+    /// An internal access's pin (<c>iommufd_access_pin_pages</c> of an access made by
+    /// <c>iommufd_access_create_internal</c>): a read pin as <see cref="PinForAccess"/> that also
+    /// locks each area it meets (<see cref="IoptArea.Locks"/>).
+    /// </summary>
+    internal int PinInternal(ulong iova, ulong last, List<AccessPin> pins)
+    {
+        lock (Gate)
+        {
+            int start = pins.Count;
+            int rc = PinForAccess(iova, last, write: false, pins);
+            if (rc == 0)
+                for (int k = start; k < pins.Count; k++) pins[k].Area.Locks++;
+            return rc;
+        }
+    }
+
+    /// <summary>Undoes <see cref="PinInternal"/>.</summary>
+    internal void UnpinInternal(List<AccessPin> pins)
+    {
+        lock (Gate)
+        {
+            foreach (var p in pins) p.Area.Locks--;
+            UnpinForAccess(pins);
+            pins.Clear();
         }
     }
 

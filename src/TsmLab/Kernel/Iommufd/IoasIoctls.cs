@@ -221,6 +221,59 @@ internal static class IoasIoctls
         return ioas.Iopt.SetAllowed([.. ranges]);
     }
 
+    /// <summary>
+    /// IOMMU_IOAS_CHANGE_PROCESS (ioas.c <c>iommufd_ioas_change_process</c>, 6.14): <c>__reserved</c>
+    /// EOPNOTSUPP; with the io_pagetable lock of every IOAS of the context held (in id order), an
+    /// area whose pages are not a file's (IOAS_MAP of user memory) EINVAL; then what is pinned of
+    /// each distinct page set whose charge moves (<see cref="IoptPages.NeedsChargeMove"/>) is charged
+    /// to the caller per account mode (ENOMEM past its limit, every mode undone, nothing changed);
+    /// then each page set's old owner is refunded and the caller becomes its owner. Access objects
+    /// do not stop it (the kernel checks only the areas' kind).
+    /// </summary>
+    public static int ChangeProcess(ref IommufdUcmd u)
+    {
+        if (BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuIoasChangeProcess.Reserved..]) != 0) return Errno.EOPNOTSUPP.Neg();
+        var caller = u.Caller;
+        var ioases = u.Context.Objects.OfType<Ioas>().ToList(); // by id (iommufd_take_all_iova_rwsem)
+        int locked = 0;
+        try
+        {
+            foreach (var ioas in ioases)
+            {
+                ioas.Iopt.Gate.Enter();
+                locked++;
+            }
+            var sets = new HashSet<IoptPages>();
+            foreach (var ioas in ioases)
+                foreach (var area in ioas.Iopt.Areas)
+                {
+                    if (area.Pages.Source is UserPinSource) return Errno.EINVAL.Neg();
+                    sets.Add(area.Pages);
+                }
+            Span<long> byMode = stackalloc long[3];
+            foreach (var pages in sets)
+                if (pages.NeedsChargeMove(caller)) byMode[(int)pages.AccountMode] += pages.Pinned;
+            // charge_current: mode by mode, undone on the first failure.
+            for (int mode = 0; mode < byMode.Length; mode++)
+            {
+                if (byMode[mode] == 0) continue;
+                int rc = IoptPages.Charge(caller, (PinAccountMode)mode, byMode[mode]);
+                if (rc < 0)
+                {
+                    while (--mode >= 0)
+                        if (byMode[mode] != 0) IoptPages.Refund(caller, (PinAccountMode)mode, byMode[mode]);
+                    return rc;
+                }
+            }
+            foreach (var pages in sets) pages.ChangeOwner(caller);
+            return 0;
+        }
+        finally
+        {
+            for (int i = locked - 1; i >= 0; i--) ioases[i].Iopt.Gate.Exit();
+        }
+    }
+
     private static bool Overlaps(SortedSet<(ulong Start, ulong Last)> set, ulong start, ulong last)
     {
         // A view's Count walks it; Min/Max are logarithmic and give default (0, 0), never a valid range, when empty.

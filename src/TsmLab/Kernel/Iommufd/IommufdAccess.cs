@@ -10,6 +10,12 @@ internal interface IAccessOps
 {
     bool NeedsPinPages { get; }
     void Unmap(ulong iova, ulong length);
+
+    /// <summary>
+    /// An internal access (<c>iommufd_access_create_internal</c>, a HW queue's): no unmap callback;
+    /// its pins lock the areas they meet (<see cref="IoptArea.Locks"/>), so an unmap over them is EBUSY.
+    /// </summary>
+    bool Internal => false;
 }
 
 /// <summary>
@@ -17,7 +23,7 @@ internal interface IAccessOps
 /// drivers/iommu/iommufd/device.c [LI10]): an object in the context's table with no uAPI of its
 /// own (IOMMUFD_OBJ_ACCESS; the driver holds a second user, so IOMMU_DESTROY of its id is EBUSY),
 /// attached to one IOAS (which it keeps busy), through which the driver pins pages or reads and
-/// writes memory by IOVA. Made by the mock driver's CREATE_ACCESS (the only user in the model).
+/// writes memory by IOVA. Made by the mock driver's CREATE_ACCESS and, internal, by a HW queue (<see cref="HwQueue"/>).
 /// <para>Thread safety: <see cref="ioasLock"/> (<c>ioas_lock</c>) guards the attached IOAS; it is
 /// released around the driver's unmap callback, as in Linux. Lock order: the driver's own lock,
 /// then this, then the io_pagetable's.</para>
@@ -141,7 +147,7 @@ internal sealed class IommufdAccess : IommufdObject, IIoasAccess
         lock (ioasLock)
         {
             if (ioas is null) return Errno.ENOENT.Neg();
-            return ioas.Iopt.PinForAccess(iova, iova + (length - 1), write, pins);
+            return Ops.Internal ? ioas.Iopt.PinInternal(iova, iova + (length - 1), pins) : ioas.Iopt.PinForAccess(iova, iova + (length - 1), write, pins);
         }
     }
 
@@ -151,7 +157,8 @@ internal sealed class IommufdAccess : IommufdObject, IIoasAccess
         lock (ioasLock)
         {
             if (ioasUnpin is null) return;
-            ioasUnpin.Iopt.UnpinForAccess(pins);
+            if (Ops.Internal) ioasUnpin.Iopt.UnpinInternal(pins);
+            else ioasUnpin.Iopt.UnpinForAccess(pins);
         }
     }
 

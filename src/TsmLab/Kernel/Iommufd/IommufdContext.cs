@@ -237,6 +237,7 @@ public sealed class IommufdContext : KernelFile
         {
             WaitShortterm(idev, null);
             if (idev.Vdevice is { } vdev) Abort(vdev);
+            foreach (uint pasid in idev.PasidAttached.Keys.ToList()) PasidDetach(idev, pasid);
             if (idev.Attached is not null) Detach(idev);
             if (ReferenceEquals(objects[(int)idev.Id], idev)) objects[(int)idev.Id] = null;
             idev.Users = 0;
@@ -246,9 +247,9 @@ public sealed class IommufdContext : KernelFile
     }
 
     /// <summary>
-    /// iommufd_device_attach: an IOAS id attaches to an automatic paging domain (created or
-    /// reused), a paging HWPT id to that HWPT. ENOENT for an unknown id, EINVAL for another type
-    /// or while attached elsewhere.
+    /// iommufd_device_attach of the RID: an IOAS id attaches to an automatic paging domain
+    /// (created or reused), a paging or nested HWPT id to that HWPT. ENOENT for an unknown id,
+    /// EINVAL for another type or while attached elsewhere (<see cref="CheckAttach"/> for the rest).
     /// </summary>
     internal int Attach(IommufdDevice idev, uint ptId, out uint hwptId, out bool changed)
     {
@@ -259,23 +260,23 @@ public sealed class IommufdContext : KernelFile
     {
         hwptId = 0;
         changed = false;
-        HwPagetable? hwpt;
+        Hwpt? hwpt;
         var iommu = idev.Driver;
         bool reserved = false;
         switch (GetAny(ptId))
         {
             case null:
                 return Errno.ENOENT.Neg();
-            case HwPagetable h:
-                // iommufd_hw_pagetable_attach: a domain of another IOMMU driver cannot take the device.
-                if (h.Iommu != idev.IommuInstance && (h.Iommu == Selftest.MockIommu.Instance || idev.IommuInstance == Selftest.MockIommu.Instance)) return Errno.EINVAL.Neg();
-                // mock_domain_nop_attach: a NO_DIRTY mock device cannot join a domain with dirty ops.
-                if (h.DirtyOps && idev.Mock is { DirtyCapable: false }) return Errno.EINVAL.Neg();
+            case Hwpt h:
+                int rc0 = CheckAttach(idev, h);
+                if (rc0 < 0) return rc0;
                 hwpt = h;
                 break;
             case Ioas ioas:
                 hwpt = idev.Attached is { AutoDomain: true } cur && ReferenceEquals(cur.Ioas, ioas) ? cur : null;
                 if (hwpt is null && idev.Attached is not null) return Errno.EINVAL.Neg();
+                // An automatic domain is never PASID-compatible: not with PASIDs attached (iommufd_hwpt_pasid_compat).
+                if (hwpt is null && idev.PasidAttached.Count > 0) return Errno.EINVAL.Neg();
                 // iommufd_device_auto_get_domain: any automatic domain of the IOAS that takes the device is reused.
                 hwpt ??= objects.OfType<HwPagetable>().FirstOrDefault(h => h.AutoDomain && ReferenceEquals(h.Ioas, ioas) && h.Iommu == idev.IommuInstance);
                 if (hwpt is null)
@@ -283,8 +284,8 @@ public sealed class IommufdContext : KernelFile
                     // iommufd_hwpt_paging_alloc(immediate_attach): the device's reserved regions, then the domain joins the IOAS.
                     int rc = ioas.Iopt.ReserveRegions(idev, iommu.ReservedRegions);
                     if (rc < 0) return rc;
-                    hwpt = new HwPagetable(ioas, nestParent: false, autoDomain: true, idev.IommuInstance);
-                    rc = ioas.Iopt.AddDomain(hwpt, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
+                    var paging = new HwPagetable(ioas, nestParent: false, autoDomain: true, idev.IommuInstance);
+                    rc = ioas.Iopt.AddDomain(paging, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
                     if (rc < 0)
                     {
                         ioas.Iopt.RemoveReserved(idev);
@@ -292,7 +293,8 @@ public sealed class IommufdContext : KernelFile
                     }
                     reserved = true;
                     ioas.Users++;
-                    Add(hwpt);
+                    Add(paging);
+                    hwpt = paging;
                 }
                 break;
             default:
@@ -312,16 +314,43 @@ public sealed class IommufdContext : KernelFile
         }
         hwpt.Users++;
         idev.Attached = hwpt;
+        SetMockViommu(idev, hwpt);
         hwptId = hwpt.Id;
         changed = true;
         return 0;
     }
 
     /// <summary>
-    /// iommufd_device_replace: moves an attached device to another page table in one step (an IOAS
-    /// reuses or creates an automatic domain, as attach does); the old automatic domain goes when
-    /// no device is left on it. EINVAL while not attached; the attach errnos otherwise, and on
-    /// failure the device stays where it was.
+    /// What attaching the RID to an existing HWPT checks (iommufd_hw_pagetable_attach and the
+    /// mock's <c>mock_domain_nop_attach</c>): a domain of another IOMMU driver EINVAL; a HWPT that
+    /// is not PASID-compatible while PASIDs are attached EINVAL; a NO_DIRTY mock device on a
+    /// domain with dirty ops EINVAL; a nested HWPT of a vIOMMU on which the device has no vDevice
+    /// ENOENT (<c>iommufd_viommu_get_vdev_id</c>). Caller holds <see cref="Gate"/>.
+    /// </summary>
+    private static int CheckAttach(IommufdDevice idev, Hwpt h)
+    {
+        if (h.Iommu != idev.IommuInstance && (h.Iommu == Selftest.MockIommu.Instance || idev.IommuInstance == Selftest.MockIommu.Instance)) return Errno.EINVAL.Neg();
+        if (!h.PasidCompat && idev.PasidAttached.Count > 0) return Errno.EINVAL.Neg();
+        if (h is HwPagetable { DirtyOps: true } && idev.Mock is { DirtyCapable: false }) return Errno.EINVAL.Neg();
+        if (h is HwptNested { Viommu: { } v } && (idev.Vdevice is not { } vdev || !ReferenceEquals(vdev.Viommu, v))) return Errno.ENOENT.Neg();
+        return 0;
+    }
+
+    /// <summary>mock_domain_nop_attach's <c>mdev->viommu</c> and <c>vdev_id</c>: set by a nested HWPT of a vIOMMU, cleared by any other.</summary>
+    private static void SetMockViommu(IommufdDevice idev, Hwpt hwpt)
+    {
+        if (idev.Mock is not { } mock) return;
+        var v = (hwpt as HwptNested)?.Viommu;
+        mock.Viommu = v;
+        mock.VdevId = v is not null ? idev.Vdevice!.VirtId : 0;
+    }
+
+    /// <summary>
+    /// iommufd_device_replace of the RID: moves an attached device to another page table in one
+    /// step (an IOAS reuses or creates an automatic domain, as attach does); the old automatic
+    /// domain goes when no device is left on it, and the device's pending faults on the old HWPT
+    /// are answered. EINVAL while not attached; the attach errnos otherwise, and on failure the
+    /// device stays where it was.
     /// </summary>
     internal int Replace(IommufdDevice idev, uint ptId, out uint hwptId)
     {
@@ -338,8 +367,8 @@ public sealed class IommufdContext : KernelFile
                 idev.Attached = old;
                 return rc;
             }
-            old.Users--;
-            if (old.AutoDomain && old.Users == 1) Abort(old);
+            if (!ReferenceEquals(old, idev.Attached)) old.Fault?.AutoRespond(idev.Id);
+            PutHwpt(old);
             return 0;
         }
     }
@@ -351,9 +380,109 @@ public sealed class IommufdContext : KernelFile
             var hwpt = idev.Attached!;
             idev.Attached = null;
             hwpt.Ioas.Iopt.RemoveReserved(idev);
-            hwpt.Users--;
-            if (hwpt.AutoDomain && hwpt.Users == 1) Abort(hwpt);
+            hwpt.Fault?.AutoRespond(idev.Id);
+            PutHwpt(hwpt);
         }
+    }
+
+    /// <summary>iommufd_hw_pagetable_put: drops an attachment's user; an automatic domain left with none is destroyed. Caller holds <see cref="Gate"/>.</summary>
+    private void PutHwpt(Hwpt hwpt)
+    {
+        hwpt.Users--;
+        if (hwpt.AutoDomain && hwpt.Users == 1) Abort(hwpt);
+    }
+
+    /// <summary>
+    /// iommufd_device_attach / iommufd_device_replace of a PASID (IOMMU_TEST_OP_PASID_ATTACH /
+    /// REPLACE). Attach: the PASID attached already EBUSY; replace: not attached EINVAL, the same
+    /// HWPT a no-op. pt_id naming nothing ENOENT; an IOAS uses an automatic domain, which is never
+    /// PASID-compatible (EINVAL); not a HWPT EINVAL; then <see cref="CheckPasidAttach"/>. The new
+    /// HWPT's id comes back in <paramref name="hwptId"/>.
+    /// </summary>
+    internal int PasidAttach(IommufdDevice idev, uint pasid, uint ptId, bool replace, out uint hwptId)
+    {
+        lock (Gate)
+        {
+            hwptId = ptId;
+            idev.PasidAttached.TryGetValue(pasid, out var old);
+            if (!replace && old is not null) return Errno.EBUSY.Neg();
+            if (replace && old is null) return Errno.EINVAL.Neg();
+            Hwpt hwpt;
+            switch (GetAny(ptId))
+            {
+                case null:
+                    return Errno.ENOENT.Neg();
+                case Hwpt h:
+                    hwpt = h;
+                    break;
+                case Ioas:
+                    return Errno.EINVAL.Neg();
+                default:
+                    return Errno.EINVAL.Neg();
+            }
+            if (ReferenceEquals(old, hwpt)) return 0;
+            int rc = CheckPasidAttach(idev, hwpt, pasid, old);
+            if (rc < 0) return rc;
+            hwpt.Users++;
+            idev.PasidAttached[pasid] = hwpt;
+            if (old is not null)
+            {
+                old.Fault?.AutoRespond(idev.Id);
+                PutHwpt(old);
+            }
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// What a PASID attach checks after the slot (iommufd_hwpt_pasid_compat, the core's
+    /// iommu_attach_device_pasid / iommu_replace_device_pasid and the mock's
+    /// <c>mock_domain_set_dev_pasid_nop</c>): a domain of another IOMMU driver EINVAL; a HWPT
+    /// without IOMMU_HWPT_ALLOC_PASID, or a RID attached to one that is not PASID-compatible,
+    /// EINVAL; a device without PASID support (no MOCK_FLAGS_DEVICE_PASID) or a PASID at or above
+    /// 2^20 EINVAL; PASID 1024's fault injection: its first attach arms it and the next attach or
+    /// replace fails with ENOMEM (disarming it), a detach disarms it. Caller holds <see cref="Gate"/>.
+    /// </summary>
+    private static int CheckPasidAttach(IommufdDevice idev, Hwpt hwpt, uint pasid, Hwpt? old)
+    {
+        if (hwpt.Iommu != idev.IommuInstance) return Errno.EINVAL.Neg();
+        if (!hwpt.PasidCompat || idev.Attached is { PasidCompat: false }) return Errno.EINVAL.Neg();
+        byte bits = idev.Mock?.PasidBits ?? 0;
+        if (bits == 0 || pasid == 0 || pasid >= 1u << bits) return Errno.EINVAL.Neg();
+        if (pasid == 1024 && idev.Mock is { } mock)
+        {
+            if (mock.Pasid1024FakeError)
+            {
+                mock.Pasid1024FakeError = false;
+                return Errno.ENOMEM.Neg();
+            }
+            mock.Pasid1024FakeError = true;
+        }
+        return 0;
+    }
+
+    /// <summary>iommufd_device_detach of a PASID (IOMMU_TEST_OP_PASID_DETACH): nothing attached is no error; else the HWPT loses the device (pending faults answered).</summary>
+    internal void PasidDetach(IommufdDevice idev, uint pasid)
+    {
+        lock (Gate)
+        {
+            if (!idev.PasidAttached.Remove(pasid, out var hwpt)) return;
+            if (pasid == 1024 && idev.Mock is { } mock) mock.Pasid1024FakeError = false; // the blocked domain's set_dev_pasid
+            hwpt.Fault?.AutoRespond(idev.Id);
+            PutHwpt(hwpt);
+        }
+    }
+
+    /// <summary>The HWPT a PASID of the device is attached to (PASID 0 is the RID's), or null.</summary>
+    internal Hwpt? PasidHwpt(IommufdDevice idev, uint pasid)
+    {
+        lock (Gate) return pasid == 0 ? idev.Attached : idev.PasidAttached.GetValueOrDefault(pasid);
+    }
+
+    /// <summary>A file's release drops the user it held on an object (<c>refcount_dec</c>), e.g. an event queue's fd.</summary>
+    internal void DropUser(IommufdObject obj)
+    {
+        lock (Gate) obj.Users--;
     }
 
     /// <summary>Undoes what an object holds on others. Caller holds <see cref="Gate"/>.</summary>
@@ -386,11 +515,25 @@ public sealed class IommufdContext : KernelFile
                 viommu.Kvm?.Put();
                 break;
             case HwptNested nested:
-                nested.Viommu.Users--;
+                if (nested.Viommu is { } nv) nv.Users--;
+                else nested.Parent.Users--;
+                if (nested.Fault is { } nf) nf.Users--;
                 break;
             case HwPagetable hwpt:
                 hwpt.Ioas.Iopt.RemoveDomain(hwpt);
                 hwpt.Ioas.Users--;
+                if (hwpt.Fault is { } pf) pf.Users--;
+                break;
+            case Veventq veventq:
+                veventq.Destroy();
+                veventq.Viommu.Veventqs.Remove(veventq.EventType);
+                veventq.Viommu.Users--;
+                break;
+            case EventQueue queue:
+                queue.Destroy();
+                break;
+            case HwQueue hwQueue:
+                hwQueue.Destroy();
                 break;
             case Ioas ioas:
                 if (ReferenceEquals(VfioIoas, ioas)) VfioIoas = null;

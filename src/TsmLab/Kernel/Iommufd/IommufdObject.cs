@@ -18,8 +18,14 @@ public enum IommufdObjectType
     Selftest,
     /// <summary><c>IOMMUFD_OBJ_ACCESS</c>: a driver's access to an IOAS (no uAPI of its own; the mock driver makes them).</summary>
     Access,
-    /// <summary><c>IOMMUFD_OBJ_HWPT_NESTED</c>: a nested HWPT on a vIOMMU (the mock driver's only).</summary>
+    /// <summary><c>IOMMUFD_OBJ_HWPT_NESTED</c>: a nested HWPT on a nest-parent HWPT or a vIOMMU (the mock driver's only).</summary>
     HwptNested,
+    /// <summary><c>IOMMUFD_OBJ_FAULT</c>: an IOPF queue with its fd (IOMMU_FAULT_QUEUE_ALLOC).</summary>
+    Fault,
+    /// <summary><c>IOMMUFD_OBJ_VEVENTQ</c>: a vIOMMU's event queue of one type with its fd (IOMMU_VEVENTQ_ALLOC).</summary>
+    Veventq,
+    /// <summary><c>IOMMUFD_OBJ_HW_QUEUE</c>: a vIOMMU's HW queue in guest memory (IOMMU_HW_QUEUE_ALLOC).</summary>
+    HwQueue,
 }
 
 /// <summary>
@@ -84,7 +90,10 @@ public sealed class IommufdDevice : IommufdObject
     public string DisplayName => Function is { } fn ? $"{fn.Address} ({File!.Name})" : Mock!.Name;
     /// <summary>The KVM captured at bind (vfio_device_get_kvm_safe); null for a mock device.</summary>
     public KvmVm? Kvm { get; }
-    public HwPagetable? Attached { get; internal set; }
+    /// <summary>The HWPT the device's RID is attached to (paging or nested); guarded by the context's lock.</summary>
+    public Hwpt? Attached { get; internal set; }
+    /// <summary>The HWPTs its PASIDs are attached to (IOMMU_TEST_OP_PASID_ATTACH); guarded by the context's lock.</summary>
+    internal Dictionary<uint, Hwpt> PasidAttached { get; } = new();
     public Vdevice? Vdevice { get; internal set; }
 }
 
@@ -97,23 +106,46 @@ public sealed class Ioas : IommufdObject
     public IoPagetable Iopt { get; } = new();
 }
 
-/// <summary>A paging HW page table (<c>struct iommufd_hwpt_paging</c>).</summary>
-public sealed class HwPagetable : IommufdObject
+/// <summary>
+/// A HW page table a device can attach to (<c>struct iommufd_hw_pagetable</c>): paging
+/// (<see cref="HwPagetable"/>) or nested (<see cref="HwptNested"/>). <see cref="Paging"/> is the
+/// paging HWPT whose IOAS the device's reserved regions go to (<c>find_hwpt_paging</c>).
+/// </summary>
+public abstract class Hwpt : IommufdObject
 {
+    /// <summary>The paging HWPT: itself, or a nested HWPT's parent.</summary>
+    public abstract HwPagetable Paging { get; }
+    /// <summary>The IOAS behind it (the paging HWPT's).</summary>
+    public abstract Ioas Ioas { get; }
+    /// <summary>Which IOMMU instance's domain it is.</summary>
+    public abstract int Iommu { get; }
+    /// <summary>Created by attaching a device to an IOAS rather than by HWPT_ALLOC.</summary>
+    public virtual bool AutoDomain => false;
+    /// <summary><c>pasid_compat</c>: allocated with IOMMU_HWPT_ALLOC_PASID.</summary>
+    public bool PasidCompat { get; init; }
+    /// <summary>The fault queue its IOPFs go to (IOMMU_HWPT_FAULT_ID_VALID), which it holds a user of.</summary>
+    public FaultQueue? Fault { get; internal set; }
+}
+
+/// <summary>A paging HW page table (<c>struct iommufd_hwpt_paging</c>).</summary>
+public sealed class HwPagetable : Hwpt
+{
+    private readonly bool autoDomain;
+
     internal HwPagetable(Ioas ioas, bool nestParent, bool autoDomain, int iommu)
     {
         Ioas = ioas;
         NestParent = nestParent;
-        AutoDomain = autoDomain;
+        this.autoDomain = autoDomain;
         Iommu = iommu;
     }
 
     public override IommufdObjectType Type => IommufdObjectType.HwptPaging;
-    public Ioas Ioas { get; }
+    public override HwPagetable Paging => this;
+    public override Ioas Ioas { get; }
+    public override int Iommu { get; }
     public bool NestParent { get; }
-    /// <summary>Created by attaching a device to an IOAS rather than by HWPT_ALLOC.</summary>
-    public bool AutoDomain { get; }
-    public int Iommu { get; }
+    public override bool AutoDomain => autoDomain;
 
     /// <summary>Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain has dirty ops (only the mock IOMMU's do).</summary>
     public bool DirtyOps { get; init; }
@@ -150,6 +182,10 @@ public sealed class Viommu : IommufdObject
     public int Iommu { get; }
     /// <summary>The vDevices by virt_id; guarded by the context's lock.</summary>
     internal Dictionary<ulong, Vdevice> Vdevs { get; } = new();
+    /// <summary>Its vEVENTQs by type (one per type); guarded by the context's lock.</summary>
+    internal Dictionary<uint, Veventq> Veventqs { get; } = new();
+    /// <summary>The mock vIOMMU's HW queues by index; guarded by the context's lock.</summary>
+    internal HwQueue?[] HwQueues { get; } = new HwQueue?[IommuTestCmd.HwQueueMax];
 }
 
 /// <summary>
@@ -207,20 +243,29 @@ public sealed class Vdevice : IommufdObject
 }
 
 /// <summary>
-/// A nested HWPT on a vIOMMU (<c>struct iommufd_hwpt_nested</c>): only the mock driver's
+/// A nested HWPT (<c>struct iommufd_hwpt_nested</c>): only the mock driver's
 /// (<c>mock_iommu_domain_nested</c>, IOMMU_HWPT_DATA_SELFTEST), whose IOTLB entries
-/// IOMMU_TEST_OP_MD_CHECK_IOTLB reads. Made by IOMMU_HWPT_ALLOC with a vIOMMU as pt_id.
+/// IOMMU_TEST_OP_MD_CHECK_IOTLB reads and IOMMU_HWPT_INVALIDATE clears. Made by IOMMU_HWPT_ALLOC
+/// with a nest-parent paging HWPT (which it holds) or a vIOMMU (which it holds; its parent is the
+/// vIOMMU's HWPT) as pt_id.
 /// </summary>
-public sealed class HwptNested : IommufdObject
+public sealed class HwptNested : Hwpt
 {
-    internal HwptNested(Viommu viommu, uint iotlb)
+    internal HwptNested(HwPagetable parent, Viommu? viommu, uint iotlb)
     {
+        Parent = parent;
         Viommu = viommu;
         Array.Fill(Iotlb, iotlb);
     }
 
     public override IommufdObjectType Type => IommufdObjectType.HwptNested;
-    public Viommu Viommu { get; }
-    /// <summary>The MOCK_NESTED_DOMAIN_IOTLB_NUM entries, all the user's iotlb value at allocation.</summary>
+    public override HwPagetable Paging => Parent;
+    public override Ioas Ioas => Parent.Ioas;
+    public override int Iommu => Parent.Iommu;
+    /// <summary>The nest-parent paging HWPT.</summary>
+    public HwPagetable Parent { get; }
+    /// <summary>The vIOMMU it was allocated on, or null for one allocated on a paging HWPT.</summary>
+    public Viommu? Viommu { get; }
+    /// <summary>The MOCK_NESTED_DOMAIN_IOTLB_NUM entries, all the user's iotlb value at allocation; guarded by the context's lock.</summary>
     internal uint[] Iotlb { get; } = new uint[IommuTestCmd.NestedIotlbNum];
 }

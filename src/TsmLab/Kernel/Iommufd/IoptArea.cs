@@ -38,6 +38,8 @@ public sealed class IoptArea
     internal bool Filled { get; set; }
     /// <summary><c>num_accesses</c>: access pins over this area; while above 0 an unmap first asks the accesses to let go. Guarded by the io_pagetable's lock.</summary>
     internal int AccessPins { get; set; }
+    /// <summary><c>num_locks</c>: pins of an internal access (a HW queue's) over this area; while above 0 an unmap is EBUSY. Guarded by the io_pagetable's lock.</summary>
+    internal int Locks { get; set; }
     /// <summary><c>prevent_access</c>: an unmap is waiting for the accesses to let go; new access pins and reads/writes are EINVAL, splits EBUSY. Guarded by the io_pagetable's lock.</summary>
     internal bool PreventAccess { get; set; }
 

@@ -102,15 +102,16 @@ public sealed class IoptPages
 
     internal IoptPages(Process owner, IPinSource source, ulong npages, bool writable, PinAccountMode mode)
     {
-        Owner = owner;
+        this.owner = owner;
         Source = source;
         NPages = npages;
         Writable = writable;
         AccountMode = mode;
     }
 
-    /// <summary>The process whose memory this is (<c>source_mm</c>, <c>source_task</c>): its limit applies.</summary>
-    public Process Owner { get; }
+    /// <summary>The process whose memory this is (<c>source_mm</c>, <c>source_task</c>): its limit applies. IOMMU_IOAS_CHANGE_PROCESS moves file pages to the caller (<see cref="ChangeOwner"/>).</summary>
+    public Process Owner { get => Volatile.Read(ref owner); private set => Volatile.Write(ref owner, value); }
+    private Process owner;
     public IPinSource Source { get; }
     public ulong NPages { get; }
     public bool Writable { get; }
@@ -227,13 +228,17 @@ public sealed class IoptPages
         return merged;
     }
 
-    /// <summary><c>iopt_pages_update_pinned</c>: charge by mode, then count in pinned_vm.</summary>
-    private int Charge(long pages)
+    private int Charge(long pages) => Charge(Owner, AccountMode, pages);
+
+    private void Refund(long pages) => Refund(Owner, AccountMode, pages);
+
+    /// <summary><c>iopt_pages_update_pinned</c> (increment): charge <paramref name="process"/> by mode (ENOMEM past its limit), then count in its pinned_vm.</summary>
+    internal static int Charge(Process process, PinAccountMode mode, long pages)
     {
-        var limits = Owner.Limits;
-        int rc = AccountMode switch
+        var limits = process.Limits;
+        int rc = mode switch
         {
-            PinAccountMode.User => UserLockedMemory.TryCharge(ref Owner.Kernel.UserLockedMemory.Counter, pages, limits.LimitPages),
+            PinAccountMode.User => UserLockedMemory.TryCharge(ref process.Kernel.UserLockedMemory.Counter, pages, limits.LimitPages),
             PinAccountMode.Mm => UserLockedMemory.TryCharge(ref limits.LockedVm, pages, limits.CapIpcLock ? ulong.MaxValue : limits.LimitPages),
             _ => 0,
         };
@@ -242,14 +247,36 @@ public sealed class IoptPages
         return 0;
     }
 
-    private void Refund(long pages)
+    /// <summary><c>iopt_pages_update_pinned</c> (decrement).</summary>
+    internal static void Refund(Process process, PinAccountMode mode, long pages)
     {
-        var limits = Owner.Limits;
-        switch (AccountMode)
+        var limits = process.Limits;
+        switch (mode)
         {
-            case PinAccountMode.User: Interlocked.Add(ref Owner.Kernel.UserLockedMemory.Counter, -pages); break;
+            case PinAccountMode.User: Interlocked.Add(ref process.Kernel.UserLockedMemory.Counter, -pages); break;
             case PinAccountMode.Mm: Interlocked.Add(ref limits.LockedVm, -pages); break;
         }
         limits.AddPinned(-pages);
+    }
+
+    /// <summary>
+    /// <c>need_charge_update</c>: whether moving these pages to <paramref name="to"/> moves a charge
+    /// (never for ACCOUNT_NONE; otherwise when the owner differs: the model's process stands for
+    /// both the mm and the user).
+    /// </summary>
+    internal bool NeedsChargeMove(Process to) => AccountMode != PinAccountMode.None && !ReferenceEquals(Owner, to);
+
+    /// <summary>
+    /// IOMMU_IOAS_CHANGE_PROCESS's <c>change_mm</c> after the new owner was charged: the old owner
+    /// is refunded what is pinned now (when the charge moves) and <paramref name="to"/> becomes the
+    /// owner. Caller holds the io_pagetable lock of every IOAS.
+    /// </summary>
+    internal void ChangeOwner(Process to)
+    {
+        lock (mutex)
+        {
+            if (NeedsChargeMove(to) && pinned > 0) Refund(pinned);
+            Owner = to;
+        }
     }
 }

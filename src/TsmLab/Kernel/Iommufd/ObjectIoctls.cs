@@ -27,12 +27,11 @@ internal static class ObjectIoctls
     /// <summary>
     /// IOMMU_HWPT_ALLOC (hw_pagetable.c <c>iommufd_hwpt_alloc</c> [LI8]): <c>__reserved</c>
     /// EOPNOTSUPP; data_type NONE with data_len, or a data_type without data_len, EINVAL; dev_id
-    /// not a device ENOENT; pt_id naming nothing EINVAL. An IOAS gives a paging HWPT: a flag other
-    /// than NEST_PARENT and DIRTY_TRACKING (no IOPF or PASID modelled), or user data, EOPNOTSUPP;
-    /// DIRTY_TRACKING on a device without the capability (all but a mock device not made NO_DIRTY) EOPNOTSUPP, then the domain joins the IOAS (<see cref="IoPagetable.AddDomain"/>: EINVAL,
-    /// EADDRINUSE, EFAULT, ENOMEM). A paging HWPT or a vIOMMU as pt_id asks for a nested HWPT:
-    /// EINVAL for a vIOMMU of another IOMMU instance, else EOPNOTSUPP (without data, as Linux; with
-    /// data because TsmLab models no nesting). Anything else EINVAL.
+    /// not a device ENOENT; pt_id naming nothing EINVAL. An IOAS gives a paging HWPT
+    /// (<see cref="PagingAlloc"/>); a paging HWPT a nested one (<see cref="NestedOnParent"/>); a
+    /// vIOMMU of the device's IOMMU a nested one on it (<see cref="MockNestedAlloc"/>; another IOMMU's
+    /// EINVAL); anything else EINVAL. Then IOMMU_HWPT_FAULT_ID_VALID attaches the fault queue
+    /// fault_id (not one: ENOENT, the HWPT destroyed), which the HWPT holds.
     /// </summary>
     public static int HwptAlloc(ref IommufdUcmd u)
     {
@@ -44,66 +43,126 @@ internal static class ObjectIoctls
         var idev = u.Context.Get<IommufdDevice>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.DevId..]));
         if (idev is null) return Errno.ENOENT.Neg();
         var pt = u.Context.GetAny(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.PtId..]));
+        int rc;
+        Hwpt? hwpt;
         switch (pt)
         {
-            case null:
-                return Errno.EINVAL.Neg();
-            case HwPagetable:
-                return Errno.EOPNOTSUPP.Neg(); // iommufd_hwpt_nested_alloc: no data, or no nesting modelled
+            case Ioas ioas:
+                rc = PagingAlloc(ref u, idev, ioas, flags, dataLen, out var paging);
+                hwpt = paging;
+                break;
+            case HwPagetable parent:
+                rc = NestedOnParent(ref u, idev, parent, flags, dataType, dataLen, out var onParent);
+                hwpt = onParent;
+                break;
             case Viommu v:
                 if (v.Iommu != idev.IommuInstance) return Errno.EINVAL.Neg();
                 if (v.ViommuType != IommuTestCmd.ViommuTypeSelftest) return Errno.EOPNOTSUPP.Neg();
-                return MockNestedAlloc(ref u, v, flags, dataType, dataLen);
-            case not Ioas:
+                rc = MockNestedAlloc(ref u, v.Hwpt, v, flags, dataType, dataLen, out var onViommu);
+                hwpt = onViommu;
+                break;
+            default:
                 return Errno.EINVAL.Neg();
         }
-        var ioas = (Ioas)pt;
-        // iommufd_hwpt_paging_alloc, then the driver's domain_alloc_paging_flags (no user data, no dirty tracking/IOPF/PASID).
-        bool dirty = (flags & IommuHwptAlloc.FlagDirtyTracking) != 0;
-        if ((flags & ~(IommuHwptAlloc.FlagNestParent | IommuHwptAlloc.FlagDirtyTracking)) != 0 || dataLen != 0) return Errno.EOPNOTSUPP.Neg();
-        // device_iommu_capable(IOMMU_CAP_DIRTY_TRACKING): only a mock device not made NO_DIRTY.
-        if (dirty && !(idev.Mock?.DirtyCapable ?? idev.Driver.DirtyTracking)) return Errno.EOPNOTSUPP.Neg();
-        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT")) return Errno.ENOMEM.Neg();
-        var hwpt = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.IommuInstance) { DirtyOps = dirty };
-        // iopt_table_add_domain: alignment, aperture, and the first domain pins every mapping.
-        var iommu = idev.Driver;
-        int rc = ioas.Iopt.AddDomain(hwpt, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
         if (rc < 0) return rc;
-        lock (u.Context.Gate)
+        if ((flags & IommuHwptAlloc.FlagFaultIdValid) != 0)
         {
-            ioas.Users++;
-            u.Context.Add(hwpt);
+            var fault = u.Context.Get<FaultQueue>(BinaryPrimitives.ReadUInt32LittleEndian(u.Cmd[IommuHwptAlloc.FaultId..]));
+            if (fault is null)
+            {
+                u.Context.Abort(hwpt!);
+                return Errno.ENOENT.Neg();
+            }
+            lock (u.Context.Gate)
+            {
+                hwpt!.Fault = fault;
+                fault.Users++;
+            }
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptAlloc.OutHwptId..], hwpt.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptAlloc.OutHwptId..], hwpt!.Id);
         return RespondOrAbort(ref u, IommuHwptAlloc.SizeOf, hwpt);
     }
 
     /// <summary>
-    /// IOMMU_HWPT_ALLOC on a mock vIOMMU (hw_pagetable.c <c>iommufd_viommu_alloc_hwpt_nested</c>,
-    /// selftest.c <c>mock_viommu_alloc_domain_nested</c>): a flag other than FAULT_ID_VALID and
-    /// PASID EOPNOTSUPP; no data EOPNOTSUPP; data_type not IOMMU_HWPT_DATA_SELFTEST EOPNOTSUPP; the
-    /// 4-byte <c>iommu_hwpt_selftest</c> read as copy_struct_from_user (shorter EINVAL, non-zero
-    /// tail E2BIG, unreadable EFAULT). FAULT_ID_VALID needs a fault queue, which TsmLab does not
-    /// model (TsmLab definition: EOPNOTSUPP). The nested HWPT holds a user of the vIOMMU.
+    /// <c>iommufd_hwpt_paging_alloc</c> and the driver's domain_alloc_paging_flags: a flag other than
+    /// NEST_PARENT, DIRTY_TRACKING, FAULT_ID_VALID and PASID, or user data, EOPNOTSUPP (the
+    /// platforms' modelled IOMMUs take only NEST_PARENT and DIRTY_TRACKING: TsmLab capabilities);
+    /// DIRTY_TRACKING on a device without the capability EOPNOTSUPP; FAULT_ID_VALID with
+    /// NEST_PARENT EOPNOTSUPP; then the domain joins the IOAS (<see cref="IoPagetable.AddDomain"/>:
+    /// EINVAL, EADDRINUSE, EFAULT, ENOMEM).
     /// </summary>
-    private static int MockNestedAlloc(ref IommufdUcmd u, Viommu viommu, uint flags, uint dataType, uint dataLen)
+    private static int PagingAlloc(ref IommufdUcmd u, IommufdDevice idev, Ioas ioas, uint flags, uint dataLen, out HwPagetable? hwpt)
     {
-        if ((flags & ~(IommuHwptAlloc.FlagFaultIdValid | IommuHwptAlloc.FlagPasid)) != 0 || dataLen == 0) return Errno.EOPNOTSUPP.Neg();
-        if (dataType != IommuTestCmd.HwptDataSelftest || (flags & IommuHwptAlloc.FlagFaultIdValid) != 0) return Errno.EOPNOTSUPP.Neg();
-        if (dataLen < IommuTestCmd.HwptSelftestSizeOf) return Errno.EINVAL.Neg();
-        ulong uptr = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptAlloc.DataUptr..]);
-        Span<byte> data = stackalloc byte[(int)IommuTestCmd.HwptSelftestSizeOf];
-        int rc = IommufdDispatch.CopyStructFromUser(u.Caller.UserMemory, data, uptr, dataLen);
+        hwpt = null;
+        bool mock = idev.Mock is not null;
+        uint valid = IommuHwptAlloc.FlagNestParent | IommuHwptAlloc.FlagDirtyTracking
+            | (mock ? IommuHwptAlloc.FlagFaultIdValid | IommuHwptAlloc.FlagPasid : 0);
+        bool dirty = (flags & IommuHwptAlloc.FlagDirtyTracking) != 0;
+        if ((flags & ~valid) != 0 || dataLen != 0) return Errno.EOPNOTSUPP.Neg();
+        // device_iommu_capable(IOMMU_CAP_DIRTY_TRACKING): only a mock device not made NO_DIRTY.
+        if (dirty && !(idev.Mock?.DirtyCapable ?? idev.Driver.DirtyTracking)) return Errno.EOPNOTSUPP.Neg();
+        if ((flags & IommuHwptAlloc.FlagFaultIdValid) != 0 && (flags & IommuHwptAlloc.FlagNestParent) != 0) return Errno.EOPNOTSUPP.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT")) return Errno.ENOMEM.Neg();
+        var paging = new HwPagetable(ioas, (flags & IommuHwptAlloc.FlagNestParent) != 0, autoDomain: false, idev.IommuInstance)
+        {
+            DirtyOps = dirty,
+            PasidCompat = (flags & IommuHwptAlloc.FlagPasid) != 0,
+        };
+        // iopt_table_add_domain: alignment, aperture, and the first domain pins every mapping.
+        var iommu = idev.Driver;
+        int rc = ioas.Iopt.AddDomain(paging, iommu.PageSize, iommu.ApertureStart, iommu.ApertureEnd);
         if (rc < 0) return rc;
-        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT nested")) return Errno.ENOMEM.Neg();
-        var nested = new HwptNested(viommu, BinaryPrimitives.ReadUInt32LittleEndian(data));
         lock (u.Context.Gate)
         {
-            viommu.Users++;
+            ioas.Users++;
+            u.Context.Add(paging);
+        }
+        hwpt = paging;
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>iommufd_hwpt_nested_alloc</c> on a paging HWPT: a flag other than FAULT_ID_VALID and
+    /// PASID, no data, or an IOMMU without nesting (every one but the mock IOMMU) EOPNOTSUPP; a
+    /// parent that is an automatic domain, not a nest parent, or another IOMMU's EINVAL; then the
+    /// mock's nested domain (<see cref="MockNestedAlloc"/>). The nested HWPT holds its parent.
+    /// </summary>
+    private static int NestedOnParent(ref IommufdUcmd u, IommufdDevice idev, HwPagetable parent, uint flags, uint dataType, uint dataLen, out HwptNested? nested)
+    {
+        nested = null;
+        if ((flags & ~(IommuHwptAlloc.FlagFaultIdValid | IommuHwptAlloc.FlagPasid)) != 0 || dataLen == 0 || idev.Mock is null)
+            return Errno.EOPNOTSUPP.Neg(); // no data, or no nesting modelled on the platforms' IOMMUs
+        if (parent.AutoDomain || !parent.NestParent || parent.Iommu != idev.IommuInstance) return Errno.EINVAL.Neg();
+        return MockNestedAlloc(ref u, parent, null, flags, dataType, dataLen, out nested);
+    }
+
+    /// <summary>
+    /// The mock's nested domain (selftest.c <c>mock_domain_alloc_nested</c> on a paging parent,
+    /// <c>mock_viommu_alloc_domain_nested</c> on the mock vIOMMU, both <c>__mock_domain_alloc_nested</c>):
+    /// a flag other than FAULT_ID_VALID and PASID, or no data EOPNOTSUPP (the vIOMMU path's own
+    /// check); data_type not IOMMU_HWPT_DATA_SELFTEST EOPNOTSUPP; the 4-byte
+    /// <c>iommu_hwpt_selftest</c> read by <c>iommu_copy_struct_from_user</c> (include/linux/iommu.h):
+    /// data_len below 4 or above it EINVAL, unreadable EFAULT. Every IOTLB entry starts as
+    /// <c>iotlb</c>. The nested HWPT holds the vIOMMU (or, on a paging parent, the parent).
+    /// </summary>
+    private static int MockNestedAlloc(ref IommufdUcmd u, HwPagetable parent, Viommu? viommu, uint flags, uint dataType, uint dataLen, out HwptNested? nested)
+    {
+        nested = null;
+        if ((flags & ~(IommuHwptAlloc.FlagFaultIdValid | IommuHwptAlloc.FlagPasid)) != 0 || dataLen == 0) return Errno.EOPNOTSUPP.Neg();
+        if (dataType != IommuTestCmd.HwptDataSelftest) return Errno.EOPNOTSUPP.Neg();
+        if (dataLen != IommuTestCmd.HwptSelftestSizeOf) return Errno.EINVAL.Neg();
+        ulong uptr = BinaryPrimitives.ReadUInt64LittleEndian(u.Cmd[IommuHwptAlloc.DataUptr..]);
+        Span<byte> data = stackalloc byte[(int)IommuTestCmd.HwptSelftestSizeOf];
+        if (u.Caller.UserMemory.CopyFromUser(data, uptr) < 0) return Errno.EFAULT.Neg();
+        if (Faults.FaultPlan.Fail(Faults.FaultPoint.Allocation, "HWPT nested")) return Errno.ENOMEM.Neg();
+        nested = new HwptNested(parent, viommu, BinaryPrimitives.ReadUInt32LittleEndian(data)) { PasidCompat = (flags & IommuHwptAlloc.FlagPasid) != 0 };
+        lock (u.Context.Gate)
+        {
+            if (viommu is not null) viommu.Users++;
+            else parent.Users++;
             u.Context.Add(nested);
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(u.Cmd[IommuHwptAlloc.OutHwptId..], nested.Id);
-        return RespondOrAbort(ref u, IommuHwptAlloc.SizeOf, nested);
+        return 0;
     }
 
     /// <summary>

@@ -33,8 +33,8 @@ public class IommufdDispatchTests
     public void EmptyRowInsideTable_ReadsSizeFirst_ThenEnotty()
     {
         var (p, fd) = Open();
-        Assert.Equal(Neg(Errno.EFAULT), p.Ioctl(fd, 0x3B8E, 0xdead_0000));
-        Assert.Equal(Neg(Errno.ENOTTY), Ioctl(p, fd, 0x3B8E, Struct(16)));
+        Assert.Equal(Neg(Errno.EFAULT), p.Ioctl(fd, 0x3B97, 0xdead_0000));
+        Assert.Equal(Neg(Errno.ENOTTY), Ioctl(p, fd, 0x3B97, Struct(16)));
     }
 
     [Fact]

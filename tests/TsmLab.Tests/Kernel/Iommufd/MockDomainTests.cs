@@ -176,13 +176,13 @@ public class MockDomainTests
             U32(IommuHwptAlloc.Flags, flags), U32(IommuHwptAlloc.DevId, idev), U32(IommuHwptAlloc.PtId, viommu),
             U32(IommuHwptAlloc.DataType, type), U32(IommuHwptAlloc.DataLen, len), U64(IommuHwptAlloc.DataUptr, uptr)));
         Assert.Equal(Neg(Errno.EOPNOTSUPP), Nested(IommuHwptAlloc.FlagNestParent, IommuTestCmd.HwptDataSelftest, 4));
-        Assert.Equal(Neg(Errno.EOPNOTSUPP), Nested(IommuHwptAlloc.FlagFaultIdValid, IommuTestCmd.HwptDataSelftest, 4)); // no fault queue modelled
+        Assert.Equal(Neg(Errno.ENOENT), Nested(IommuHwptAlloc.FlagFaultIdValid, IommuTestCmd.HwptDataSelftest, 4)); // fault_id 0 is no fault queue
         Assert.Equal(Neg(Errno.EOPNOTSUPP), Nested(0, 1, 4));
         Assert.Equal(Neg(Errno.EINVAL), Nested(0, IommuTestCmd.HwptDataSelftest, 2));
-        Assert.Equal(Neg(Errno.E2BIG), Nested(0, IommuTestCmd.HwptDataSelftest, 9));
+        Assert.Equal(Neg(Errno.EINVAL), Nested(0, IommuTestCmd.HwptDataSelftest, 8)); // longer than the kernel's struct (iommu_copy_struct_from_user)
         Assert.Equal(Neg(Errno.EFAULT), Nested(0, IommuTestCmd.HwptDataSelftest, 4, 0x10));
         Assert.Empty(r.Context.Objects.OfType<HwptNested>());
-        Assert.Equal(0, Nested(0, IommuTestCmd.HwptDataSelftest, 8));
+        Assert.Equal(0, Nested(0, IommuTestCmd.HwptDataSelftest, 4));
         var nested = r.Context.Objects.OfType<HwptNested>().Single();
         Assert.All(nested.Iotlb, v => Assert.Equal(0xbadbeefu, v));
         // MD_CHECK_IOTLB: a nested HWPT's entry 0..3 against the value; anything else ENOENT / EINVAL.

@@ -33,6 +33,12 @@ public sealed class MockDevice
     public uint Cache(int index) => cache[index];
     internal void ClearCache(int index) => cache[index] = 0;
     public string Name { get; }
+    /// <summary><c>mdev->viommu</c>: the vIOMMU of the nested HWPT its RID was last attached to (null after a paging attach); guarded by the context's Gate.</summary>
+    internal Viommu? Viommu { get; set; }
+    /// <summary><c>mdev->vdev_id</c>: its vDevice's virt_id on <see cref="Viommu"/> at that attach.</summary>
+    internal ulong VdevId { get; set; }
+    /// <summary><c>pasid_1024_fake_error</c>: set by an attach of PASID 1024, so the next one fails (ENOMEM) to test the core's rollback; guarded by the context's Gate.</summary>
+    internal bool Pasid1024FakeError { get; set; }
     /// <summary>IOMMU_CAP_DIRTY_TRACKING unless NO_DIRTY (<c>mock_domain_capable</c>).</summary>
     public bool DirtyCapable => (Flags & IommuTestCmd.MockFlagNoDirty) == 0;
     /// <summary>The pasid-num-bits property: MOCK_PASID_WIDTH with the PASID flag, else 0.</summary>

@@ -10,7 +10,8 @@ namespace TsmLab.Kernel.Iommufd.Selftest;
 /// dispatch has checked the size (min 68, zero tail); then one row per op, and an op with no row is
 /// EOPNOTSUPP as the kernel's <c>default:</c> answers. Modelled so far: ADD_RESERVED,
 /// MOCK_DOMAIN, MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
-/// DEV_CHECK_CACHE, MD_CHECK_IOTLB, DIRTY, SET_TEMP_MEMORY_LIMIT and the access ops (<see cref="AccessOps"/>) (docs/selftests.md says what the other ops need).
+/// DEV_CHECK_CACHE, MD_CHECK_IOTLB, DIRTY, SET_TEMP_MEMORY_LIMIT, the access ops (<see cref="AccessOps"/>),
+/// the triggers (<see cref="TriggerOps"/>) and the PASID ops (<see cref="PasidOps"/>): all 21.
 /// </summary>
 internal static class TestCmd
 {
@@ -31,6 +32,12 @@ internal static class TestCmd
         [IommuTestCmd.OpAccessPages] = AccessOps.Pages,
         [IommuTestCmd.OpAccessRw] = AccessOps.Rw,
         [IommuTestCmd.OpAccessReplaceIoas] = AccessOps.ReplaceIoas,
+        [IommuTestCmd.OpTriggerIopf] = TriggerOps.TriggerIopf,
+        [IommuTestCmd.OpTriggerVevent] = TriggerOps.TriggerVevent,
+        [IommuTestCmd.OpPasidAttach] = PasidOps.Attach,
+        [IommuTestCmd.OpPasidReplace] = PasidOps.Replace,
+        [IommuTestCmd.OpPasidDetach] = PasidOps.Detach,
+        [IommuTestCmd.OpPasidCheckHwpt] = PasidOps.CheckHwpt,
     };
 
     /// <summary>The kernel's internal batch size limit the selftests lower (<c>iommufd_test_memory_limit</c>); the model accepts and records it.</summary>
