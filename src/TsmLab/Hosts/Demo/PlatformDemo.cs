@@ -46,7 +46,7 @@ public static class PlatformDemo
             {
                 // The remote responder did not let the host's connect succeed (HostKernel.Boot refuses
                 // to boot a host whose configured connect fails): a failed step with the TSM's reason.
-                run.Device($"boot {platform.Hosts[0].Name}", false, e.Message + LastReason(log, bootSeq));
+                run.Device($"boot {platform.Hosts[0].Name}", false, e.Message + LastReason(log, bootSeq, e.Message));
                 return run.Result(platform.Hosts[0].Name, profile, TdiState.ConfigUnlocked, false, false, clock) with { Device = device.Endpoint };
             }
             Func<TdiState> state = device is null ? () => session.DeviceTdiState : () => TsmView(session.Kernel);
@@ -68,12 +68,15 @@ public static class PlatformDemo
         finally { mailbox?.Dispose(); }
     }
 
-    /// <summary>"; EVENT: REASON" for the last traced event after <paramref name="afterSeq"/> that gives a reason, or empty.</summary>
-    private static string LastReason(TraceLog log, long afterSeq)
+    /// <summary>
+    /// "; EVENT: REASON" for the last traced event after <paramref name="afterSeq"/> that gives a
+    /// reason <paramref name="said"/> does not already contain, or empty.
+    /// </summary>
+    private static string LastReason(TraceLog log, long afterSeq, string said)
     {
         for (int i = log.Events.Count - 1; i >= 0 && log.Events[i].Seq > afterSeq; i--)
             foreach (var f in log.Events[i].Fields)
-                if (f.Name == "reason") return $"; {log.Events[i].Name}: {f.Value}";
+                if (f.Name == "reason") return said.Contains(f.Value, StringComparison.Ordinal) ? "" : $"; {log.Events[i].Name}: {f.Value}";
         return "";
     }
 
