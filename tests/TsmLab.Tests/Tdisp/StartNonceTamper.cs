@@ -38,7 +38,7 @@ internal static class StartNonceTamper
         }
     }
 
-    /// <summary>A DOE mailbox (DOE object, SPDM VENDOR_DEFINED, protocol byte, TDISP) that tampers once.</summary>
+    /// <summary>A DOE mailbox (DOE object, SPDM VENDOR_DEFINED, protocol byte, TDISP) that tampers once: the START nonce in the clear, or a ciphertext byte of the next secured object.</summary>
     internal sealed class Mailbox(DoeMailbox inner) : IDoeMailbox, ISpdmIdentityStandIn
     {
         public byte XorNext { get; set; }
@@ -48,6 +48,14 @@ internal static class StartNonceTamper
         public int Exchange(ReadOnlySpan<byte> requestObject, Span<byte> responseObject)
         {
             int tdisp = DoeHeader.Size + SpdmVendorDefinedMessage.ClassicHeaderSize + 1;
+            if (XorNext != 0 && requestObject.Length > DoeHeader.Size + 16 && requestObject[2] == (byte)DoeObjectType.SecuredSpdm)
+            {
+                // Inside a session the host sees only ciphertext: it flips a byte of the next secured request instead.
+                var sealedCopy = requestObject.ToArray();
+                sealedCopy[DoeHeader.Size + 12] ^= XorNext;
+                XorNext = 0;
+                return inner.Exchange(sealedCopy, responseObject);
+            }
             if (XorNext == 0 || requestObject.Length <= tdisp || requestObject[tdisp - 1] != (byte)VdmProtocolId.Tdisp)
                 return inner.Exchange(requestObject, responseObject);
             var copy = requestObject.ToArray();

@@ -17,6 +17,17 @@ public interface ITdispTransport
     int Exchange(ReadOnlySpan<byte> request, Span<byte> response);
 }
 
+/// <summary>
+/// The same one-payload-out, one-back exchange for a requester that yields while its payload travels
+/// (firmware whose every DOE object the host relays, one object per firmware call): completes with
+/// the answer's size, or 0 when the device (or its SPDM layer) gave no protocol answer.
+/// </summary>
+public interface IAsyncTdispTransport
+{
+    /// <summary>Sends <paramref name="request"/>; completes once the answer is in <paramref name="response"/>, with its size.</summary>
+    ValueTask<int> ExchangeAsync(ReadOnlyMemory<byte> request, Memory<byte> response);
+}
+
 /// <summary>Calls the device's <see cref="IVdmResponder"/> directly, in process.</summary>
 public sealed class DirectTransport(IVdmResponder device) : ITdispTransport
 {
