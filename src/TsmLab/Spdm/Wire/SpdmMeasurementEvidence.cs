@@ -35,7 +35,8 @@ public static class SpdmMeasurementEvidence
 
     /// <summary>
     /// True when <paramref name="exchange"/> (a signed GET_MEASUREMENTS carrying <paramref name="nonce"/>, then its
-    /// MEASUREMENTS) is signed by <paramref name="key"/> over L1 with the algorithms of <paramref name="vca"/>.
+    /// MEASUREMENTS) is signed by <paramref name="key"/> over L1 with the algorithms of <paramref name="vca"/>. An empty
+    /// <paramref name="nonce"/> skips the freshness check (the verifier did not choose the nonce).
     /// </summary>
     public static bool Verify(ReadOnlySpan<byte> vca, ReadOnlySpan<byte> exchange, ReadOnlySpan<byte> nonce, ECDsa key)
     {
@@ -44,7 +45,8 @@ public static class SpdmMeasurementEvidence
         int request = 4 + NonceSize + 1 + (version >= SpdmVersion.V13 ? 8 : 0);
         int s = algorithms.SignatureSize;
         if (exchange[1] != SpdmCode.GetMeasurements || (exchange[2] & 1) == 0 || exchange.Length < request + 8 + s
-            || exchange[request] != version || exchange[request + 1] != SpdmCode.Measurements || !exchange.Slice(4, NonceSize).SequenceEqual(nonce))
+            || exchange[request] != version || exchange[request + 1] != SpdmCode.Measurements
+            || (!nonce.IsEmpty && !exchange.Slice(4, NonceSize).SequenceEqual(nonce)))
             return false;
         var l1 = new byte[vca.Length + exchange.Length - s];
         vca.CopyTo(l1);

@@ -149,11 +149,13 @@ public sealed class TdxLifecycleStatusTests
     }
 
     [Fact]
-    public void DeviceWithoutCertificate_ConnectIsSpdmAuthFailed_AndBindOfTheUnconnectedDeviceIsEinval()
+    public void DeviceWithoutSpdm_ConnectIsSpdmAuthFailed_AndBindOfTheUnconnectedDeviceIsEinval()
     {
         var device = TsmLab.Tdisp.Device.TdispPciDevice.CreateDefault();
-        device.Mailbox.StandInIdentity = null;
-        var s = TdxSession.Start(TdxHost.Configuration(device) with { Connects = [] });
+        var config = TdxHost.Configuration(device) with { Connects = [] };
+        // A mailbox with no SPDM responder behind it: GET_VERSION is answered ERROR.
+        config = config with { Functions = [config.Functions[0] with { Doe = TsmLab.Tdisp.Device.DoeMailbox.For(device.Dsm) }, .. config.Functions.Skip(1)] };
+        var s = TdxSession.Start(config);
         Assert.True(s.Prepared);
         var log = new TsmLab.Tracing.TraceLog();
         s.Module.AttachTrace(log);
