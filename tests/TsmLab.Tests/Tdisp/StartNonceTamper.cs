@@ -39,11 +39,10 @@ internal static class StartNonceTamper
     }
 
     /// <summary>A DOE mailbox (DOE object, SPDM VENDOR_DEFINED, protocol byte, TDISP) that tampers once: the START nonce in the clear, or a ciphertext byte of the next secured object.</summary>
-    internal sealed class Mailbox(DoeMailbox inner) : IDoeMailbox, ISpdmIdentityStandIn
+    internal sealed class Mailbox(DoeMailbox inner) : IDoeMailbox
     {
         public byte XorNext { get; set; }
         public int MaxResponseSize => inner.MaxResponseSize;
-        public Func<DeviceIdentity>? StandInIdentity => inner.StandInIdentity;
 
         public int Exchange(ReadOnlySpan<byte> requestObject, Span<byte> responseObject)
         {

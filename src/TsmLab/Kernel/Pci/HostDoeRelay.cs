@@ -15,7 +15,7 @@ namespace TsmLab.Kernel.Pci;
 /// of the machine's trace, and the whole object in the machine's DOE capture (pcap; the machine's own or its trace log's). It never
 /// decodes what a secured object carries.
 /// </summary>
-internal sealed class HostDoeRelay : IDoeMailbox, ISpdmIdentityStandIn
+internal sealed class HostDoeRelay : IDoeMailbox
 {
     private readonly IDoeMailbox device;
     private readonly Machine machine;
@@ -29,12 +29,6 @@ internal sealed class HostDoeRelay : IDoeMailbox, ISpdmIdentityStandIn
     }
 
     public int MaxResponseSize => device.MaxResponseSize;
-
-    /// <summary>
-    /// The device's identity stand-in passes through untouched until the firmware models
-    /// authenticate the device over SPDM themselves (docs/design.md, "The device seam").
-    /// </summary>
-    public Func<DeviceIdentity>? StandInIdentity => (device as ISpdmIdentityStandIn)?.StandInIdentity;
 
     public int Exchange(ReadOnlySpan<byte> requestObject, Span<byte> responseObject)
     {

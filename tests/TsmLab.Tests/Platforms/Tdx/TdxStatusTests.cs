@@ -209,8 +209,8 @@ public sealed class TdxStateStatusTests
     public void DevifCreate_OfATdiTheDeviceHoldsLocked_IsDevifTdispInvalidState()
     {
         var s = TdxSession.Start();
-        var mailbox = TdxHost.DeviceOf(s.Kernel)!.Mailbox;
-        var other = new TsmLab.Tdisp.Requester.TdispRequester(new TsmLab.Tdisp.Requester.DoeTransport(mailbox));
+        // Someone else holds the TDI locked (the device's own TDISP responder, reached directly: no host path can).
+        var other = new TsmLab.Tdisp.Requester.TdispRequester(new TsmLab.Tdisp.Requester.DirectTransport(TdxHost.DeviceOf(s.Kernel)!.Dsm));
         var fid = TsmLab.Tdisp.Wire.TdiFunctionId.FromRid(s.Function.Address.RequesterId);
         Assert.True(other.LockInterface(fid, new TsmLab.Tdisp.Wire.LockInterfaceParameters(TsmLab.Tdisp.Wire.LockInterfaceFlags.NoFwUpdate, 0, 0)).IsSuccess);
         var log = new TsmLab.Tracing.TraceLog();
