@@ -39,6 +39,7 @@ public sealed class SecuredVdmTransport(SpdmRequester requester, SpdmSession ses
     }
 
     /// <summary>The payload goes out as its own secured object; completes when the host delivered the answer (0 = none, <see cref="LastFailure"/> says why).</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ExchangeAsync(ReadOnlyMemory<byte> request, Memory<byte> response)
     {
         var (result, length) = await requester.VendorDefinedAsync(Session, request, response).ConfigureAwait(false);

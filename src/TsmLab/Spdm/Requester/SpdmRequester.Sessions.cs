@@ -231,6 +231,7 @@ public sealed partial class SpdmRequester
     /// A PCI-SIG VENDOR_DEFINED_REQUEST (protocol id + message, e.g. TDISP or IDE_KM) in the session; the
     /// response payload lands in <paramref name="payloadResponse"/>. Returns its length, or -1 with the result saying why.
     /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<(SpdmRequesterResult Result, int Length)> VendorDefinedAsync(SpdmSession session, ReadOnlyMemory<byte> payload, Memory<byte> payloadResponse)
     {
         bool large = Version >= SpdmVersion.V14;
@@ -244,12 +245,14 @@ public sealed partial class SpdmRequester
     }
 
     /// <summary>Seals message[0..length) in <paramref name="session"/> as a type-2 DOE object; the opened answer lands in response.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ExchangeSecuredAsync(SpdmSession session, int length, Action? afterSeal = null)
     {
         int n = await ExchangeSecuredCoreAsync(session, length, afterSeal).ConfigureAwait(false);
         return await ChunksAsync(n, length, session).ConfigureAwait(false);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ExchangeSecuredCoreAsync(SpdmSession session, int length, Action? afterSeal)
     {
         if (session.RequestAead is not { } tx) return -1;

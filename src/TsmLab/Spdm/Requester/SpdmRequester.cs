@@ -361,6 +361,7 @@ public sealed partial class SpdmRequester : IDisposable
     }
 
     /// <summary>Sends message[0..length) as a type-1 DOE object; the answer lands in response. Returns its length, or -1.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ExchangePlainAsync(int length)
     {
         message.AsSpan(0, length).CopyTo(requestObject.AsSpan(DoeHeader.Size));
@@ -420,6 +421,7 @@ public sealed partial class SpdmRequester : IDisposable
         return length;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ExchangeObjectAsync(DoeObjectType type, int bodyLength, SpdmSession? session)
     {
         int padded = (bodyLength + 3) & ~3;

@@ -41,12 +41,14 @@ public sealed class TdispRequester
 
     public TdispResult<byte[]> GetVersion(TdiFunctionId id) => VersionOf(Send(HeaderOnlyMessage.WriteGetTdispVersion(Body, id), VdmProtocolId.Tdisp), id);
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TdispResult<byte[]>> GetVersionAsync(TdiFunctionId id) =>
         VersionOf(await SendAsync(HeaderOnlyMessage.WriteGetTdispVersion(Body, id), VdmProtocolId.Tdisp).ConfigureAwait(false), id);
 
     public TdispResult<TdispCapabilities> GetCapabilities(TdiFunctionId id, uint tsmCaps = 0) =>
         CapabilitiesOf(Send(GetTdispCapabilitiesRequest.Write(Body, id, tsmCaps), VdmProtocolId.Tdisp), id);
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TdispResult<TdispCapabilities>> GetCapabilitiesAsync(TdiFunctionId id, uint tsmCaps = 0) =>
         CapabilitiesOf(await SendAsync(GetTdispCapabilitiesRequest.Write(Body, id, tsmCaps), VdmProtocolId.Tdisp).ConfigureAwait(false), id);
 
@@ -55,6 +57,7 @@ public sealed class TdispRequester
         LockOf(Send(LockInterfaceRequest.Write(Body, id, parameters), VdmProtocolId.Tdisp), id);
 
     /// <summary>LOCK_INTERFACE_REQUEST; the value is the 32-byte START_INTERFACE nonce.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TdispResult<byte[]>> LockInterfaceAsync(TdiFunctionId id, LockInterfaceParameters parameters) =>
         LockOf(await SendAsync(LockInterfaceRequest.Write(Body, id, parameters), VdmProtocolId.Tdisp).ConfigureAwait(false), id);
 
@@ -63,6 +66,7 @@ public sealed class TdispRequester
         PortionOf(Send(GetDeviceInterfaceReportRequest.Write(Body, id, offset, length), VdmProtocolId.Tdisp), id);
 
     /// <summary>One GET_DEVICE_INTERFACE_REPORT exchange.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TdispResult<ReportPortion>> GetInterfaceReportPortionAsync(TdiFunctionId id, ushort offset, ushort length) =>
         PortionOf(await SendAsync(GetDeviceInterfaceReportRequest.Write(Body, id, offset, length), VdmProtocolId.Tdisp).ConfigureAwait(false), id);
 
@@ -79,6 +83,7 @@ public sealed class TdispRequester
     }
 
     /// <summary>Fetches the whole report in portions (as <see cref="GetInterfaceReport"/>), yielding while each travels.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TdispResult<DeviceInterfaceReport>> GetInterfaceReportAsync(TdiFunctionId id, ushort portionLength = MaxPortionRequest)
     {
         var assembly = new ReportAssembly();
@@ -91,6 +96,7 @@ public sealed class TdispRequester
 
     public TdispResult<TdiState> GetState(TdiFunctionId id) => StateOf(Send(HeaderOnlyMessage.WriteGetDeviceInterfaceState(Body, id), VdmProtocolId.Tdisp), id);
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TdispResult<TdiState>> GetStateAsync(TdiFunctionId id) =>
         StateOf(await SendAsync(HeaderOnlyMessage.WriteGetDeviceInterfaceState(Body, id), VdmProtocolId.Tdisp).ConfigureAwait(false), id);
 
@@ -133,6 +139,7 @@ public sealed class TdispRequester
     public IdeKmQueryAnswer? QueryIde(byte portIndex) => QueryOf(Send(IdeKmQuery.Write(IdeBody, portIndex), VdmProtocolId.IdeKm));
 
     /// <summary>IDE_KM QUERY; null when the device gave no answer.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<IdeKmQueryAnswer?> QueryIdeAsync(byte portIndex) =>
         QueryOf(await SendAsync(IdeKmQuery.Write(IdeBody, portIndex), VdmProtocolId.IdeKm).ConfigureAwait(false));
 
@@ -166,6 +173,7 @@ public sealed class TdispRequester
     /// KEY_PROG then K_SET_GO for every direction and sub-stream (as <see cref="ProgramAndStartStream"/>), yielding while
     /// each travels; stops at the first refusal. The key material from <paramref name="keyFor"/> is wiped after use.
     /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ProgramAndStartStreamAsync(byte streamId, byte portIndex, int keySet, Func<IdeKeySubStream, byte[]> keyFor)
     {
         ArgumentNullException.ThrowIfNull(keyFor);
@@ -192,6 +200,7 @@ public sealed class TdispRequester
     }
 
     /// <summary>K_SET_STOP for every direction and sub-stream (as <see cref="StopStream"/>), yielding while each travels.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> StopStreamAsync(byte streamId, byte portIndex, int keySet)
     {
         bool ok = true;
@@ -297,6 +306,7 @@ public sealed class TdispRequester
         return new IdeKmAck(true, m.ObjectId, expected == IdeKmObjectId.KpAck ? (KpAckStatus)m.Status : KpAckStatus.Success, m.StreamId, m.KeySubStream, m.PortIndex);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TdispResult<TdispAck>> AckAsync(int length, TdiFunctionId id, TdispResponseCode expected) =>
         AckOf(await SendAsync(length, VdmProtocolId.Tdisp).ConfigureAwait(false), id, expected);
 

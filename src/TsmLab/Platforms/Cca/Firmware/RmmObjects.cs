@@ -43,12 +43,8 @@ internal sealed class RmmPdev : IDisposable
         Spdm = new SpdmRequester(Channel, new SpdmRequesterSettings
         {
             Capabilities = new SpdmRequesterSettings().Capabilities | TsmLab.Spdm.Wire.SpdmCapabilities.Chunk,
-            MaxMessageSize = MaxMessageSize,
         });
     }
-
-    /// <summary>TsmLab bound: the largest SPDM message (a measurement record) the RMM reassembles.</summary>
-    public const int MaxMessageSize = 2 << 20;
 
     public ulong Pa { get; }
     public ulong PdevId { get; }

@@ -43,8 +43,8 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform
 
     private readonly HostKernel kernel;
     private readonly Dictionary<PciFunction, HostPdev> pdevs = new();
-    /// <summary>The same PDEVs by pdev_id, for the RMM's relay (one look-up per device message, not a walk).</summary>
-    private readonly Dictionary<ulong, HostPdev> pdevsById = new();
+    /// <summary>Why each DSM's last connect failed (guarded, like <see cref="pdevs"/>, by the TSM core's rwsem held for write at connect).</summary>
+    private readonly Dictionary<PciFunction, string> connectFailures = new();
 
     /// <summary>The driver of a booted CCA host: handed the machine's RMM, it offers the RMM its DOE relay.</summary>
     public CcaLinkTsm(HostKernel kernel)
@@ -97,6 +97,9 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform
 
     // ---- link ops ----
 
+    /// <inheritdoc/>
+    public string? ConnectFailure(PciFunction dsm) => connectFailures.GetValueOrDefault(dsm);
+
     /// <summary>
     /// <c>cca_tsm_connect</c>: PDEV_CREATE for the DSM, PDEV_COMMUNICATE (relaying the RMM's SPDM
     /// objects) until it handed over VCA and certificate, the chain checked against the DSM's
@@ -111,7 +114,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform
         var host = new HostPdev(dsm, pdevId, doe, AllocateBuffers());
         ulong comm = host.Buffers.Comm;
         pdevs[dsm] = host;
-        pdevsById[pdevId] = host;
+        connectFailures.Remove(dsm);
         ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
         ulong pdev = Memory.Allocate(), prm = Memory.Allocate();
         Span<byte> p = stackalloc byte[Rmi.PdevParamsHashAlgo + 1];
@@ -123,19 +126,27 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform
         p[Rmi.PdevParamsHashAlgo] = Rsi.HashSha256;
         Memory.Write(prm, p);
         var rc = Call(Rmi.PdevCreate, pdev, prm);
-        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); pdevsById.Remove(pdevId); Memory.Free(pdev); FreeBuffers(host.Buffers); return Errno.EIO.Neg(); }
+        if (rc != RmiStatus.Success)
+        {
+            connectFailures[dsm] = $"RMI_PDEV_CREATE: {rc}";
+            Memory.Free(prm); pdevs.Remove(dsm); Memory.Free(pdev); FreeBuffers(host.Buffers); return Errno.EIO.Neg();
+        }
         host.Pdev = pdev;
         // [TR2]: NEW --COMMUNICATE--> NEEDS_KEY; the host gives the key from the certificate it
         // cached (RMI_PDEV_SET_PUBKEY) --> HAS_KEY --COMMUNICATE--> READY.
-        bool ok = Communicate(host, Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success && StateOf(pdev) == PdevState.NeedsKey
-            && SetPublicKey(host, prm) && Communicate(host, Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success
-            && StateOf(pdev) == PdevState.Ready;
+        string? failure = null;
+        rc = Communicate(host, Rmi.PdevCommunicate, host.Objects, pdev, comm);
+        if (rc != RmiStatus.Success || StateOf(pdev) != PdevState.NeedsKey)
+            failure = $"RMI_PDEV_COMMUNICATE (connect): {rc}, PDEV {StateOf(pdev)}";
+        else if (!SetPublicKey(host, prm, out failure)) { }
+        else if ((rc = Communicate(host, Rmi.PdevCommunicate, host.Objects, pdev, comm)) != RmiStatus.Success || StateOf(pdev) != PdevState.Ready)
+            failure = $"RMI_PDEV_COMMUNICATE (secure session): {rc}, PDEV {StateOf(pdev)}";
         Memory.Free(prm);
-        if (!ok)
+        if (failure is not null)
         {
+            connectFailures[dsm] = failure;
             StopAndDestroy(host, pdev);
             pdevs.Remove(dsm);
-            pdevsById.Remove(pdevId);
             Memory.Free(pdev);
             FreeBuffers(host.Buffers);
             return Errno.EIO.Neg();
@@ -149,8 +160,9 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform
     /// arm-cca-host takes the key from the certificate; where its trust is decided is host policy).
     /// A chain that does not verify is traced with the reason and no key is given.
     /// </summary>
-    private bool SetPublicKey(HostPdev host, ulong paramsPa)
+    private bool SetPublicKey(HostPdev host, ulong paramsPa, out string? failure)
     {
+        failure = "the RMM handed over no certificate";
         if (!host.Objects.TryGetValue(CacheObject.Certificate, out var chain)) return false;
         string? reason = "no SPDM root is provisioned for the device";
         using var verified = host.Dsm.SpdmRoot is { } root
@@ -159,8 +171,10 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform
         {
             kernel.Trace?.Record(Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "SPDM authentication", "failed",
                 new Tracing.TraceField("pdev_id", $"0x{host.PdevId:x}"), new Tracing.TraceField("reason", reason ?? "the certificate chain does not verify"));
+            failure = "SPDM authentication: " + (reason ?? "the certificate chain does not verify");
             return false;
         }
+        failure = "the leaf key is not one RMI_PDEV_SET_PUBKEY takes";
         if (!DevicePublicKey.TryEncode(verified, out var key, out byte algo)) return false;
         Span<byte> k = stackalloc byte[Rmi.PubkeyAlgo + 1];
         k.Clear();
@@ -168,7 +182,9 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform
         BinaryPrimitives.WriteUInt64LittleEndian(k[Rmi.PubkeyKeyLen..], (ulong)key.Length);
         k[Rmi.PubkeyAlgo] = algo;
         Memory.Write(paramsPa, k);
-        return Call(Rmi.PdevSetPubkey, host.Pdev, paramsPa) == RmiStatus.Success;
+        var rc = Call(Rmi.PdevSetPubkey, host.Pdev, paramsPa);
+        failure = rc == RmiStatus.Success ? null : $"RMI_PDEV_SET_PUBKEY: {rc}";
+        return failure is null;
     }
 
     private PdevState StateOf(ulong pdev) =>
@@ -186,7 +202,6 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform
     public void Disconnect(PciFunction dsm)
     {
         if (!pdevs.Remove(dsm, out var host)) return;
-        pdevsById.Remove(host.PdevId);
         StopAndDestroy(host, host.Pdev);
         Memory.Free(host.Pdev);
         FreeBuffers(host.Buffers);

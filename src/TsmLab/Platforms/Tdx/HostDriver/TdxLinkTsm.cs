@@ -171,14 +171,24 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform
 
     // ---- link ops ----
 
+    /// <summary>Why each DSM's last connect failed (guarded by <c>extLock</c>).</summary>
+    private readonly Dictionary<PciFunction, string> connectFailures = [];
+
+    /// <inheritdoc/>
+    public string? ConnectFailure(PciFunction dsm)
+    {
+        lock (extLock) return connectFailures.GetValueOrDefault(dsm);
+    }
+
     /// <summary>
     /// The device's certificate chain in dev_info must verify to the root provisioned for the DSM
     /// (<see cref="PciFunction.SpdmRoot"/>) before any IDE key is programmed (TsmLab definition: Linux's
     /// tdx-host leaves trust to the TD; the model checks on the host too, as the SEV and CCA hosts do).
     /// A chain that does not is traced with the reason.
     /// </summary>
-    private bool ChainVerifies(PciFunction dsm, byte[] devInfo)
+    private bool ChainVerifies(PciFunction dsm, byte[] devInfo, out string failure)
     {
+        failure = "";
         string? reason = "no SPDM root is provisioned for the device";
         if (dsm.SpdmRoot is { } root)
         {
@@ -190,6 +200,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform
                 if (key is not null) return true;
             }
         }
+        failure = "SPDM authentication: " + (reason ?? "the certificate chain does not verify");
         kernel.Trace?.Record(Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "SPDM authentication", "failed",
             new Tracing.TraceField("function", dsm.Address.ToString()), new Tracing.TraceField("reason", reason ?? "the certificate chain does not verify"));
         return false;
@@ -205,21 +216,24 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform
         lock (extLock)
         {
             if (links.ContainsKey(dsm)) return Errno.EBUSY.Neg();
+            connectFailures.Remove(dsm);
             var spdmMt = TdxHostPages.Allocate(memory, sys.SpdmMtPageCount);
             var r = Call(TdxLeaves.SpdmCreate, FuncId(dsm), spdmMt.Array);
-            if (r.Rax != TdxStatus.Success) { spdmMt.Free(); return Errno.EIO.Neg(); }
+            if (r.Rax != TdxStatus.Success) { connectFailures[dsm] = $"TDH.SPDM.CREATE: {TdxStatus.NameOf(r.Rax)}"; spdmMt.Free(); return Errno.EIO.Neg(); }
             var link = new DsmLink(dsm, r.Rcx, spdmMt, memory.Allocate(), memory.Allocate(), memory.Allocate(), TdxHostPages.Allocate(memory, sys.SpdmMaxDevInfoPages));
             SpdmConfigInfo.WriteLinuxDefault(memory.At(link.Config, 4096));
             r = Extension(link, Regs(TdxLeaves.SpdmConnect, link.SpdmId, link.Config, link.Response, link.Request, link.DevInfoPages.Array));
             if (r.Rax != TdxStatus.Success)
             {
+                connectFailures[dsm] = $"TDH.SPDM.CONNECT: {TdxStatus.NameOf(r.Rax)}";
                 if (Call(TdxLeaves.SpdmDelete, link.SpdmId, spdmMt.Array).Rax == TdxStatus.Success) spdmMt.Free(); // else leaked, as Linux does
                 link.FreeRelayPages();
                 return Errno.EIO.Neg();
             }
             link.DevInfo = link.DevInfoPages.Read((int)r.Rcx);
-            if (!ChainVerifies(dsm, link.DevInfo))
+            if (!ChainVerifies(dsm, link.DevInfo, out string failure))
             {
+                connectFailures[dsm] = failure;
                 Extension(link, Regs(TdxLeaves.SpdmDisconnect, link.SpdmId, link.Response, link.Request));
                 if (Call(TdxLeaves.SpdmDelete, link.SpdmId, spdmMt.Array).Rax == TdxStatus.Success) spdmMt.Free();
                 link.FreeRelayPages();
@@ -231,6 +245,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform
             r = Call(TdxLeaves.IdeStreamCreate, IdeStreamInfo.Of(0, selective: true), link.SpdmId, ideMt.Array, 0, ridAssoc);
             if (r.Rax != TdxStatus.Success)
             {
+                connectFailures[dsm] = $"TDH.IDE.STREAM.CREATE: {TdxStatus.NameOf(r.Rax)}";
                 ideMt.Free();
                 Teardown(link);
                 return Errno.EIO.Neg();
@@ -240,6 +255,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform
             r = Extension(link, Regs(TdxLeaves.IdeStreamKm, link.SpdmId, link.StreamId, (ulong)IdeKmOp.Setup, link.Response, link.Request));
             if (r.Rax != TdxStatus.Success)
             {
+                connectFailures[dsm] = $"TDH.IDE.STREAM.KM(SETUP): {TdxStatus.NameOf(r.Rax)}";
                 Teardown(link);
                 return Errno.EIO.Neg();
             }
