@@ -10,8 +10,9 @@ namespace TsmLab.Tests.Platforms.Cca;
 
 /// <summary>
 /// The MEASUREMENTS object a realm reads is the RMM's signed GET_MEASUREMENTS exchange with the device,
-/// read back whole through READ_OBJECT. (Records above the device's DataTransferSize are refused by
-/// TsmLab's responder with ResponseTooLarge even with CHUNK_CAP; the large-object case is left open.)
+/// read back whole through READ_OBJECT. (Records above the device's DataTransferSize, 4608 B, are
+/// refused by TsmLab's responder with ResponseTooLarge even with CHUNK_CAP: it builds MEASUREMENTS in
+/// its transfer buffer; the large-object case is left open.)
 /// </summary>
 public class CcaLargeObjectTests
 {

@@ -94,6 +94,7 @@ public sealed partial class CcaRmm
         return false;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> RunDeviceOpAsync(RmmVdev v, DeviceOp op)
     {
         var d = v.Pdev;
@@ -160,6 +161,7 @@ public sealed partial class CcaRmm
         }
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FetchReportAsync(RmmVdev v)
     {
         var r = await v.Pdev.Tdisp!.GetInterfaceReportAsync(v.FunctionId).ConfigureAwait(false);
