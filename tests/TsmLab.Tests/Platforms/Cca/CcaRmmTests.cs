@@ -19,13 +19,15 @@ public sealed class CcaRmmTests
         public readonly PhysicalMemory Mem = new(0x8_8000_0000);
         public readonly DeviceSecurityManager Dsm = DeviceSecurityManager.CreateDefault();
         public readonly CcaRmm Rmm;
+        public readonly TdispPciDevice Device;
         public readonly RmmRelay Relay;
         public readonly ulong Comm, Params;
 
         public Fw(RmmOptions? options = null)
         {
             Rmm = new CcaRmm(Mem, options);
-            Relay = new RmmRelay(Rmm, Mem, new TdispPciDevice(Dsm).Mailbox);
+            Device = new TdispPciDevice(Dsm);
+            Relay = new RmmRelay(Rmm, Mem, Device.Mailbox);
             Comm = Relay.Comm;
             Params = Mem.Allocate();
         }
@@ -232,9 +234,11 @@ public sealed class CcaRmmTests
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevDestroy, rd, pdev, vdev));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevGetState, vdev));
         Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevDestroy, pdev)); // READY, not STOPPED
+        Assert.Single(f.Device.Spdm.Sessions);
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevStop, pdev));
         Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevDestroy, pdev)); // the stop completes at the next COMMUNICATE
         Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.PdevCommunicate, pdev));
+        Assert.Empty(f.Device.Spdm.Sessions); // K_SET_STOP, then END_SESSION
         f.Call(Rmi.PdevGetState, out s, pdev);
         Assert.Equal((ulong)PdevState.Stopped, s);
         Assert.False(f.Dsm.IdeKeys.IsStreamReady(0));
@@ -254,6 +258,28 @@ public sealed class CcaRmmTests
         f.Call(Rmi.VdevGetState, out ulong s, vdev);
         Assert.Equal((ulong)VdevState.Locked, s);
         Assert.Equal(TdiState.ConfigLocked, f.Dsm.Interfaces[0].State);
+    }
+
+    [Fact]
+    public void VdevCommunicate_WhileAnotherVdevsOperationWaitsOnTheHost_IsBusy_AndAbandoningItDesynchronisesTheSession()
+    {
+        var f = new Fw();
+        var (pdev, rd, v1) = f.Ready();
+        ulong v2 = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCreate, rd, pdev, v2, f.VdevParams(0x20, 0x101)));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevLock, rd, pdev, v1));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, v1, f.Comm)); // LOCK's first object is out with the host
+        Assert.Equal(Rmi.CommExitFlagReqSend | Rmi.CommExitFlagRspWait, f.Read(f.Comm + Rmi.CommExitFlags));
+        Assert.Equal(RmiStatus.Busy, f.Call(Rmi.VdevCommunicate, rd, pdev, v2, f.Comm));
+        Assert.Equal(RmiStatus.Busy, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        // The host abandons it: the conversation is free again and the first VDEV did not lock. The secured
+        // message that was never delivered leaves the session's sequence numbers out of step (DSP0277 has no
+        // resynchronisation), so the next operation fails and the device's TDI is untouched.
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevAbort, rd, pdev, v1));
+        f.Call(Rmi.VdevGetState, out ulong s, v1);
+        Assert.Equal((ulong)VdevState.Unlocked, s);
+        Assert.Equal(RmiStatus.ErrorDevice, f.Communicate(Rmi.VdevCommunicate, rd, pdev, v2));
+        Assert.Equal(TdiState.ConfigUnlocked, f.Dsm.Interfaces[0].State);
     }
 
     [Fact]
