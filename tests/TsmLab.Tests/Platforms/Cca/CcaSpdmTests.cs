@@ -59,6 +59,40 @@ public sealed class CcaSpdmTests
                     Assert.False(device.Dsm.IdeKeys.IsProgrammed(stream, dir, ss, 0));
     }
 
+    [Fact]
+    public void RelayedObjects_CarryNoIdeKeyMaterial_AndNothingAfterTheHandshakeInTheClear()
+    {
+        using var capture = new MemoryStream();
+        var s = TsmLab.Platforms.Cca.CcaRealmSession.Start(onBoot: k => k.Machine.DoeCapture = new TsmLab.Tracing.PcapWriter(capture));
+        Assert.True(s.Guest.Lock());
+        Assert.True(s.Guest.Accept());
+        var objects = Objects(capture);
+        NoKeyMaterialIn(objects, s.Device);
+        int firstSecured = objects.FindIndex(o => o[2] == 2);
+        Assert.True(firstSecured > 0);
+        Assert.All(objects.Skip(firstSecured), o => Assert.Equal(2, o[2]));
+    }
+    /// <summary>Every DOE object the host relayed, from a capture of the whole run.</summary>
+    private static List<byte[]> Objects(MemoryStream capture) => Records(capture.ToArray());
+
+    /// <summary>No IDE key or IFV the device holds appears in any DOE object the host relayed.</summary>
+    private static void NoKeyMaterialIn(List<byte[]> objects, DeviceSecurityManager device)
+    {
+        int keys = 0;
+        foreach (var dir in new[] { TsmLab.Tdisp.Wire.IdeKeyDirection.Receive, TsmLab.Tdisp.Wire.IdeKeyDirection.Transmit })
+            foreach (var ss in new[] { TsmLab.Tdisp.Wire.IdeSubStream.PostedRequest, TsmLab.Tdisp.Wire.IdeSubStream.NonPostedRequest, TsmLab.Tdisp.Wire.IdeSubStream.Completion })
+            {
+                var slot = TsmLab.Tdisp.Wire.IdeKeySubStream.Create(0, dir, ss);
+                if (!device.IdeKeys.IsProgrammed(0, dir, ss, 0)) continue;
+                var material = device.IdeKeys.GetKeyMaterial(0, slot).ToArray();
+                keys++;
+                // 16-byte windows of the key and the IFV: none may appear in a relayed object.
+                for (int at = 0; at + 16 <= material.Length; at += 8)
+                    Assert.All(objects, o => Assert.True(o.AsSpan().IndexOf(material.AsSpan(at, 16)) < 0, "IDE key material in a relayed DOE object"));
+            }
+        Assert.Equal(6, keys);
+    }
+
     private static List<byte[]> Records(byte[] pcap)
     {
         var list = new List<byte[]>();
