@@ -13,7 +13,7 @@ namespace TsmLab.Kernel.Pci;
 /// here. The host only carries bytes; it records each object (direction, data object type, length
 /// and, for a secured SPDM object, the session id from its first four bytes) on the kernel's lane
 /// of the machine's trace, and the whole object in the machine's DOE capture (pcap; the machine's own or its trace log's). It never
-/// decodes what a secured object carries.
+/// decodes what a secured object carries. Every platform's firmware reaches its device through here, so the DOE fault points sit here.
 /// </summary>
 internal sealed class HostDoeRelay : IDoeMailbox
 {
@@ -33,7 +33,10 @@ internal sealed class HostDoeRelay : IDoeMailbox
     public int Exchange(ReadOnlySpan<byte> requestObject, Span<byte> responseObject)
     {
         Record(requestObject, toDevice: true);
+        // Fault points (docs/reliability.md): a busy mailbox that never answers (the object is lost); below, a cut answer.
+        if (Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.DoeExchange, "DOE exchange")) return 0;
         int n = device.Exchange(requestObject, responseObject);
+        if (n > 0 && Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.DeviceResponse, "device response")) n /= 2;
         if (n > 0) Record(responseObject[..n], toDevice: false);
         return n;
     }
