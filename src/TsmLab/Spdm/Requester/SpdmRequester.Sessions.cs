@@ -235,6 +235,8 @@ public sealed partial class SpdmRequester
     public async ValueTask<(SpdmRequesterResult Result, int Length)> VendorDefinedAsync(SpdmSession session, ReadOnlyMemory<byte> payload, Memory<byte> payloadResponse)
     {
         bool large = Version >= SpdmVersion.V14;
+        // Room for the VENDOR_DEFINED header and, once sealed, the secured-message overhead and the DOE header.
+        if (payload.Length > message.Length - 128) return (SpdmRequesterResult.Fail("the VENDOR_DEFINED payload is larger than the requester sends"), -1);
         int size = SpdmVendorDefinedMessage.Write(message, Version, SpdmVendorDefinedMessage.RequestCode, large, payload.Span);
         int n = await ExchangeSecuredAsync(session, size).ConfigureAwait(false);
         if (Expect(n, SpdmCode.VendorDefinedResponse, SpdmVendorDefinedMessage.ClassicHeaderSize) is { } f) return (f, -1);

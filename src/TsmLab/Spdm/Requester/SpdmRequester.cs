@@ -41,11 +41,13 @@ public sealed partial class SpdmRequester : IDisposable
     {
         this.channel = channel;
         Settings = settings;
-        int max = Math.Max(settings.DataTransferSize, 1 << 16) + 64;
-        int largest = Math.Max(max, settings.MaxMessageSize + 64);
-        requestObject = new byte[max];
+        // Requests are small (the largest is a VENDOR_DEFINED with a TDISP or IDE_KM payload; no CHUNK_SEND);
+        // responses may be as large as MaxMessageSize (CHUNK_GET reassembles them).
+        int requestMax = Math.Max(settings.DataTransferSize, 8192) + 64;
+        int largest = Math.Max(settings.DataTransferSize, Math.Max(settings.MaxMessageSize, 1 << 16)) + 64;
+        requestObject = new byte[requestMax];
         responseObject = new byte[largest];
-        message = new byte[max];
+        message = new byte[requestMax];
         response = new byte[largest];
     }
 
