@@ -118,7 +118,7 @@ public static class DeviceConnectFlow
             if (failed || session is null) return Rest(steps, socket, requester, session);
 
             var transport = new SecuredVdmTransport(requester, session);
-            var tdisp = new TdispRequester(transport);
+            var tdisp = new TdispRequester((ITdispTransport)transport);
             var fid = new TdiFunctionId(options.FunctionId);
             var query = tdisp.QueryIde(options.IdePort);
             Step(query is null ? Vdm("QUERY", transport) : $"port {query.PortIndex}, max port index {query.MaxPortIndex}", query is not null);

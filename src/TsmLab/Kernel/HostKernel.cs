@@ -117,7 +117,8 @@ public sealed class HostKernel
                 throw new InvalidOperationException($"host '{configuration.Name}': connect names unknown function {dsmAddress}");
             int rc = kernel.Tsm.Connect(dsm, tsmName);
             if (rc < 0)
-                throw new InvalidOperationException($"host '{configuration.Name}': connect {dsmAddress} to {tsmName} failed: {ErrnoNames.NameOf(rc)}");
+                throw new InvalidOperationException($"host '{configuration.Name}': connect {dsmAddress} to {tsmName} failed: {ErrnoNames.NameOf(rc)}"
+                    + (dsm.ConnectFailure is { } why ? $" ({why})" : ""));
         }
         return kernel;
     }

@@ -39,6 +39,8 @@ public static class HostReport
         {
             var vfio = k.VfioDevices.FirstOrDefault(v => ReferenceEquals(v.Function, fn));
             sb.AppendLine($"│  {Branch(fn == k.Functions[^1])} {fn.Address} [{fn.VendorId:x4}:{fn.DeviceId:x4}]{(fn.IsDsm ? " DSM" : "")}{(fn.TeeCapable ? " TDISP" : "")}{(vfio is null ? "" : " " + vfio.Path)}");
+            if (fn.IsDsm && fn.ConnectedTsm is null && fn.ConnectFailure is { } why)
+                sb.AppendLine($"│  {(fn == k.Functions[^1] ? " " : "│")}  └─ connect failed: {why}");
             if (fn.Tdi is { } tdi)
                 sb.AppendLine($"│  {(fn == k.Functions[^1] ? " " : "│")}  └─ TDI bound by {tdi.Tsm.Name} to {tdi.Vm}, guest RID 0x{tdi.VirtId:x}, state {k.Tsm.StateOf(fn)}");
         }
@@ -122,6 +124,7 @@ public static class HostReport
                 var vfio = k.VfioDevices.FirstOrDefault(v => ReferenceEquals(v.Function, fn));
                 if (vfio is null) w.WriteNull("vfio"); else w.WriteString("vfio", vfio.Path);
                 if (fn.ConnectedTsm is { } t) w.WriteString("connected", t.Name); else w.WriteNull("connected");
+                if (fn.IsDsm && fn.ConnectFailure is { } why) w.WriteString("connect_failure", why);
                 if (fn.Tdi is { } tdi)
                 {
                     w.WriteStartObject("tdi");

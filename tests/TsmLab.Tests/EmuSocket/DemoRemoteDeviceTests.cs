@@ -14,7 +14,9 @@ public sealed class DemoRemoteDeviceTests : IDisposable
     private static JsonElement Platform(string json, int index = 0) => JsonDocument.Parse(json).RootElement.GetProperty("platforms")[index];
 
     [Theory]
+    [InlineData("cca")]
     [InlineData("sev")]
+    [InlineData("tdx")]
     public void APlatform_ReachesRun_AgainstDeviceServe(string platform)
     {
         using var s = Server.Start();
@@ -33,13 +35,30 @@ public sealed class DemoRemoteDeviceTests : IDisposable
     }
 
     [Fact]
-    public void AWrongProvisionedRoot_StopsAtBoot_WithTheTsmsReason()
+    public void EveryPlatform_InTurn_AgainstOneServer_ReachesRun()
+    {
+        using var s = Server.Start();
+        var (rc, o, e) = CliRunner.Run("", "demo", "--device", $"tcp:127.0.0.1:{s.Port}", "--json");
+        Assert.True(rc == 0, o + e);
+        var platforms = JsonDocument.Parse(o).RootElement.GetProperty("platforms");
+        Assert.Equal(3, platforms.GetArrayLength());
+        foreach (var p in platforms.EnumerateArray()) Assert.True(p.GetProperty("passed").GetBoolean(), p.GetProperty("platform").GetString());
+        // CONTINUE after the first two runs kept one device (and the server) for all three; SHUTDOWN after the last.
+        Assert.Equal(1, s.DevicesCreated);
+        Assert.Equal(0, s.Exit());
+    }
+
+    [Theory]
+    [InlineData("cca")]
+    [InlineData("sev")]
+    [InlineData("tdx")]
+    public void AWrongProvisionedRoot_StopsAtBoot_WithTheTsmsReason(string platform)
     {
         using var s = Server.Start();
         var other = new DeviceIdentity(DeviceConfiguration.Default with { Identity = DeviceConfiguration.Default.Identity with { Seed = "another vendor" } }).RootCertificate;
         string root = Path.Combine(dir, "root.der");
         File.WriteAllBytes(root, other.RawData);
-        var (rc, o, _) = CliRunner.Run("", "demo", "--platform", "sev", "--device", $"tcp:127.0.0.1:{s.Port}", "--spdm-root", root, "--json");
+        var (rc, o, _) = CliRunner.Run("", "demo", "--platform", platform, "--device", $"tcp:127.0.0.1:{s.Port}", "--spdm-root", root, "--json");
         Assert.Equal(1, rc);
         var p = Platform(o);
         Assert.False(p.GetProperty("passed").GetBoolean());
@@ -47,8 +66,8 @@ public sealed class DemoRemoteDeviceTests : IDisposable
         Assert.Equal(2, steps.GetArrayLength());
         Assert.True(steps[0].GetProperty("ok").GetBoolean());
         Assert.False(steps[1].GetProperty("ok").GetBoolean());
-        Assert.Equal("boot sev", steps[1].GetProperty("name").GetString());
-        Assert.Contains("SPDM", steps[1].GetProperty("detail").GetString());
+        Assert.Equal($"boot {platform}", steps[1].GetProperty("name").GetString());
+        Assert.Contains("provisioned root", steps[1].GetProperty("detail").GetString());
     }
 
     [Fact]

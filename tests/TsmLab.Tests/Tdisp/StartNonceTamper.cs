@@ -38,16 +38,23 @@ internal static class StartNonceTamper
         }
     }
 
-    /// <summary>A DOE mailbox (DOE object, SPDM VENDOR_DEFINED, protocol byte, TDISP) that tampers once.</summary>
-    internal sealed class Mailbox(DoeMailbox inner) : IDoeMailbox, ISpdmIdentityStandIn
+    /// <summary>A DOE mailbox (DOE object, SPDM VENDOR_DEFINED, protocol byte, TDISP) that tampers once: the START nonce in the clear, or a ciphertext byte of the next secured object.</summary>
+    internal sealed class Mailbox(DoeMailbox inner) : IDoeMailbox
     {
         public byte XorNext { get; set; }
         public int MaxResponseSize => inner.MaxResponseSize;
-        public Func<DeviceIdentity>? StandInIdentity => inner.StandInIdentity;
 
         public int Exchange(ReadOnlySpan<byte> requestObject, Span<byte> responseObject)
         {
             int tdisp = DoeHeader.Size + SpdmVendorDefinedMessage.ClassicHeaderSize + 1;
+            if (XorNext != 0 && requestObject.Length > DoeHeader.Size + 16 && requestObject[2] == (byte)DoeObjectType.SecuredSpdm)
+            {
+                // Inside a session the host sees only ciphertext: it flips a byte of the next secured request instead.
+                var sealedCopy = requestObject.ToArray();
+                sealedCopy[DoeHeader.Size + 12] ^= XorNext;
+                XorNext = 0;
+                return inner.Exchange(sealedCopy, responseObject);
+            }
             if (XorNext == 0 || requestObject.Length <= tdisp || requestObject[tdisp - 1] != (byte)VdmProtocolId.Tdisp)
                 return inner.Exchange(requestObject, responseObject);
             var copy = requestObject.ToArray();

@@ -7,7 +7,7 @@ namespace TsmLab.Tests.Tracing;
 public class SpdmTraceTests
 {
     [Fact]
-    public async Task DeviceTrace_RecordsSpdmExchangesByName_ButNotTheClearStandIn()
+    public async Task DeviceTrace_RecordsSpdmExchangesByName_AndAClearVendorDefinedIsRefused()
     {
         var device = TdispPciDevice.CreateDefault(new DeterministicEntropySource(1));
         var log = new TraceLog();
@@ -24,10 +24,12 @@ public class SpdmTraceTests
         Assert.Equal(["GET_VERSION -> VERSION", "GET_CAPABILITIES -> CAPABILITIES", "NEGOTIATE_ALGORITHMS -> ALGORITHMS",
             "GET_CERTIFICATE -> CERTIFICATE", "KEY_EXCHANGE -> KEY_EXCHANGE_RSP", "FINISH -> FINISH_RSP", "HEARTBEAT -> HEARTBEAT_ACK"], spdm);
         Assert.Contains(log.Events, e => e.Name == "HEARTBEAT" && e.Fields.Contains(new TraceField("session_id", $"0x{session!.SessionId:x8}")));
-        // A clear VENDOR_DEFINED (the stand-in the firmware uses today) is traced as TDISP only.
+        // TDISP outside a session is refused with an SPDM ERROR (TDISP runs only inside a secure session), and traced as SPDM.
         int before = log.Events.Count;
-        new TsmLab.Tdisp.Requester.TdispRequester(new TsmLab.Tdisp.Requester.DoeTransport(device.Mailbox)).GetVersion(TsmLab.Tdisp.Wire.TdiFunctionId.FromRid(0x0100));
-        Assert.DoesNotContain(log.Events.Skip(before), e => e.Fields.Contains(new TraceField("protocol", "SPDM")));
-        Assert.Contains(log.Events.Skip(before), e => e.Kind == TraceKind.DeviceMessage);
+        var clear = new TsmLab.Tdisp.Requester.DoeTransport(device.Mailbox);
+        var v = new TsmLab.Tdisp.Requester.TdispRequester(clear).GetVersion(TsmLab.Tdisp.Wire.TdiFunctionId.FromRid(0x0100));
+        Assert.False(v.IsSuccess);
+        Assert.Equal(TsmLab.Spdm.Wire.SpdmCode.Error, clear.LastSpdmCode);
+        Assert.Contains(log.Events.Skip(before), e => e.Fields.Contains(new TraceField("protocol", "SPDM")));
     }
 }

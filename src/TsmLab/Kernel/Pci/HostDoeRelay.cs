@@ -13,9 +13,9 @@ namespace TsmLab.Kernel.Pci;
 /// here. The host only carries bytes; it records each object (direction, data object type, length
 /// and, for a secured SPDM object, the session id from its first four bytes) on the kernel's lane
 /// of the machine's trace, and the whole object in the machine's DOE capture (pcap; the machine's own or its trace log's). It never
-/// decodes what a secured object carries.
+/// decodes what a secured object carries. Every platform's firmware reaches its device through here, so the DOE fault points sit here.
 /// </summary>
-internal sealed class HostDoeRelay : IDoeMailbox, ISpdmIdentityStandIn
+internal sealed class HostDoeRelay : IDoeMailbox
 {
     private readonly IDoeMailbox device;
     private readonly Machine machine;
@@ -30,16 +30,13 @@ internal sealed class HostDoeRelay : IDoeMailbox, ISpdmIdentityStandIn
 
     public int MaxResponseSize => device.MaxResponseSize;
 
-    /// <summary>
-    /// The device's identity stand-in passes through untouched until the firmware models
-    /// authenticate the device over SPDM themselves (docs/design.md, "The device seam").
-    /// </summary>
-    public Func<DeviceIdentity>? StandInIdentity => (device as ISpdmIdentityStandIn)?.StandInIdentity;
-
     public int Exchange(ReadOnlySpan<byte> requestObject, Span<byte> responseObject)
     {
         Record(requestObject, toDevice: true);
+        // Fault points (docs/reliability.md): a busy mailbox that never answers (the object is lost); below, a cut answer.
+        if (Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.DoeExchange, "DOE exchange")) return 0;
         int n = device.Exchange(requestObject, responseObject);
+        if (n > 0 && Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.DeviceResponse, "device response")) n /= 2;
         if (n > 0) Record(responseObject[..n], toDevice: false);
         return n;
     }

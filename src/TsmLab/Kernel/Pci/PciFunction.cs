@@ -43,6 +43,9 @@ public sealed class PciFunction
     /// <summary>The link TSM this function's DSM is connected to, or null.</summary>
     public TsmDev? ConnectedTsm => Dsm.DsmState!.ConnectedTsm;
 
+    /// <summary>Why the last connect of this function's DSM failed ("tsmN: reason"), or null.</summary>
+    public string? ConnectFailure => Dsm.DsmState!.ConnectFailure;
+
     /// <summary>The function's configuration space: the one way the host reads IDs, BARs and capabilities.</summary>
     public PciConfigSpace Config { get; }
 

@@ -20,4 +20,6 @@ internal sealed class DsmState
     public TsmDev? ConnectedTsm { get; set; }
     public Lock Mutex { get; } = new();
     public byte[] RequestBuffer { get; set; } = [];
+    /// <summary>Why the last connect failed (null after a success or before any attempt); changes under the rwsem held for write.</summary>
+    public string? ConnectFailure { get; set; }
 }

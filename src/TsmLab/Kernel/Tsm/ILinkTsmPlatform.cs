@@ -31,6 +31,13 @@ public interface ILinkTsmPlatform
     /// <summary><c>connect</c>: set up SPDM and IDE with the DSM. 0 or a negative errno.</summary>
     int Connect(PciFunction dsm);
 
+    /// <summary>
+    /// Why the last <see cref="Connect"/> of <paramref name="dsm"/> failed, in one line (what the driver
+    /// learnt: a firmware status, a certificate chain that did not verify); null when it does not say.
+    /// TsmLab: `tsmlab info` and a host's boot error show it.
+    /// </summary>
+    string? ConnectFailure(PciFunction dsm) => null;
+
     /// <summary><c>disconnect</c>.</summary>
     void Disconnect(PciFunction dsm);
 

@@ -102,7 +102,12 @@ public sealed class TsmCore
             var tsm = FindLocked(id);
             if (tsm is null || !tsm.IsLink) return Errno.ENXIO.Neg();
             int rc = tsm.Platform.Connect(dsm);
-            if (rc < 0) return rc;
+            if (rc < 0)
+            {
+                state.ConnectFailure = $"{tsm.Name}: {tsm.Platform.ConnectFailure(dsm) ?? ErrnoNames.NameOf(rc)}";
+                return rc;
+            }
+            state.ConnectFailure = null;
             state.ConnectedTsm = tsm;
             state.RequestBuffer = new byte[tsm.Platform.MaxRequestLength];
             return 0;

@@ -24,7 +24,7 @@ public sealed class SpdmLink
     {
         this.requester = requester;
         this.session = session;
-        Tdisp = new TdispRequester(new SecuredVdmTransport(requester, session));
+        Tdisp = new TdispRequester((ITdispTransport)new SecuredVdmTransport(requester, session));
         CertificateChain = requester.CertificateChain.ToArray();
         MeasurementRecord = requester.MeasurementRecord;
     }

@@ -231,9 +231,12 @@ public sealed partial class SpdmRequester
     /// A PCI-SIG VENDOR_DEFINED_REQUEST (protocol id + message, e.g. TDISP or IDE_KM) in the session; the
     /// response payload lands in <paramref name="payloadResponse"/>. Returns its length, or -1 with the result saying why.
     /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<(SpdmRequesterResult Result, int Length)> VendorDefinedAsync(SpdmSession session, ReadOnlyMemory<byte> payload, Memory<byte> payloadResponse)
     {
         bool large = Version >= SpdmVersion.V14;
+        // Room for the VENDOR_DEFINED header and, once sealed, the secured-message overhead and the DOE header.
+        if (payload.Length > message.Length - 128) return (SpdmRequesterResult.Fail("the VENDOR_DEFINED payload is larger than the requester sends"), -1);
         int size = SpdmVendorDefinedMessage.Write(message, Version, SpdmVendorDefinedMessage.RequestCode, large, payload.Span);
         int n = await ExchangeSecuredAsync(session, size).ConfigureAwait(false);
         if (Expect(n, SpdmCode.VendorDefinedResponse, SpdmVendorDefinedMessage.ClassicHeaderSize) is { } f) return (f, -1);
@@ -244,12 +247,14 @@ public sealed partial class SpdmRequester
     }
 
     /// <summary>Seals message[0..length) in <paramref name="session"/> as a type-2 DOE object; the opened answer lands in response.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ExchangeSecuredAsync(SpdmSession session, int length, Action? afterSeal = null)
     {
         int n = await ExchangeSecuredCoreAsync(session, length, afterSeal).ConfigureAwait(false);
         return await ChunksAsync(n, length, session).ConfigureAwait(false);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ExchangeSecuredCoreAsync(SpdmSession session, int length, Action? afterSeal)
     {
         if (session.RequestAead is not { } tx) return -1;

@@ -41,11 +41,14 @@ public sealed partial class SpdmRequester : IDisposable
     {
         this.channel = channel;
         Settings = settings;
-        int max = Math.Max(settings.DataTransferSize, 1 << 16) + 64;
-        requestObject = new byte[max];
-        responseObject = new byte[max];
-        message = new byte[max];
-        response = new byte[max];
+        // Requests are small (the largest is a VENDOR_DEFINED with a TDISP or IDE_KM payload; no CHUNK_SEND);
+        // responses may be as large as MaxMessageSize (CHUNK_GET reassembles them).
+        int requestMax = Math.Max(settings.DataTransferSize, 8192) + 64;
+        int largest = Math.Max(settings.DataTransferSize, Math.Max(settings.MaxMessageSize, 1 << 16)) + 64;
+        requestObject = new byte[requestMax];
+        responseObject = new byte[largest];
+        message = new byte[requestMax];
+        response = new byte[largest];
     }
 
     public SpdmRequesterSettings Settings { get; }
@@ -59,6 +62,8 @@ public sealed partial class SpdmRequester : IDisposable
     /// <summary>The last measurement record (the blocks) and the signed transcript it was verified over.</summary>
     public byte[] MeasurementRecord { get; private set; } = [];
     public byte[] MeasurementTranscript { get; private set; } = [];
+    /// <summary>The last signed GET_MEASUREMENTS request and its MEASUREMENTS response (with the signature), as exchanged: with the VCA, what a verifier needs.</summary>
+    public byte[] MeasurementExchange { get; private set; } = [];
 
     /// <summary>GET_VERSION, GET_CAPABILITIES and NEGOTIATE_ALGORITHMS.</summary>
     public async ValueTask<SpdmRequesterResult> InitConnectionAsync()
@@ -178,9 +183,39 @@ public sealed partial class SpdmRequester : IDisposable
         if (digest.Length > 0 && !Algorithms.Hash(certChain).AsSpan().SequenceEqual(digest))
             return SpdmRequesterResult.Fail("the certificate chain does not match the DIGESTS value");
         ResponderKey?.Dispose();
-        ResponderKey = SpdmCertChainFormat.VerifyAndGetLeafKey(certChain, Algorithms, Settings.TrustedRoot, Settings.VerificationTime ?? DateTimeOffset.UtcNow, out var reason);
+        ResponderKey = null;
+        if (Settings.TrustedRoot is not { } root)
+            return SpdmCertChainFormat.TrySplit(certChain, Algorithms, out _) ? SpdmRequesterResult.Success
+                : SpdmRequesterResult.Fail("the certificate chain is malformed or its root hash is wrong");
+        ResponderKey = SpdmCertChainFormat.VerifyAndGetLeafKey(certChain, Algorithms, root, Settings.VerificationTime ?? DateTimeOffset.UtcNow, out var reason);
         return ResponderKey is null ? SpdmRequesterResult.Fail(reason!) : SpdmRequesterResult.Success;
     }
+
+    /// <summary>
+    /// Takes the responder's key from whoever verified the chain (no <see cref="SpdmRequesterSettings.TrustedRoot"/>):
+    /// accepted only when it is the leaf key of the chain this requester read and of the negotiated
+    /// algorithm; the requester then owns <paramref name="key"/>. False (and the key is not taken) otherwise.
+    /// </summary>
+    public bool AcceptResponderKey(ECDsa key)
+    {
+        if (certChain.Length == 0 || !SpdmCertChainFormat.TrySplit(certChain, Algorithms, out var parts)) return false;
+        var (offset, length) = parts[^1];
+        try
+        {
+            using var leaf = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certChain.AsSpan(offset, length));
+            using var leafKey = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPublicKey(leaf);
+            if (leafKey is null || SpdmAlgorithmSet.AsymFor(key) != Algorithms.BaseAsym
+                || !leafKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
+                return false;
+        }
+        catch (CryptographicException) { return false; }
+        ResponderKey?.Dispose();
+        ResponderKey = key;
+        return true;
+    }
+
+    /// <summary>The VCA transcript (GET_VERSION through ALGORITHMS, requests and responses as exchanged).</summary>
+    public byte[] Vca => [.. vca];
 
     /// <summary>CHALLENGE (slot 0) and the CHALLENGE_AUTH signature over M1.</summary>
     public async ValueTask<SpdmRequesterResult> ChallengeAsync(byte summaryHashType = 0)
@@ -216,12 +251,19 @@ public sealed partial class SpdmRequester : IDisposable
     }
 
     /// <summary>GET_MEASUREMENTS: <paramref name="operation"/> (0 count, an index, 0xFF all), optionally signed (verified over L1) and raw.</summary>
-    public async ValueTask<SpdmRequesterResult> GetMeasurementsAsync(byte operation = 0xFF, bool signed = true, bool raw = false, SpdmSession? session = null)
+    /// <remarks>A signed request carries <paramref name="nonce"/> (32 bytes) when given (e.g. a realm's), else a fresh one.</remarks>
+    public async ValueTask<SpdmRequesterResult> GetMeasurementsAsync(byte operation = 0xFF, bool signed = true, bool raw = false, SpdmSession? session = null, ReadOnlyMemory<byte> nonce = default)
     {
         if (signed && ResponderKey is null) return SpdmRequesterResult.Fail("no verified certificate chain");
+        if (!nonce.IsEmpty && nonce.Length != NonceSize) return SpdmRequesterResult.Fail("a measurement nonce is 32 bytes");
         Header(SpdmCode.GetMeasurements, (byte)((signed ? 1 : 0) | (raw ? 2 : 0)), operation);
         int size = 4;
-        if (signed) { Fill(message.AsSpan(4, NonceSize)); message[36] = 0; size = 37; }
+        if (signed)
+        {
+            if (nonce.IsEmpty) Fill(message.AsSpan(4, NonceSize)); else nonce.Span.CopyTo(message.AsSpan(4));
+            message[36] = 0;
+            size = 37;
+        }
         if (Version >= SpdmVersion.V13) { Fill(message.AsSpan(size, RequesterContextSize)); size += RequesterContextSize; }
         int n = session is null ? await ExchangePlainAsync(size).ConfigureAwait(false) : await ExchangeSecuredAsync(session, size).ConfigureAwait(false);
         var transcript = session is null ? messageM : SessionMessageM(session);
@@ -249,6 +291,7 @@ public sealed partial class SpdmRequester : IDisposable
         if (!SpdmSignature.Verify(ResponderKey!, Algorithms, Version, SpdmSignature.MeasurementsContext, l1, response.AsSpan(at, s)))
             return SpdmRequesterResult.Fail("the MEASUREMENTS signature does not verify");
         MeasurementTranscript = l1;
+        MeasurementExchange = [.. message.AsSpan(0, size), .. response.AsSpan(0, at + s)];
         return SpdmRequesterResult.Success;
     }
 
@@ -320,6 +363,7 @@ public sealed partial class SpdmRequester : IDisposable
     }
 
     /// <summary>Sends message[0..length) as a type-1 DOE object; the answer lands in response. Returns its length, or -1.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ExchangePlainAsync(int length)
     {
         message.AsSpan(0, length).CopyTo(requestObject.AsSpan(DoeHeader.Size));
@@ -379,6 +423,7 @@ public sealed partial class SpdmRequester : IDisposable
         return length;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ExchangeObjectAsync(DoeObjectType type, int bodyLength, SpdmSession? session)
     {
         int padded = (bodyLength + 3) & ~3;

@@ -8,8 +8,12 @@ namespace TsmLab.Spdm.Requester;
 /// <remarks>Defaults are TsmLab definitions: everything TsmLab's responder supports, SHA-384 and P-384 preferred by the responder's priority.</remarks>
 public sealed record SpdmRequesterSettings
 {
-    /// <summary>The root the host provisioned for this device: the certificate chain must verify to it.</summary>
-    public required X509Certificate2 TrustedRoot { get; init; }
+    /// <summary>
+    /// The root the host provisioned for this device: the certificate chain must verify to it. Null when
+    /// someone else decides the chain's trust and hands over the leaf key (Arm CCA: the host verifies the
+    /// chain and gives the RMM the key with RMI_PDEV_SET_PUBKEY; see <see cref="SpdmRequester.AcceptResponderKey"/>).
+    /// </summary>
+    public X509Certificate2? TrustedRoot { get; init; }
 
     /// <summary>SPDM versions the requester speaks (the highest common one is used).</summary>
     public IReadOnlyList<byte> Versions { get; init; } = [SpdmVersion.V12, SpdmVersion.V13, SpdmVersion.V14];
@@ -19,6 +23,9 @@ public sealed record SpdmRequesterSettings
         | SpdmCapabilities.Mac | SpdmCapabilities.KeyEx | SpdmCapabilities.Hbeat | SpdmCapabilities.KeyUpd;
 
     public int DataTransferSize { get; init; } = 4608;
+
+    /// <summary>The largest SPDM message the requester reassembles (with CHUNK_CAP, a response above DataTransferSize arrives by CHUNK_GET); at least 64 KiB.</summary>
+    public int MaxMessageSize { get; init; } = 1 << 16;
     public uint BaseAsym { get; init; } = SpdmAlgorithmBits.AsymEcdsaP256 | SpdmAlgorithmBits.AsymEcdsaP384;
     public uint BaseHash { get; init; } = SpdmAlgorithmBits.HashSha256 | SpdmAlgorithmBits.HashSha384;
     public ushort Dhe { get; init; } = SpdmAlgorithmBits.DheSecp256r1 | SpdmAlgorithmBits.DheSecp384r1;

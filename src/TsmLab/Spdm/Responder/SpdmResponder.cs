@@ -77,7 +77,7 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
         get { lock (gate) return sessions.ToDictionary(p => p.Key, p => p.Value.Session); }
     }
 
-    /// <summary>Called after every SPDM exchange (not the clear VENDOR_DEFINED stand-in) with the request and response codes and the session id (0 outside one); null = none.</summary>
+    /// <summary>Called after every SPDM exchange with the request and response codes and the session id (0 outside one); null = none.</summary>
     public Action<SpdmExchangeEvent>? Exchanged { get; set; }
 
     private SpdmResponderIdentity Identity => identity ??= identitySource();
@@ -147,28 +147,19 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
 
     private int Dispatch(ReadOnlySpan<byte> request, Span<byte> response, SessionEntry? session)
     {
-        int n = DispatchChecked(request, response, session, out byte code, out bool standIn);
-        if (!standIn)
-            Exchanged?.Invoke(new SpdmExchangeEvent(code, n >= 2 ? response[1] : (byte)0, n >= 3 && response[1] == SpdmCode.Error ? response[2] : (byte)0, session?.Session.SessionId ?? 0));
+        int n = DispatchChecked(request, response, session, out byte code);
+        Exchanged?.Invoke(new SpdmExchangeEvent(code, n >= 2 ? response[1] : (byte)0, n >= 3 && response[1] == SpdmCode.Error ? response[2] : (byte)0, session?.Session.SessionId ?? 0));
         return n;
     }
 
-    private int DispatchChecked(ReadOnlySpan<byte> request, Span<byte> response, SessionEntry? session, out byte code, out bool standIn)
+    private int DispatchChecked(ReadOnlySpan<byte> request, Span<byte> response, SessionEntry? session, out byte code)
     {
         code = request.Length >= 2 ? request[1] : (byte)0;
-        standIn = false;
         if (request.Length < 4)
             return Error(response, SpdmErrorCode.InvalidRequest);
         var row = SpdmRequestTable.Find(code);
         if (row is null)
             return Error(response, SpdmErrorCode.UnsupportedRequest, code);
-
-        // Stand-in: clear VENDOR_DEFINED straight to the device, as before SPDM (issue 12 removes it).
-        if (row.Code == SpdmCode.VendorDefinedRequest && session is null && Settings.ClearVendorDefinedStandIn)
-        {
-            standIn = true; // not an SPDM exchange: traced by the device as TDISP / IDE_KM, as before
-            return VendorDefinedToDevice(request, response);
-        }
 
         if (row.Code == SpdmCode.GetVersion)
         {

@@ -41,13 +41,6 @@ public sealed record SpdmResponderSettings
     /// <summary>Concurrent sessions before KEY_EXCHANGE answers SessionLimitExceeded (TsmLab definition).</summary>
     public int MaxSessions { get; init; } = 4;
 
-    /// <summary>
-    /// Stand-in until the platform firmware speaks SPDM (issue 12): a VENDOR_DEFINED_REQUEST outside
-    /// a session is handed to the device as before, with no SPDM connection needed. Off, it is refused
-    /// with SessionRequired (TDISP and IDE_KM run only inside a secure session).
-    /// </summary>
-    public bool ClearVendorDefinedStandIn { get; init; }
-
     /// <summary>Where nonces and RandomData come from (default: the OS CSPRNG; ECDHE keys always come from it).</summary>
     public ITdispEntropySource Entropy { get; init; } = SystemEntropySource.Instance;
 }

@@ -66,6 +66,33 @@ public static class SpdmCertChainFormat
             reason = "the certificate chain is malformed or its root hash is wrong";
             return null;
         }
+        var key = VerifyPath(chain, parts, trustedRoot, at, out reason);
+        if (key is not null && SpdmAlgorithmSet.AsymFor(key) != algorithms.BaseAsym)
+        {
+            key.Dispose();
+            reason = "the leaf key does not match the negotiated asymmetric algorithm";
+            return null;
+        }
+        return key;
+    }
+
+    /// <summary>
+    /// Verifies a chain whose hash algorithm the caller does not know (a host that only relayed the
+    /// negotiation): the root hash must be the SHA-256 or SHA-384 digest of the root
+    /// certificate, then the X.509 path as <see cref="VerifyAndGetLeafKey"/>. The leaf's key, or null with a reason.
+    /// </summary>
+    public static ECDsa? VerifyToRoot(ReadOnlySpan<byte> chain, X509Certificate2 trustedRoot, DateTimeOffset at, out string? reason)
+    {
+        foreach (uint hash in (ReadOnlySpan<uint>)[SpdmAlgorithmBits.HashSha256, SpdmAlgorithmBits.HashSha384])
+            if (TrySplit(chain, new SpdmAlgorithmSet(0, hash, 0, 0, 0, 0), out var parts))
+                return VerifyPath(chain, parts, trustedRoot, at, out reason);
+        reason = "the certificate chain is malformed or its root hash is wrong";
+        return null;
+    }
+
+    private static ECDsa? VerifyPath(ReadOnlySpan<byte> chain, List<(int Offset, int Length)> parts, X509Certificate2 trustedRoot, DateTimeOffset at, out string? reason)
+    {
+        reason = null;
         var certs = new List<X509Certificate2>();
         try
         {
@@ -78,12 +105,7 @@ public static class SpdmCertChainFormat
                 return null;
             }
             var key = leaf.GetECDsaPublicKey();
-            if (key is null || SpdmAlgorithmSet.AsymFor(key) != algorithms.BaseAsym)
-            {
-                key?.Dispose();
-                reason = "the leaf key does not match the negotiated asymmetric algorithm";
-                return null;
-            }
+            if (key is null) reason = "the leaf key is not an ECDSA key";
             return key;
         }
         catch (CryptographicException e)

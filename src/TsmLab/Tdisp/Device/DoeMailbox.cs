@@ -13,7 +13,7 @@ namespace TsmLab.Tdisp.Device;
 /// field beyond the bytes delivered or not covering them up to DWORD padding) gets no response, as
 /// a real mailbox discards it.
 /// </remarks>
-public sealed class DoeMailbox : TsmLab.Kernel.Pci.IDoeMailbox, ISpdmIdentityStandIn
+public sealed class DoeMailbox : TsmLab.Kernel.Pci.IDoeMailbox
 {
     private static readonly byte[] Protocols = [(byte)DoeObjectType.Discovery, (byte)DoeObjectType.Spdm, (byte)DoeObjectType.SecuredSpdm];
 
@@ -24,13 +24,6 @@ public sealed class DoeMailbox : TsmLab.Kernel.Pci.IDoeMailbox, ISpdmIdentitySta
 
     /// <summary>A mailbox answering plain SPDM VENDOR_DEFINED messages for <paramref name="device"/> (no SPDM connection; tests of the TDISP device alone).</summary>
     public static DoeMailbox For(IVdmResponder device) => new(new PlainVendorDefinedEndpoint(new SpdmVendorDefinedResponder(device)));
-
-    /// <summary>
-    /// Stand-in for SPDM GET_CERTIFICATE / GET_MEASUREMENTS until the firmware authenticates the device
-    /// over SPDM itself: the device identity those responses carry. The one path from a host to the
-    /// device that is not DOE bytes; removed by issue 12 (docs/design.md, "The device seam").
-    /// </summary>
-    public Func<DeviceIdentity>? StandInIdentity { get; set; }
 
     public int MaxResponseSize => DoeHeader.ObjectSize(Math.Max(endpoint.MaxResponseSize, 4));
 

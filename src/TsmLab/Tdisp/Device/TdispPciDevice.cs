@@ -40,13 +40,12 @@ public sealed class TdispPciDevice : IPciEndpoint
     {
         Dsm = dsm;
         var c = dsm.Configuration;
-        // The SPDM responder answers DOE; by default clear VENDOR_DEFINED still reaches the device
-        // until every firmware model speaks SPDM (issue 12 turns the stand-in off). Its nonces come
+        // The SPDM responder answers DOE; TDISP and IDE_KM reach the device only inside a secured session
+        // (a VENDOR_DEFINED_REQUEST outside one is refused, as the TDISP spec requires). Its nonces come
         // from the OS CSPRNG, not the DSM's entropy source, so TDISP nonce sequences stay what they were.
         Spdm = new TsmLab.Spdm.Responder.SpdmResponder(spdmIdentity ?? (() => TsmLab.Spdm.Responder.SpdmResponderIdentity.FromDevice(dsm.Identity, c)), dsm,
-            spdmSettings ?? new TsmLab.Spdm.Responder.SpdmResponderSettings { ClearVendorDefinedStandIn = true });
+            spdmSettings ?? new TsmLab.Spdm.Responder.SpdmResponderSettings());
         Mailbox = new DoeMailbox(Spdm);
-        Mailbox.StandInIdentity = () => dsm.Identity;
         var pf = new PciAddress(c.Segment, c.Bus, c.Device, c.Function);
         PciSriovSpec? sriov = c.Sriov is { } s
             ? new PciSriovSpec((ushort)s.Count, (ushort)s.FirstVfOffset, (ushort)s.VfStride, s.VfDeviceId, Bars(s.Layout))

@@ -86,7 +86,7 @@ public sealed class CcaEndToEndTests
     }
 
     [Fact]
-    public void StartWithAWrongNonce_DeviceRefuses_StateUnchanged_GuestSeesDevice()
+    public void StartTamperedByTheHost_DeviceRefuses_StateUnchanged_GuestSeesDevice_AndTheSessionIsOver()
     {
         var s = CcaRealmSession.Start(TsmAbiProfile.OpArch, TamperHost.Configuration(TsmAbiProfile.OpArch, out var tamper));
         Assert.True(s.Guest.Lock(), Why(s));
@@ -96,9 +96,10 @@ public sealed class CcaEndToEndTests
         Assert.Equal(TdiState.ConfigLocked, s.Device.Interfaces[0].State);
         Assert.True(s.Assignment.Discover());
         Assert.Equal(TdiState.ConfigLocked, s.Assignment.Info!.Value.TdiState);
-        // The nonce the RMM keeps is still the right one: a second RUN succeeds.
-        Assert.True(s.Guest.Accept(), Why(s));
-        Assert.Equal(TdiState.Run, s.Device.Interfaces[0].State);
+        // The host could only flip ciphertext: the device refused to decrypt and ended the session [DSP0277],
+        // so nothing more reaches the TDI through this connection.
+        Assert.False(s.Guest.Accept());
+        Assert.Equal(TdiState.ConfigLocked, s.Device.Interfaces[0].State);
     }
 
     [Fact]

@@ -110,7 +110,7 @@ public sealed class CcaGuestRequestTests
         Assert.Equal(0, r.Op(TsmReqOp.RegenObject, Cat(U32s(2, 0), U64s(1, noncePtr))));
         Assert.Equal(0, r.Op(TsmReqOp.ObjectInfo, U32s(2), 4, out var sz, out _));
         Assert.Equal(0, r.Op(TsmReqOp.ReadObject, Cat(U32s(2, 0), U64s(0)), (int)BitConverter.ToUInt32(sz), out var meas, out _));
-        Assert.Equal(nonce, meas.AsSpan(0, 32).ToArray());
+        Assert.Equal(nonce, meas.AsSpan(4, 32).ToArray());
     }
 
     [Fact]
@@ -272,7 +272,7 @@ public sealed class CcaGuestRequestTests
         Assert.Equal(0, r.Scoped(TsmReqScope.PciInfo, Cat(U32s(4, 0), U64s(1, r.Calls.Scratch.Put(new byte[32])))));
         Assert.Equal(0, r.Calls.TsmRequestScoped(r.Fd, r.Vdev, TsmReqScope.PciInfo, U32s(1, (uint)Rhi.ObjMeasurement), 4, out var sz));
         Assert.Equal(0, r.Calls.TsmRequestScoped(r.Fd, r.Vdev, TsmReqScope.PciInfo, Cat(U32s(2, (uint)Rhi.ObjMeasurement), U64s(0)), (int)BitConverter.ToUInt32(sz), out var meas));
-        Assert.Equal(new byte[32], meas.AsSpan(0, 32).ToArray());
+        Assert.Equal(new byte[32], meas.AsSpan(4, 32).ToArray());
         Assert.Equal(0, r.Scoped(TsmReqScope.PciStateChange, Cat(U32s(5, 0), U64s(0x1_0000_0000, 0x1_0000_1000, 0xf000_0000))));
         Assert.Equal(0, r.Scoped(TsmReqScope.PciStateChange, U32s(6, 2)));
         Assert.Equal(TdiState.Run, r.DeviceState);

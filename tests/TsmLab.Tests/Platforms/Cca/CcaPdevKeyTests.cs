@@ -12,19 +12,13 @@ namespace TsmLab.Tests.Platforms.Cca;
 /// <summary>RMI_PDEV_SET_PUBKEY and the PDEV state numbers of the pinned revision [TR1,TR2].</summary>
 public sealed class CcaPdevKeyTests
 {
-    private sealed class Link(DeviceSecurityManager dsm) : IRmmDeviceLink
-    {
-        public ITdispTransport? TransportFor(ulong pdevId) => new DoeTransport(DoeMailbox.For(dsm));
-        public ISpdmEvidence? EvidenceFor(ulong pdevId) => new SpdmEvidenceStandIn(dsm.Identity);
-    }
-
-    private static (CcaRmm Rmm, PhysicalMemory Mem, DeviceSecurityManager Dsm, ulong Pdev, ulong Comm, ulong Prm) NeedsKey(byte hash = Rsi.HashSha256)
+    private static (CcaRmm Rmm, PhysicalMemory Mem, DeviceSecurityManager Dsm, ulong Pdev, RmmRelay Relay, ulong Prm) NeedsKey(byte hash = Rsi.HashSha256)
     {
         var mem = new PhysicalMemory(0x8_8000_0000);
         var dsm = DeviceSecurityManager.CreateDefault();
-        var rmm = new CcaRmm(mem, new Link(dsm));
-        ulong comm = mem.Allocate(), buf = mem.Allocate(16), prm = mem.Allocate(), pdev = mem.Allocate();
-        mem.Write(comm, [.. BitConverter.GetBytes(buf), .. BitConverter.GetBytes(16ul * 4096)]);
+        var rmm = new CcaRmm(mem);
+        var relay = new RmmRelay(rmm, mem, new TdispPciDevice(dsm).Mailbox);
+        ulong prm = mem.Allocate(), pdev = mem.Allocate();
         var p = new byte[4096];
         BinaryPrimitives.WriteUInt64LittleEndian(p.AsSpan(Rmi.PdevParamsPdevId), 0x100);
         BinaryPrimitives.WriteUInt32LittleEndian(p.AsSpan(Rmi.PdevParamsRidBase), 0x100);
@@ -32,8 +26,8 @@ public sealed class CcaPdevKeyTests
         p[Rmi.PdevParamsHashAlgo] = hash;
         mem.Write(prm, p);
         Assert.Equal(RmiStatus.Success, RmmConnect.Call(rmm, Rmi.PdevCreate, out _, pdev, prm));
-        Assert.Equal(RmiStatus.Success, RmmConnect.Communicate(rmm, pdev, comm));
-        return (rmm, mem, dsm, pdev, comm, prm);
+        Assert.Equal(RmiStatus.Success, relay.Communicate(Rmi.PdevCommunicate, pdev));
+        return (rmm, mem, dsm, pdev, relay, prm);
     }
 
     [Fact]
@@ -70,9 +64,9 @@ public sealed class CcaPdevKeyTests
     [Fact]
     public void Sha384Pdev_IsAccepted_AndItsDigestsAreSha384ZeroPadded()
     {
-        var (rmm, mem, dsm, pdev, comm, prm) = NeedsKey(Rsi.HashSha384);
+        var (rmm, mem, dsm, pdev, relay, prm) = NeedsKey(Rsi.HashSha384);
         Assert.Equal(RmiStatus.Success, RmmConnect.Call(rmm, Rmi.PdevSetPubkey, out _, pdev, RmmConnect.PubkeyParams(mem, prm, dsm)));
-        Assert.Equal(RmiStatus.Success, RmmConnect.Communicate(rmm, pdev, comm));
+        Assert.Equal(RmiStatus.Success, relay.Communicate(Rmi.PdevCommunicate, pdev));
         var d = new byte[64];
         HashAlgorithms.Digest(Rsi.HashSha384, "abc"u8, d);
         Assert.Equal(SHA384.HashData("abc"u8), d[..48]);

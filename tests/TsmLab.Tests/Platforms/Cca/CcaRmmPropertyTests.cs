@@ -12,14 +12,7 @@ namespace TsmLab.Tests.Platforms.Cca;
 /// <summary>Random RMI sequences against the VDEV state machine: no exceptions, and the RMM's VDEV state always agrees with the device's TDI state.</summary>
 public sealed class CcaRmmPropertyTests
 {
-    private enum Op { Lock, Start, Unlock, GetReport, Communicate, Abort, Destroy, Create, CorruptStart }
-
-    private sealed class Link(DeviceSecurityManager dsm) : IRmmDeviceLink
-    {
-        public readonly Tdisp.StartNonceTamper.Transport Tamper = new(new DoeTransport(DoeMailbox.For(dsm)));
-        public ITdispTransport? TransportFor(ulong pdevId) => Tamper;
-        public ISpdmEvidence? EvidenceFor(ulong pdevId) => new SpdmEvidenceStandIn(dsm.Identity);
-    }
+    private enum Op { Lock, Start, Unlock, GetReport, Communicate, Abort, Destroy, Create }
 
     [Fact]
     public void RandomRmiSequences_KeepVdevStateAndTdiStateInStep()
@@ -28,10 +21,9 @@ public sealed class CcaRmmPropertyTests
         {
             var mem = new PhysicalMemory(0x8_8000_0000);
             var dsm = DeviceSecurityManager.CreateDefault(new DeterministicEntropySource(7));
-            var link = new Link(dsm);
-            var rmm = new CcaRmm(mem, link);
-            ulong comm = mem.Allocate(), buf = mem.Allocate(16), prm = mem.Allocate();
-            mem.Write(comm, BitConverter.GetBytes(buf).Concat(BitConverter.GetBytes(16ul * 4096)).ToArray());
+            var rmm = new CcaRmm(mem);
+            var relay = new RmmRelay(rmm, mem, new TdispPciDevice(dsm).Mailbox);
+            ulong prm = mem.Allocate();
             RmiStatus Call(ulong fid, out ulong x1, params ulong[] a)
             {
                 Span<ulong> x = stackalloc ulong[8];
@@ -48,7 +40,7 @@ public sealed class CcaRmmPropertyTests
             BitConverter.GetBytes(0x105u).CopyTo(p, Rmi.PdevParamsRidTop);
             mem.Write(prm, p);
             Assert.Equal(RmiStatus.Success, Call(Rmi.PdevCreate, out _, pdev, prm));
-            RmmConnect.ToReady(rmm, mem, pdev, comm, prm, dsm);
+            RmmConnect.ToReady(rmm, mem, pdev, relay, prm, dsm);
             Call(Rmi.RealmCreate, out _, rd);
             var v = new byte[4096];
             BitConverter.GetBytes(0x18ul).CopyTo(v, Rmi.VdevParamsVdevId);
@@ -67,9 +59,8 @@ public sealed class CcaRmmPropertyTests
                     case Op.Start: Call(Rmi.VdevStart, out _, rd, pdev, vdev); break;
                     case Op.Unlock: Call(Rmi.VdevUnlock, out _, rd, pdev, vdev); break;
                     case Op.GetReport: Call(Rmi.VdevGetInterfaceReport, out _, rd, pdev, vdev); break;
-                    case Op.Communicate: while (Call(Rmi.VdevCommunicate, out _, rd, pdev, vdev, comm) == RmiStatus.Incomplete) { } break;
+                    case Op.Communicate: relay.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev); break;
                     case Op.Abort: Call(Rmi.VdevAbort, out _, rd, pdev, vdev); break;
-                    case Op.CorruptStart: link.Tamper.XorNext = 0x11; break;
                     case Op.Destroy:
                         if (Call(Rmi.VdevDestroy, out _, rd, pdev, vdev) == RmiStatus.Success) vdev = 0;
                         break;

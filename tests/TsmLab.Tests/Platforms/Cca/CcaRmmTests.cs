@@ -14,44 +14,26 @@ public sealed class CcaRmmTests
 {
     private const ulong PdevId = 0x0100;
 
-    private sealed class Link(DeviceSecurityManager dsm) : IRmmDeviceLink
-    {
-        public int Exchanges;
-        /// <summary>Between the RMM and the device: flips the next START nonce when asked.</summary>
-        public readonly Tdisp.StartNonceTamper.Transport Tamper = new(new DoeTransport(DoeMailbox.For(dsm)));
-        public ITdispTransport? TransportFor(ulong pdevId) => pdevId == PdevId ? new CountingTransport(Tamper, this) : null;
-        public ISpdmEvidence? EvidenceFor(ulong pdevId) => pdevId == PdevId ? new SpdmEvidenceStandIn(dsm.Identity) : null;
-    }
-
-    private sealed class CountingTransport(ITdispTransport inner, Link link) : ITdispTransport
-    {
-        public int Exchange(ReadOnlySpan<byte> request, Span<byte> response)
-        {
-            link.Exchanges++;
-            return inner.Exchange(request, response);
-        }
-    }
-
     private sealed class Fw
     {
         public readonly PhysicalMemory Mem = new(0x8_8000_0000);
         public readonly DeviceSecurityManager Dsm = DeviceSecurityManager.CreateDefault();
-        public readonly Link Link;
         public readonly CcaRmm Rmm;
-        public readonly ulong Comm, Buffer, Params;
+        public readonly TdispPciDevice Device;
+        public readonly RmmRelay Relay;
+        public readonly ulong Comm, Params;
 
         public Fw(RmmOptions? options = null)
         {
-            Link = new Link(Dsm);
-            Rmm = new CcaRmm(Mem, Link, options);
-            Comm = Mem.Allocate();
-            Buffer = Mem.Allocate(16);
+            Rmm = new CcaRmm(Mem, options);
+            Device = new TdispPciDevice(Dsm);
+            Relay = new RmmRelay(Rmm, Mem, Device.Mailbox);
+            Comm = Relay.Comm;
             Params = Mem.Allocate();
-            Span<byte> c = stackalloc byte[16];
-            BinaryPrimitives.WriteUInt64LittleEndian(c, Buffer);
-            BinaryPrimitives.WriteUInt64LittleEndian(c[8..], 16 * 4096);
-            Mem.Write(Comm, c);
         }
+
+        /// <summary>COMMUNICATE through the host's relay loop (fid's arguments without the comm granule).</summary>
+        public RmiStatus Communicate(ulong fid, params ulong[] a) => Relay.Communicate(fid, a);
 
         public RmiStatus Call(ulong fid, out ulong x1, params ulong[] a)
         {
@@ -65,8 +47,7 @@ public sealed class CcaRmmTests
 
         public RmiStatus Call(ulong fid, params ulong[] a) => Call(fid, out _, a);
 
-        public ulong CommObject => Read(Comm + Rmi.CommExitObjId);
-        public ulong CommFlags => Read(Comm + Rmi.CommExitFlags);
+        public ulong CommObject => (ulong)Relay.Cached[^1];
 
         public ulong Read(ulong pa)
         {
@@ -105,39 +86,81 @@ public sealed class CcaRmmTests
         {
             ulong pdev = Mem.Allocate(), rd = Mem.Allocate(), vdev = Mem.Allocate();
             Assert.Equal(RmiStatus.Success, Call(Rmi.PdevCreate, pdev, PdevParams()));
-            RmmConnect.ToReady(Rmm, Mem, pdev, Comm, Params, Dsm);
+            RmmConnect.ToReady(Rmm, Mem, pdev, Relay, Params, Dsm);
             Assert.Equal(RmiStatus.Success, Call(Rmi.RealmCreate, rd));
             Assert.Equal(RmiStatus.Success, Call(Rmi.VdevCreate, rd, pdev, vdev, VdevParams(0x18, 0x100)));
-            Assert.Equal(RmiStatus.Success, Call(Rmi.VdevCommunicate, rd, pdev, vdev, Comm));
+            Assert.Equal(RmiStatus.Success, Communicate(Rmi.VdevCommunicate, rd, pdev, vdev));
             return (pdev, rd, vdev);
         }
     }
 
     [Fact]
-    public void PdevConnect_OverDoe_ProgramsIdeKeys_AndHandsOverVcaThenCertificate()
+    public void PdevConnect_RelaysSpdmThenSecuredIdeKm_AndHandsOverVcaThenCertificate()
     {
         var f = new Fw();
         ulong pdev = f.Mem.Allocate();
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevGetState, out ulong state, pdev));
         Assert.Equal((ulong)PdevState.New, state);
-        Assert.Equal(RmiStatus.Incomplete, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
-        Assert.Equal((ulong)CacheObject.Vca, f.CommObject);
+        // One COMMUNICATE hands the host the first DOE object (GET_VERSION) to send, and nothing else moves.
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
-        Assert.Equal((ulong)CacheObject.Certificate, f.CommObject);
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
-        Assert.Equal(0ul, f.CommFlags);
+        Assert.Equal(Rmi.CommExitFlagReqSend | Rmi.CommExitFlagRspWait, f.Read(f.Comm + Rmi.CommExitFlags));
+        Assert.Equal(Rmi.CommProtocolSpdm, f.Read(f.Comm + Rmi.CommExitProtocol));
+        var get = new byte[12];
+        f.Mem.Read(f.Relay.Request, get);
+        Assert.Equal(new byte[] { 0x10, 0x84, 0, 0 }, get[8..]); // DOE header, then GET_VERSION
+        f.Call(Rmi.PdevGetState, out state, pdev);
+        Assert.Equal((ulong)PdevState.New, state);
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevAbort, pdev));
+        f.Call(Rmi.PdevGetState, out state, pdev);
+        Assert.Equal((ulong)PdevState.Error, state); // the connection was abandoned
+
+        f = new Fw();
+        pdev = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.PdevCommunicate, pdev));
+        Assert.Equal(new[] { CacheObject.Vca, CacheObject.Certificate }, f.Relay.Cached);
+        Assert.Equal(f.Dsm.Identity.SpdmCertificateChain(), f.Relay.Cache[CacheObject.Certificate]);
+        Assert.Equal(0x84, f.Relay.Cache[CacheObject.Vca][1]); // the VCA transcript starts with GET_VERSION
         f.Call(Rmi.PdevGetState, out state, pdev);
         Assert.Equal((ulong)PdevState.NeedsKey, state);       // [TR2]: the certificate is in, the key is not
         Assert.False(f.Dsm.IdeKeys.IsStreamReady(0));
+        Assert.All(f.Relay.ObjectTypes, t => Assert.Equal(1, t)); // the handshake is in the clear
+        int clear = f.Relay.ObjectTypes.Count;
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevSetPubkey, pdev, RmmConnect.PubkeyParams(f.Mem, f.Params, f.Dsm)));
         f.Call(Rmi.PdevGetState, out state, pdev);
         Assert.Equal((ulong)PdevState.HasKey, state);
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.PdevCommunicate, pdev));
         f.Call(Rmi.PdevGetState, out state, pdev);
         Assert.Equal((ulong)PdevState.Ready, state);
         Assert.True(f.Dsm.IdeKeys.IsStreamReady(0));
-        Assert.True(f.Link.Exchanges >= 2 + 12); // version, capabilities, 6 x (KEY_PROG + K_SET_GO)
+        // KEY_EXCHANGE in the clear; FINISH, MEASUREMENTS, TDISP, IDE_KM QUERY and 6 x (KEY_PROG + K_SET_GO) secured.
+        Assert.Equal(1, f.Relay.ObjectTypes[clear]);
+        Assert.All(f.Relay.ObjectTypes.Skip(clear + 1), t => Assert.Equal(2, t));
+        Assert.True(f.Relay.ObjectTypes.Count - clear - 1 >= 1 + 1 + 2 + 1 + 12);
+    }
+
+    [Fact]
+    public void SetPubkey_WithAKeyThatIsNotTheChainsLeaf_IsErrorInput_AndTheSessionCannotStart()
+    {
+        var f = new Fw();
+        ulong pdev = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.PdevCommunicate, pdev));
+        var other = DeviceSecurityManager.CreateDefault(new DeterministicEntropySource(3));
+        var wrong = new DeviceIdentity(DeviceConfiguration.Default with { Identity = DeviceConfiguration.Default.Identity with { Seed = "another device" } });
+        var prm = f.Params;
+        Assert.True(DevicePublicKey.TryEncode(wrong.LeafCertificate, out var key, out byte algo));
+        var k = new byte[4096];
+        key.CopyTo(k, Rmi.PubkeyKey);
+        BinaryPrimitives.WriteUInt64LittleEndian(k.AsSpan(Rmi.PubkeyKeyLen), (ulong)key.Length);
+        k[Rmi.PubkeyAlgo] = algo;
+        f.Mem.Write(prm, k);
+        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevSetPubkey, pdev, prm));
+        f.Call(Rmi.PdevGetState, out ulong state, pdev);
+        Assert.Equal((ulong)PdevState.NeedsKey, state);
+        Assert.False(f.Dsm.IdeKeys.IsStreamReady(0));
+        _ = other;
     }
 
     [Fact]
@@ -145,7 +168,6 @@ public sealed class CcaRmmTests
     {
         var f = new Fw();
         ulong pdev = f.Mem.Allocate();
-        Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(pdevId: 0x200)));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(hash: 3)));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, f.PdevParams(ridBase: 0x101)));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.PdevCreate, pdev, 0x1234_5000));
@@ -160,9 +182,9 @@ public sealed class CcaRmmTests
         var f = new Fw(new RmmOptions { IdeStreamId = 9 });
         ulong pdev = f.Mem.Allocate();
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCreate, pdev, f.PdevParams()));
-        Assert.Equal(RmiStatus.Success, RmmConnect.Communicate(f.Rmm, pdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.PdevCommunicate, pdev));
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevSetPubkey, pdev, RmmConnect.PubkeyParams(f.Mem, f.Params, f.Dsm)));
-        Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        Assert.Equal(RmiStatus.ErrorDevice, f.Communicate(Rmi.PdevCommunicate, pdev));
         f.Call(Rmi.PdevGetState, out ulong state, pdev);
         Assert.Equal((ulong)PdevState.Error, state);
         Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevDestroy, pdev)); // [TR2]: only a STOPPED PDEV is destroyed
@@ -195,7 +217,7 @@ public sealed class CcaRmmTests
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevLock, rd, pdev, vdev));
         Assert.Equal(RmiStatus.Busy, f.Call(Rmi.VdevLock, rd, pdev, vdev));
         Assert.Equal(TdiState.ConfigUnlocked, tdi.State);
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev));
         Assert.Equal((ulong)CacheObject.InterfaceReport, f.CommObject);
         Assert.Equal(TdiState.ConfigLocked, tdi.State);
         f.Call(Rmi.VdevGetState, out s, vdev);
@@ -204,17 +226,19 @@ public sealed class CcaRmmTests
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevDestroy, rd, pdev, vdev));
         Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevStop, pdev)); // a VDEV still exists [TR2]
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevStart, rd, pdev, vdev));
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev));
         Assert.Equal(TdiState.Run, tdi.State);
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevUnlock, rd, pdev, vdev));
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev));
         Assert.Equal(TdiState.ConfigUnlocked, tdi.State);
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevDestroy, rd, pdev, vdev));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevGetState, vdev));
         Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevDestroy, pdev)); // READY, not STOPPED
+        Assert.Single(f.Device.Spdm.Sessions);
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevStop, pdev));
         Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.PdevDestroy, pdev)); // the stop completes at the next COMMUNICATE
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.PdevCommunicate, pdev));
+        Assert.Empty(f.Device.Spdm.Sessions); // K_SET_STOP, then END_SESSION
         f.Call(Rmi.PdevGetState, out s, pdev);
         Assert.Equal((ulong)PdevState.Stopped, s);
         Assert.False(f.Dsm.IdeKeys.IsStreamReady(0));
@@ -222,18 +246,40 @@ public sealed class CcaRmmTests
     }
 
     [Fact]
-    public void VdevStart_WithAWrongNonce_IsErrorDevice_AndTheVdevStaysLocked()
+    public void VdevStart_WhenTheHostTampersWithTheSecuredRequest_IsErrorDevice_AndTheVdevStaysLocked()
     {
         var f = new Fw();
         var (pdev, rd, vdev) = f.Ready();
         f.Call(Rmi.VdevLock, rd, pdev, vdev);
-        f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm);
-        f.Link.Tamper.XorNext = 0xFF;
+        f.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev);
+        f.Relay.TamperNextSecured = 0xFF; // the host flips a ciphertext byte of the START request
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevStart, rd, pdev, vdev));
-        Assert.Equal(RmiStatus.ErrorDevice, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(RmiStatus.ErrorDevice, f.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev));
         f.Call(Rmi.VdevGetState, out ulong s, vdev);
         Assert.Equal((ulong)VdevState.Locked, s);
         Assert.Equal(TdiState.ConfigLocked, f.Dsm.Interfaces[0].State);
+    }
+
+    [Fact]
+    public void VdevCommunicate_WhileAnotherVdevsOperationWaitsOnTheHost_IsBusy_AndAbandoningItDesynchronisesTheSession()
+    {
+        var f = new Fw();
+        var (pdev, rd, v1) = f.Ready();
+        ulong v2 = f.Mem.Allocate();
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCreate, rd, pdev, v2, f.VdevParams(0x20, 0x101)));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevLock, rd, pdev, v1));
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, v1, f.Comm)); // LOCK's first object is out with the host
+        Assert.Equal(Rmi.CommExitFlagReqSend | Rmi.CommExitFlagRspWait, f.Read(f.Comm + Rmi.CommExitFlags));
+        Assert.Equal(RmiStatus.Busy, f.Call(Rmi.VdevCommunicate, rd, pdev, v2, f.Comm));
+        Assert.Equal(RmiStatus.Busy, f.Call(Rmi.PdevCommunicate, pdev, f.Comm));
+        // The host abandons it: the conversation is free again and the first VDEV did not lock. The secured
+        // message that was never delivered leaves the session's sequence numbers out of step (DSP0277 has no
+        // resynchronisation), so the next operation fails and the device's TDI is untouched.
+        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevAbort, rd, pdev, v1));
+        f.Call(Rmi.VdevGetState, out ulong s, v1);
+        Assert.Equal((ulong)VdevState.Unlocked, s);
+        Assert.Equal(RmiStatus.ErrorDevice, f.Communicate(Rmi.VdevCommunicate, rd, pdev, v2));
+        Assert.Equal(TdiState.ConfigUnlocked, f.Dsm.Interfaces[0].State);
     }
 
     [Fact]
@@ -244,7 +290,7 @@ public sealed class CcaRmmTests
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.VdevAbort, rd, pdev, vdev));
         f.Call(Rmi.VdevLock, rd, pdev, vdev);
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevAbort, rd, pdev, vdev));
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev));
         Assert.Equal(TdiState.ConfigUnlocked, f.Dsm.Interfaces[0].State);
     }
 
@@ -259,9 +305,11 @@ public sealed class CcaRmmTests
         f.Write(prm, 1);
         f.Write(prm + Rmi.MeasParamsNonce, 0x1122334455667788);
         Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevGetMeasurements, rd, pdev, vdev, prm));
-        Assert.Equal(RmiStatus.Success, f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm));
+        Assert.Equal(RmiStatus.Success, f.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev));
         Assert.Equal((ulong)CacheObject.Measurements, f.CommObject);
-        Assert.Equal(0x1122334455667788ul, f.Read(f.Buffer));
+        var m = f.Relay.Cache[CacheObject.Measurements]; // GET_MEASUREMENTS (with the realm's nonce) then MEASUREMENTS
+        Assert.Equal(0xE0, m[1]);
+        Assert.Equal(0x1122334455667788ul, BinaryPrimitives.ReadUInt64LittleEndian(m.AsSpan(4)));
     }
 
     [Fact]
@@ -274,7 +322,7 @@ public sealed class CcaRmmTests
         // RMI_RTT_DEV_MAP(rd, vdev, base, top, flags, oaddr) [TR1]
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, single, Desc(0xf000_0000))); // not locked yet
         f.Call(Rmi.VdevLock, rd, pdev, vdev);
-        f.Call(Rmi.VdevCommunicate, rd, pdev, vdev, f.Comm);
+        f.Communicate(Rmi.VdevCommunicate, rd, pdev, vdev);
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, f.Mem.Allocate(), vdev, ipa, ipa + 0x1000, single, Desc(0xf000_0000))); // unknown RD
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, Rmi.AddrTypeList, Desc(0xf000_0000)));
         Assert.Equal(RmiStatus.ErrorInput, f.Call(Rmi.RttDevMap, rd, vdev, ipa, ipa + 0x1000, single, Rmi.AddrRangeDesc(0xf000_0000, 1, sz: 1))); // 2 MiB blocks

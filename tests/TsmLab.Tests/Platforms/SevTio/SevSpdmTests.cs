@@ -49,6 +49,10 @@ public sealed class SevSpdmTests
         var failure = Assert.Single(log.Events, e => e.Name == "SPDM authentication");
         Assert.Contains("root", failure.Fields.Single(f => f.Name == "reason").Value);
         Assert.Null(k.Functions[0].ConnectedTsm);
+        // The reason is kept for `tsmlab info` (text and JSON).
+        Assert.Contains("DEV_CONNECT", k.Functions[0].ConnectFailure);
+        Assert.Contains("connect_failure", TsmLab.Presentation.HostReport.Json(k));
+        Assert.Contains("connect failed: tsm0", TsmLab.Presentation.HostReport.Tree(k));
         foreach (byte stream in device.Dsm.IdeKeys.StreamIds)
             foreach (var dir in new[] { TsmLab.Tdisp.Wire.IdeKeyDirection.Receive, TsmLab.Tdisp.Wire.IdeKeyDirection.Transmit })
                 foreach (var ss in new[] { TsmLab.Tdisp.Wire.IdeSubStream.PostedRequest, TsmLab.Tdisp.Wire.IdeSubStream.NonPostedRequest, TsmLab.Tdisp.Wire.IdeSubStream.Completion })

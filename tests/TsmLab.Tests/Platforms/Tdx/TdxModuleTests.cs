@@ -81,8 +81,11 @@ public sealed class TdxModuleTests
         r = template;
         s.Module.Seamcall(ref r);
         Assert.Equal(TdxStatus.DevifTdispErrorState, r.Rax);
+        // The extension is free again: HEARTBEAT, a real message in the session now, asks the host to relay it.
         other = Call(s.Module, TdxLeaves.SpdmMng, Spdm, (ulong)SpdmMngOp.Heartbeat, ulong.MaxValue, rsp, req, ulong.MaxValue);
-        Assert.Equal(TdxStatus.Success, other.Rax);
+        Assert.Equal(TdxStatus.SpdmRequest, other.Rax);
+        Assert.True(TsmLab.Tdisp.Wire.DoeHeader.TryRead(mem.At(req, (int)other.Rcx), out var hb));
+        Assert.Equal(TsmLab.Tdisp.Wire.DoeObjectType.SecuredSpdm, hb.Type);
     }
 
     [Fact]

@@ -149,11 +149,13 @@ public sealed class TdxLifecycleStatusTests
     }
 
     [Fact]
-    public void DeviceWithoutCertificate_ConnectIsSpdmAuthFailed_AndBindOfTheUnconnectedDeviceIsEinval()
+    public void DeviceWithoutSpdm_ConnectIsSpdmAuthFailed_AndBindOfTheUnconnectedDeviceIsEinval()
     {
         var device = TsmLab.Tdisp.Device.TdispPciDevice.CreateDefault();
-        device.Mailbox.StandInIdentity = null;
-        var s = TdxSession.Start(TdxHost.Configuration(device) with { Connects = [] });
+        var config = TdxHost.Configuration(device) with { Connects = [] };
+        // A mailbox with no SPDM responder behind it: GET_VERSION is answered ERROR.
+        config = config with { Functions = [config.Functions[0] with { Doe = TsmLab.Tdisp.Device.DoeMailbox.For(device.Dsm) }, .. config.Functions.Skip(1)] };
+        var s = TdxSession.Start(config);
         Assert.True(s.Prepared);
         var log = new TsmLab.Tracing.TraceLog();
         s.Module.AttachTrace(log);
@@ -207,8 +209,8 @@ public sealed class TdxStateStatusTests
     public void DevifCreate_OfATdiTheDeviceHoldsLocked_IsDevifTdispInvalidState()
     {
         var s = TdxSession.Start();
-        var mailbox = TdxHost.DeviceOf(s.Kernel)!.Mailbox;
-        var other = new TsmLab.Tdisp.Requester.TdispRequester(new TsmLab.Tdisp.Requester.DoeTransport(mailbox));
+        // Someone else holds the TDI locked (the device's own TDISP responder, reached directly: no host path can).
+        var other = new TsmLab.Tdisp.Requester.TdispRequester(new TsmLab.Tdisp.Requester.DirectTransport(TdxHost.DeviceOf(s.Kernel)!.Dsm));
         var fid = TsmLab.Tdisp.Wire.TdiFunctionId.FromRid(s.Function.Address.RequesterId);
         Assert.True(other.LockInterface(fid, new TsmLab.Tdisp.Wire.LockInterfaceParameters(TsmLab.Tdisp.Wire.LockInterfaceFlags.NoFwUpdate, 0, 0)).IsSuccess);
         var log = new TsmLab.Tracing.TraceLog();

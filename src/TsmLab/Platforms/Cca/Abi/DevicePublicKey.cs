@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace TsmLab.Platforms.Cca.Abi;
@@ -17,7 +18,13 @@ public static class DevicePublicKey
         key = [];
         algorithm = 0;
         using var ec = leaf.GetECDsaPublicKey();
-        if (ec is null) return false;
+        return ec is not null && TryEncode(ec, out key, out algorithm);
+    }
+
+    /// <summary>Encodes an ECDSA P-256 or P-384 public key; false for another curve.</summary>
+    public static bool TryEncode(ECDsa ec, out byte[] key, out byte algorithm)
+    {
+        key = [];
         var p = ec.ExportParameters(false);
         algorithm = p.Curve.Oid.Value switch
         {
@@ -28,5 +35,18 @@ public static class DevicePublicKey
         if (algorithm == byte.MaxValue || p.Q.X is null || p.Q.Y is null) return false;
         key = [0x04, .. p.Q.X, .. p.Q.Y];
         return key.Length == Rmi.PubkeySize(algorithm);
+    }
+
+    /// <summary>The ECDSA key an uncompressed point of <paramref name="algorithm"/> names, or null (not 04 || X || Y of that curve, not on it, or RSA).</summary>
+    public static ECDsa? ToEcdsa(ReadOnlySpan<byte> key, byte algorithm)
+    {
+        ECCurve curve;
+        if (algorithm == Rmi.SignatureEcdsaP256) curve = ECCurve.NamedCurves.nistP256;
+        else if (algorithm == Rmi.SignatureEcdsaP384) curve = ECCurve.NamedCurves.nistP384;
+        else return null;
+        if (key.Length != Rmi.PubkeySize(algorithm) || key[0] != 0x04) return null;
+        int half = (key.Length - 1) / 2;
+        try { return ECDsa.Create(new ECParameters { Curve = curve, Q = new ECPoint { X = key.Slice(1, half).ToArray(), Y = key.Slice(1 + half, half).ToArray() } }); }
+        catch (CryptographicException) { return null; }
     }
 }

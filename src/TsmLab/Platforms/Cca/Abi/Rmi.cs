@@ -71,15 +71,33 @@ public static class Rmi
     };
 
     /// <summary>
-    /// Device communication data granule, TsmLab layout after RmiDevCommData's enter/exit split:
-    /// enter.buffer_pa @0, enter.buffer_len @8 (where the RMM may write one cache object);
-    /// exit.flags @0x800 (b0 OBJECT: one object was written), exit.cache_obj_id @0x808,
-    /// exit.cache_len @0x810.
+    /// RmiDevCommData, the device communication granule of PDEV/VDEV_COMMUNICATE [TR1]: enter (host →
+    /// RMM) status u8 @0 (<see cref="CommEnterStatusNone"/>, RESPONSE, ERROR), req_addr @8, resp_addr
+    /// @0x10, resp_len @0x18 (the device's answer now in the response buffer); exit (RMM → host) @0x800:
+    /// flags, req_cache_offset/len @+8/+0x10, rsp_cache_offset/len @+0x18/+0x20, cache_obj_id @+0x28,
+    /// protocol @+0x30 (SPDM 0, SECURE_SPDM 1), req_delay @+0x38, req_len @+0x40, timeout @+0x48.
+    /// TsmLab definition: enter.buffer_size @0x20, the size of each of the two host buffers (TF-RMM's are
+    /// one granule each; the model's hold a whole DOE object and a 64 KiB cache piece).
     /// </summary>
-    public const int CommBufferPa = 0, CommBufferLen = 8, CommExitFlags = 0x800, CommExitObjId = 0x808, CommExitLen = 0x810;
-    /// <summary>TsmLab: where this piece sits in the object, and the object's whole length (an object larger than the host's buffer arrives in pieces, as the RMM's cache_offset/cache_len delivery does).</summary>
-    public const int CommExitOffset = 0x818, CommExitTotal = 0x820;
-    public const ulong CommExitFlagObject = 1;
+    public const int CommEnterStatus = 0, CommEnterReqAddr = 8, CommEnterRspAddr = 0x10, CommEnterRspLen = 0x18, CommEnterBufferSize = 0x20,
+        CommExitFlags = 0x800, CommExitReqCacheOffset = 0x808, CommExitReqCacheLen = 0x810, CommExitRspCacheOffset = 0x818,
+        CommExitRspCacheLen = 0x820, CommExitObjId = 0x828, CommExitProtocol = 0x830, CommExitReqDelay = 0x838, CommExitReqLen = 0x840,
+        CommExitTimeout = 0x848;
+
+    /// <summary>RmiDevCommEnterStatus [TR1]: NONE 0 (nothing to hand over), RESPONSE 1 (the device answered), ERROR 2 (the host could not reach it).</summary>
+    public const byte CommEnterStatusNone = 0, CommEnterStatusResponse = 1, CommEnterStatusError = 2;
+
+    /// <summary>
+    /// RmiDevCommExitFlags [TR1]: b0 REQ_CACHE, b1 RSP_CACHE (cache rsp_cache_len bytes of the response
+    /// buffer at rsp_cache_offset as object cache_obj_id), b2 REQ_SEND (send req_len bytes of the request
+    /// buffer to the device), b3 RSP_WAIT, b4 RSP_RESET (TsmLab use: the cached object starts anew with
+    /// this piece), b5 MULTI.
+    /// </summary>
+    public const ulong CommExitFlagReqCache = 1, CommExitFlagRspCache = 2, CommExitFlagReqSend = 4, CommExitFlagRspWait = 8,
+        CommExitFlagRspReset = 0x10, CommExitFlagMulti = 0x20;
+
+    /// <summary>RmiDevCommProtocol [TR1]: the DOE data object type the request is for.</summary>
+    public const ulong CommProtocolSpdm = 0, CommProtocolSecureSpdm = 1;
 
     /// <summary>
     /// REC run page (RmiRecRun): entry.flags @0, entry.gprs[31] @0x200; exit at 0x800:

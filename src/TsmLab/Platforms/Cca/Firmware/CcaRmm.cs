@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using TsmLab.Hardware;
+using System.Security.Cryptography;
 using TsmLab.Platforms.Cca.Abi;
 
 namespace TsmLab.Platforms.Cca.Firmware;
@@ -8,15 +9,14 @@ namespace TsmLab.Platforms.Cca.Firmware;
 /// The Realm Management Monitor, as far as device assignment needs it (platforms-and-tdisp.md
 /// §2.3-2.5): the RMI calls the host makes by SMC (FID in x0, arguments in x1..x6, status back in
 /// x0 and a value in x1) and the RSI calls a realm makes (<c>Rsi</c>).
-/// It owns PDEVs, VDEVs, realms and RECs, talks to devices only in TDISP/IDE_KM bytes through a
-/// <see cref="Tdisp.Requester.TdispRequester"/> over the host-relayed DOE transport, and keeps
-/// the evidence objects and their digests a realm checks. Every call answers a status; bad
-/// input changes nothing.
+/// It owns PDEVs, VDEVs, realms and RECs and has no DOE of its own: its SPDM requester (and TDISP /
+/// IDE_KM inside the SPDM session) hands each DOE object to the host in the COMMUNICATE granule and
+/// resumes when the host calls COMMUNICATE again with the device's answer. It keeps the evidence
+/// objects and their digests a realm checks. Every call answers a status; bad input changes nothing.
 /// </summary>
 public sealed partial class CcaRmm : IPlatformFirmware
 {
     private readonly PhysicalMemory memory;
-    private IRmmDeviceLink link = NoDeviceLink.Instance;
     private Tracing.TraceLog? trace;
     private readonly Dictionary<ulong, RmmPdev> pdevs = new();
     /// <summary>The pdev_ids in use (PDEV_CREATE refuses a second PDEV for one device without scanning every PDEV).</summary>
@@ -32,24 +32,15 @@ public sealed partial class CcaRmm : IPlatformFirmware
     /// </summary>
     private readonly object gate = new();
 
-    /// <summary>The RMM of a machine with <paramref name="memory"/>; devices are reached once a host driver attaches its relay.</summary>
+    /// <summary>The RMM of a machine with <paramref name="memory"/>; it reaches devices only through the host's COMMUNICATE relay.</summary>
     public CcaRmm(PhysicalMemory memory, RmmOptions? options = null)
     {
         this.memory = memory;
         Options = options ?? new RmmOptions();
     }
 
-    /// <summary>An RMM whose device traffic goes through <paramref name="link"/> from the start (firmware-level tests).</summary>
-    public CcaRmm(PhysicalMemory memory, IRmmDeviceLink link, RmmOptions? options = null) : this(memory, options) => AttachHostRelay(link);
-
     /// <inheritdoc/>
     public string Name => "RMM";
-
-    /// <summary>
-    /// The host driver offers to relay the RMM's DOE traffic (RMI_PDEV_COMMUNICATE); until then
-    /// the RMM reaches no device.
-    /// </summary>
-    public void AttachHostRelay(IRmmDeviceLink relay) => link = relay;
 
     /// <inheritdoc/>
     public void AttachTrace(Tracing.TraceLog? log) => trace = log;
@@ -171,41 +162,120 @@ public sealed partial class CcaRmm : IPlatformFirmware
         ulong ridTop = BinaryPrimitives.ReadUInt32LittleEndian(p[Abi.Rmi.PdevParamsRidTop..]);
         if (!Abi.HashAlgorithms.IsDefined(hash) || ridBase > (pdevId & 0xFFFF) || ridTop <= ridBase || ridTop > 0x10000) return RmiStatus.ErrorInput;
         if (pdevIds.Contains(pdevId)) return RmiStatus.ErrorInput;
-        var transport = link.TransportFor(pdevId);
-        if (transport is null) return RmiStatus.ErrorInput;
         pdevIds.Add(pdevId);
-        pdevs[pa] = new RmmPdev(pa, pdevId, (byte)hash, (ushort)ridBase, (ushort)ridTop, transport, link.EvidenceFor(pdevId));
+        pdevs[pa] = new RmmPdev(pa, pdevId, (byte)hash, (ushort)ridBase, (ushort)ridTop);
         return RmiStatus.Success;
     }
 
     /// <summary>
-    /// RMI_PDEV_COMMUNICATE: runs the PDEV's pending phase with the device, then hands over cached
-    /// objects. The transitions are the pinned revision's [TR2]: NEW → NEEDS_KEY (version,
-    /// capabilities, certificate), HAS_KEY → READY (the secured link: IDE key programming), a STOP
-    /// in progress → STOPPED; a device failure → ERROR.
+    /// RMI_PDEV_COMMUNICATE: starts the PDEV's pending phase or resumes it with the device's answer the
+    /// host put in its response buffer; while the phase needs the device, the exit asks the host to
+    /// send the next DOE object (REQ_SEND). Once it ends, the state moves as the pinned revision's
+    /// [TR2] (NEW → NEEDS_KEY: VCA, digests, certificate; HAS_KEY → READY: the session and the IDE
+    /// keys; a STOP in progress → STOPPED; a failure → ERROR, ERROR_DEVICE) and cached objects are
+    /// handed over. BUSY while one of its VDEVs' operations holds the conversation.
     /// </summary>
     private RmiStatus PdevCommunicate(ulong pa, ulong commPa)
     {
-        if (!pdevs.TryGetValue(pa, out var d) || !memory.TryPage(commPa, out _)) return RmiStatus.ErrorInput;
-        var phase = d.Pending;
-        d.Pending = DeviceOp.None;
-        switch (phase)
+        if (!pdevs.TryGetValue(pa, out var d) || !memory.TryPage(commPa, out var comm)) return RmiStatus.ErrorInput;
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], 0);
+        if (d.FlowOwner is not null && d.FlowOwner != d) return RmiStatus.Busy;
+        bool resume = d.FlowOwner == d;
+        if (d.FlowOwner is null && d.Pending != DeviceOp.None)
         {
-            case DeviceOp.ConnectInit:
-                if (!ConnectInit(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
-                d.State = PdevState.NeedsKey;
-                break;
-            case DeviceOp.SecureSession:
-                if (!SecureSession(d)) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
-                d.State = PdevState.Ready;
-                break;
-            case DeviceOp.Stop:
-                StopConnection(d);
-                d.State = PdevState.Stopped;
-                break;
+            d.Running = d.Pending;
+            d.Pending = DeviceOp.None;
+            StartFlow(d, d, d.Running switch
+            {
+                DeviceOp.ConnectInit => ConnectInitAsync(d),
+                DeviceOp.SecureSession => SecureSessionAsync(d),
+                _ => StopConnectionAsync(d),
+            });
         }
-        return Deliver(d.Outbox, commPa);
+        if (d.FlowOwner == d)
+        {
+            bool? done = Converse(d, comm, resume);
+            if (done is not { } ok) return RmiStatus.Success;
+            var phase = d.Running;
+            d.Running = DeviceOp.None;
+            switch (phase)
+            {
+                case DeviceOp.ConnectInit:
+                case DeviceOp.SecureSession:
+                    if (!ok) { d.State = PdevState.Error; return RmiStatus.ErrorDevice; }
+                    d.Failure = "";
+                    d.State = phase == DeviceOp.ConnectInit ? PdevState.NeedsKey : PdevState.Ready;
+                    break;
+                case DeviceOp.Stop:
+                    d.State = PdevState.Stopped;
+                    break;
+            }
+        }
+        return Deliver(d.Outbox, comm);
     }
+
+    private static void StartFlow(RmmPdev d, object owner, ValueTask<bool> flow)
+    {
+        d.FlowOwner = owner;
+        d.Flow = flow;
+    }
+
+    /// <summary>
+    /// Drives the PDEV's flow one step: delivers the host's answer when the flow waits for one, then
+    /// either asks the host to send the flow's next DOE object (null) or returns the flow's result.
+    /// A host that gives no answer, or buffers the RMM cannot use, makes the exchange fail (the
+    /// requester sees no answer) — the flow ends with a failure, never a hang.
+    /// </summary>
+    private bool? Converse(RmmPdev d, Span<byte> comm, bool resume)
+    {
+        if (resume && !d.Flow.IsCompleted && !d.Channel.Pending.IsEmpty)
+        {
+            byte status = comm[Abi.Rmi.CommEnterStatus];
+            ulong rspAddr = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommEnterRspAddr..]);
+            ulong rspLen = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommEnterRspLen..]);
+            if (status == Abi.Rmi.CommEnterStatusResponse && rspLen > 0 && rspLen <= MaxDoeObject && memory.TryGet(rspAddr, (int)rspLen, out var answer))
+                d.Channel.Deliver(answer);
+            else
+                d.Channel.Deliver(default);
+        }
+        while (!d.Flow.IsCompleted)
+        {
+            var request = d.Channel.Pending;
+            ulong reqAddr = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommEnterReqAddr..]);
+            ulong size = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommEnterBufferSize..]);
+            if (request.IsEmpty) break; // not waiting on the host: cannot happen with a relay channel
+            if ((ulong)request.Length <= size && memory.Write(reqAddr, request.Span))
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], Abi.Rmi.CommExitFlagReqSend | Abi.Rmi.CommExitFlagRspWait);
+                BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitReqLen..], (ulong)request.Length);
+                BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitProtocol..],
+                    request.Span[2] == (byte)Tdisp.Wire.DoeObjectType.SecuredSpdm ? Abi.Rmi.CommProtocolSecureSpdm : Abi.Rmi.CommProtocolSpdm);
+                return null;
+            }
+            d.Channel.Deliver(default);
+        }
+        bool ok;
+        try { ok = d.Flow.IsCompleted && d.Flow.Result; }
+        catch (Exception e) when (e is CryptographicException or InvalidOperationException or ArgumentException)
+        {
+            ok = Failed(d, "device communication", e.Message);
+        }
+        d.Flow = default;
+        d.FlowOwner = null;
+        return ok;
+    }
+
+    /// <summary>Ends a flow the host abandons: every exchange it still attempts gets no answer.</summary>
+    private static void Abandon(RmmPdev d)
+    {
+        for (int i = 0; i < 64 && !d.Flow.IsCompleted && !d.Channel.Pending.IsEmpty; i++) d.Channel.Deliver(default);
+        if (d.Flow.IsCompleted) { try { _ = d.Flow.Result; } catch (Exception e) when (e is CryptographicException or InvalidOperationException or ArgumentException) { } }
+        d.Flow = default;
+        d.FlowOwner = null;
+    }
+
+    /// <summary>The largest DOE object the RMM accepts back from the host (TsmLab bound: a whole SPDM message of its receive buffer).</summary>
+    private const ulong MaxDoeObject = (1 << 16) + 64;
 
     /// <summary>
     /// RMI_PDEV_SET_PUBKEY(pdev, params) [TR2]: the host gives the device's public key, taken from
@@ -223,6 +293,9 @@ public sealed partial class CcaRmm : IPlatformFirmware
         if (expected == 0 || keyLen != (ulong)expected) return RmiStatus.ErrorInput;
         if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
         if (d.State != PdevState.NeedsKey) return RmiStatus.ErrorDevice;
+        // TsmLab: the RMM takes only the leaf key of the chain it read itself (the realm sees both digests).
+        if (DevicePublicKey.ToEcdsa(p.Slice(Abi.Rmi.PubkeyKey, expected), algo) is not { } key) return RmiStatus.ErrorInput;
+        if (!d.Spdm.AcceptResponderKey(key)) { key.Dispose(); return RmiStatus.ErrorInput; }
         d.PublicKey = p.Slice(Abi.Rmi.PubkeyKey, expected).ToArray();
         d.SignatureAlgorithm = algo;
         d.State = PdevState.HasKey;
@@ -242,7 +315,7 @@ public sealed partial class CcaRmm : IPlatformFirmware
     private RmiStatus PdevStop(ulong pa)
     {
         if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
-        if (d.VdevCount > 0 || d.Pending != DeviceOp.None) return RmiStatus.ErrorDevice;
+        if (d.VdevCount > 0 || d.Pending != DeviceOp.None || d.FlowOwner is not null) return RmiStatus.ErrorDevice;
         d.Pending = DeviceOp.Stop;
         return RmiStatus.Success;
     }
@@ -251,6 +324,13 @@ public sealed partial class CcaRmm : IPlatformFirmware
     {
         if (!pdevs.TryGetValue(pa, out var d)) return RmiStatus.ErrorInput;
         d.Pending = DeviceOp.None;
+        if (d.FlowOwner == d)
+        {
+            Abandon(d);
+            if (d.Running is DeviceOp.ConnectInit or DeviceOp.SecureSession) d.State = PdevState.Error;
+            else if (d.Running == DeviceOp.Stop) d.State = PdevState.Stopped;
+            d.Running = DeviceOp.None;
+        }
         d.Outbox.Clear();
         return RmiStatus.Success;
     }
@@ -261,6 +341,7 @@ public sealed partial class CcaRmm : IPlatformFirmware
         if (d.State != PdevState.Stopped) return RmiStatus.ErrorDevice; // [TR2]: only a STOPPED PDEV is destroyed
         pdevs.Remove(pa);
         pdevIds.Remove(d.PdevId);
+        d.Dispose();
         return RmiStatus.Success;
     }
 
@@ -330,14 +411,24 @@ public sealed partial class CcaRmm : IPlatformFirmware
     {
         var rc = FindVdev(rd, pdevPa, pa, out var v);
         if (rc != RmiStatus.Success) return rc;
-        if (!memory.TryPage(commPa, out _)) return RmiStatus.ErrorInput;
-        if (v.Pending != DeviceOp.None)
+        if (!memory.TryPage(commPa, out var comm)) return RmiStatus.ErrorInput;
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], 0);
+        var d = v.Pdev;
+        if (d.FlowOwner is not null && d.FlowOwner != v) return RmiStatus.Busy;
+        bool resume = d.FlowOwner == v;
+        if (d.FlowOwner is null && v.Pending != DeviceOp.None)
         {
-            var op = v.Pending;
+            v.Running = v.Pending;
             v.Pending = DeviceOp.None;
-            if (!RunDeviceOp(v, op)) return RmiStatus.ErrorDevice;
+            StartFlow(d, v, RunDeviceOpAsync(v, v.Running));
         }
-        return Deliver(v.Outbox, commPa);
+        if (d.FlowOwner == v)
+        {
+            if (Converse(d, comm, resume) is not { } ok) return RmiStatus.Success;
+            v.Running = DeviceOp.None;
+            if (!ok) return RmiStatus.ErrorDevice;
+        }
+        return Deliver(v.Outbox, comm);
     }
 
     private RmiStatus VdevGetState(ulong pa, out ulong state)
@@ -352,8 +443,10 @@ public sealed partial class CcaRmm : IPlatformFirmware
     {
         var rc = FindVdev(rd, pdevPa, pa, out var v);
         if (rc != RmiStatus.Success) return rc;
-        if (v.Pending == DeviceOp.None && v.Outbox.Count == 0) return RmiStatus.ErrorInput;
+        if (v.Pending == DeviceOp.None && v.Outbox.Count == 0 && v.Pdev.FlowOwner != v) return RmiStatus.ErrorInput;
         v.Pending = DeviceOp.None;
+        if (v.Pdev.FlowOwner == v) Abandon(v.Pdev);
+        v.Running = DeviceOp.None;
         v.Outbox.Clear();
         return RmiStatus.Success;
     }
@@ -372,24 +465,23 @@ public sealed partial class CcaRmm : IPlatformFirmware
     }
 
     /// <summary>
-    /// Hands the next piece of the next cached object to the host (as much as its buffer holds):
-    /// SUCCESS when nothing remains after it, INCOMPLETE when more follows.
+    /// Hands the next piece of the next cached object to the host: written at the start of its
+    /// response buffer (as much as the buffer holds), exit RSP_CACHE with rsp_cache_offset 0,
+    /// rsp_cache_len and cache_obj_id, and RSP_RESET on an object's first piece (TsmLab use: the host
+    /// starts that object anew). SUCCESS when nothing remains after it, INCOMPLETE when more follows.
     /// </summary>
-    private RmiStatus Deliver(Queue<OutgoingObject> outbox, ulong commPa)
+    private RmiStatus Deliver(Queue<OutgoingObject> outbox, Span<byte> comm)
     {
-        memory.TryPage(commPa, out var comm);
-        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], 0);
         if (outbox.Count == 0) return RmiStatus.Success;
         var o = outbox.Peek();
-        ulong buf = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommBufferPa..]);
-        ulong len = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommBufferLen..]);
+        ulong buf = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommEnterRspAddr..]);
+        ulong len = BinaryPrimitives.ReadUInt64LittleEndian(comm[Abi.Rmi.CommEnterBufferSize..]);
         int piece = (int)Math.Min(len, (ulong)(o.Bytes.Length - o.Sent));
         if ((piece == 0 && o.Bytes.Length > 0) || !memory.Write(buf, o.Bytes.AsSpan(o.Sent, piece))) return RmiStatus.ErrorInput;
-        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], Abi.Rmi.CommExitFlagObject);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitFlags..], Abi.Rmi.CommExitFlagRspCache | (o.Sent == 0 ? Abi.Rmi.CommExitFlagRspReset : 0));
         BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitObjId..], (ulong)o.Id);
-        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitLen..], (ulong)piece);
-        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitOffset..], (ulong)o.Sent);
-        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitTotal..], (ulong)o.Bytes.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitRspCacheOffset..], 0);
+        BinaryPrimitives.WriteUInt64LittleEndian(comm[Abi.Rmi.CommExitRspCacheLen..], (ulong)piece);
         o.Sent += piece;
         if (o.Sent == o.Bytes.Length) outbox.Dequeue();
         return outbox.Count == 0 ? RmiStatus.Success : RmiStatus.Incomplete;

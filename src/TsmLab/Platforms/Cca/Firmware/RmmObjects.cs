@@ -1,4 +1,6 @@
 using TsmLab.Platforms.Cca.Abi;
+using TsmLab.Spdm.Requester;
+using TsmLab.Spdm.Session;
 using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 
@@ -14,7 +16,6 @@ public interface IRealmMemory
 /// <summary>The device operation a VDEV (or PDEV) runs at its next COMMUNICATE.</summary>
 internal enum DeviceOp { None, ConnectInit, SecureSession, Stop, Create, Lock, Start, Unlock, GetReport, GetMeasurements }
 
-/// <summary>One cached evidence object waiting to be handed to the host.</summary>
 /// <summary>A cache object on its way to the host, delivered in pieces no larger than the host's buffer; <see cref="Sent"/> bytes have gone.</summary>
 internal sealed class OutgoingObject(CacheObject id, byte[] bytes)
 {
@@ -23,18 +24,49 @@ internal sealed class OutgoingObject(CacheObject id, byte[] bytes)
     public int Sent { get; set; }
 }
 
-/// <summary>An RMM PDEV: the physical device's DSM, its link state and its device-level evidence.</summary>
-internal sealed class RmmPdev(ulong pa, ulong pdevId, byte hashAlgo, ushort ridBase, ushort ridTop, ITdispTransport transport, ISpdmEvidence? evidence)
+/// <summary>
+/// An RMM PDEV: the physical device's DSM, its link state, its device-level evidence, and the RMM's
+/// SPDM conversation with it — the requester, the session once established, and the flow (one device
+/// operation of the PDEV or of one of its VDEVs) waiting on the host's relay. The RMM's lock guards it.
+/// </summary>
+internal sealed class RmmPdev : IDisposable
 {
-    public ulong Pa { get; } = pa;
-    public ulong PdevId { get; } = pdevId;
-    public byte HashAlgo { get; } = hashAlgo;
-    public ushort RidBase { get; } = ridBase;
-    public ushort RidTop { get; } = ridTop;
-    public TdispRequester Requester { get; } = new(transport);
-    public ISpdmEvidence? Evidence { get; } = evidence;
+    public RmmPdev(ulong pa, ulong pdevId, byte hashAlgo, ushort ridBase, ushort ridTop)
+    {
+        Pa = pa;
+        PdevId = pdevId;
+        HashAlgo = hashAlgo;
+        RidBase = ridBase;
+        RidTop = ridTop;
+        // No root: the host verifies the chain and provisions the leaf key (RMI_PDEV_SET_PUBKEY).
+        // CHUNK_CAP: a measurement record above the device's DataTransferSize comes by CHUNK_GET, one object per COMMUNICATE.
+        Spdm = new SpdmRequester(Channel, new SpdmRequesterSettings
+        {
+            Capabilities = new SpdmRequesterSettings().Capabilities | TsmLab.Spdm.Wire.SpdmCapabilities.Chunk,
+        });
+    }
+
+    public ulong Pa { get; }
+    public ulong PdevId { get; }
+    public byte HashAlgo { get; }
+    public ushort RidBase { get; }
+    public ushort RidTop { get; }
+    /// <summary>The DOE objects the RMM hands the host to send (exit REQ_SEND) and the answers it delivers back.</summary>
+    public RelayChannel Channel { get; } = new();
+    public SpdmRequester Spdm { get; }
+    /// <summary>The secured session once KEY_EXCHANGE + FINISH succeeded; TDISP and IDE_KM run only inside it.</summary>
+    public SpdmSession? Session { get; set; }
+    /// <summary>TDISP and IDE_KM over <see cref="Session"/> (null before it).</summary>
+    public TdispRequester? Tdisp { get; set; }
+    /// <summary>The device operation in progress and who runs it (this PDEV or one of its VDEVs); null owner when none.</summary>
+    public ValueTask<bool> Flow { get; set; }
+    public object? FlowOwner { get; set; }
+    /// <summary>Why the last device operation failed (one line; empty after a success).</summary>
+    public string Failure { get; set; } = "";
     public PdevState State { get; set; } = PdevState.New;
     public DeviceOp Pending { get; set; } = DeviceOp.ConnectInit;
+    /// <summary>The phase <see cref="Flow"/> runs when this PDEV owns it.</summary>
+    public DeviceOp Running { get; set; }
     public byte[] Vca { get; set; } = [];
     public byte[] Certificate { get; set; } = [];
     /// <summary>The public key the host gave with RMI_PDEV_SET_PUBKEY (04 || X || Y for ECDSA).</summary>
@@ -46,6 +78,8 @@ internal sealed class RmmPdev(ulong pa, ulong pdevId, byte hashAlgo, ushort ridB
     /// <summary>The functions (RIDs) with a VDEV on this PDEV: VDEV_CREATE's duplicate check is one lookup, whatever the number of devices.</summary>
     public HashSet<ushort> Tdis { get; } = [];
     public TdiFunctionId FunctionId => TdiFunctionId.FromRid((ushort)PdevId);
+
+    public void Dispose() => Spdm.Dispose();
 }
 
 /// <summary>An RMM VDEV: one TDI assigned to one realm, its state, the LOCK nonce and its evidence generations.</summary>
@@ -61,6 +95,8 @@ internal sealed class RmmVdev(ulong pa, RmmRealm realm, RmmPdev pdev, ulong vdev
     /// <summary>How many device RTT entries of its realm map this VDEV's memory (so teardown need not search when none do).</summary>
     public int DevMappings { get; set; }
     public DeviceOp Pending { get; set; } = DeviceOp.Create;
+    /// <summary>The operation its PDEV's flow runs for it.</summary>
+    public DeviceOp Running { get; set; }
     /// <summary>The START_INTERFACE nonce from LOCK; never leaves the RMM.</summary>
     public byte[] LockNonce { get; } = new byte[32];
     /// <summary>Generation counters the guest sees as lock/meas/report "nonces" in rsi_vdevice_info.</summary>

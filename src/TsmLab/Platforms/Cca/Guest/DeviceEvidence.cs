@@ -55,17 +55,15 @@ public sealed class DeviceEvidence
         return CryptographicOperations.FixedTimeEquals(d, Info.AsSpan(offset, Rsi.DigestSize));
     }
 
-    /// <summary>Transcript: nonce[32], record_length u32, record, signature_length u16, signature (ECDSA P-384, P1363).</summary>
+    /// <summary>
+    /// The MEASUREMENTS object is the signed GET_MEASUREMENTS request (with the realm's nonce) and the
+    /// device's MEASUREMENTS response as the RMM exchanged them; the signature is DSP0274's over
+    /// VCA || request || response (the VCA object), by the certificate's leaf key [SP1].
+    /// </summary>
     private bool MeasurementsSigned(X509Certificate2 leaf, ReadOnlySpan<byte> nonce)
     {
-        var m = Measurements.AsSpan();
-        if (m.Length < 38 || !m[..32].SequenceEqual(nonce)) return false;
-        long signed = 36L + BinaryPrimitives.ReadUInt32LittleEndian(m[32..]);
-        if (signed + 2 > m.Length) return false;
-        int sigLen = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)signed..]);
-        if (signed + 2 + sigLen != m.Length) return false;
         using var key = leaf.GetECDsaPublicKey();
-        return key is not null && key.VerifyData(m[..(int)signed], m[((int)signed + 2)..], HashAlgorithmName.SHA384, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return key is not null && Spdm.Wire.SpdmMeasurementEvidence.Verify(Vca, Measurements, nonce, key);
     }
 
     /// <summary>The last certificate of an SPDM chain (length u16, reserved u16, root hash[48], DER certificates).</summary>

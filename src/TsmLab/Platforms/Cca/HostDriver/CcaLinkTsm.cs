@@ -18,12 +18,15 @@ namespace TsmLab.Platforms.Cca.HostDriver;
 /// revision [A9]): a link TSM that reaches the RMM only by RMI SMCs. Connect creates the PDEV
 /// (the RMM negotiates TDISP and programs IDE keys over DOE); bind runs v4's lock sequence
 /// (VDEV_CREATE, wait UNLOCKED, VDEV_LOCK, wait LOCKED); unbind unlocks and destroys; guest
-/// requests are served in both ABI profiles with exact length checks. It also relays DOE for
-/// the RMM (<see cref="IRmmDeviceLink"/>).
+/// requests are served in both ABI profiles with exact length checks. It relays the RMM's DOE
+/// objects: each COMMUNICATE whose exit says REQ_SEND has the request object sent through the DSM's
+/// DOE mailbox and the next COMMUNICATE brings the response; it never decodes a secured object. It
+/// decides the device's trust: the certificate chain the RMM read must verify to the root provisioned
+/// for the DSM (<see cref="PciFunction.SpdmRoot"/>) before its leaf key goes to the RMM.
 /// </summary>
-public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
+public sealed class CcaLinkTsm : ILinkTsmPlatform
 {
-    /// <summary>Granules of the buffer the RMM writes cache objects into (64 KiB).</summary>
+    /// <summary>Granules of each of the request and response buffers (64 KiB: a whole DOE object, a cache piece).</summary>
     private const int CommBufferGranules = 16;
     /// <summary>COMMUNICATE calls before the driver gives up on an operation (TsmLab bound).</summary>
     // Enough COMMUNICATE rounds for four objects of the largest size the guest accepts, in buffer-sized pieces.
@@ -40,8 +43,8 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     private readonly HostKernel kernel;
     private readonly Dictionary<PciFunction, HostPdev> pdevs = new();
-    /// <summary>The same PDEVs by pdev_id, for the RMM's relay (one look-up per device message, not a walk).</summary>
-    private readonly Dictionary<ulong, HostPdev> pdevsById = new();
+    /// <summary>Why each DSM's last connect failed (guarded, like <see cref="pdevs"/>, by the TSM core's rwsem held for write at connect).</summary>
+    private readonly Dictionary<PciFunction, string> connectFailures = new();
 
     /// <summary>The driver of a booted CCA host: handed the machine's RMM, it offers the RMM its DOE relay.</summary>
     public CcaLinkTsm(HostKernel kernel)
@@ -50,20 +53,21 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         Memory = kernel.Machine.Memory;
         Rmm = kernel.Machine.FirmwareAs<CcaRmm>();
         Realms = RealmRegistry.Of(kernel);
-        Rmm.AttachHostRelay(this);
     }
 
     /// <summary>
-    /// A DSM's RMI buffers (Linux's per-PDEV comm data): the COMMUNICATE struct and its 64 KiB data
-    /// buffer, the VDEV and measurement parameter pages. Per DSM, so requests on different devices
-    /// (serialised only by their own DSM mutex) never share a buffer.
+    /// A DSM's RMI buffers (Linux's per-PDEV comm data): the COMMUNICATE struct, its 64 KiB request
+    /// and response buffers, the VDEV and measurement parameter pages. Per DSM, so requests on
+    /// different devices (serialised only by their own DSM mutex) never share a buffer.
     /// </summary>
     private CommBuffers AllocateBuffers()
     {
-        var b = new CommBuffers(Memory.Allocate(), Memory.Allocate(CommBufferGranules), Memory.Allocate(), Memory.Allocate());
-        Span<byte> c = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt64LittleEndian(c, b.Buffer);
-        BinaryPrimitives.WriteUInt64LittleEndian(c[8..], (ulong)(CommBufferGranules * Rmi.Granule));
+        var b = new CommBuffers(Memory.Allocate(), Memory.Allocate(CommBufferGranules), Memory.Allocate(CommBufferGranules), Memory.Allocate(), Memory.Allocate());
+        Span<byte> c = stackalloc byte[Rmi.CommEnterBufferSize + 8];
+        c.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(c[Rmi.CommEnterReqAddr..], b.Request);
+        BinaryPrimitives.WriteUInt64LittleEndian(c[Rmi.CommEnterRspAddr..], b.Response);
+        BinaryPrimitives.WriteUInt64LittleEndian(c[Rmi.CommEnterBufferSize..], (ulong)(CommBufferGranules * Rmi.Granule));
         Memory.Write(b.Comm, c);
         return b;
     }
@@ -71,7 +75,8 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     private void FreeBuffers(CommBuffers b)
     {
         Memory.Free(b.Comm);
-        Memory.Free(b.Buffer);
+        Memory.Free(b.Request);
+        Memory.Free(b.Response);
         Memory.Free(b.MeasParams);
         Memory.Free(b.VdevParams);
     }
@@ -92,20 +97,24 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
 
     // ---- link ops ----
 
+    /// <inheritdoc/>
+    public string? ConnectFailure(PciFunction dsm) => connectFailures.GetValueOrDefault(dsm);
+
     /// <summary>
-    /// <c>cca_tsm_connect</c>: PDEV_CREATE for the DSM, then PDEV_COMMUNICATE until the RMM has
-    /// negotiated TDISP, programmed the IDE keys and handed over VCA and certificate. ENODEV
-    /// without a TDISP device behind the function, EIO when the RMM or the device refuses.
+    /// <c>cca_tsm_connect</c>: PDEV_CREATE for the DSM, PDEV_COMMUNICATE (relaying the RMM's SPDM
+    /// objects) until it handed over VCA and certificate, the chain checked against the DSM's
+    /// provisioned root and the leaf key given with PDEV_SET_PUBKEY, then COMMUNICATE until the RMM
+    /// has its session and the IDE keys programmed. ENODEV without a DOE mailbox, EIO when the chain
+    /// does not verify or the RMM or the device refuses (the PDEV is stopped and destroyed).
     /// </summary>
     public int Connect(PciFunction dsm)
     {
-        if (dsm.Doe is not { } doe || doe is not ISpdmIdentityStandIn { StandInIdentity: { } identity }) return Errno.ENODEV.Neg();
+        if (dsm.Doe is not { } doe) return Errno.ENODEV.Neg();
         ulong pdevId = dsm.Address.GuestRid;
-        var transport = new DoeTransport(doe);
-        var host = new HostPdev(dsm, pdevId, transport, new SpdmEvidenceStandIn(identity()), AllocateBuffers());
+        var host = new HostPdev(dsm, pdevId, doe, AllocateBuffers());
         ulong comm = host.Buffers.Comm;
         pdevs[dsm] = host;
-        pdevsById[pdevId] = host;
+        connectFailures.Remove(dsm);
         ushort ridTop = (ushort)(kernel.Functions.Where(f => ReferenceEquals(f.Dsm, dsm)).Max(f => f.Address.RequesterId) + 1);
         ulong pdev = Memory.Allocate(), prm = Memory.Allocate();
         Span<byte> p = stackalloc byte[Rmi.PdevParamsHashAlgo + 1];
@@ -117,19 +126,27 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         p[Rmi.PdevParamsHashAlgo] = Rsi.HashSha256;
         Memory.Write(prm, p);
         var rc = Call(Rmi.PdevCreate, pdev, prm);
-        if (rc != RmiStatus.Success) { Memory.Free(prm); pdevs.Remove(dsm); pdevsById.Remove(pdevId); Memory.Free(pdev); FreeBuffers(host.Buffers); return Errno.EIO.Neg(); }
+        if (rc != RmiStatus.Success)
+        {
+            connectFailures[dsm] = $"RMI_PDEV_CREATE: {rc}";
+            Memory.Free(prm); pdevs.Remove(dsm); Memory.Free(pdev); FreeBuffers(host.Buffers); return Errno.EIO.Neg();
+        }
         host.Pdev = pdev;
         // [TR2]: NEW --COMMUNICATE--> NEEDS_KEY; the host gives the key from the certificate it
         // cached (RMI_PDEV_SET_PUBKEY) --> HAS_KEY --COMMUNICATE--> READY.
-        bool ok = Communicate(host.Buffers, Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success && StateOf(pdev) == PdevState.NeedsKey
-            && SetPublicKey(host, prm) && Communicate(host.Buffers, Rmi.PdevCommunicate, host.Objects, pdev, comm) == RmiStatus.Success
-            && StateOf(pdev) == PdevState.Ready;
+        string? failure = null;
+        rc = Communicate(host, Rmi.PdevCommunicate, host.Objects, pdev, comm);
+        if (rc != RmiStatus.Success || StateOf(pdev) != PdevState.NeedsKey)
+            failure = $"RMI_PDEV_COMMUNICATE (connect): {rc}, PDEV {StateOf(pdev)}";
+        else if (!SetPublicKey(host, prm, out failure)) { }
+        else if ((rc = Communicate(host, Rmi.PdevCommunicate, host.Objects, pdev, comm)) != RmiStatus.Success || StateOf(pdev) != PdevState.Ready)
+            failure = $"RMI_PDEV_COMMUNICATE (secure session): {rc}, PDEV {StateOf(pdev)}";
         Memory.Free(prm);
-        if (!ok)
+        if (failure is not null)
         {
-            StopAndDestroy(pdev, host.Buffers);
+            connectFailures[dsm] = failure;
+            StopAndDestroy(host, pdev);
             pdevs.Remove(dsm);
-            pdevsById.Remove(pdevId);
             Memory.Free(pdev);
             FreeBuffers(host.Buffers);
             return Errno.EIO.Neg();
@@ -137,29 +154,47 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         return 0;
     }
 
-    /// <summary>RMI_PDEV_SET_PUBKEY with the leaf key of the certificate chain the RMM handed over at connect.</summary>
-    private bool SetPublicKey(HostPdev host, ulong paramsPa)
+    /// <summary>
+    /// RMI_PDEV_SET_PUBKEY with the leaf key of the certificate chain the RMM handed over at connect,
+    /// once that chain verified to the root provisioned for the DSM (TsmLab definition: Linux's
+    /// arm-cca-host takes the key from the certificate; where its trust is decided is host policy).
+    /// A chain that does not verify is traced with the reason and no key is given.
+    /// </summary>
+    private bool SetPublicKey(HostPdev host, ulong paramsPa, out string? failure)
     {
+        failure = "the RMM handed over no certificate";
         if (!host.Objects.TryGetValue(CacheObject.Certificate, out var chain)) return false;
-        using var leaf = SpdmCertificateChain.Leaf(chain);
-        if (leaf is null || !DevicePublicKey.TryEncode(leaf, out var key, out byte algo)) return false;
+        string? reason = "no SPDM root is provisioned for the device";
+        using var verified = host.Dsm.SpdmRoot is { } root
+            ? Spdm.Wire.SpdmCertChainFormat.VerifyToRoot(chain, root, DateTimeOffset.UtcNow, out reason) : null;
+        if (verified is null)
+        {
+            kernel.Trace?.Record(Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "SPDM authentication", "failed",
+                new Tracing.TraceField("pdev_id", $"0x{host.PdevId:x}"), new Tracing.TraceField("reason", reason ?? "the certificate chain does not verify"));
+            failure = "SPDM authentication: " + (reason ?? "the certificate chain does not verify");
+            return false;
+        }
+        failure = "the leaf key is not one RMI_PDEV_SET_PUBKEY takes";
+        if (!DevicePublicKey.TryEncode(verified, out var key, out byte algo)) return false;
         Span<byte> k = stackalloc byte[Rmi.PubkeyAlgo + 1];
         k.Clear();
         key.CopyTo(k[Rmi.PubkeyKey..]);
         BinaryPrimitives.WriteUInt64LittleEndian(k[Rmi.PubkeyKeyLen..], (ulong)key.Length);
         k[Rmi.PubkeyAlgo] = algo;
         Memory.Write(paramsPa, k);
-        return Call(Rmi.PdevSetPubkey, host.Pdev, paramsPa) == RmiStatus.Success;
+        var rc = Call(Rmi.PdevSetPubkey, host.Pdev, paramsPa);
+        failure = rc == RmiStatus.Success ? null : $"RMI_PDEV_SET_PUBKEY: {rc}";
+        return failure is null;
     }
 
     private PdevState StateOf(ulong pdev) =>
         Call(Rmi.PdevGetState, out ulong state, pdev) == RmiStatus.Success ? (PdevState)state : PdevState.Error;
 
     /// <summary>PDEV_STOP, COMMUNICATE (the RMM ends the link: STOPPED), PDEV_DESTROY.</summary>
-    private void StopAndDestroy(ulong pdev, CommBuffers b)
+    private void StopAndDestroy(HostPdev host, ulong pdev)
     {
         if (StateOf(pdev) != PdevState.Stopped && Call(Rmi.PdevStop, pdev) == RmiStatus.Success)
-            Communicate(b, Rmi.PdevCommunicate, [], pdev, b.Comm);
+            Communicate(host, Rmi.PdevCommunicate, [], pdev, host.Buffers.Comm);
         Call(Rmi.PdevDestroy, pdev);
     }
 
@@ -167,8 +202,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     public void Disconnect(PciFunction dsm)
     {
         if (!pdevs.Remove(dsm, out var host)) return;
-        pdevsById.Remove(host.PdevId);
-        StopAndDestroy(host.Pdev, host.Buffers);
+        StopAndDestroy(host, host.Pdev);
         Memory.Free(host.Pdev);
         FreeBuffers(host.Buffers);
     }
@@ -193,9 +227,9 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         Memory.Write(b.VdevParams, p);
         if (Call(Rmi.VdevCreate, rd, host.Pdev, vdev, b.VdevParams) != RmiStatus.Success) { Memory.Free(vdev); return Errno.EIO.Neg(); }
         var state = new HostVdev(host, rd, vdev);
-        bool ok = Communicate(b, Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, b.Comm) == RmiStatus.Success && StateOf(state) == VdevState.Unlocked
+        bool ok = Communicate(host, Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, b.Comm) == RmiStatus.Success && StateOf(state) == VdevState.Unlocked
             && Call(Rmi.VdevLock, rd, host.Pdev, vdev) == RmiStatus.Success
-            && Communicate(b, Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, b.Comm) == RmiStatus.Success && StateOf(state) == VdevState.Locked;
+            && Communicate(host, Rmi.VdevCommunicate, state.Objects, rd, host.Pdev, vdev, b.Comm) == RmiStatus.Success && StateOf(state) == VdevState.Locked;
         if (!ok)
         {
             Teardown(state);
@@ -296,7 +330,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
             rc = Call(Rmi.VdevGetMeasurements, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.MeasParams);
         }
         else return Errno.EINVAL.Neg();
-        if (rc == RmiStatus.Success) rc = Communicate(v.Pdev.Buffers, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm);
+        if (rc == RmiStatus.Success) rc = Communicate(v.Pdev, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm);
         request.TsmCode = (ulong)rc;
         if (rc != RmiStatus.Success) return ToErrno(rc);
         request.StateChanged = true;
@@ -364,7 +398,7 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
     {
         if (r.TdiState != (uint)Rhi.TdiRun) return Errno.EINVAL.Neg();
         var rc = Call(Rmi.VdevStart, v.Rd, v.Pdev.Pdev, v.Vdev);
-        if (rc == RmiStatus.Success) rc = Communicate(v.Pdev.Buffers, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm);
+        if (rc == RmiStatus.Success) rc = Communicate(v.Pdev, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm);
         request.TsmCode = (ulong)rc;
         if (rc != RmiStatus.Success) return ToErrno(rc);
         request.StateChanged = true;
@@ -390,36 +424,64 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         v.Mappings.Clear();
         if (StateOf(v) is VdevState.Locked or VdevState.Started or VdevState.Error
             && (Call(Rmi.VdevUnlock, v.Rd, v.Pdev.Pdev, v.Vdev) != RmiStatus.Success
-                || Communicate(v.Pdev.Buffers, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm) != RmiStatus.Success))
+                || Communicate(v.Pdev, Rmi.VdevCommunicate, v.Objects, v.Rd, v.Pdev.Pdev, v.Vdev, v.Pdev.Buffers.Comm) != RmiStatus.Success))
             Call(Rmi.VdevAbort, v.Rd, v.Pdev.Pdev, v.Vdev);
         Call(Rmi.VdevDestroy, v.Rd, v.Pdev.Pdev, v.Vdev);
         Memory.Free(v.Vdev);
         v.Objects.Clear();
     }
 
-    /// <summary>COMMUNICATE until the RMM answers other than INCOMPLETE, caching every object it hands over.</summary>
-    private RmiStatus Communicate(CommBuffers b, ulong fid, Dictionary<CacheObject, byte[]> cache, ulong a1, ulong a2, ulong a3 = 0, ulong a4 = 0)
+    /// <summary>
+    /// The relay loop (Linux's <c>pdev_communicate</c> / <c>vdev_communicate</c>): COMMUNICATE; when the
+    /// exit says REQ_SEND, the request object goes through the DSM's DOE mailbox and the next call says
+    /// RESPONSE with its length (ERROR when the device gave nothing); RSP_CACHE pieces are appended to
+    /// the object being cached (RSP_RESET starts one). Ends when the RMM answers SUCCESS with nothing
+    /// left to send, or an error. The buffers are read and written in place: no copy per object.
+    /// </summary>
+    private RmiStatus Communicate(HostPdev host, ulong fid, Dictionary<CacheObject, byte[]> cache, ulong a1, ulong a2, ulong a3 = 0, ulong a4 = 0)
     {
-        Span<byte> exit = stackalloc byte[40];
+        var b = host.Buffers;
+        var comm = Memory.At(b.Comm, Rmi.Granule);
+        int size = CommBufferGranules * Rmi.Granule;
+        comm[Rmi.CommEnterStatus] = Rmi.CommEnterStatusNone;
+        CacheObject? assembling = null;
+        var rc = RmiStatus.ErrorDevice;
         for (int i = 0; i < MaxCommunicate; i++)
         {
-            var rc = Call(fid, a1, a2, a3, a4);
-            Memory.Read(b.Comm + Rmi.CommExitFlags, exit);
-            if ((BinaryPrimitives.ReadUInt64LittleEndian(exit) & Rmi.CommExitFlagObject) != 0 && rc is RmiStatus.Success or RmiStatus.Incomplete)
+            rc = Call(fid, a1, a2, a3, a4);
+            comm[Rmi.CommEnterStatus] = Rmi.CommEnterStatusNone;
+            if (rc is not (RmiStatus.Success or RmiStatus.Incomplete)) break;
+            ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(comm[Rmi.CommExitFlags..]);
+            if ((flags & Rmi.CommExitFlagRspCache) != 0)
             {
-                var id = (CacheObject)BinaryPrimitives.ReadUInt64LittleEndian(exit[8..]);
-                ulong len = BinaryPrimitives.ReadUInt64LittleEndian(exit[16..]);
-                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(exit[24..]);
-                ulong total = BinaryPrimitives.ReadUInt64LittleEndian(exit[32..]);
+                var id = (CacheObject)BinaryPrimitives.ReadUInt64LittleEndian(comm[Rmi.CommExitObjId..]);
+                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(comm[Rmi.CommExitRspCacheOffset..]);
+                ulong len = BinaryPrimitives.ReadUInt64LittleEndian(comm[Rmi.CommExitRspCacheLen..]);
+                if ((flags & Rmi.CommExitFlagRspReset) != 0)
+                {
+                    if (assembling is { } previous) cache[previous] = host.Assembly.WrittenSpan.ToArray();
+                    host.Assembly.ResetWrittenCount();
+                    assembling = id;
+                }
                 // An object larger than the guest could ever read is refused, as the guest caps objects (MAX_CACHE_OBJ_SIZE).
-                if (total > Rhi.MaxObjectSize || len > total || offset > total - len) return RmiStatus.ErrorDevice;
-                if (offset == 0) cache[id] = new byte[total];
-                else if (!cache.TryGetValue(id, out var partial) || (ulong)partial.Length != total) return RmiStatus.ErrorDevice;
-                Memory.Read(b.Buffer, cache[id].AsSpan((int)offset, (int)len));
+                if (assembling != id || offset > (ulong)size || len > (ulong)size - offset || (ulong)host.Assembly.WrittenCount + len > Rhi.MaxObjectSize)
+                    return RmiStatus.ErrorDevice;
+                Memory.At(b.Response + offset, (int)len).CopyTo(host.Assembly.GetSpan((int)len));
+                host.Assembly.Advance((int)len);
             }
-            if (rc != RmiStatus.Incomplete) return rc;
+            if ((flags & Rmi.CommExitFlagReqSend) != 0)
+            {
+                ulong reqLen = BinaryPrimitives.ReadUInt64LittleEndian(comm[Rmi.CommExitReqLen..]);
+                if (reqLen == 0 || reqLen > (ulong)size) return RmiStatus.ErrorDevice;
+                int n = host.Doe.Exchange(Memory.At(b.Request, (int)reqLen), Memory.At(b.Response, size));
+                comm[Rmi.CommEnterStatus] = n > 0 ? Rmi.CommEnterStatusResponse : Rmi.CommEnterStatusError;
+                BinaryPrimitives.WriteUInt64LittleEndian(comm[Rmi.CommEnterRspLen..], (ulong)Math.Max(n, 0));
+                continue;
+            }
+            if (rc == RmiStatus.Success) break;
         }
-        return RmiStatus.ErrorDevice;
+        if (assembling is { } last && rc is RmiStatus.Success) cache[last] = host.Assembly.WrittenSpan.ToArray();
+        return rc == RmiStatus.Incomplete ? RmiStatus.ErrorDevice : rc;
     }
 
     // Fault point FirmwareCall (docs/reliability.md): the SMC is not made and the RMM answers busy.
@@ -430,10 +492,4 @@ public sealed class CcaLinkTsm : ILinkTsmPlatform, IRmmDeviceLink
         x1 = 0;
         return Faults.FaultPlan.Armed && Faults.FaultPlan.Fail(Faults.FaultPoint.FirmwareCall, $"RMI 0x{fid:x}") ? RmiStatus.Busy : RealmRegistry.Call(Rmm, fid, out x1, a1, a2, a3, a4, a5, a6);
     }
-
-    // ---- DOE relay for the RMM ----
-
-    ITdispTransport? IRmmDeviceLink.TransportFor(ulong pdevId) => pdevsById.GetValueOrDefault(pdevId)?.Transport;
-
-    ISpdmEvidence? IRmmDeviceLink.EvidenceFor(ulong pdevId) => pdevsById.GetValueOrDefault(pdevId)?.Evidence;
 }

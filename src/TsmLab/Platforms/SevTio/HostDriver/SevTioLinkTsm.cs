@@ -125,6 +125,15 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
 
     // ---- link ops ----
 
+    /// <summary>Why each DSM's last connect failed (guarded by <c>Gate</c>).</summary>
+    private readonly Dictionary<PciFunction, string> connectFailures = [];
+
+    /// <inheritdoc/>
+    public string? ConnectFailure(PciFunction dsm)
+    {
+        lock (Gate) return connectFailures.GetValueOrDefault(dsm);
+    }
+
     /// <summary>DEV_CREATE (a donated context page; device_id = PF0's RID, root_port_id 0: no root port is modelled) then DEV_CONNECT (TC0 on IDE stream 0, certificate slot 0).</summary>
     public int Connect(PciFunction dsm)
     {
@@ -137,8 +146,11 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
             BinaryPrimitives.WriteUInt64LittleEndian(c[PspCommandBuffer.DevCreate.DevCtxSla..], d.DevCtx);
             BinaryPrimitives.WriteUInt16LittleEndian(c[PspCommandBuffer.DevCreate.DeviceId..], dsm.Address.RequesterId);
             c[PspCommandBuffer.DevCreate.SegmentId] = (byte)dsm.Address.Segment;
-            if (Psp.Command(PspCommandId.DevCreate, c) != PspStatus.Success)
+            connectFailures.Remove(dsm);
+            var st = Psp.Command(PspCommandId.DevCreate, c);
+            if (st != PspStatus.Success)
             {
+                connectFailures[dsm] = $"DEV_CREATE: {st}";
                 d.Free();
                 return Errno.EIO.Neg();
             }
@@ -148,8 +160,10 @@ public sealed class SevTioLinkTsm : ILinkTsmPlatform, IPspDeviceRoute
             BinaryPrimitives.WriteUInt64LittleEndian(k[PspCommandBuffer.DevConnect.DevCtxSla..], d.DevCtx);
             k[PspCommandBuffer.DevConnect.TcMask] = 1;
             k[PspCommandBuffer.DevConnect.IdeStreamId] = 0;
-            if (SpdmCommand(d, PspCommandId.DevConnect, k, PspCommandBuffer.DevConnect.SpdmCtrl) != PspStatus.Success)
+            st = SpdmCommand(d, PspCommandId.DevConnect, k, PspCommandBuffer.DevConnect.SpdmCtrl);
+            if (st != PspStatus.Success)
             {
+                connectFailures[dsm] = $"DEV_CONNECT: {st}" + (st == PspStatus.SpdmError ? " (SPDM authentication or IDE_KM failed; the PSP's trace says which)" : "");
                 Reclaim(d);
                 return Errno.EIO.Neg();
             }

@@ -21,9 +21,9 @@ public static class TdxGuestRequestPayload
 /// <summary>
 /// The device attestation info ("dev_info") the module collects at TDH.SPDM.CONNECT and
 /// TDH.SPDM.MNG(DEV_INFO_RECOLLECT) (TsmLab layout; the real blob's format is in the unpublished
-/// ABI spec [TX6]): cert_chain_length u32 @0, the SPDM certificate chain, then the measurement
-/// transcript (nonce[32], record_length u32, DMTF record, signature_length u16, ECDSA P-384
-/// signature of the device's leaf key over everything before it).
+/// ABI spec [TX6]): cert_chain_length u32 @0, the SPDM certificate chain, vca_length u32, the SPDM
+/// VCA transcript, then the module's signed GET_MEASUREMENTS request and the device's MEASUREMENTS
+/// response as exchanged in the session (the signature covers VCA || request || response [SP1]).
 /// </summary>
 public static class DeviceAttestationInfo
 {

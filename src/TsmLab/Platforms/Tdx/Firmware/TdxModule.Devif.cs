@@ -40,23 +40,27 @@ public sealed partial class TdxModule
         if (!HpaArray.IsWellFormed(cs) || !TryPages(cs, csPages)) return TdxStatus.OperandInvalid;
         if (csPages.Any(ownedPages.Contains) || csPages.Distinct().Count() != csPages.Count) return TdxStatus.PageMetadataIncorrect;
         var id = TdiFunctionId.FromRid(TdispFuncId.Rid(funcId));
-        return Relayed(ref r, s, r.R10, r.R11, (out Func<ulong>? commit) =>
+        if (s.Tdisp is not { } requester) return TdxStatus.SpdmInvalidState;
+        return Relayed(ref r, s, r.R10, r.R11, async () =>
         {
-            commit = null;
-            var state = requester.GetState(id);
-            if (!state.IsSuccess) return TdxStatus.DevifTdispErrorState;
-            if (state.Value != TdiState.ConfigUnlocked) return TdxStatus.DevifTdispInvalidState;
-            var nonce = requester.LockInterface(id, new LockInterfaceParameters(LockInterfaceFlags.NoFwUpdate, stream.StreamId, 0));
-            if (!nonce.IsSuccess) return TdxStatus.DevifTdispErrorState;
-            var report = requester.GetInterfaceReport(id);
+            var state = await requester.GetStateAsync(id).ConfigureAwait(false);
+            if (!state.IsSuccess) return new RelayOutcome(TdxStatus.DevifTdispErrorState);
+            if (state.Value != TdiState.ConfigUnlocked) return new RelayOutcome(TdxStatus.DevifTdispInvalidState);
+            var nonce = await requester.LockInterfaceAsync(id, new LockInterfaceParameters(LockInterfaceFlags.NoFwUpdate, stream.StreamId, 0)).ConfigureAwait(false);
+            if (!nonce.IsSuccess) return new RelayOutcome(TdxStatus.DevifTdispErrorState);
+            var report = await requester.GetInterfaceReportAsync(id).ConfigureAwait(false);
             if (!report.IsSuccess)
             {
-                requester.StopInterface(id);
-                return TdxStatus.DevifTdispErrorState;
+                await requester.StopInterfaceAsync(id).ConfigureAwait(false);
+                return new RelayOutcome(TdxStatus.DevifTdispErrorState);
             }
             var bytes = report.Value!.Bytes;
-            if (!FitsOut(reportOut, bytes.Length)) { requester.StopInterface(id); return TdxStatus.OperandInvalid; }
-            commit = () =>
+            if (!FitsOut(reportOut, bytes.Length))
+            {
+                await requester.StopInterfaceAsync(id).ConfigureAwait(false);
+                return new RelayOutcome(TdxStatus.OperandInvalid);
+            }
+            return new RelayOutcome(TdxStatus.Success, () =>
             {
                 foreach (var p in csPages) ownedPages.Add(p);
                 WriteOut(reportOut, bytes);
@@ -71,8 +75,7 @@ public sealed partial class TdxModule
                 };
                 devifs.Add(devif.FuncId, devif);
                 return (ulong)bytes.Length;
-            };
-            return TdxStatus.Success;
+            });
         });
     }
 
@@ -89,17 +92,16 @@ public sealed partial class TdxModule
         if (d.MappedPages > 0) return TdxStatus.DevifHasMappedMmio;
         if (dmar.Any(e => e.Devif == d)) return TdxStatus.DevifHasMappedDma;
         var id = TdiFunctionId.FromRid(TdispFuncId.Rid(d.FuncId));
-        return Relayed(ref r, s, r.R9, r.R10, (out Func<ulong>? commit) =>
+        if (s.Tdisp is not { } requester) return TdxStatus.SpdmInvalidState;
+        return Relayed(ref r, s, r.R9, r.R10, async () =>
         {
-            commit = null;
-            if (!requester.StopInterface(id).IsSuccess) return TdxStatus.DevifTdispErrorState;
-            commit = () =>
+            if (!(await requester.StopInterfaceAsync(id).ConfigureAwait(false)).IsSuccess) return new RelayOutcome(TdxStatus.DevifTdispErrorState);
+            return new RelayOutcome(TdxStatus.Success, () =>
             {
                 devifs.Remove(d.FuncId);
                 GivePages(d.Cs);
                 return d.Cs;
-            };
-            return TdxStatus.Success;
+            });
         });
     }
 
@@ -114,12 +116,11 @@ public sealed partial class TdxModule
         if (FindDevif((uint)r.Rdx, r.R8) is not { } d || d.Spdm != s) return TdxStatus.DevifInvalid;
         if (d.State != TdiState.ConfigLocked || !d.StartRequested) return TdxStatus.DevifTdispInvalidState;
         var id = TdiFunctionId.FromRid(TdispFuncId.Rid(d.FuncId));
-        return Relayed(ref r, s, r.R9, r.R10, (out Func<ulong>? commit) =>
+        if (s.Tdisp is not { } requester) return TdxStatus.SpdmInvalidState;
+        return Relayed(ref r, s, r.R9, r.R10, async () =>
         {
-            commit = null;
-            if (!requester.StartInterface(id, d.StartNonce).IsSuccess) return TdxStatus.DevifTdispErrorState;
-            commit = () => { d.State = TdiState.Run; return 0; };
-            return TdxStatus.Success;
+            if (!(await requester.StartInterfaceAsync(id, d.StartNonce).ConfigureAwait(false)).IsSuccess) return new RelayOutcome(TdxStatus.DevifTdispErrorState);
+            return new RelayOutcome(TdxStatus.Success, () => { d.State = TdiState.Run; return 0; });
         });
     }
 

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using TsmLab.Platforms.Tdx.Abi;
+using TsmLab.Spdm.Requester;
+using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Platforms.Tdx.Firmware;
@@ -13,38 +15,68 @@ public sealed partial class TdxModule
 {
     private const ulong NoPage = ulong.MaxValue;
 
-    /// <summary>A relayed leaf's exchange script: its status, and on success what to commit (returning the output RCX).</summary>
-    private delegate ulong RelayScript(out Func<ulong>? commit);
-
     /// <summary>
     /// Runs (or resumes) a relayed extension operation: on a first call checks the relay pages and
-    /// whether the session needs a key update; on a resumed call takes the host's answer from the
-    /// response page; replays the script; returns TDX_SPDM_REQUEST with the next object in the
-    /// request page, or the script's status (committing only on success).
+    /// whether the session needs a key update, then starts <paramref name="start"/>'s flow; on a
+    /// resumed call delivers the host's answer from the response page. Returns TDX_SPDM_REQUEST with
+    /// the flow's next DOE object in the request page, or the flow's status (committing only on
+    /// success).
     /// </summary>
-    private ulong Relayed(ref TdxRegisters r, SpdmObject s, ulong rspPa, ulong reqPa, RelayScript script, bool keyRefreshCheck = true)
+    private ulong Relayed(ref TdxRegisters r, SpdmObject s, ulong rspPa, ulong reqPa, Func<ValueTask<RelayOutcome>> start, bool keyRefreshCheck = true)
     {
-        if (!Memory.TryPage(rspPa, out var rsp) || !Memory.TryPage(reqPa, out _)) { pending = null; return TdxStatus.OperandInvalid; }
+        if (!Memory.TryPage(rspPa, out var rsp) || !Memory.TryPage(reqPa, out _)) { Abandon(); return TdxStatus.OperandInvalid; }
         if (pending is null)
         {
             if (keyRefreshCheck && s.Connected && KeyUpdateRequired(s)) return TdxStatus.SpdmSessionKeyRequireRefresh;
-            pending = new PendingRelay(r.Leaf, s.Id);
+            pending = new PendingRelay(r.Leaf, s, start());
         }
-        else pending.Answers.Add(SpdmRelay.ReadAnswer(rsp));
-        relay.Begin(pending.Answers);
-        ulong status = script(out var commit);
-        if (relay.Pending is { } request)
+        else if (!pending.Flow.IsCompleted && !s.Channel.Pending.IsEmpty)
         {
-            Memory.Write(reqPa, request);
-            r.Rcx = (ulong)request.Length;
-            return TdxStatus.SpdmRequest;
+            pending.Exchanged++;
+            s.Channel.Deliver(SpdmRelay.Answer(rsp));
         }
-        int exchanged = pending.Answers.Count;
+        while (!pending.Flow.IsCompleted)
+        {
+            var request = s.Channel.Pending;
+            if (request.IsEmpty) break;
+            if (request.Length <= SpdmRelay.PageSize)
+            {
+                Memory.Write(reqPa, request.Span);
+                r.Rcx = (ulong)request.Length;
+                return TdxStatus.SpdmRequest;
+            }
+            s.Channel.Deliver(default); // an object no page holds: the exchange fails
+        }
+        var done = pending;
         pending = null;
-        s.MessagesSinceKeyUpdate += exchanged;
-        if (status == TdxStatus.Success && commit is not null) r.Rcx = commit();
-        return status;
+        s.MessagesSinceKeyUpdate += done.Exchanged;
+        var outcome = Outcome(done);
+        if (outcome.Status == TdxStatus.Success && outcome.Commit is not null) r.Rcx = outcome.Commit();
+        return outcome.Status;
     }
+
+    private static RelayOutcome Outcome(PendingRelay p)
+    {
+        if (!p.Flow.IsCompleted) return new RelayOutcome(TdxStatus.SpdmAuthFailed);
+        try { return p.Flow.Result; }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or InvalidOperationException or ArgumentException)
+        {
+            return new RelayOutcome(TdxStatus.SpdmAuthFailed);
+        }
+    }
+
+    /// <summary>Ends a flow the host abandoned: every exchange it still attempts gets no answer; nothing is committed.</summary>
+    private void Abandon()
+    {
+        if (pending is not { } p) return;
+        for (int i = 0; i < 64 && !p.Flow.IsCompleted && !p.Spdm.Channel.Pending.IsEmpty; i++) p.Spdm.Channel.Deliver(default);
+        _ = Outcome(p);
+        pending = null;
+    }
+
+    private void Traced(SpdmObject s, string step, string reason) =>
+        trace?.Record(Tracing.TraceLayer.Firmware, Tracing.TraceLayer.Device, Tracing.TraceKind.Decision, step, "failed",
+            new Tracing.TraceField("func_id", $"0x{s.FuncId:x}"), new Tracing.TraceField("reason", reason));
 
     private bool KeyUpdateRequired(SpdmObject s) =>
         s.KeyUpdateCapable && Options.KeyUpdateInterval > 0 && s.MessagesSinceKeyUpdate >= Options.KeyUpdateInterval;
@@ -71,6 +103,7 @@ public sealed partial class TdxModule
         if (s.Connected) return TdxStatus.SpdmInvalidState;
         if (r.Rdx != s.Mt) return TdxStatus.OperandInvalid;
         spdms.Remove(s.Id);
+        s.Dispose();
         GivePages(s.Mt);
         r.Rcx = s.Mt;
         return TdxStatus.Success;
@@ -79,9 +112,12 @@ public sealed partial class TdxModule
     /// <summary>
     /// TDH.SPDM.CONNECT: RCX = spdm_id, RDX = PA(spdm_conf page), R8 = response page (device →
     /// module), R9 = request page (module → device), R10 = HPA_ARRAY_T(dev_info out); out RCX =
-    /// request length on TDX_SPDM_REQUEST, else the dev_info length [TX5]. TDISP version and
-    /// capabilities over the relay, then the device's certificate chain and a fresh signed
-    /// measurement transcript (stand-in) as dev_info.
+    /// request length on TDX_SPDM_REQUEST, else the dev_info length [TX5]. Over the relay: VCA,
+    /// DIGESTS, CERTIFICATE, KEY_EXCHANGE + FINISH (verified with the chain's leaf key: the chain's
+    /// trust is the host's and the TD's to decide from dev_info), then inside the session a signed
+    /// GET_MEASUREMENTS (nonce derived per session and generation) and TDISP version and
+    /// capabilities. dev_info is what these exchanges produced. Any failure ends the session:
+    /// TDX_SPDM_AUTH_FAILED.
     /// </summary>
     private ulong SpdmConnect(ref TdxRegisters r)
     {
@@ -91,89 +127,136 @@ public sealed partial class TdxModule
         uint cap = BinaryPrimitives.ReadUInt32LittleEndian(conf);
         if ((cap & ~(SpdmConfigInfo.CapHeartbeat | SpdmConfigInfo.CapKeyUpdate)) != 0) return TdxStatus.OperandInvalid;
         ulong devInfoOut = r.R10;
-        var pf = TdiFunctionId.FromRid(TdispFuncId.Rid(s.FuncId));
-        return Relayed(ref r, s, r.R8, r.R9, (out Func<ulong>? commit) =>
-        {
-            commit = null;
-            var version = requester.GetVersion(pf);
-            if (!version.IsSuccess || Array.IndexOf(version.Value!, TdispHeader.Version10) < 0) return TdxStatus.SpdmAuthFailed;
-            if (!requester.GetCapabilities(pf).IsSuccess) return TdxStatus.SpdmAuthFailed;
-            var info = DevInfo(s, s.DevInfoGeneration);
-            if (info is null) return TdxStatus.SpdmAuthFailed;
-            if (!FitsOut(devInfoOut, info.Length)) return TdxStatus.OperandInvalid;
-            commit = () =>
-            {
-                WriteOut(devInfoOut, info);
-                s.Connected = true;
-                s.KeyUpdateCapable = (cap & SpdmConfigInfo.CapKeyUpdate) != 0;
-                s.DevInfo = info;
-                s.MessagesSinceKeyUpdate = 0;
-                return (ulong)info.Length;
-            };
-            return TdxStatus.Success;
-        }, keyRefreshCheck: false);
+        return Relayed(ref r, s, r.R8, r.R9, () => ConnectAsync(s, cap, devInfoOut), keyRefreshCheck: false);
     }
 
-    /// <summary>TDH.SPDM.DISCONNECT: RCX = spdm_id, RDX = response page, R8 = request page; out RCX = request length [TX5]. Refused while IDE streams exist.</summary>
+    private async ValueTask<RelayOutcome> ConnectAsync(SpdmObject s, uint cap, ulong devInfoOut)
+    {
+        var q = s.Requester;
+        var pf = TdiFunctionId.FromRid(TdispFuncId.Rid(s.FuncId));
+        var res = await q.InitConnectionAsync().ConfigureAwait(false);
+        if (res.Ok) res = await q.GetDigestsAsync().ConfigureAwait(false);
+        if (res.Ok) res = await q.GetCertificateAsync().ConfigureAwait(false);
+        if (res.Ok && !AcceptLeafKey(q)) res = SpdmRequesterResult.Fail("the leaf certificate has no usable key");
+        TsmLab.Spdm.Session.SpdmSession? session = null;
+        if (res.Ok)
+        {
+            (res, session) = await q.KeyExchangeAsync().ConfigureAwait(false);
+            if (res.Ok && session is not null) res = await q.FinishAsync(session).ConfigureAwait(false);
+        }
+        if (!res.Ok || session is null)
+        {
+            Traced(s, "SPDM authentication", res.ToString());
+            return new RelayOutcome(TdxStatus.SpdmAuthFailed);
+        }
+        var tdisp = new TdispRequester((IAsyncTdispTransport)new SecuredVdmTransport(q, session));
+        var info = await DevInfoAsync(s, session, s.DevInfoGeneration).ConfigureAwait(false);
+        var version = info is null ? default : await tdisp.GetVersionAsync(pf).ConfigureAwait(false);
+        bool tdispOk = info is not null && version.IsSuccess && Array.IndexOf(version.Value!, TdispHeader.Version10) >= 0
+            && (await tdisp.GetCapabilitiesAsync(pf).ConfigureAwait(false)).IsSuccess;
+        if (!tdispOk || info is null)
+        {
+            Traced(s, info is null ? "SPDM measurements" : "TDISP", info is null ? "signed MEASUREMENTS did not verify" : "GET_VERSION or GET_CAPABILITIES failed");
+            await q.EndSessionAsync(session).ConfigureAwait(false);
+            return new RelayOutcome(TdxStatus.SpdmAuthFailed);
+        }
+        if (!FitsOut(devInfoOut, info.Length))
+        {
+            await q.EndSessionAsync(session).ConfigureAwait(false);
+            return new RelayOutcome(TdxStatus.OperandInvalid);
+        }
+        return new RelayOutcome(TdxStatus.Success, () =>
+        {
+            WriteOut(devInfoOut, info);
+            s.Session = session;
+            s.Tdisp = tdisp;
+            s.Connected = true;
+            s.KeyUpdateCapable = (cap & SpdmConfigInfo.CapKeyUpdate) != 0;
+            s.DevInfo = info;
+            s.MessagesSinceKeyUpdate = 0;
+            return (ulong)info.Length;
+        });
+    }
+
+    /// <summary>The module takes the leaf key of the chain it read (TsmLab: the root is checked by the host and the TD on dev_info).</summary>
+    private static bool AcceptLeafKey(SpdmRequester q)
+    {
+        using var leaf = SpdmCertificateChain.Leaf(q.CertificateChain.Span, q.Algorithms.HashSize);
+        var key = leaf is null ? null : System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPublicKey(leaf);
+        if (key is null) return false;
+        if (q.AcceptResponderKey(key)) return true;
+        key.Dispose();
+        return false;
+    }
+
+    /// <summary>TDH.SPDM.DISCONNECT: RCX = spdm_id, RDX = response page, R8 = request page; out RCX = request length [TX5]. END_SESSION; refused while IDE streams exist.</summary>
     private ulong SpdmDisconnect(ref TdxRegisters r)
     {
         if (Spdm(r.Rcx) is not { } s) return TdxStatus.SpdmEntryNotPresent;
         if (!s.Connected) return TdxStatus.SpdmInvalidState;
         if (streams.Values.Any(x => x.Spdm == s)) return TdxStatus.SpdmHasActiveIdeStreams;
-        return Relayed(ref r, s, r.Rdx, r.R8, (out Func<ulong>? commit) =>
+        return Relayed(ref r, s, r.Rdx, r.R8, async () =>
         {
-            // END_SESSION is an SPDM message: nothing crosses until the secured session is modelled.
-            commit = () => { s.Connected = false; s.DevInfo = []; return 0; };
-            return TdxStatus.Success;
+            if (s.Session is { } session) await s.Requester.EndSessionAsync(session).ConfigureAwait(false);
+            return new RelayOutcome(TdxStatus.Success, () => { s.Connected = false; s.DevInfo = []; s.Session = null; s.Tdisp = null; return 0; });
         }, keyRefreshCheck: false);
     }
 
     /// <summary>
     /// TDH.SPDM.MNG: RCX = spdm_id, RDX = op (HEARTBEAT 0, KEY_UPDATE 1, DEV_INFO_RECOLLECT 2),
     /// R8 = parameter page or −1, R9 = response page, R10 = request page, R11 = HPA_ARRAY_T output
-    /// or −1; out RCX = length [TX5]. HEARTBEAT and KEY_UPDATE are SPDM messages, so no object
-    /// crosses yet; KEY_UPDATE resets the session's message count.
+    /// or −1; out RCX = length [TX5]. HEARTBEAT, KEY_UPDATE (UpdateAllKeys then VerifyNewKey) and a
+    /// signed GET_MEASUREMENTS for a new dev_info, all in the session.
     /// </summary>
     private ulong SpdmMng(ref TdxRegisters r)
     {
         if (Spdm(r.Rcx) is not { } s) return TdxStatus.SpdmEntryNotPresent;
-        if (!s.Connected) return TdxStatus.SpdmInvalidState;
+        if (!s.Connected || s.Session is not { } session) return TdxStatus.SpdmInvalidState;
         var op = (SpdmMngOp)r.Rdx;
         ulong output = r.R11;
         if (op is not (SpdmMngOp.Heartbeat or SpdmMngOp.KeyUpdate or SpdmMngOp.DevInfoRecollect)) return TdxStatus.OperandInvalid;
         if (op == SpdmMngOp.DevInfoRecollect && output == NoPage) return TdxStatus.OperandInvalid;
-        return Relayed(ref r, s, r.R9, r.R10, (out Func<ulong>? commit) =>
+        return Relayed(ref r, s, r.R9, r.R10, async () =>
         {
-            commit = null;
             switch (op)
             {
                 case SpdmMngOp.Heartbeat:
-                    commit = () => 0;
-                    return TdxStatus.Success;
+                    return (await s.Requester.HeartbeatAsync(session).ConfigureAwait(false)).Ok
+                        ? new RelayOutcome(TdxStatus.Success, () => 0) : new RelayOutcome(TdxStatus.SpdmInvalidState);
                 case SpdmMngOp.KeyUpdate:
-                    commit = () => { s.MessagesSinceKeyUpdate = 0; s.KeyUpdates++; return 0; };
-                    return TdxStatus.Success;
+                    return (await s.Requester.KeyUpdateAsync(session, 2).ConfigureAwait(false)).Ok
+                        ? new RelayOutcome(TdxStatus.Success, () => { s.MessagesSinceKeyUpdate = 0; s.KeyUpdates++; return 0; })
+                        : new RelayOutcome(TdxStatus.SpdmInvalidState);
                 default:
-                    var info = DevInfo(s, s.DevInfoGeneration + 1);
-                    if (info is null) return TdxStatus.SpdmAuthFailed;
-                    if (!FitsOut(output, info.Length)) return TdxStatus.OperandInvalid;
-                    commit = () => { WriteOut(output, info); s.DevInfo = info; s.DevInfoGeneration++; return (ulong)info.Length; };
-                    return TdxStatus.Success;
+                    var info = await DevInfoAsync(s, session, s.DevInfoGeneration + 1).ConfigureAwait(false);
+                    if (info is null) return new RelayOutcome(TdxStatus.SpdmAuthFailed);
+                    if (!FitsOut(output, info.Length)) return new RelayOutcome(TdxStatus.OperandInvalid);
+                    return new RelayOutcome(TdxStatus.Success, () => { WriteOut(output, info); s.DevInfo = info; s.DevInfoGeneration++; return (ulong)info.Length; });
             }
         }, keyRefreshCheck: op != SpdmMngOp.KeyUpdate);
     }
 
-    /// <summary>dev_info (DeviceAttestationInfo): the chain and a measurement transcript over a nonce the module derives per session and generation.</summary>
-    private byte[]? DevInfo(SpdmObject s, int generation)
+    /// <summary>
+    /// dev_info (DeviceAttestationInfo, TsmLab layout): cert_chain_length u32, the chain, vca_length u32,
+    /// the VCA transcript, then the signed GET_MEASUREMENTS request (nonce derived per session and
+    /// generation) and the device's MEASUREMENTS response, as exchanged in the session. Null when the
+    /// measurements do not verify.
+    /// </summary>
+    private async ValueTask<byte[]?> DevInfoAsync(SpdmObject s, TsmLab.Spdm.Session.SpdmSession session, int generation)
     {
-        if (standIn is null) return null;
-        var chain = standIn.CertificateChain(s.FuncId);
-        var meas = chain is null ? null : standIn.SignedMeasurements(s.FuncId, Derive($"meas-nonce/{s.Id}/{generation}", 32));
-        if (chain is null || meas is null) return null;
-        var b = new byte[4 + chain.Length + meas.Length];
+        var q = s.Requester;
+        var nonce = Derive($"meas-nonce/{s.Id}/{generation}", 32);
+        var res = await q.GetMeasurementsAsync(0xFF, signed: true, session: session, nonce: nonce).ConfigureAwait(false);
+        if (!res.Ok) return null;
+        var chain = q.CertificateChain.Span;
+        var vca = q.Vca;
+        var meas = q.MeasurementExchange;
+        var b = new byte[4 + chain.Length + 4 + vca.Length + meas.Length];
         BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)chain.Length);
-        chain.CopyTo(b, 4);
-        meas.CopyTo(b, 4 + chain.Length);
+        chain.CopyTo(b.AsSpan(4));
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4 + chain.Length), (uint)vca.Length);
+        vca.CopyTo(b, 8 + chain.Length);
+        meas.CopyTo(b, 8 + chain.Length + vca.Length);
         return b;
     }
 
@@ -253,25 +336,19 @@ public sealed partial class TdxModule
         if ((op == IdeKmOp.Setup) == stream.KeysActive) return TdxStatus.SpdmInvalidState;
         if (op != IdeKmOp.Setup && !stream.KeysActive) return TdxStatus.SpdmInvalidState;
         var s = stream.Spdm;
-        return Relayed(ref r, s, r.R9, r.R10, (out Func<ulong>? commit) =>
+        if (s.Tdisp is not { } tdisp) return TdxStatus.SpdmInvalidState;
+        return Relayed(ref r, s, r.R9, r.R10, async () =>
         {
-            commit = null;
             if (op == IdeKmOp.Stop)
             {
-                bool ok = true;
-                foreach (var dir in (ReadOnlySpan<IdeKeyDirection>)[IdeKeyDirection.Receive, IdeKeyDirection.Transmit])
-                    foreach (var ss in (ReadOnlySpan<IdeSubStream>)[IdeSubStream.PostedRequest, IdeSubStream.NonPostedRequest, IdeSubStream.Completion])
-                        ok &= requester.KeySetStop(stream.StreamId, IdeKeySubStream.Create(stream.KeySet, dir, ss), 0).Answered;
-                if (!ok) return TdxStatus.SpdmInvalidState;
-                commit = () => { stream.KeysActive = false; return 0; };
-                return TdxStatus.Success;
+                if (!await tdisp.StopStreamAsync(stream.StreamId, 0, stream.KeySet).ConfigureAwait(false)) return new RelayOutcome(TdxStatus.SpdmInvalidState);
+                return new RelayOutcome(TdxStatus.Success, () => { stream.KeysActive = false; return 0; });
             }
             int set = op == IdeKmOp.Setup ? 0 : 1 - stream.KeySet;
             int generation = s.KeyUpdates;
-            if (!requester.ProgramAndStartStream(stream.StreamId, 0, set, slot => Derive($"ide/{s.Id}/{stream.StreamId}/{set}/{generation}/{slot.Value}", 40)))
-                return TdxStatus.SpdmInvalidState;
-            commit = () => { stream.KeysActive = true; stream.KeySet = set; return 0; };
-            return TdxStatus.Success;
+            if (!await tdisp.ProgramAndStartStreamAsync(stream.StreamId, 0, set, slot => Derive($"ide/{s.Id}/{stream.StreamId}/{set}/{generation}/{slot.Value}", 40)).ConfigureAwait(false))
+                return new RelayOutcome(TdxStatus.SpdmInvalidState);
+            return new RelayOutcome(TdxStatus.Success, () => { stream.KeysActive = true; stream.KeySet = set; return 0; });
         });
     }
 }

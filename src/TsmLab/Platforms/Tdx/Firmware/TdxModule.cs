@@ -72,9 +72,6 @@ public sealed partial class TdxModule : IPlatformFirmware
         }
     }
     private readonly List<DmarEntry> dmar = [];
-    private readonly SpdmRelay relay = new();
-    private readonly TdispRequester requester;
-    private ITdxSpdmStandIn? standIn;
     private PendingRelay? pending;
     private int extensionCallers;
     private int poolPages;
@@ -92,7 +89,6 @@ public sealed partial class TdxModule : IPlatformFirmware
         Drhds = drhds;
         Options = options ?? new TdxModuleOptions();
         this.seed = seed ?? "tsmlab-tdx-module"u8.ToArray();
-        requester = new TdispRequester(new DoeTransport(relay));
     }
 
     /// <inheritdoc/>
@@ -127,9 +123,6 @@ public sealed partial class TdxModule : IPlatformFirmware
 
     /// <inheritdoc/>
     public void AttachTrace(TraceLog? log) => trace = log;
-
-    /// <summary>The host driver hands over what SPDM GET_CERTIFICATE/GET_MEASUREMENTS would give (see <see cref="ITdxSpdmStandIn"/>).</summary>
-    public void AttachSpdmStandIn(ITdxSpdmStandIn stand) => standIn = stand;
 
     /// <summary>
     /// Stands for TD_PARAMS.CONFIG_FLAGS at TDH.MNG.INIT (not modelled): KVM opts the TD in to

@@ -1,3 +1,6 @@
+using TsmLab.Spdm.Requester;
+using TsmLab.Spdm.Session;
+using TsmLab.Tdisp.Requester;
 using TsmLab.Tdisp.Wire;
 
 namespace TsmLab.Platforms.Tdx.Firmware;
@@ -18,12 +21,34 @@ internal sealed class TdxIommu(ulong id, ulong registerBase, ulong mt)
     public ulong Mt { get; } = mt;
 }
 
-/// <summary>An SPDM object (TDH.SPDM.CREATE) and the session state CONNECT gives it.</summary>
-internal sealed class SpdmObject(ulong id, uint funcId, ulong mt)
+/// <summary>
+/// An SPDM object (TDH.SPDM.CREATE) and the conversation CONNECT gives it: the module's SPDM requester
+/// over a relay channel the host's calls resume, the secured session, and TDISP / IDE_KM inside it.
+/// The module's lock guards it.
+/// </summary>
+internal sealed class SpdmObject : IDisposable
 {
-    public ulong Id { get; } = id;
-    public uint FuncId { get; } = funcId;
-    public ulong Mt { get; } = mt;
+    public SpdmObject(ulong id, uint funcId, ulong mt)
+    {
+        Id = id;
+        FuncId = funcId;
+        Mt = mt;
+        // The response page holds one DOE object: a secured message's overhead and the header fit around DataTransferSize.
+        Requester = new SpdmRequester(Channel, new SpdmRequesterSettings
+        {
+            DataTransferSize = SpdmRelay.PageSize - 64,
+            Capabilities = new SpdmRequesterSettings().Capabilities | TsmLab.Spdm.Wire.SpdmCapabilities.Chunk,
+        });
+    }
+
+    public ulong Id { get; }
+    public uint FuncId { get; }
+    public ulong Mt { get; }
+    public RelayChannel Channel { get; } = new();
+    public SpdmRequester Requester { get; }
+    public SpdmSession? Session { get; set; }
+    /// <summary>TDISP and IDE_KM inside <see cref="Session"/>.</summary>
+    public TdispRequester? Tdisp { get; set; }
     public bool Connected { get; set; }
     public byte[] DevInfo { get; set; } = [];
     public int DevInfoGeneration { get; set; }
@@ -32,6 +57,8 @@ internal sealed class SpdmObject(ulong id, uint funcId, ulong mt)
     public int KeyUpdates { get; set; }
     /// <summary>The VMM allowed KEY_UPDATE in spdm_config_info (vmm_spdm_cap bit 14).</summary>
     public bool KeyUpdateCapable { get; set; }
+
+    public void Dispose() => Requester.Dispose();
 }
 
 /// <summary>A selective IDE stream (TDH.IDE.STREAM.CREATE).</summary>
@@ -85,10 +112,15 @@ internal sealed class DmarEntry(DeviceInterface devif, TdxIommu iommu)
     public bool Present { get; set; }
 }
 
-/// <summary>An extension call waiting for the host to relay its request (TDX_SPDM_REQUEST given).</summary>
-internal sealed class PendingRelay(ushort leaf, ulong spdmId)
+/// <summary>An extension call waiting for the host to relay its request (TDX_SPDM_REQUEST given): its flow and how many objects it exchanged.</summary>
+internal sealed class PendingRelay(ushort leaf, SpdmObject spdm, ValueTask<RelayOutcome> flow)
 {
     public ushort Leaf { get; } = leaf;
-    public ulong SpdmId { get; } = spdmId;
-    public List<byte[]> Answers { get; } = [];
+    public SpdmObject Spdm { get; } = spdm;
+    public ulong SpdmId => Spdm.Id;
+    public ValueTask<RelayOutcome> Flow { get; } = flow;
+    public int Exchanged { get; set; }
 }
+
+/// <summary>How a relayed flow ended: its status and, on success, what to commit (returning the output RCX).</summary>
+internal readonly record struct RelayOutcome(ulong Status, Func<ulong>? Commit = null);

@@ -9,7 +9,8 @@ namespace TsmLab.Platforms.Tdx.Guest;
 /// The TD's check of the device attestation info the (untrusted) host delivered, after its
 /// SHA-384 matched what the module reports (TDG.TDI.RD(DEVICE_ATTESTATION_INFO_HASH)): the SPDM
 /// certificate chain (length, root hash, root self-signed, leaf issued by the root) and the
-/// measurement transcript signed by the leaf key (layout: <see cref="DeviceAttestationInfo"/>).
+/// signed SPDM measurements of the module's session, verified with the leaf key over the VCA
+/// transcript (layout: <see cref="DeviceAttestationInfo"/>).
 /// </summary>
 public static class TdxDeviceEvidence
 {
@@ -55,15 +56,14 @@ public static class TdxDeviceEvidence
         return key.VerifyData(tbs.Span, sig, HashAlgorithmName.SHA384, DSASignatureFormat.Rfc3279DerSequence);
     }
 
+    /// <summary>After the chain: vca_length u32, the VCA transcript, then the signed GET_MEASUREMENTS and its MEASUREMENTS, verified over VCA || both [SP1].</summary>
     private static bool MeasurementsSigned(X509Certificate2 leaf, ReadOnlySpan<byte> m)
     {
-        if (m.Length < 38) return false;
-        long signed = 36L + BinaryPrimitives.ReadUInt32LittleEndian(m[32..]);
-        if (signed + 2 > m.Length) return false;
-        int sigLen = BinaryPrimitives.ReadUInt16LittleEndian(m[(int)signed..]);
-        if (signed + 2 + sigLen != m.Length) return false;
+        if (m.Length < 4) return false;
+        uint vcaLength = BinaryPrimitives.ReadUInt32LittleEndian(m);
+        if (vcaLength > (uint)m.Length - 4) return false;
         using var key = leaf.GetECDsaPublicKey();
-        return key is not null && key.VerifyData(m[..(int)signed], m[((int)signed + 2)..], HashAlgorithmName.SHA384, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return key is not null && TsmLab.Spdm.Wire.SpdmMeasurementEvidence.Verify(m.Slice(4, (int)vcaLength), m[(4 + (int)vcaLength)..], default, key);
     }
 
     private static int DerLength(ReadOnlySpan<byte> der)

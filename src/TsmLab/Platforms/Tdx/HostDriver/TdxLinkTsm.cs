@@ -27,7 +27,7 @@ namespace TsmLab.Platforms.Tdx.HostDriver;
 /// TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH TDH.SPDM.MNG(KEY_UPDATE) and call again;
 /// TDX_INTERRUPTED_RESUMABLE call again; anything else is an error [TX4,TX5].
 /// </remarks>
-public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
+public sealed class TdxLinkTsm : ILinkTsmPlatform
 {
     private const int MaxRelayRounds = 4096;
     private readonly HostKernel kernel;
@@ -45,7 +45,6 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
     {
         this.kernel = kernel;
         Module = kernel.Machine.FirmwareAs<TdxModule>();
-        Module.AttachSpdmStandIn(this);
         InitStatus = Init();
     }
 
@@ -172,6 +171,41 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
 
     // ---- link ops ----
 
+    /// <summary>Why each DSM's last connect failed (guarded by <c>extLock</c>).</summary>
+    private readonly Dictionary<PciFunction, string> connectFailures = [];
+
+    /// <inheritdoc/>
+    public string? ConnectFailure(PciFunction dsm)
+    {
+        lock (extLock) return connectFailures.GetValueOrDefault(dsm);
+    }
+
+    /// <summary>
+    /// The device's certificate chain in dev_info must verify to the root provisioned for the DSM
+    /// (<see cref="PciFunction.SpdmRoot"/>) before any IDE key is programmed (TsmLab definition: Linux's
+    /// tdx-host leaves trust to the TD; the model checks on the host too, as the SEV and CCA hosts do).
+    /// A chain that does not is traced with the reason.
+    /// </summary>
+    private bool ChainVerifies(PciFunction dsm, byte[] devInfo, out string failure)
+    {
+        failure = "";
+        string? reason = "no SPDM root is provisioned for the device";
+        if (dsm.SpdmRoot is { } root)
+        {
+            uint length = devInfo.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(devInfo) : uint.MaxValue;
+            reason = "dev_info has no certificate chain";
+            if (length <= (uint)devInfo.Length - 4)
+            {
+                using var key = Spdm.Wire.SpdmCertChainFormat.VerifyToRoot(devInfo.AsSpan(4, (int)length), root, DateTimeOffset.UtcNow, out reason);
+                if (key is not null) return true;
+            }
+        }
+        failure = "SPDM authentication: " + (reason ?? "the certificate chain does not verify");
+        kernel.Trace?.Record(Tracing.TraceLayer.Kernel, Tracing.TraceLayer.Firmware, Tracing.TraceKind.Decision, "SPDM authentication", "failed",
+            new Tracing.TraceField("function", dsm.Address.ToString()), new Tracing.TraceField("reason", reason ?? "the certificate chain does not verify"));
+        return false;
+    }
+
     private static uint FuncId(PciFunction f) => TdispFuncId.Of(f.Address);
 
     public int Connect(PciFunction dsm)
@@ -182,25 +216,36 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
         lock (extLock)
         {
             if (links.ContainsKey(dsm)) return Errno.EBUSY.Neg();
+            connectFailures.Remove(dsm);
             var spdmMt = TdxHostPages.Allocate(memory, sys.SpdmMtPageCount);
             var r = Call(TdxLeaves.SpdmCreate, FuncId(dsm), spdmMt.Array);
-            if (r.Rax != TdxStatus.Success) { spdmMt.Free(); return Errno.EIO.Neg(); }
+            if (r.Rax != TdxStatus.Success) { connectFailures[dsm] = $"TDH.SPDM.CREATE: {TdxStatus.NameOf(r.Rax)}"; spdmMt.Free(); return Errno.EIO.Neg(); }
             var link = new DsmLink(dsm, r.Rcx, spdmMt, memory.Allocate(), memory.Allocate(), memory.Allocate(), TdxHostPages.Allocate(memory, sys.SpdmMaxDevInfoPages));
             SpdmConfigInfo.WriteLinuxDefault(memory.At(link.Config, 4096));
             r = Extension(link, Regs(TdxLeaves.SpdmConnect, link.SpdmId, link.Config, link.Response, link.Request, link.DevInfoPages.Array));
             if (r.Rax != TdxStatus.Success)
             {
+                connectFailures[dsm] = $"TDH.SPDM.CONNECT: {TdxStatus.NameOf(r.Rax)}";
                 if (Call(TdxLeaves.SpdmDelete, link.SpdmId, spdmMt.Array).Rax == TdxStatus.Success) spdmMt.Free(); // else leaked, as Linux does
                 link.FreeRelayPages();
                 return Errno.EIO.Neg();
             }
             link.DevInfo = link.DevInfoPages.Read((int)r.Rcx);
+            if (!ChainVerifies(dsm, link.DevInfo, out string failure))
+            {
+                connectFailures[dsm] = failure;
+                Extension(link, Regs(TdxLeaves.SpdmDisconnect, link.SpdmId, link.Response, link.Request));
+                if (Call(TdxLeaves.SpdmDelete, link.SpdmId, spdmMt.Array).Rax == TdxStatus.Success) spdmMt.Free();
+                link.FreeRelayPages();
+                return Errno.EIO.Neg();
+            }
             // Selective IDE stream: root port 00:00.0, RID association covering the device's bus (Linux passes stream_ctrl 0).
             var ideMt = TdxHostPages.Allocate(memory, sys.IdeMtPageCount);
             ulong ridAssoc = ((ulong)dsm.Address.Bus << 8) | ((ulong)dsm.Address.Bus << 24);
             r = Call(TdxLeaves.IdeStreamCreate, IdeStreamInfo.Of(0, selective: true), link.SpdmId, ideMt.Array, 0, ridAssoc);
             if (r.Rax != TdxStatus.Success)
             {
+                connectFailures[dsm] = $"TDH.IDE.STREAM.CREATE: {TdxStatus.NameOf(r.Rax)}";
                 ideMt.Free();
                 Teardown(link);
                 return Errno.EIO.Neg();
@@ -210,6 +255,7 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
             r = Extension(link, Regs(TdxLeaves.IdeStreamKm, link.SpdmId, link.StreamId, (ulong)IdeKmOp.Setup, link.Response, link.Request));
             if (r.Rax != TdxStatus.Success)
             {
+                connectFailures[dsm] = $"TDH.IDE.STREAM.KM(SETUP): {TdxStatus.NameOf(r.Rax)}";
                 Teardown(link);
                 return Errno.EIO.Neg();
             }
@@ -390,27 +436,6 @@ public sealed class TdxLinkTsm : ILinkTsmPlatform, ITdxSpdmStandIn
             _ => null,
         };
         return bytes is null ? Errno.EINVAL.Neg() : request.Respond(bytes);
-    }
-
-    // ---- ITdxSpdmStandIn: what SPDM GET_CERTIFICATE / GET_MEASUREMENTS would give ----
-
-    private DeviceIdentity? Identity(uint funcId) =>
-        kernel.Functions.FirstOrDefault(f => f.IsDsm && FuncId(f) == funcId)?.Doe is ISpdmIdentityStandIn { StandInIdentity: { } identity } ? identity() : null;
-
-    byte[]? ITdxSpdmStandIn.CertificateChain(uint funcId) => Identity(funcId)?.SpdmCertificateChain();
-
-    byte[]? ITdxSpdmStandIn.SignedMeasurements(uint funcId, ReadOnlySpan<byte> nonce)
-    {
-        if (Identity(funcId) is not { } id) return null;
-        byte[] record = id.MeasurementRecord();
-        int signed = 32 + 4 + record.Length;
-        var b = new byte[signed + 2 + 96];
-        nonce[..32].CopyTo(b);
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(32), (uint)record.Length);
-        record.CopyTo(b, 36);
-        int n = id.SignWithLeafKey(b.AsSpan(0, signed), b.AsSpan(signed + 2));
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(signed), (ushort)n);
-        return b;
     }
 }
 
