@@ -18,8 +18,8 @@ namespace TsmLab.Bench;
 
 /// <summary>
 /// Benchmark 3: an evidence read. On a <c>cca</c> host whose device reports raw measurements
-/// sized so that the signed measurement transcript (nonce, length, DMTF blocks, ECDSA P-384
-/// signature) is exactly <see cref="Size"/> bytes, the VMM reads that object whole with one
+/// sized so that the MEAS object (the signed GET_MEASUREMENTS request and the device's MEASUREMENTS
+/// response, fetched by CHUNK_GET inside the SPDM session) is exactly <see cref="Size"/> bytes, the VMM reads that object whole with one
 /// IOMMU_VDEVICE_TSM_REQ(READ_OBJECT, op 5, object MEAS, offset 0) into a response buffer of
 /// <see cref="Size"/> bytes in its own memory: fd table, iommufd dispatch, TSM core (payload
 /// copy-in), CCA host driver (decode, cache lookup, bounds), copy_to_user page by page, struct
@@ -70,17 +70,23 @@ public class CcaEvidenceReadBench
         if (ReadObject() != 0) throw new InvalidOperationException("READ_OBJECT did not fill the buffer");
         var got = new byte[Size];
         s.Assignment.Calls.Process.Memory.CopyFromUser(got, ResponseHva);
-        if (got[..32].AsSpan().SequenceEqual(nonce) == false) throw new InvalidOperationException("READ_OBJECT bytes are not the transcript");
+        // The object starts with the signed GET_MEASUREMENTS request, whose nonce follows its 4-byte header.
+        if (got[4..36].AsSpan().SequenceEqual(nonce) == false) throw new InvalidOperationException("READ_OBJECT bytes are not the request and response");
 
         src = new byte[Size];
         dst = new byte[Size];
         Random.Shared.NextBytes(src);
     }
 
-    /// <summary>Raw measurement blocks (value ≤ 65535 B each, u16 length) whose transcript is <paramref name="size"/> bytes: 32 + 4 + Σ(7 + value) + 2 + 96.</summary>
+    /// <summary>
+    /// Raw measurement blocks (value ≤ 65535 B each, u16 length) whose MEAS object is
+    /// <paramref name="size"/> bytes: the signed GET_MEASUREMENTS request (SPDM 1.3+: header 4, nonce 32,
+    /// slot 1, requester context 8) and the MEASUREMENTS response (header 8, Σ(7 + value), nonce 32,
+    /// opaque length 2, requester context 8, P-384 signature 96), docs/cca.md.
+    /// </summary>
     private static DeviceConfiguration DeviceWithMeasurementsOf(int size)
     {
-        int values = size - (32 + 4 + 2 + 96);
+        int values = size - (45 + 8 + 32 + 2 + 8 + 96);
         int blocks = (values + 65535 + 6) / (65535 + 7);
         values -= 7 * blocks;
         var list = new List<MeasurementConfiguration>();

@@ -28,7 +28,8 @@ public sealed partial class SpdmRequester : IDisposable
     private readonly byte[] requestObject;
     private readonly byte[] responseObject;
     private readonly byte[] message;
-    private readonly byte[] response;
+    /// <summary>The SPDM response being read; grows (up to <see cref="SpdmRequesterSettings.MaxMessageSize"/>) only when a chunked response needs it.</summary>
+    private byte[] response;
     private readonly List<byte> vca = [];
     private readonly List<byte> messageB = [];
     private readonly List<byte> messageM = [];
@@ -42,9 +43,10 @@ public sealed partial class SpdmRequester : IDisposable
         this.channel = channel;
         Settings = settings;
         // Requests are small (the largest is a VENDOR_DEFINED with a TDISP or IDE_KM payload; no CHUNK_SEND);
-        // responses may be as large as MaxMessageSize (CHUNK_GET reassembles them).
+        // responses may be as large as MaxMessageSize (CHUNK_GET reassembles them): 64 KiB up front, the
+        // rest only when a chunked response of that size arrives.
         int requestMax = Math.Max(settings.DataTransferSize, 8192) + 64;
-        int largest = Math.Max(settings.DataTransferSize, Math.Max(settings.MaxMessageSize, 1 << 16)) + 64;
+        int largest = Math.Max(settings.DataTransferSize, Math.Min(settings.MaxMessageSize, 1 << 16)) + 64;
         requestObject = new byte[requestMax];
         responseObject = new byte[largest];
         message = new byte[requestMax];
@@ -91,8 +93,8 @@ public sealed partial class SpdmRequester : IDisposable
         message.AsSpan(4, 16).Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(8), (uint)Settings.Capabilities);
         BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(12), (uint)Settings.DataTransferSize);
-        // MaxSPDMmsgSize: with CHUNK_CAP a large response can exceed the DataTransferSize (up to the receive buffer).
-        int maxMessage = (Settings.Capabilities & SpdmCapabilities.Chunk) != 0 ? response.Length - 64 : Settings.DataTransferSize;
+        // MaxSPDMmsgSize: with CHUNK_CAP a large response can exceed the DataTransferSize (up to MaxMessageSize).
+        int maxMessage = (Settings.Capabilities & SpdmCapabilities.Chunk) != 0 ? Math.Max(Settings.MaxMessageSize, Settings.DataTransferSize) : Settings.DataTransferSize;
         BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(16), (uint)maxMessage);
         n = await ExchangePlainAsync(20).ConfigureAwait(false);
         if (Expect(n, SpdmCode.Capabilities, 20) is { } f2) return f2;
@@ -402,8 +404,9 @@ public sealed partial class SpdmRequester : IDisposable
             int chunk = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(response.AsSpan(8)), int.MaxValue);
             if (seq == 0)
             {
+                // LargeMessageSize is the responder's claim: never above what this requester advertised.
                 uint total = BinaryPrimitives.ReadUInt32LittleEndian(response.AsSpan(12));
-                if (total == 0 || total > response.Length) return -1;
+                if (total == 0 || total > (uint)Math.Max(Settings.MaxMessageSize, Settings.DataTransferSize)) return -1;
                 large = new byte[total];
             }
             if (chunk > m - header || chunk > large!.Length - got || (chunk == 0 && (response[2] & 1) == 0)) return -1;
@@ -412,6 +415,7 @@ public sealed partial class SpdmRequester : IDisposable
             if ((response[2] & 1) != 0) break;
         }
         if (got != large!.Length) return -1;
+        if (response.Length < got) response = new byte[got + 64];
         large.CopyTo(response, 0);
         saved.CopyTo(message, 0);
         return got;

@@ -24,7 +24,11 @@ public sealed record SpdmRequesterSettings
 
     public int DataTransferSize { get; init; } = 4608;
 
-    /// <summary>The largest SPDM message the requester reassembles (with CHUNK_CAP, a response above DataTransferSize arrives by CHUNK_GET); at least 64 KiB.</summary>
+    /// <summary>
+    /// The largest SPDM message the requester reassembles (its MaxSPDMmsgSize with CHUNK_CAP: a response
+    /// above DataTransferSize arrives by CHUNK_GET). Up to 64 KiB is allocated with the requester; a
+    /// larger buffer only when such a response arrives.
+    /// </summary>
     public int MaxMessageSize { get; init; } = 1 << 16;
     public uint BaseAsym { get; init; } = SpdmAlgorithmBits.AsymEcdsaP256 | SpdmAlgorithmBits.AsymEcdsaP384;
     public uint BaseHash { get; init; } = SpdmAlgorithmBits.HashSha256 | SpdmAlgorithmBits.HashSha384;

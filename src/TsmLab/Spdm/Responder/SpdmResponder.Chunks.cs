@@ -33,8 +33,22 @@ public sealed partial class SpdmResponder
     {
         if (n <= ResponseLimit) return n;
         if (!Chunking || n > peerMaxMessageSize) return SpdmErrorMessage.WriteResponseTooLarge(response, Version, n);
+        response[..n].CopyTo(LargeResponseBuffer(n));
+        return BeginLargeResponse(response, n);
+    }
+
+    private void DropLargeResponse() => largeSize = 0;
+
+    /// <summary>Where a handler builds a response too large for the mailbox's buffer (at least <paramref name="n"/> bytes).</summary>
+    private Span<byte> LargeResponseBuffer(int n)
+    {
         if (largeResponse.Length < n) largeResponse = new byte[n];
-        response[..n].CopyTo(largeResponse);
+        return largeResponse.AsSpan(0, n);
+    }
+
+    /// <summary>Serves the <paramref name="n"/>-byte response a handler built in <see cref="LargeResponseBuffer"/> by CHUNK_GET: ERROR LargeResponse now.</summary>
+    private int BeginLargeResponse(Span<byte> response, int n)
+    {
         largeSize = n;
         largeSent = 0;
         chunkSeq = 0;
@@ -42,8 +56,6 @@ public sealed partial class SpdmResponder
         response[4] = chunkHandle;
         return SpdmErrorMessage.Size + 1;
     }
-
-    private void DropLargeResponse() => largeSize = 0;
 
     internal int ChunkGet(RequestContext c)
     {

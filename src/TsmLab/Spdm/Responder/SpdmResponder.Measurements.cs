@@ -51,15 +51,17 @@ public sealed partial class SpdmResponder
         int record = blocks.Sum(b => b.Length);
         int s = signed ? Algorithms.SignatureSize : 0;
         int total = 8 + record + NonceSize + 2 + (Version >= SpdmVersion.V13 ? RequesterContextSize : 0) + s;
-        // Above the requester's DataTransferSize the generic layer chunks it (CHUNK_CAP on both ends);
-        // otherwise answer ResponseTooLarge before touching the transcript.
-        int limit = Chunking ? Settings.DataTransferSize : ResponseLimit;
+        // Above the requester's DataTransferSize it goes by CHUNK_GET (CHUNK_CAP on both ends), up to the
+        // requester's MaxSPDMmsgSize; otherwise answer ResponseTooLarge before touching the transcript.
+        long limit = Chunking ? peerMaxMessageSize : ResponseLimit;
         if (total > limit)
         {
             transcript.Clear();
             return SpdmErrorMessage.WriteResponseTooLarge(c.Response, Version, total);
         }
-        var r = c.Response;
+        // A response larger than the mailbox's response buffer is built where CHUNK_GET serves it from.
+        bool large = total > c.Response.Length;
+        var r = large ? LargeResponseBuffer(total) : c.Response;
         Header(r, SpdmCode.Measurements, op == 0 ? (byte)measurements.Count : (byte)0, 0);
         r[4] = (byte)blocks.Count;
         WriteU24(r[5..], record);
@@ -80,7 +82,7 @@ public sealed partial class SpdmResponder
             SpdmSignature.Sign(Identity.LeafKey, Algorithms, Version, SpdmSignature.MeasurementsContext, l1, r.Slice(at, s));
             transcript.Clear();
         }
-        return at + s;
+        return large ? BeginLargeResponse(c.Response, at + s) : at + s;
     }
 
     /// <summary>DSP0274's transcript resets after a successful request (libspdm_reset_message_buffer_via_request_code [SP5]).</summary>

@@ -197,10 +197,12 @@ public sealed partial class SpdmResponder : ISpdmDoeEndpoint
 
         if (row.Code != SpdmCode.ChunkGet) DropLargeResponse();
         int n = row.Handle(this, new RequestContext(request, response, session));
-        if (n > 0 && response[1] != SpdmCode.Error && row.Code != SpdmCode.ChunkGet)
+        // A handler that built its answer for CHUNK_GET (largeSize set: it was dropped above) succeeded too.
+        bool builtLarge = largeSize > 0 && row.Code != SpdmCode.ChunkGet;
+        if (n > 0 && (response[1] != SpdmCode.Error || builtLarge) && row.Code != SpdmCode.ChunkGet)
         {
             ResetTranscriptsAfter(code, session);
-            n = LimitResponse(response, n);
+            if (!builtLarge) n = LimitResponse(response, n);
             // A session whose KEY_EXCHANGE_RSP / PSK_EXCHANGE_RSP could not be delivered does not stay behind.
             if (response[1] == SpdmCode.Error && response[2] == (byte)SpdmErrorCode.ResponseTooLarge && newSession is { } orphan) EndSession(orphan);
         }

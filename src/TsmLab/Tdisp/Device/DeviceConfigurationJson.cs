@@ -193,6 +193,9 @@ internal static class DeviceConfigurationJson
                 if ((raw is null) == (text is null))
                     throw item.Error($"{item.Name}: expected either \"raw\" (hex) or \"text\" (string, reported as its SHA-384 digest)");
                 byte[] value = raw is not null ? Hex(raw) : System.Text.Encoding.UTF8.GetBytes(text!.AsString());
+                // A DMTF measurement block's u16 MeasurementSize covers its 3-byte header and the value [SP1].
+                if (raw is not null && value.Length > MeasurementBlock.MaxRawValue)
+                    throw raw.Error($"{raw.Name}: a raw measurement holds at most {MeasurementBlock.MaxRawValue} bytes (DSP0274's u16 block size), not {value.Length}");
                 m.RejectUnknown();
                 ms.Add(new MeasurementConfiguration(index, type, raw is not null, value));
             }

@@ -22,6 +22,9 @@ public sealed record MeasurementBlock(byte Index, byte ValueType, byte[] Value)
     /// <summary>Type bit 7: the value is a raw bit stream (else a digest).</summary>
     public const byte RawBitStream = 0x80;
 
+    /// <summary>The largest value a block carries: MeasurementSize is a u16 over the 3-byte DMTF header and the value.</summary>
+    public const int MaxRawValue = ushort.MaxValue - 3;
+
     /// <summary>The block's bytes: index u8, spec u8 = 1, size u16, then type u8, value size u16, value.</summary>
     public byte[] Encode()
     {
@@ -75,6 +78,9 @@ public sealed class DeviceIdentity
         RootSubject = new X500DistinguishedName("CN=TsmLab Device Root CA, O=TsmLab");
         LeafSubject = new X500DistinguishedName($"CN=TsmLab Device {configuration.VendorId:x4}:{configuration.DeviceId:x4}, O=TsmLab");
         var blocks = new List<MeasurementBlock>();
+        foreach (var m in configuration.Identity.Measurements)
+            if (m.Raw && m.Value.Length > MeasurementBlock.MaxRawValue)
+                throw new ArgumentException($"measurement {m.Index}: a raw value holds at most {MeasurementBlock.MaxRawValue} bytes, not {m.Value.Length}", nameof(configuration));
         foreach (var m in configuration.Identity.Measurements)
             blocks.Add(m.Raw ? new MeasurementBlock(m.Index, (byte)(m.Type | MeasurementBlock.RawBitStream), m.Value)
                              : new MeasurementBlock(m.Index, m.Type, SHA384.HashData(m.Value)));

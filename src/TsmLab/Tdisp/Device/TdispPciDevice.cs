@@ -36,6 +36,21 @@ public sealed class TdispPciDevice : IPciEndpoint
     /// chosen by the caller (<c>tsmlab device serve</c>): null settings keep the platform models'
     /// defaults, a null identity the device's deterministic one.
     /// </summary>
+    /// <summary>
+    /// The platform models' responder settings: the defaults, plus CHUNK_CAP when the device's signed
+    /// MEASUREMENTS of every block would not fit its DataTransferSize, so a requester with CHUNK_CAP
+    /// can still fetch them (TsmLab definition: a device with a record that large would offer chunking).
+    /// </summary>
+    private static TsmLab.Spdm.Responder.SpdmResponderSettings DefaultSpdmSettings(DeviceIdentity identity)
+    {
+        var settings = new TsmLab.Spdm.Responder.SpdmResponderSettings();
+        // MEASUREMENTS (1.3+): header 8, the blocks (4 + 3 + value each), nonce 32, opaque length 2, requester context 8, P-384 signature 96.
+        long size = 8 + 32 + 2 + 8 + 96;
+        foreach (var m in identity.Measurements) size += 7 + m.Value.Length;
+        return size <= settings.DataTransferSize ? settings
+            : new TsmLab.Spdm.Responder.SpdmResponderSettings { Capabilities = settings.Capabilities | TsmLab.Spdm.Wire.SpdmCapabilities.Chunk };
+    }
+
     public TdispPciDevice(DeviceSecurityManager dsm, TsmLab.Spdm.Responder.SpdmResponderSettings? spdmSettings, Func<TsmLab.Spdm.Responder.SpdmResponderIdentity>? spdmIdentity = null)
     {
         Dsm = dsm;
@@ -44,7 +59,7 @@ public sealed class TdispPciDevice : IPciEndpoint
         // (a VENDOR_DEFINED_REQUEST outside one is refused, as the TDISP spec requires). Its nonces come
         // from the OS CSPRNG, not the DSM's entropy source, so TDISP nonce sequences stay what they were.
         Spdm = new TsmLab.Spdm.Responder.SpdmResponder(spdmIdentity ?? (() => TsmLab.Spdm.Responder.SpdmResponderIdentity.FromDevice(dsm.Identity, c)), dsm,
-            spdmSettings ?? new TsmLab.Spdm.Responder.SpdmResponderSettings());
+            spdmSettings ?? DefaultSpdmSettings(dsm.Identity));
         Mailbox = new DoeMailbox(Spdm);
         var pf = new PciAddress(c.Segment, c.Bus, c.Device, c.Function);
         PciSriovSpec? sriov = c.Sriov is { } s

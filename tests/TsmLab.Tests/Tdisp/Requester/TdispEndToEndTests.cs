@@ -241,6 +241,21 @@ public class TdispEndToEndTests
     [InlineData("""{"segment":0,"bus":1,"device":0,"function":0,"vendorId":1,"deviceId":2,"bars":[{"index":0,"address":0,"size":4096}],"msix":{"tableBar":0,"tableOffset":0,"tableSize":8,"pbaBar":0,"pbaOffset":"0x800"},"tdisp":{},"ide":{},"identity":{"seed":"s"}}""", "share a 4 KiB page")]
     public void BadConfiguration_NamesTheProblem(string json, string expected)
     {
+        Check(json, expected);
+    }
+
+    [Fact]
+    public void ARawMeasurementAboveTheBlockLimit_IsRefused()
+    {
+        string hex = new('a', 2 * 65533);
+        Check($$$"""{"segment":0,"bus":1,"device":0,"function":0,"vendorId":1,"deviceId":2,"bars":[],"tdisp":{},"ide":{},"identity":{"seed":"s","measurements":[{"index":1,"type":6,"raw":"{{{hex}}}"}]}}""",
+            "a raw measurement holds at most 65532 bytes (DSP0274's u16 block size), not 65533");
+        var d = DeviceConfiguration.Default;
+        Assert.Throws<ArgumentException>(() => new TsmLab.Tdisp.Device.DeviceIdentity(d with { Identity = d.Identity with { Measurements = [new MeasurementConfiguration(1, 6, true, new byte[65533])] } }));
+    }
+
+    private static void Check(string json, string expected)
+    {
         var e = Assert.Throws<DeviceConfigurationException>(() => DeviceConfiguration.FromJson(json));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }

@@ -39,10 +39,12 @@ internal sealed class RmmPdev : IDisposable
         RidBase = ridBase;
         RidTop = ridTop;
         // No root: the host verifies the chain and provisions the leaf key (RMI_PDEV_SET_PUBKEY).
-        // CHUNK_CAP: a measurement record above the device's DataTransferSize comes by CHUNK_GET, one object per COMMUNICATE.
+        // CHUNK_CAP: a measurement record above the device's DataTransferSize comes by CHUNK_GET, one object per COMMUNICATE,
+        // up to the 16 MiB an RHI object may hold (TsmLab definition of the RMM's MaxSPDMmsgSize).
         Spdm = new SpdmRequester(Channel, new SpdmRequesterSettings
         {
             Capabilities = new SpdmRequesterSettings().Capabilities | TsmLab.Spdm.Wire.SpdmCapabilities.Chunk,
+            MaxMessageSize = 16 << 20,
         });
     }
 
