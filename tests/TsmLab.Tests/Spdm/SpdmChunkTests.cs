@@ -32,6 +32,33 @@ public sealed class SpdmChunkTests
             Assert.True(rsp.Length - 8 <= 64 + 3, "a plain response above the DataTransferSize");
     }
 
+    [Theory]
+    [InlineData(1 << 16, false)] // the record is above what the requester takes: ResponseTooLarge
+    [InlineData(1 << 20, true)]  // the requester takes 1 MiB: the MEASUREMENTS arrive in chunks and verify
+    public async Task MeasurementsAboveTheMailboxBuffer_AreChunked_UpToTheRequestersMaxSpdmMsgSize(int maxMessage, bool fits)
+    {
+        // A platform model's device with 130 KB of raw measurements: it offers CHUNK_CAP by itself.
+        var d = TsmLab.Tdisp.Device.DeviceConfiguration.Default;
+        var blocks = Enumerable.Range(1, 2).Select(i => new TsmLab.Tdisp.Device.MeasurementConfiguration((byte)i, 6, true, new byte[65000])).ToList();
+        var device = new TsmLab.Tdisp.Device.TdispPciDevice(d with { Identity = d.Identity with { Measurements = blocks } });
+        using var requester = new TsmLab.Spdm.Requester.SpdmRequester(new TsmLab.Spdm.Requester.MailboxChannel(device.Mailbox), new TsmLab.Spdm.Requester.SpdmRequesterSettings
+        {
+            TrustedRoot = device.Dsm.Identity.RootCertificate,
+            Capabilities = new TsmLab.Spdm.Requester.SpdmRequesterSettings().Capabilities | SpdmCapabilities.Chunk,
+            MaxMessageSize = maxMessage,
+        });
+        Assert.True((await requester.InitConnectionAsync()).Ok);
+        Assert.True((await requester.GetDigestsAsync()).Ok);
+        Assert.True((await requester.GetCertificateAsync()).Ok);
+        var r = await requester.GetMeasurementsAsync(0xFF, signed: true, raw: true);
+        if (fits)
+        {
+            Assert.True(r.Ok, r.ToString());
+            Assert.Equal(device.Dsm.Identity.MeasurementRecord(), requester.MeasurementRecord);
+        }
+        else Assert.Equal(SpdmErrorCode.ResponseTooLarge, r.Error);
+    }
+
     [Fact]
     public async Task WithoutChunkCap_ALargeResponse_IsResponseTooLargeAndLeavesNoSession()
     {
