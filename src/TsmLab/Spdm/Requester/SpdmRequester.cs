@@ -42,11 +42,13 @@ public sealed partial class SpdmRequester : IDisposable
     {
         this.channel = channel;
         Settings = settings;
-        // Requests are small (the largest is a VENDOR_DEFINED with a TDISP or IDE_KM payload; no CHUNK_SEND);
-        // responses may be as large as MaxMessageSize (CHUNK_GET reassembles them): 64 KiB up front, the
-        // rest only when a chunked response of that size arrives.
+        // Requests are small (the largest is a VENDOR_DEFINED with a TDISP or IDE_KM payload; no CHUNK_SEND).
+        // A responder sends nothing above this requester's DataTransferSize (DSP0274 1.2+: larger responses
+        // come by CHUNK_GET or as ResponseTooLarge), so one DOE object fits DataTransferSize plus the DOE
+        // and secured-message framing; a reassembled message may be as large as MaxMessageSize, and the
+        // buffer for it grows only when a chunked response needs it.
         int requestMax = Math.Max(settings.DataTransferSize, 8192) + 64;
-        int largest = Math.Max(settings.DataTransferSize, Math.Min(settings.MaxMessageSize, 1 << 16)) + 64;
+        int largest = requestMax + TsmLab.Spdm.Session.SecuredMessage.Overhead + 8;
         requestObject = new byte[requestMax];
         responseObject = new byte[largest];
         message = new byte[requestMax];
