@@ -28,14 +28,14 @@ public static class PlatformDemo
         DemoDevice? device = null, bool leaveRunning = false)
     {
         var clock = Stopwatch.StartNew();
-        var run = new Recorder(platform.Name, log, progress);
+        var run = new Recorder(platform.Name, log, progress, device?.Endpoint ?? "");
         HostConfiguration? config = null;
         EmuSocket.SocketDoeMailbox? mailbox = null;
         if (device is not null)
         {
             config = RemoteDsm.Connect(platform.Hosts[0].Configuration(profile), device.Host, device.Port, device.Root, leaveRunning, out mailbox, out string problem);
             run.Device($"connect {device.Endpoint}", config is not null, config is null ? problem : "TEST answered; the DSM's DOE mailbox is this socket");
-            if (config is null) return run.Result(platform.Hosts[0].Name, profile, TdiState.ConfigUnlocked, false, false, clock) with { Device = device.Endpoint };
+            if (config is null) return run.Result(platform.Hosts[0].Name, profile, TdiState.ConfigUnlocked, false, false, clock);
         }
         try
         {
@@ -47,13 +47,12 @@ public static class PlatformDemo
                 // The remote responder did not let the host's connect succeed (HostKernel.Boot refuses
                 // to boot a host whose configured connect fails): a failed step with the TSM's reason.
                 run.Device($"boot {platform.Hosts[0].Name}", false, e.Message + LastReason(log, bootSeq, e.Message));
-                return run.Result(platform.Hosts[0].Name, profile, TdiState.ConfigUnlocked, false, false, clock) with { Device = device.Endpoint };
+                return run.Result(platform.Hosts[0].Name, profile, TdiState.ConfigUnlocked, false, false, clock);
             }
             Func<TdiState> state = device is null ? () => session.DeviceTdiState : () => TsmView(session.Kernel);
             run.AddAssignment(session.Assignment);
             string host = session.Kernel.Configuration.Name;
-            string endpoint = device?.Endpoint ?? "";
-            if (!session.Prepared) return run.Result(host, profile, TdiState.ConfigUnlocked, false, false, clock) with { Device = endpoint };
+            if (!session.Prepared) return run.Result(host, profile, TdiState.ConfigUnlocked, false, false, clock);
             var g = session.Guest;
             var labels = platform.Labels;
             run.Step(labels.Lock, g.Lock, state);
@@ -63,7 +62,7 @@ public static class PlatformDemo
             run.Step(labels.EnableDma, g.EnableDma, state);
             bool dma = g.DmaEnabled;
             run.Step(labels.Unlock, g.Unlock, state);
-            return run.Result(host, profile, reached, evidence, dma, clock, state()) with { Device = endpoint };
+            return run.Result(host, profile, reached, evidence, dma, clock, state());
         }
         finally { mailbox?.Dispose(); }
     }
@@ -88,8 +87,8 @@ public static class PlatformDemo
         return TdiState.ConfigUnlocked;
     }
 
-    /// <summary>Collects steps, times them, reports progress, counts TSM requests from the log.</summary>
-    private sealed class Recorder(string platform, TraceLog log, Action<DemoStep>? progress)
+    /// <summary>Collects steps, times them, reports progress, counts TSM requests from the log; <paramref name="device"/> is the remote DSM's endpoint, or empty.</summary>
+    private sealed class Recorder(string platform, TraceLog log, Action<DemoStep>? progress, string device)
     {
         private readonly List<DemoStep> steps = new();
         private readonly long firstSeq = log.Events.Count == 0 ? 0 : log.Events[^1].Seq;
@@ -122,7 +121,7 @@ public static class PlatformDemo
         public DemoResult Result(string host, TsmAbiProfile profile, TdiState reached, bool evidence, bool dma, Stopwatch clock, TdiState final = TdiState.ConfigUnlocked)
         {
             int requests = log.Events.Count(e => e.Seq > firstSeq && e.Kind == TraceKind.Ioctl && e.Name == "IOMMU_VDEVICE_TSM_REQ");
-            return new DemoResult(platform, host, profile, steps, reached, final, evidence, dma, requests, clock.Elapsed.TotalMilliseconds);
+            return new DemoResult(platform, host, profile, steps, reached, final, evidence, dma, requests, clock.Elapsed.TotalMilliseconds) { Device = device };
         }
     }
 }

@@ -85,8 +85,8 @@ internal static class CertificatePath
     private static int? PathLength(X509Certificate2 ca) =>
         ca.Extensions[BasicConstraints] is X509BasicConstraintsExtension { HasPathLengthConstraint: true } b ? b.PathLengthConstraint : null;
 
-    /// <summary>Null when <paramref name="cert"/>'s signature verifies under <paramref name="issuer"/>'s key.</summary>
-    private static string? SignatureProblem(X509Certificate2 cert, X509Certificate2 issuer)
+    /// <summary>Null when <paramref name="cert"/>'s signature verifies under <paramref name="issuer"/>'s key (with the hash its signatureAlgorithm names); else why not.</summary>
+    internal static string? SignatureProblem(X509Certificate2 cert, X509Certificate2 issuer)
     {
         ReadOnlyMemory<byte> tbs;
         byte[] signature;

@@ -25,10 +25,13 @@ public sealed record MeasurementBlock(byte Index, byte ValueType, byte[] Value)
     /// <summary>The largest value a block carries: MeasurementSize is a u16 over the 3-byte DMTF header and the value.</summary>
     public const int MaxRawValue = ushort.MaxValue - 3;
 
+    /// <summary>The length of <see cref="Encode"/>'s bytes: the 4-byte block header, the 3-byte DMTF header, the value.</summary>
+    public int EncodedSize => 4 + 3 + Value.Length;
+
     /// <summary>The block's bytes: index u8, spec u8 = 1, size u16, then type u8, value size u16, value.</summary>
     public byte[] Encode()
     {
-        var b = new byte[4 + 3 + Value.Length];
+        var b = new byte[EncodedSize];
         b[0] = Index;
         b[1] = 0x01;
         BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), (ushort)(3 + Value.Length));
@@ -79,11 +82,12 @@ public sealed class DeviceIdentity
         LeafSubject = new X500DistinguishedName($"CN=TsmLab Device {configuration.VendorId:x4}:{configuration.DeviceId:x4}, O=TsmLab");
         var blocks = new List<MeasurementBlock>();
         foreach (var m in configuration.Identity.Measurements)
+        {
             if (m.Raw && m.Value.Length > MeasurementBlock.MaxRawValue)
                 throw new ArgumentException($"measurement {m.Index}: a raw value holds at most {MeasurementBlock.MaxRawValue} bytes, not {m.Value.Length}", nameof(configuration));
-        foreach (var m in configuration.Identity.Measurements)
             blocks.Add(m.Raw ? new MeasurementBlock(m.Index, (byte)(m.Type | MeasurementBlock.RawBitStream), m.Value)
                              : new MeasurementBlock(m.Index, m.Type, SHA384.HashData(m.Value)));
+        }
         Measurements = blocks;
         shared = new(() => Shared.GetOrAdd((Seed, LeafSubject.Name), _ => new Lazy<SharedKeys>(Build)).Value);
         rootKey = new(() => DeriveKey(Seed, "root"));

@@ -44,9 +44,9 @@ public sealed class TdispPciDevice : IPciEndpoint
     private static TsmLab.Spdm.Responder.SpdmResponderSettings DefaultSpdmSettings(DeviceIdentity identity)
     {
         var settings = new TsmLab.Spdm.Responder.SpdmResponderSettings();
-        // MEASUREMENTS (1.3+): header 8, the blocks (4 + 3 + value each), nonce 32, opaque length 2, requester context 8, P-384 signature 96.
+        // MEASUREMENTS (1.3+): header 8, the blocks, nonce 32, opaque length 2, requester context 8, P-384 signature 96.
         long size = 8 + 32 + 2 + 8 + 96;
-        foreach (var m in identity.Measurements) size += 7 + m.Value.Length;
+        foreach (var m in identity.Measurements) size += m.EncodedSize;
         return size <= settings.DataTransferSize ? settings
             : new TsmLab.Spdm.Responder.SpdmResponderSettings { Capabilities = settings.Capabilities | TsmLab.Spdm.Wire.SpdmCapabilities.Chunk };
     }
