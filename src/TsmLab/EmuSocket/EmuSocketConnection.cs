@@ -9,7 +9,7 @@ public enum EmuReceiveStatus
     Frame,
     /// <summary>The peer closed the connection between frames.</summary>
     Closed,
-    /// <summary>The peer closed or stalled in the middle of a frame.</summary>
+    /// <summary>The peer closed or stalled in the middle of a frame, or did not begin a reply within the reply timeout.</summary>
     Truncated,
     /// <summary>The header announced a payload above the limit (nothing of it was read or allocated).</summary>
     TooLarge,
@@ -55,6 +55,12 @@ public sealed class EmuSocketConnection : IDisposable
     /// <summary>How long a peer may pause in the middle of a frame (default 10 s).</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long the first byte of a frame may take; null (the default, a server waiting for its
+    /// client's next command): as long as the peer likes. A client waiting for a reply sets it.
+    /// </summary>
+    public TimeSpan? ReplyTimeout { get; init; }
+
     /// <summary>The last frame's header (valid after <see cref="EmuReceiveStatus.Frame"/>, and after TooLarge / WrongTransport).</summary>
     public EmuSocketHeader Header { get; private set; }
 
@@ -65,8 +71,8 @@ public sealed class EmuSocketConnection : IDisposable
     public string Problem { get; private set; } = "";
 
     /// <summary>
-    /// Receives one frame. Waits for the first byte as long as the peer likes; a frame once begun
-    /// must finish within the stall timeout. Usually one receive call brings the whole frame.
+    /// Receives one frame. Waits for the first byte as long as the peer likes (or the reply
+    /// timeout, when set); a frame once begun must finish within the stall timeout. Usually one receive call brings the whole frame.
     /// </summary>
     public EmuReceiveStatus Receive()
     {
@@ -128,10 +134,15 @@ public sealed class EmuSocketConnection : IDisposable
         {
             while (filled < needed)
             {
-                // Only a frame already begun is timed: the first byte of a new one may take as long as the peer likes.
+                // A frame already begun must finish within the stall timeout; its first byte within the reply timeout, if any.
                 if (filled > 0 && socket.Available == 0 && !socket.Poll(StallTimeout, SelectMode.SelectRead))
                 {
                     Problem = $"the peer stopped in the middle of a frame for {StallTimeout.TotalSeconds:0.#} s";
+                    return EmuReceiveStatus.Truncated;
+                }
+                if (filled == 0 && ReplyTimeout is { } wait && socket.Available == 0 && !socket.Poll(wait, SelectMode.SelectRead))
+                {
+                    Problem = $"no reply within {wait.TotalSeconds:0.#} s";
                     return EmuReceiveStatus.Truncated;
                 }
                 int n = socket.Receive(receiveBuffer, filled, receiveBuffer.Length - filled, SocketFlags.None);

@@ -32,12 +32,17 @@ public sealed class SocketDoeMailbox : IDoeMailbox, IDisposable
 
     public int MaxResponseSize => connection.MaxPayload;
 
+    /// <summary>How long a reply may take to begin (TsmLab definition: far above any SPDM CT a real responder declares).</summary>
+    public static readonly TimeSpan DefaultReplyTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// Connects to <paramref name="host"/>:<paramref name="port"/> and exchanges TEST greetings;
     /// null with <paramref name="problem"/> when the responder cannot be reached or does not greet.
     /// With <paramref name="leaveRunning"/> the connection ends with CONTINUE instead of SHUTDOWN.
+    /// <paramref name="timeout"/> bounds the connect (default 10 s), <paramref name="replyTimeout"/>
+    /// every wait for a reply (default 30 s: a responder that stops answering ends the exchange, never hangs it).
     /// </summary>
-    public static SocketDoeMailbox? Connect(string host, int port, out string problem, bool leaveRunning = false, TimeSpan? timeout = null)
+    public static SocketDoeMailbox? Connect(string host, int port, out string problem, bool leaveRunning = false, TimeSpan? timeout = null, TimeSpan? replyTimeout = null)
     {
         problem = "";
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -55,7 +60,7 @@ public sealed class SocketDoeMailbox : IDoeMailbox, IDisposable
             socket.Dispose();
             return null;
         }
-        var mailbox = new SocketDoeMailbox(new EmuSocketConnection(socket)) { LeaveRunning = leaveRunning };
+        var mailbox = new SocketDoeMailbox(new EmuSocketConnection(socket) { ReplyTimeout = replyTimeout ?? DefaultReplyTimeout }) { LeaveRunning = leaveRunning };
         if (!mailbox.RoundTrip(EmuSocketProtocol.Test, EmuSocketProtocol.ClientHello, out problem))
         {
             mailbox.connection.Dispose();

@@ -72,13 +72,26 @@ public sealed class SocketDoeMailboxTests
         m.Dispose();
     }
 
-    /// <summary>Greets properly, then answers the first NORMAL with fixed bytes (or closes when they are empty).</summary>
+    [Fact]
+    public void AResponderThatStopsAnswering_EndsTheExchangeAtTheReplyTimeout_NotAHang()
+    {
+        using var fake = new FakeResponder([], silent: true);
+        var m = SocketDoeMailbox.Connect("127.0.0.1", fake.Port, out string p, replyTimeout: TimeSpan.FromMilliseconds(300));
+        Assert.True(m is not null, p);
+        Assert.Equal(0, m.Exchange(GetVersion, new byte[4096]));
+        Assert.Contains("no reply within 0.3 s", m.Problem);
+        Assert.Equal(0, m.Exchange(GetVersion, new byte[4096])); // unusable afterwards
+        m.Dispose();
+    }
+
+    /// <summary>Greets properly, then answers the first NORMAL with fixed bytes (or closes when they are empty, or, silent, says nothing until disposed).</summary>
     private sealed class FakeResponder : IDisposable
     {
         private readonly TcpListener listener = new(IPAddress.Loopback, 0);
         private readonly Thread thread;
+        private readonly ManualResetEventSlim done = new();
 
-        public FakeResponder(byte[] reply)
+        public FakeResponder(byte[] reply, bool silent = false)
         {
             listener.Start();
             Port = ((IPEndPoint)listener.LocalEndpoint).Port;
@@ -89,6 +102,7 @@ public sealed class SocketDoeMailboxTests
                 Read(s, buf, 12 + 14);
                 s.Send(Client.Frame(EmuSocketProtocol.Test, 2, 14, EmuSocketProtocol.ServerHello.ToArray()));
                 Read(s, buf, 12 + GetVersion.Length);
+                if (silent) done.Wait(Timing.Bound);
                 if (reply.Length > 0) s.Send(reply);
                 s.Shutdown(SocketShutdown.Both);
             }) { IsBackground = true };
@@ -104,6 +118,7 @@ public sealed class SocketDoeMailboxTests
 
         public void Dispose()
         {
+            done.Set();
             thread.Join(Timing.Bound);
             listener.Stop();
         }
